@@ -1,0 +1,33 @@
+# Finds llama.cpp in this order: -DLLAMA_CPP_DIR=<checkout>, the source that scripts/fetch_llama_cpp.sh
+# put in third_party/llama.cpp (the pinned node-llama-cpp release), then an installed `llama` package.
+# Sets LLAMA_CPP_SOURCE_DIR (for the vocab GGUFs in models/) and provides the targets llama and ggml.
+set(LLAMA_CPP_DIR "" CACHE PATH "A llama.cpp checkout to build batchwise against")
+set(_llama_src "")
+if(LLAMA_CPP_DIR)
+  set(_llama_src "${LLAMA_CPP_DIR}")
+elseif(EXISTS "${PROJECT_SOURCE_DIR}/third_party/llama.cpp/CMakeLists.txt")
+  set(_llama_src "${PROJECT_SOURCE_DIR}/third_party/llama.cpp")
+endif()
+
+if(_llama_src)
+  set(LLAMA_BUILD_TESTS OFF CACHE BOOL "" FORCE)
+  set(LLAMA_BUILD_EXAMPLES OFF CACHE BOOL "" FORCE)
+  set(LLAMA_BUILD_APP OFF CACHE BOOL "" FORCE)
+  set(LLAMA_BUILD_UI OFF CACHE BOOL "" FORCE)
+  set(LLAMA_USE_PREBUILT_UI OFF CACHE BOOL "" FORCE)
+  set(LLAMA_OPENSSL OFF CACHE BOOL "" FORCE)
+  # Tools are configured but built only on demand (llama-server, llama-batched-bench for tests/bench).
+  set(LLAMA_BUILD_TOOLS ON CACHE BOOL "" FORCE)
+  set(LLAMA_BUILD_SERVER ON CACHE BOOL "" FORCE)
+  set(LLAMA_BUILD_COMMON ON CACHE BOOL "" FORCE)
+  set(BUILD_SHARED_LIBS OFF CACHE BOOL "" FORCE)
+  set(GGML_CUDA ${BATCHWISE_CUDA} CACHE BOOL "" FORCE)
+  add_subdirectory("${_llama_src}" "${CMAKE_BINARY_DIR}/llama.cpp" EXCLUDE_FROM_ALL SYSTEM)
+  set(LLAMA_CPP_SOURCE_DIR "${_llama_src}")
+else()
+  find_package(llama CONFIG QUIET)
+  if(NOT llama_FOUND)
+    message(FATAL_ERROR "llama.cpp not found: run scripts/fetch_llama_cpp.sh, or pass -DLLAMA_CPP_DIR=<checkout>")
+  endif()
+  set(LLAMA_CPP_SOURCE_DIR "${LLAMA_CPP_MODELS_DIR}")
+endif()

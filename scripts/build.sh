@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Sets up and builds batchwise on Debian 12: packages, pinned llama.cpp, CMake build (ccache).
+# A second run takes seconds. BATCHWISE_BUILD_DIR and extra CMake arguments may be given.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BATCHWISE_BUILD_DIR:-$root/build}
+"$root/scripts/install_deps.sh"
+llama_dir=""
+for arg in "$@"; do case "$arg" in -DLLAMA_CPP_DIR=*) llama_dir=${arg#-DLLAMA_CPP_DIR=};; esac; done
+[ -n "$llama_dir" ] || "$root/scripts/fetch_llama_cpp.sh"
+export CCACHE_DIR=${CCACHE_DIR:-$root/.cache/ccache}
+if [ ! -f "$build/build.ninja" ]; then
+  cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "$@" >/dev/null
+fi
+cmake --build "$build" -j"$(nproc)"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages batchwise builds with, only those that are missing.
+set -euo pipefail
+packages=(build-essential cmake ninja-build ccache git npm pkg-config
+          libcurl4-openssl-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev
+          libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-aiohttp)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+# npm may already come from elsewhere (nodesource, nvm): do not fight it.
+if command -v npm >/dev/null 2>&1; then
+  missing=("${missing[@]/npm}")
+fi
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "batchwise: installing ${missing[*]}" >&2
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends ${missing[*]} >/dev/null

@@ -1,0 +1,101 @@
+#include "core/files.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+namespace batchwise {
+
+Expected<std::string> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(ErrorCode::kNotFound, "cannot open " + path.string() + ": " + std::strerror(errno));
+  std::ostringstream out;
+  out << in.rdbuf();
+  if (in.bad()) return make_error(ErrorCode::kIo, "cannot read " + path.string());
+  return out.str();
+}
+
+Status write_file_atomic(const std::filesystem::path& path, std::string_view content) {
+  const std::string tmp = path.string() + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return make_error(ErrorCode::kIo, "cannot create " + tmp + ": " + std::strerror(errno));
+  size_t written = 0;
+  while (written < content.size()) {
+    ssize_t n = ::write(fd, content.data() + written, content.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return make_error(ErrorCode::kIo, "cannot write " + tmp + ": " + std::strerror(err));
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    return make_error(ErrorCode::kIo, "cannot flush " + tmp + ": " + std::strerror(errno));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return make_error(ErrorCode::kIo, "cannot rename " + tmp + ": " + std::strerror(errno));
+  }
+  return {};
+}
+
+uint64_t fnv1a64(std::string_view data, uint64_t seed) {
+  uint64_t h = seed;
+  for (unsigned char c : data) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  }
+  return h;
+}
+
+std::string hex64(uint64_t value) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(value));
+  return buf;
+}
+
+Expected<std::string> hash_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(ErrorCode::kNotFound, "cannot open " + path.string());
+  uint64_t h = 0xcbf29ce484222325ULL;
+  std::string buf(1 << 20, '\0');
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    h = fnv1a64(std::string_view(buf.data(), static_cast<size_t>(in.gcount())), h);
+  }
+  return hex64(h);
+}
+
+Expected<std::filesystem::path> cache_dir() {
+  std::filesystem::path dir;
+  if (const char* env = std::getenv("BATCHWISE_CACHE_DIR"); env && *env) {
+    dir = env;
+  } else if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) {
+    dir = std::filesystem::path(xdg) / "batchwise";
+  } else if (const char* home = std::getenv("HOME"); home && *home) {
+    dir = std::filesystem::path(home) / ".cache" / "batchwise";
+  } else {
+    return make_error(ErrorCode::kNotFound, "no cache folder: set BATCHWISE_CACHE_DIR or HOME");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error(ErrorCode::kIo, "cannot create " + dir.string() + ": " + ec.message());
+  return dir;
+}
+
+std::filesystem::path data_dir() {
+  if (const char* env = std::getenv("BATCHWISE_DATA_DIR"); env && *env) return env;
+  return BATCHWISE_DATA_DIR;
+}
+
+std::string_view batchwise_version() { return BATCHWISE_VERSION; }
+
+}  // namespace batchwise

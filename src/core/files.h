@@ -1,0 +1,32 @@
+// Small file helpers shared by every module: whole-file reads, atomic writes, hashing, cache paths.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace batchwise {
+
+Expected<std::string> read_file(const std::filesystem::path& path);
+
+// Writes to a temporary file beside `path`, fsyncs it and renames it over `path`, so a reader sees
+// the old content or the new, never a torn file.
+Status write_file_atomic(const std::filesystem::path& path, std::string_view content);
+
+// FNV-1a 64-bit: a fast non-cryptographic hash for change detection, printed as 16 hex digits.
+uint64_t fnv1a64(std::string_view data, uint64_t seed = 0xcbf29ce484222325ULL);
+std::string hex64(uint64_t value);
+Expected<std::string> hash_file(const std::filesystem::path& path);
+
+// $BATCHWISE_CACHE_DIR, else $XDG_CACHE_HOME/batchwise, else ~/.cache/batchwise; created on demand.
+Expected<std::filesystem::path> cache_dir();
+
+// The data/ folder with catalogues: $BATCHWISE_DATA_DIR, else the source tree's data/.
+std::filesystem::path data_dir();
+
+std::string_view batchwise_version();
+
+}  // namespace batchwise

@@ -1,0 +1,82 @@
+// Engine: what runs requests. The embedded llama.cpp engine and the HTTP endpoint pool both
+// implement it, so the runner, tune and serve do not care which one does the work.
+//
+// Threads: submit() and stats() may be called from any thread. Completions are delivered to the
+// callback given to start(), on the engine's own thread: it must be quick (push to a queue).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "core/status.h"
+
+namespace batchwise {
+
+// The OpenAI endpoints a batch line may name in `url`.
+enum class ApiKind { kChatCompletions, kCompletions, kEmbeddings };
+
+// "/v1/chat/completions" -> kChatCompletions; anything else unknown gives nullopt.
+std::optional<ApiKind> api_kind_from_url(std::string_view url);
+std::string_view api_kind_url(ApiKind kind);
+
+struct EngineRequest {
+  uint64_t key = 0;          // the caller's handle, returned in EngineResult
+  ApiKind kind = ApiKind::kChatCompletions;
+  nlohmann::json body;       // the OpenAI request body, as given
+  std::string request_id;    // echoed into the response (OpenAI's `request_id`)
+};
+
+// Per-request timings, milliseconds from submit().
+struct RequestTimings {
+  double queue_ms = 0;       // submit -> first token of the prompt evaluated (or sent)
+  double ttft_ms = 0;        // submit -> first generated token
+  double total_ms = 0;       // submit -> done
+};
+
+struct EngineResult {
+  uint64_t key = 0;
+  // On success: HTTP-like status 200 and the OpenAI response body (with `usage`).
+  int status_code = 200;
+  nlohmann::json body;
+  std::optional<Error> error;  // set when the request failed; error->code classifies it
+  RequestTimings timings;
+  int64_t prompt_tokens = 0;
+  int64_t cached_tokens = 0;     // prompt tokens that were not evaluated for this request
+  int64_t completion_tokens = 0;
+};
+
+struct EngineStats {
+  int64_t prompt_tokens_submitted = 0;  // sum of prompt lengths of finished requests
+  int64_t prompt_tokens_evaluated = 0;  // prompt tokens actually run through the model
+  int64_t generated_tokens = 0;
+  int64_t requests_done = 0;
+  int64_t requests_failed = 0;
+};
+
+class Engine {
+ public:
+  using Callback = std::function<void(EngineResult)>;
+  virtual ~Engine() = default;
+
+  // Begins work; results go to `on_done` on the engine's thread.
+  virtual Status start(Callback on_done) = 0;
+
+  // Queues a request. Blocks while the engine already holds max_in_flight() requests (backpressure).
+  // Returns false once stop() was called.
+  virtual bool submit(EngineRequest request) = 0;
+
+  // Stops taking work; requests not yet started come back with ErrorCode::kCancelled; waits for
+  // those in flight when `finish_in_flight`, else cancels them too. Idempotent.
+  virtual void stop(bool finish_in_flight) = 0;
+
+  // How many requests the engine wants queued at once to stay busy.
+  virtual size_t max_in_flight() const = 0;
+
+  virtual EngineStats stats() const = 0;
+  virtual std::string description() const = 0;  // "llama.cpp (embedded): tiny.gguf, 64 sequences"
+};
+
+}  // namespace batchwise
