@@ -1,10 +1,87 @@
+// `batchwise synth`: a random-weight GGUF with a real model's shapes.
+#include <cstdio>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
 #include "cli/command.h"
+#include "core/log.h"
+#include "model/synth.h"
 
 namespace batchwise {
+namespace {
+
+struct SynthFlags {
+  std::string model = "tiny";
+  std::string quant = "f16";
+  std::string output;
+  uint64_t seed = 42;
+  int threads = 0;
+  bool json = false;
+  bool list = false;
+};
+
+int run_synth(const SynthFlags& f) {
+  if (f.list) {
+    auto names = preset_names();
+    if (!names) return report_error(names.error());
+    for (const auto& n : *names) {
+      auto spec = find_preset(n);
+      if (!spec) return report_error(spec.error());
+      std::printf("%-14s %-6s %5.2fB params, %lld layers, n_embd %lld, %lld/%lld heads, vocab %s\n", n.c_str(),
+                  spec->architecture.c_str(), spec->parameter_count() / 1e9, (long long)spec->n_layer,
+                  (long long)spec->n_embd, (long long)spec->n_head, (long long)spec->n_head_kv, spec->vocab.c_str());
+    }
+    return kExitOk;
+  }
+  auto spec = find_preset(f.model);
+  if (!spec) return report_error(spec.error());
+  auto quant = parse_synth_quant(f.quant);
+  if (!quant) return report_error(quant.error());
+  SynthOptions options;
+  options.spec = *spec;
+  options.quant = *quant;
+  options.output = f.output.empty() ? f.model + "-" + f.quant + ".gguf" : f.output;
+  options.seed = f.seed;
+  options.threads = f.threads;
+  int last_percent = -10;
+  options.on_progress = [&](uint64_t done, uint64_t total) {
+    const int percent = static_cast<int>(100.0 * static_cast<double>(done) / static_cast<double>(total));
+    if (percent >= last_percent + 10 || done == total) {
+      last_percent = percent;
+      log_info("synth: " + std::to_string(percent) + "% (" + std::to_string(done >> 20) + " MiB)");
+    }
+  };
+  log_warn("a synthetic model has random weights: its outputs are meaningless text, its speed and memory are real");
+  auto result = synth_model(options);
+  if (!result) return report_error(result.error());
+  if (f.json) {
+    nlohmann::json j = {{"path", options.output.string()},   {"preset", spec->name},
+                        {"quant", synth_quant_name(*quant)}, {"parameter_count", result->parameter_count},
+                        {"file_bytes", result->file_bytes},   {"tensor_count", result->tensor_count},
+                        {"vocab_tokens", result->vocab_tokens}};
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    std::printf("%s: %s %s, %.3fB parameters, %lld tensors, %.1f MiB\n", options.output.c_str(), spec->name.c_str(),
+                std::string(synth_quant_name(*quant)).c_str(), result->parameter_count / 1e9,
+                (long long)result->tensor_count, result->file_bytes / 1048576.0);
+  }
+  return kExitOk;
+}
+
+}  // namespace
 
 Verb add_synth_command(CLI::App& app) {
-  auto* sub = app.add_subcommand("synth", "(not built yet)");
-  return {sub, [] { return kExitUsage; }};
+  auto flags = std::make_shared<SynthFlags>();
+  auto* sub = app.add_subcommand("synth", "write a random-weight GGUF with a real model's shapes and tokenizer");
+  sub->add_option("-m,--model", flags->model, "preset name (see --list)")->capture_default_str();
+  sub->add_option("--quant", flags->quant, "weight type: f16, q8_0, q4_0, q4_k_m")->capture_default_str();
+  sub->add_option("-o,--output", flags->output, "output file (default: MODEL-QUANT.gguf)");
+  sub->add_option("--seed", flags->seed, "random seed for the weights")->capture_default_str();
+  sub->add_option("-t,--threads", flags->threads, "threads (0: all cores)")->capture_default_str();
+  sub->add_flag("--json", flags->json, "print the result as JSON");
+  sub->add_flag("--list", flags->list, "list the presets and exit");
+  return {sub, [flags] { return run_synth(*flags); }};
 }
 
 }  // namespace batchwise

@@ -1,0 +1,104 @@
+#include "engine/generation_params.h"
+
+namespace batchwise {
+namespace {
+
+Error field_error(const std::string& field, const std::string& what) {
+  return Error{ErrorCode::kInvalidArgument, "body field `" + field + "` " + what};
+}
+
+Expected<double> number_in(const nlohmann::json& body, const char* field, double lo, double hi, double fallback) {
+  if (!body.contains(field) || body[field].is_null()) return fallback;
+  if (!body[field].is_number()) return std::unexpected(field_error(field, "must be a number"));
+  const double v = body[field].get<double>();
+  if (v < lo || v > hi) {
+    return std::unexpected(field_error(field, "must be between " + std::to_string(lo) + " and " + std::to_string(hi)));
+  }
+  return v;
+}
+
+}  // namespace
+
+Expected<GenerationParams> parse_generation_params(ApiKind kind, const nlohmann::json& body) {
+  GenerationParams p;
+  if (!body.is_object()) return make_error(ErrorCode::kInvalidArgument, "`body` must be a JSON object");
+  p.max_tokens = kind == ApiKind::kChatCompletions ? kDefaultChatMaxTokens : 16;
+  for (const char* field : {"max_completion_tokens", "max_tokens"}) {
+    if (!body.contains(field) || body[field].is_null()) continue;
+    if (!body[field].is_number_integer() || body[field].get<int64_t>() < 1) {
+      return std::unexpected(field_error(field, "must be a positive integer"));
+    }
+    p.max_tokens = body[field].get<int64_t>();
+    break;
+  }
+  BW_ASSIGN_OR_RETURN(p.temperature, number_in(body, "temperature", 0.0, 2.0, 1.0));
+  BW_ASSIGN_OR_RETURN(p.top_p, number_in(body, "top_p", 0.0, 1.0, 1.0));
+  BW_ASSIGN_OR_RETURN(double top_k, number_in(body, "top_k", -1.0, 1e9, 0.0));
+  p.top_k = static_cast<int32_t>(top_k);
+  if (body.contains("seed") && !body["seed"].is_null()) {
+    if (!body["seed"].is_number_integer()) return std::unexpected(field_error("seed", "must be an integer"));
+    p.seed = static_cast<uint64_t>(body["seed"].get<int64_t>());
+  }
+  if (body.contains("stop") && !body["stop"].is_null()) {
+    const auto& stop = body["stop"];
+    if (stop.is_string()) {
+      p.stop.push_back(stop.get<std::string>());
+    } else if (stop.is_array() && stop.size() <= 4) {
+      for (const auto& s : stop) {
+        if (!s.is_string()) return std::unexpected(field_error("stop", "must hold strings"));
+        p.stop.push_back(s.get<std::string>());
+      }
+    } else {
+      return std::unexpected(field_error("stop", "must be a string or an array of up to 4 strings"));
+    }
+    std::erase_if(p.stop, [](const std::string& s) { return s.empty(); });
+  }
+  if (body.contains("n") && body["n"].is_number_integer() && body["n"].get<int64_t>() != 1) {
+    return std::unexpected(field_error("n", "must be 1 (one choice per request)"));
+  }
+  if (body.contains("ignore_eos")) {
+    if (!body["ignore_eos"].is_boolean()) return std::unexpected(field_error("ignore_eos", "must be true or false"));
+    p.ignore_eos = body["ignore_eos"].get<bool>();
+  }
+  return p;
+}
+
+Expected<std::vector<ChatMessage>> parse_chat_messages(const nlohmann::json& body) {
+  if (!body.contains("messages") || !body["messages"].is_array() || body["messages"].empty()) {
+    return std::unexpected(field_error("messages", "must be a non-empty array"));
+  }
+  std::vector<ChatMessage> out;
+  size_t i = 0;
+  for (const auto& m : body["messages"]) {
+    const std::string where = "messages[" + std::to_string(i++) + "]";
+    if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
+      return std::unexpected(field_error(where, "must be an object with a string `role`"));
+    }
+    ChatMessage msg{m["role"].get<std::string>(), ""};
+    const auto content = m.contains("content") ? m["content"] : nlohmann::json();
+    if (content.is_string()) {
+      msg.content = content.get<std::string>();
+    } else if (content.is_array()) {
+      for (const auto& part : content) {
+        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string()) {
+          return std::unexpected(field_error(where + ".content", "parts must be {\"type\": \"text\", \"text\": ...}"));
+        }
+        msg.content += part["text"].get<std::string>();
+      }
+    } else if (!content.is_null()) {
+      return std::unexpected(field_error(where + ".content", "must be a string or an array of text parts"));
+    }
+    out.push_back(std::move(msg));
+  }
+  return out;
+}
+
+Expected<std::string> parse_completion_prompt(const nlohmann::json& body) {
+  if (!body.contains("prompt")) return std::unexpected(field_error("prompt", "is missing"));
+  const auto& prompt = body["prompt"];
+  if (prompt.is_string()) return prompt.get<std::string>();
+  if (prompt.is_array() && prompt.size() == 1 && prompt[0].is_string()) return prompt[0].get<std::string>();
+  return std::unexpected(field_error("prompt", "must be a string (one prompt per batch line)"));
+}
+
+}  // namespace batchwise

@@ -1,0 +1,593 @@
+#include "engine/llama_engine.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "engine/generation_params.h"
+#include "engine/llama_handles.h"
+#include "llama.h"
+
+namespace batchwise {
+namespace {
+
+// A request after parsing and tokenizing, waiting for a sequence. A request that failed to parse
+// carries its error and goes straight back.
+struct Prepared {
+  EngineRequest request;
+  GenerationParams params;
+  std::vector<llama_token> prompt;
+  std::optional<Error> error;
+  double submitted_s = 0;
+};
+
+struct Sequence {
+  Prepared p;
+  llama_seq_id id = -1;
+  int prefix_slot = -1;             // index into prefixes_ it shares cells with, or -1
+  size_t n_past = 0;                // tokens of this sequence in the KV cache
+  size_t cached = 0;                // prompt tokens shared instead of evaluated
+  int64_t reserved_cells = 0;
+  int32_t logits_index = -1;        // row of the logits of the current batch to sample from
+  llama_token next_token = -1;      // sampled, to be fed in the next step
+  std::vector<llama_token> generated;
+  std::string text;
+  std::string finish_reason;
+  SamplerPtr sampler;               // null for greedy
+  double first_eval_s = 0;
+  double first_token_s = 0;
+
+  bool prefilling() const { return n_past < p.prompt.size(); }
+};
+
+// Cells kept for a shared prompt prefix, under their own sequence id.
+struct PrefixSlot {
+  llama_seq_id id = -1;
+  std::vector<llama_token> tokens;  // empty: slot unused
+  int users = 0;                    // active sequences that copied from it
+  int64_t last_used = 0;
+};
+
+size_t common_prefix(const std::vector<llama_token>& a, const std::vector<llama_token>& b, size_t limit) {
+  const size_t n = std::min({a.size(), b.size(), limit});
+  size_t i = 0;
+  while (i < n && a[i] == b[i]) ++i;
+  return i;
+}
+
+class LlamaEngine final : public Engine {
+ public:
+  LlamaEngine(const LlamaEngineOptions& options, ModelPtr model, ContextPtr ctx)
+      : options_(options), model_(std::move(model)), ctx_(std::move(ctx)),
+        vocab_(llama_model_get_vocab(model_.get())), n_vocab_(llama_vocab_n_tokens(vocab_)),
+        batch_(llama_batch_init(options.n_batch, 0, 1)) {
+    const int n_ctx_train = llama_model_n_ctx_train(model_.get());
+    max_request_tokens_ = options.max_request_tokens > 0 ? options.max_request_tokens : n_ctx_train;
+    max_request_tokens_ = std::min<int64_t>(max_request_tokens_, llama_n_ctx(ctx_.get()));
+    if (const char* t = llama_model_chat_template(model_.get(), nullptr)) chat_template_ = t;
+    model_name_ = options.model_path.stem().string();
+    for (int i = 0; i < options.n_parallel; ++i) free_ids_.push_back(options.n_parallel - 1 - i);
+    for (int i = 0; i < options.prefix_slots; ++i) prefixes_.push_back(PrefixSlot{options.n_parallel + i, {}, 0, 0});
+  }
+
+  ~LlamaEngine() override {
+    stop(false);
+    if (thread_.joinable()) thread_.join();
+    llama_batch_free(batch_);
+  }
+
+  Status start(Callback on_done) override {
+    on_done_ = std::move(on_done);
+    thread_ = std::thread([this] { loop(); });
+    return {};
+  }
+
+  bool submit(EngineRequest request) override {
+    Prepared p = prepare(std::move(request));
+    std::unique_lock lock(mu_);
+    cv_space_.wait(lock, [&] { return stopping_ || queue_.size() < max_in_flight(); });
+    if (stopping_) return false;
+    queue_.push_back(std::move(p));
+    cv_work_.notify_one();
+    return true;
+  }
+
+  void stop(bool finish_in_flight) override {
+    std::lock_guard lock(mu_);
+    if (!stopping_) finish_in_flight_ = finish_in_flight;
+    else finish_in_flight_ = finish_in_flight_ && finish_in_flight;
+    stopping_ = true;
+    cv_work_.notify_all();
+    cv_space_.notify_all();
+  }
+
+  size_t max_in_flight() const override { return static_cast<size_t>(options_.n_parallel) * 2; }
+
+  EngineStats stats() const override {
+    std::lock_guard lock(stats_mu_);
+    return stats_;
+  }
+
+  std::string description() const override {
+    return "llama.cpp (embedded): " + options_.model_path.filename().string() + ", " +
+           std::to_string(options_.n_parallel) + " sequences, " + std::to_string(llama_n_ctx(ctx_.get())) +
+           " KV cells";
+  }
+
+ private:
+  // Caller's thread: parse the body, render the prompt, tokenize, check the context.
+  Prepared prepare(EngineRequest request) {
+    Prepared p;
+    p.submitted_s = now_s();
+    auto fail = [&](Error e) {
+      p.error = std::move(e);
+      p.request = std::move(request);
+      return std::move(p);
+    };
+    auto params = parse_generation_params(request.kind, request.body);
+    if (!params) return fail(params.error());
+    p.params = *params;
+    std::string text;
+    if (request.kind == ApiKind::kChatCompletions) {
+      auto messages = parse_chat_messages(request.body);
+      if (!messages) return fail(messages.error());
+      auto rendered = render_chat(*messages);
+      if (!rendered) return fail(rendered.error());
+      text = std::move(*rendered);
+    } else if (request.kind == ApiKind::kCompletions) {
+      auto prompt = parse_completion_prompt(request.body);
+      if (!prompt) return fail(prompt.error());
+      text = std::move(*prompt);
+    } else {
+      return fail(Error{ErrorCode::kUnsupported, "the embedded engine does not serve /v1/embeddings yet"});
+    }
+    p.prompt = tokenize(text);
+    if (p.prompt.empty()) return fail(Error{ErrorCode::kInvalidArgument, "the prompt is empty"});
+    const int64_t need = static_cast<int64_t>(p.prompt.size()) + p.params.max_tokens;
+    if (need > max_request_tokens_) {
+      return fail(Error{ErrorCode::kContextExceeded,
+                        "prompt of " + std::to_string(p.prompt.size()) + " tokens + max_tokens " +
+                            std::to_string(p.params.max_tokens) + " = " + std::to_string(need) +
+                            " tokens exceeds the context limit of " + std::to_string(max_request_tokens_) +
+                            ": shorten the prompt or lower max_tokens"});
+    }
+    p.request = std::move(request);
+    return p;
+  }
+
+  Expected<std::string> render_chat(const std::vector<ChatMessage>& messages) const {
+    if (chat_template_.empty()) {
+      return make_error(ErrorCode::kUnsupported,
+                        "model " + options_.model_path.filename().string() +
+                            " has no chat template (tokenizer.chat_template): send raw prompts to /v1/completions");
+    }
+    std::vector<llama_chat_message> chat;
+    for (const auto& m : messages) chat.push_back({m.role.c_str(), m.content.c_str()});
+    std::string out(4096, '\0');
+    int32_t n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true, out.data(),
+                                          static_cast<int32_t>(out.size()));
+    if (n > static_cast<int32_t>(out.size())) {
+      out.resize(static_cast<size_t>(n));
+      n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true, out.data(), n);
+    }
+    if (n < 0) {
+      return make_error(ErrorCode::kUnsupported,
+                        "llama.cpp does not recognise the model's chat template: use /v1/completions");
+    }
+    out.resize(static_cast<size_t>(n));
+    return out;
+  }
+
+  std::vector<llama_token> tokenize(const std::string& text) const {
+    std::vector<llama_token> tokens(text.size() + 8);
+    int32_t n = llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                               static_cast<int32_t>(tokens.size()), /*add_special=*/true, /*parse_special=*/true);
+    if (n < 0) {
+      tokens.resize(static_cast<size_t>(-n));
+      n = llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                         static_cast<int32_t>(tokens.size()), true, true);
+    }
+    tokens.resize(static_cast<size_t>(std::max(n, 0)));
+    return tokens;
+  }
+
+  // ---- engine thread ----
+
+  void loop() {
+    while (true) {
+      {
+        std::unique_lock lock(mu_);
+        cv_work_.wait(lock, [&] { return stopping_ || !queue_.empty() || !active_.empty(); });
+        if (stopping_) {
+          drain_queue_locked();
+          if (!finish_in_flight_ || active_.empty()) break;
+        }
+      }
+      admit();
+      if (!active_.empty()) step();
+    }
+    for (auto& s : active_) emit(*s, Error{ErrorCode::kCancelled, "stopped before the request finished"});
+    active_.clear();
+  }
+
+  void drain_queue_locked() {
+    while (!queue_.empty()) {
+      Prepared p = std::move(queue_.front());
+      queue_.pop_front();
+      emit_error(p, Error{ErrorCode::kCancelled, "stopped before the request started"});
+    }
+    cv_space_.notify_all();
+  }
+
+  // Moves queued requests into free sequences while KV cells and sequence ids allow.
+  void admit() {
+    while (!free_ids_.empty()) {
+      Prepared* front = nullptr;
+      {
+        std::lock_guard lock(mu_);
+        if (queue_.empty() || stopping_) return;
+        front = &queue_.front();  // only this thread pops, so the reference stays valid
+      }
+      if (front->error) {
+        Prepared p = pop_front();
+        emit_error(p, *p.error);
+        continue;
+      }
+      if (!try_admit(*front)) return;
+    }
+  }
+
+  Prepared pop_front() {
+    std::lock_guard lock(mu_);
+    Prepared p = std::move(queue_.front());
+    queue_.pop_front();
+    cv_space_.notify_one();
+    return p;
+  }
+
+  bool try_admit(const Prepared& p) {
+    const auto& prompt = p.prompt;
+    const size_t limit = prompt.size() - 1;  // the last prompt token is always evaluated, for its logits
+    size_t best = 0;
+    int best_slot = -1;
+    const Sequence* best_seq = nullptr;
+    for (size_t i = 0; i < prefixes_.size(); ++i) {
+      const size_t l = common_prefix(prefixes_[i].tokens, prompt, limit);
+      if (l > best) best = l, best_slot = static_cast<int>(i);
+    }
+    const size_t min_shared = static_cast<size_t>(options_.min_shared_prefix);
+    for (const auto& s : active_) {
+      const size_t full = common_prefix(s->p.prompt, prompt, limit);
+      if (full < min_shared || full <= best) continue;
+      // A sequence still evaluating the prefix we share: wait for it rather than evaluate it twice.
+      if (s->n_past < full) return false;
+      best = full, best_slot = -1, best_seq = s.get();
+    }
+    if (best < min_shared) best = 0, best_slot = -1, best_seq = nullptr;
+
+    if (best_seq != nullptr) best_slot = promote_prefix(*best_seq, best);
+    // Sharing straight from a sequence (no slot free) cannot count on those cells staying: reserve them.
+    const int64_t discount = best_slot >= 0 ? static_cast<int64_t>(best) : 0;
+    const int64_t need = static_cast<int64_t>(prompt.size()) - discount + p.params.max_tokens;
+    if (used_cells_ + need > llama_n_ctx(ctx_.get())) {
+      evict_idle_prefixes();
+      if (used_cells_ + need > llama_n_ctx(ctx_.get())) return false;
+    }
+
+    auto s = std::make_unique<Sequence>();
+    s->p = pop_front();
+    s->id = free_ids_.back();
+    free_ids_.pop_back();
+    s->reserved_cells = need;
+    used_cells_ += need;
+    llama_memory_t mem = llama_get_memory(ctx_.get());
+    if (best > 0) {
+      const llama_seq_id src = best_slot >= 0 ? prefixes_[best_slot].id : best_seq->id;
+      llama_memory_seq_cp(mem, src, s->id, 0, static_cast<llama_pos>(best));
+      s->n_past = s->cached = best;
+      if (best_slot >= 0) {
+        s->prefix_slot = best_slot;
+        prefixes_[best_slot].users++;
+        prefixes_[best_slot].last_used = ++clock_;
+      }
+    }
+    if (!s->p.params.greedy()) s->sampler = make_sampler(s->p.params, s->p.request.key);
+    active_.push_back(std::move(s));
+    return true;
+  }
+
+  // Keeps the first `length` cells of `source` under a prefix slot; returns the slot or -1.
+  int promote_prefix(const Sequence& source, size_t length) {
+    int slot = -1;
+    for (size_t i = 0; i < prefixes_.size(); ++i) {
+      if (prefixes_[i].tokens.empty()) { slot = static_cast<int>(i); break; }
+      if (prefixes_[i].users == 0 && (slot < 0 || prefixes_[i].last_used < prefixes_[slot].last_used)) {
+        slot = static_cast<int>(i);
+      }
+    }
+    if (slot < 0) return -1;
+    release_prefix(prefixes_[slot]);
+    if (used_cells_ + static_cast<int64_t>(length) > llama_n_ctx(ctx_.get())) return -1;
+    auto& p = prefixes_[slot];
+    llama_memory_seq_cp(llama_get_memory(ctx_.get()), source.id, p.id, 0, static_cast<llama_pos>(length));
+    p.tokens.assign(source.p.prompt.begin(), source.p.prompt.begin() + static_cast<std::ptrdiff_t>(length));
+    used_cells_ += static_cast<int64_t>(length);
+    p.last_used = ++clock_;
+    return slot;
+  }
+
+  void release_prefix(PrefixSlot& p) {
+    if (p.tokens.empty()) return;
+    llama_memory_seq_rm(llama_get_memory(ctx_.get()), p.id, -1, -1);
+    used_cells_ -= static_cast<int64_t>(p.tokens.size());
+    p.tokens.clear();
+  }
+
+  void evict_idle_prefixes() {
+    for (auto& p : prefixes_) {
+      if (p.users == 0) release_prefix(p);
+    }
+  }
+
+  SamplerPtr make_sampler(const GenerationParams& params, uint64_t key) const {
+    SamplerPtr chain(llama_sampler_chain_init(llama_sampler_chain_default_params()));
+    if (params.top_k > 0) llama_sampler_chain_add(chain.get(), llama_sampler_init_top_k(params.top_k));
+    if (params.top_p < 1.0) llama_sampler_chain_add(chain.get(), llama_sampler_init_top_p(static_cast<float>(params.top_p), 1));
+    llama_sampler_chain_add(chain.get(), llama_sampler_init_temp(static_cast<float>(params.temperature)));
+    // Without a seed, the request's key seeds it, so a re-run of a batch samples the same text.
+    const uint64_t seed = params.seed.value_or(key * 0x9e3779b97f4a7c15ULL);
+    llama_sampler_chain_add(chain.get(), llama_sampler_init_dist(static_cast<uint32_t>(seed ^ (seed >> 32))));
+    return chain;
+  }
+
+  void add_token(llama_token token, size_t pos, llama_seq_id seq, bool logits) {
+    const int i = batch_.n_tokens++;
+    batch_.token[i] = token;
+    batch_.pos[i] = static_cast<llama_pos>(pos);
+    batch_.n_seq_id[i] = 1;
+    batch_.seq_id[i][0] = seq;
+    batch_.logits[i] = logits;
+  }
+
+  // One llama_decode over every generating sequence plus as much prefill as the batch holds.
+  void step() {
+    batch_.n_tokens = 0;
+    int64_t prompt_tokens = 0;
+    const double t = now_s();
+    for (auto& s : active_) {
+      s->logits_index = -1;
+      if (s->prefilling() || s->next_token < 0) continue;
+      add_token(s->next_token, s->n_past, s->id, true);
+      s->logits_index = batch_.n_tokens - 1;
+    }
+    std::vector<std::pair<Sequence*, size_t>> prefill;  // sequence, tokens added this step
+    for (auto& s : active_) {
+      const int budget = options_.n_batch - batch_.n_tokens;
+      if (budget <= 0) break;
+      if (!s->prefilling()) continue;
+      const size_t n = std::min(s->p.prompt.size() - s->n_past, static_cast<size_t>(budget));
+      for (size_t k = 0; k < n; ++k) {
+        const size_t pos = s->n_past + k;
+        add_token(s->p.prompt[pos], pos, s->id, pos + 1 == s->p.prompt.size());
+      }
+      if (s->first_eval_s == 0) s->first_eval_s = t;
+      if (s->n_past + n == s->p.prompt.size()) s->logits_index = batch_.n_tokens - 1;
+      prefill.emplace_back(s.get(), n);
+      prompt_tokens += static_cast<int64_t>(n);
+    }
+    const int32_t rc = llama_decode(ctx_.get(), batch_);
+    if (rc != 0) {
+      handle_decode_failure(rc);
+      return;
+    }
+    for (auto& [s, n] : prefill) s->n_past += n;
+    {
+      std::lock_guard lock(stats_mu_);
+      stats_.prompt_tokens_evaluated += prompt_tokens;
+    }
+    const double now = now_s();
+    for (auto& s : active_) {
+      if (s->logits_index < 0) continue;
+      if (s->next_token >= 0) s->n_past += 1;  // the fed token is now in the cache
+      const llama_token token = sample(*s);
+      if (s->first_token_s == 0) s->first_token_s = now;
+      accept(*s, token);
+    }
+    finish_done();
+  }
+
+  llama_token sample(Sequence& s) {
+    if (s.sampler) return llama_sampler_sample(s.sampler.get(), ctx_.get(), s.logits_index);
+    const float* logits = llama_get_logits_ith(ctx_.get(), s.logits_index);
+    return static_cast<llama_token>(std::max_element(logits, logits + n_vocab_) - logits);
+  }
+
+  void accept(Sequence& s, llama_token token) {
+    if (!s.p.params.ignore_eos && llama_vocab_is_eog(vocab_, token)) {
+      s.finish_reason = "stop";
+      return;
+    }
+    s.generated.push_back(token);
+    char piece[256];
+    const int32_t n = llama_token_to_piece(vocab_, token, piece, sizeof piece, 0, false);
+    const size_t before = s.text.size();
+    if (n > 0) s.text.append(piece, static_cast<size_t>(n));
+    for (const auto& stop : s.p.params.stop) {
+      const size_t from = before >= stop.size() ? before - stop.size() + 1 : 0;
+      const size_t at = s.text.find(stop, from);
+      if (at != std::string::npos) {
+        s.text.resize(at);
+        s.finish_reason = "stop";
+        return;
+      }
+    }
+    if (static_cast<int64_t>(s.generated.size()) >= s.p.params.max_tokens) {
+      s.finish_reason = "length";
+      return;
+    }
+    s.next_token = token;
+  }
+
+  void finish_done() {
+    for (auto it = active_.begin(); it != active_.end();) {
+      if ((*it)->finish_reason.empty()) {
+        ++it;
+        continue;
+      }
+      emit(**it, std::nullopt);
+      it = active_.erase(it);
+    }
+  }
+
+  // llama_decode failed: 1 means no KV cells were free (our reservation was too optimistic).
+  void handle_decode_failure(int32_t rc) {
+    const bool no_cells = rc == 1;
+    log_warn("llama_decode returned " + std::to_string(rc) + (no_cells ? " (KV cache full)" : ""));
+    evict_idle_prefixes();
+    // The newest sequence goes back as out-of-memory (retryable); the rest go on.
+    if (!active_.empty()) {
+      emit(*active_.back(), Error{no_cells ? ErrorCode::kOutOfMemory : ErrorCode::kEngine,
+                                  no_cells ? "the KV cache is full: retry with a smaller batch or larger --ctx"
+                                           : "llama_decode failed with code " + std::to_string(rc)});
+      active_.pop_back();
+    }
+  }
+
+  // Sends the result, frees the sequence's cells and id. `error` set: the request failed.
+  void emit(Sequence& s, std::optional<Error> error) {
+    llama_memory_seq_rm(llama_get_memory(ctx_.get()), s.id, -1, -1);
+    free_ids_.push_back(s.id);
+    used_cells_ -= s.reserved_cells;
+    if (s.prefix_slot >= 0) prefixes_[s.prefix_slot].users--;
+    EngineResult r;
+    r.key = s.p.request.key;
+    const double done = now_s();
+    r.timings.queue_ms = ((s.first_eval_s > 0 ? s.first_eval_s : done) - s.p.submitted_s) * 1e3;
+    r.timings.ttft_ms = ((s.first_token_s > 0 ? s.first_token_s : done) - s.p.submitted_s) * 1e3;
+    r.timings.total_ms = (done - s.p.submitted_s) * 1e3;
+    r.prompt_tokens = static_cast<int64_t>(s.p.prompt.size());
+    r.cached_tokens = static_cast<int64_t>(s.cached);
+    r.completion_tokens = static_cast<int64_t>(s.generated.size());
+    {
+      std::lock_guard lock(stats_mu_);
+      if (error) {
+        stats_.requests_failed++;
+      } else {
+        stats_.requests_done++;
+        stats_.prompt_tokens_submitted += r.prompt_tokens;
+        stats_.generated_tokens += r.completion_tokens;
+      }
+    }
+    if (error) {
+      r.status_code = error->code == ErrorCode::kInvalidArgument ? 400 : 500;
+      r.error = std::move(error);
+    } else {
+      r.body = response_body(s);
+    }
+    on_done_(std::move(r));
+  }
+
+  void emit_error(Prepared& p, const Error& error) {
+    EngineResult r;
+    r.key = p.request.key;
+    r.status_code = error.code == ErrorCode::kInvalidArgument || error.code == ErrorCode::kContextExceeded ? 400 : 500;
+    r.error = error;
+    {
+      std::lock_guard lock(stats_mu_);
+      stats_.requests_failed++;
+    }
+    on_done_(std::move(r));
+  }
+
+  nlohmann::json response_body(const Sequence& s) const {
+    const auto& body = s.p.request.body;
+    const std::string model = body.contains("model") && body["model"].is_string() ? body["model"].get<std::string>()
+                                                                                   : model_name_;
+    nlohmann::json usage = {
+        {"prompt_tokens", s.p.prompt.size()},
+        {"completion_tokens", s.generated.size()},
+        {"total_tokens", s.p.prompt.size() + s.generated.size()},
+        {"prompt_tokens_details", {{"cached_tokens", s.cached}}},
+    };
+    nlohmann::json choice = {{"index", 0}, {"finish_reason", s.finish_reason}, {"logprobs", nullptr}};
+    const bool chat = s.p.request.kind == ApiKind::kChatCompletions;
+    if (chat) {
+      choice["message"] = {{"role", "assistant"}, {"content", s.text}};
+    } else {
+      choice["text"] = s.text;
+    }
+    return {
+        {"id", (chat ? "chatcmpl-" : "cmpl-") + s.p.request.request_id},
+        {"object", chat ? "chat.completion" : "text_completion"},
+        {"created", unix_time_s()},
+        {"model", model},
+        {"choices", nlohmann::json::array({choice})},
+        {"usage", usage},
+    };
+  }
+
+  const LlamaEngineOptions options_;
+  ModelPtr model_;
+  ContextPtr ctx_;
+  const llama_vocab* vocab_;
+  const int32_t n_vocab_;
+  llama_batch batch_;
+  std::string chat_template_;
+  std::string model_name_;
+  int64_t max_request_tokens_ = 0;
+  Callback on_done_;
+  std::thread thread_;
+
+  // Shared with submitters, under mu_.
+  std::mutex mu_;
+  std::condition_variable cv_work_;
+  std::condition_variable cv_space_;
+  std::deque<Prepared> queue_;
+  bool stopping_ = false;
+  bool finish_in_flight_ = true;
+
+  mutable std::mutex stats_mu_;
+  EngineStats stats_;
+
+  // Engine thread only.
+  std::vector<std::unique_ptr<Sequence>> active_;  // in admission order
+  std::vector<llama_seq_id> free_ids_;
+  std::vector<PrefixSlot> prefixes_;
+  int64_t used_cells_ = 0;
+  int64_t clock_ = 0;
+};
+
+}  // namespace
+
+Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in) {
+  LlamaEngineOptions options = in;
+  options.n_parallel = std::clamp(options.n_parallel, 1, 256 - std::max(0, options.prefix_slots));
+  options.prefix_slots = std::clamp(options.prefix_slots, 0, 256 - options.n_parallel);
+  options.n_batch = std::max(options.n_batch, options.n_parallel);
+  options.n_ubatch = std::min(options.n_ubatch, options.n_batch);
+  BW_ASSIGN_OR_RETURN(ModelPtr model, load_llama_model(options.model_path, options.n_gpu_layers));
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = static_cast<uint32_t>(options.n_ctx);
+  cp.n_batch = static_cast<uint32_t>(options.n_batch);
+  cp.n_ubatch = static_cast<uint32_t>(options.n_ubatch);
+  cp.n_seq_max = static_cast<uint32_t>(options.n_parallel + options.prefix_slots);
+  const int threads = options.n_threads > 0 ? options.n_threads : static_cast<int>(std::thread::hardware_concurrency());
+  cp.n_threads = cp.n_threads_batch = threads;
+  cp.kv_unified = true;  // shared prefix cells need one cache for all sequences
+  cp.flash_attn_type = options.flash_attention ? LLAMA_FLASH_ATTN_TYPE_AUTO : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  cp.no_perf = true;
+  ContextPtr ctx(llama_init_from_model(model.get(), cp));
+  if (!ctx) {
+    return make_error(ErrorCode::kOutOfMemory, "cannot create a llama.cpp context with " + std::to_string(options.n_ctx) +
+                                                   " KV cells: lower --ctx or --parallel");
+  }
+  return std::unique_ptr<Engine>(new LlamaEngine(options, std::move(model), std::move(ctx)));
+}
+
+}  // namespace batchwise

@@ -1,0 +1,36 @@
+// LlamaEngine: the embedded llama.cpp engine. Continuous batching over one llama_context: every
+// request is one sequence; new requests join as others finish. A prompt prefix shared by several
+// requests (the seed workload's rubric) is evaluated once: its KV cells are shared with every
+// sequence that starts with it (llama_memory_seq_cp in a unified KV cache), and kept in a small
+// set of prefix slots for the requests that come later.
+//
+// Threads: one engine thread owns the llama_context. submit() tokenizes on the caller's thread
+// (the tokenizer is read-only) and blocks while max_in_flight() requests are queued.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+
+#include "engine/engine.h"
+
+namespace batchwise {
+
+struct LlamaEngineOptions {
+  std::filesystem::path model_path;
+  int n_parallel = 64;          // sequences decoded together (llama.cpp allows 256 per context)
+  int n_ctx = 32768;            // KV cells shared by all sequences (unified cache)
+  int n_batch = 2048;           // tokens per llama_decode call
+  int n_ubatch = 512;           // tokens per compute step inside it
+  int n_threads = 0;            // 0: all cores
+  int n_gpu_layers = 999;       // layers offloaded when a GPU backend is built in
+  int prefix_slots = 4;         // sequences kept for shared prefixes
+  int min_shared_prefix = 32;   // shorter common prefixes are recomputed, not shared
+  int max_request_tokens = 0;   // prompt + max_tokens limit per request; 0: the model's trained context
+  bool flash_attention = true;  // llama.cpp's "auto" when true, off when false
+};
+
+// Loads the model and creates the context; errors name the file and what to do.
+Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& options);
+
+}  // namespace batchwise

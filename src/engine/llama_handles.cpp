@@ -1,0 +1,42 @@
+#include "engine/llama_handles.h"
+
+#include <cstdio>
+#include <mutex>
+#include <string>
+
+#include "core/log.h"
+
+namespace batchwise {
+namespace {
+
+void forward_log(ggml_log_level level, const char* text, void*) {
+  if (level == GGML_LOG_LEVEL_ERROR || log_level() >= LogLevel::kDebug) std::fputs(text, stderr);
+}
+
+}  // namespace
+
+void init_llama_backend() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llama_log_set(forward_log, nullptr);
+    llama_backend_init();
+  });
+}
+
+Expected<ModelPtr> load_llama_model(const std::filesystem::path& path, int n_gpu_layers) {
+  init_llama_backend();
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    return make_error(ErrorCode::kNotFound, "model file " + path.string() + " not found");
+  }
+  llama_model_params mp = llama_model_default_params();
+  mp.n_gpu_layers = n_gpu_layers;
+  ModelPtr model(llama_model_load_from_file(path.c_str(), mp));
+  if (!model) {
+    return make_error(ErrorCode::kCorrupt,
+                      "llama.cpp could not load " + path.string() + " (not a GGUF model, or truncated; --verbose says why)");
+  }
+  return model;
+}
+
+}  // namespace batchwise

@@ -1,0 +1,33 @@
+// RAII owners for llama.cpp's C handles, and model loading with llama.cpp's logs routed to ours.
+// Only engine .cpp files include this header (it pulls in llama.h).
+#pragma once
+
+#include <filesystem>
+#include <memory>
+
+#include "core/status.h"
+#include "llama.h"
+
+namespace batchwise {
+
+struct ModelDeleter {
+  void operator()(llama_model* m) const { llama_model_free(m); }
+};
+struct ContextDeleter {
+  void operator()(llama_context* c) const { llama_free(c); }
+};
+struct SamplerDeleter {
+  void operator()(llama_sampler* s) const { llama_sampler_free(s); }
+};
+using ModelPtr = std::unique_ptr<llama_model, ModelDeleter>;
+using ContextPtr = std::unique_ptr<llama_context, ContextDeleter>;
+using SamplerPtr = std::unique_ptr<llama_sampler, SamplerDeleter>;
+
+// Initialises llama.cpp's backends once per process and sends its logs to ours (errors only,
+// everything with --verbose).
+void init_llama_backend();
+
+// Loads a GGUF (memory-mapped); a missing or malformed file gives an error naming it.
+Expected<ModelPtr> load_llama_model(const std::filesystem::path& path, int n_gpu_layers);
+
+}  // namespace batchwise

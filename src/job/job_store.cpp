@@ -1,0 +1,332 @@
+#include "job/job_store.h"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "core/log.h"
+
+namespace batchwise {
+namespace {
+
+constexpr int kSchemaVersion = 1;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS results (
+  line INTEGER PRIMARY KEY,
+  custom_id TEXT NOT NULL,
+  ok INTEGER NOT NULL,
+  status_code INTEGER NOT NULL,
+  body TEXT,
+  error_code TEXT,
+  error_message TEXT,
+  attempts INTEGER NOT NULL,
+  prompt_tokens INTEGER NOT NULL,
+  cached_tokens INTEGER NOT NULL,
+  completion_tokens INTEGER NOT NULL,
+  queue_ms REAL NOT NULL,
+  ttft_ms REAL NOT NULL,
+  total_ms REAL NOT NULL,
+  finished_at INTEGER NOT NULL
+);
+)sql";
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+struct StmtFinalizer {
+  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
+using StmtPtr = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
+
+Error db_error(sqlite3* db, const std::string& what) {
+  const int code = sqlite3_errcode(db);
+  const bool full = code == SQLITE_FULL || sqlite3_extended_errcode(db) == SQLITE_IOERR_WRITE;
+  std::string message = what + ": " + sqlite3_errmsg(db);
+  if (full) message += " (is the disk full? free space, then run the same command again to resume)";
+  return Error{full || code == SQLITE_IOERR ? ErrorCode::kIo : code == SQLITE_CORRUPT || code == SQLITE_NOTADB
+                                                                  ? ErrorCode::kCorrupt
+                                                                  : ErrorCode::kIo,
+               message};
+}
+
+Status exec(sqlite3* db, const char* sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string message = err ? err : "unknown error";
+    sqlite3_free(err);
+    return std::unexpected(db_error(db, std::string("SQL failed (") + message + ")"));
+  }
+  return {};
+}
+
+Expected<StmtPtr> prepare(sqlite3* db, const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr) != SQLITE_OK) {
+    return std::unexpected(db_error(db, "preparing a statement"));
+  }
+  return StmtPtr(stmt);
+}
+
+void bind_text(sqlite3_stmt* s, int i, const std::string& v) {
+  sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+}
+
+std::string column_text(sqlite3_stmt* s, int i) {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+  return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(s, i))) : std::string();
+}
+
+}  // namespace
+
+struct JobStore::Impl {
+  DbPtr db;
+  StoreOptions options;
+  StmtPtr insert;
+
+  std::mutex mu;
+  std::condition_variable cv_work;
+  std::condition_variable cv_done;
+  std::deque<ResultRecord> pending;
+  size_t writing = 0;  // results taken by the writer, not yet committed
+  std::atomic<int64_t> committed{0};
+  std::optional<Error> error;
+  bool closing = false;
+  std::thread writer;
+
+  Status insert_one(const ResultRecord& r) {
+    sqlite3_stmt* s = insert.get();
+    sqlite3_reset(s);
+    sqlite3_bind_int64(s, 1, r.line);
+    bind_text(s, 2, r.custom_id);
+    sqlite3_bind_int(s, 3, r.ok ? 1 : 0);
+    sqlite3_bind_int(s, 4, r.status_code);
+    bind_text(s, 5, r.body);
+    bind_text(s, 6, r.error_code);
+    bind_text(s, 7, r.error_message);
+    sqlite3_bind_int(s, 8, r.attempts);
+    sqlite3_bind_int64(s, 9, r.prompt_tokens);
+    sqlite3_bind_int64(s, 10, r.cached_tokens);
+    sqlite3_bind_int64(s, 11, r.completion_tokens);
+    sqlite3_bind_double(s, 12, r.queue_ms);
+    sqlite3_bind_double(s, 13, r.ttft_ms);
+    sqlite3_bind_double(s, 14, r.total_ms);
+    sqlite3_bind_int64(s, 15, r.finished_at);
+    if (sqlite3_step(s) != SQLITE_DONE) return std::unexpected(db_error(db.get(), "storing a result"));
+    return {};
+  }
+
+  // One transaction for the whole group: a crash keeps all of it or none.
+  Status commit_group(const std::vector<ResultRecord>& group) {
+    BW_TRY(exec(db.get(), "BEGIN IMMEDIATE"));
+    for (const auto& r : group) {
+      if (auto st = insert_one(r); !st) {
+        (void)exec(db.get(), "ROLLBACK");
+        return st;
+      }
+    }
+    if (auto st = exec(db.get(), "COMMIT"); !st) {
+      (void)exec(db.get(), "ROLLBACK");
+      return st;
+    }
+    return {};
+  }
+
+  void writer_loop() {
+    std::unique_lock lock(mu);
+    while (true) {
+      // Wait for a full group, or for the first result to have waited group_ms.
+      cv_work.wait(lock, [&] { return closing || !pending.empty(); });
+      if (pending.empty() && closing) return;
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.group_ms);
+      cv_work.wait_until(lock, deadline,
+                         [&] { return closing || pending.size() >= static_cast<size_t>(options.group_size); });
+      std::vector<ResultRecord> group;
+      while (!pending.empty() && group.size() < static_cast<size_t>(options.group_size)) {
+        group.push_back(std::move(pending.front()));
+        pending.pop_front();
+      }
+      writing = group.size();
+      lock.unlock();
+      Status st = error ? Status{} : commit_group(group);
+      lock.lock();
+      if (!st && !error) {
+        error = st.error();
+        log_error(st.error().message);
+      }
+      if (st && !error) committed += static_cast<int64_t>(group.size());
+      writing = 0;
+      cv_done.notify_all();
+    }
+  }
+};
+
+JobStore::JobStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  impl_->writer = std::thread([this] { impl_->writer_loop(); });
+}
+
+JobStore::~JobStore() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->closing = true;
+  }
+  impl_->cv_work.notify_all();
+  if (impl_->writer.joinable()) impl_->writer.join();
+}
+
+Expected<std::unique_ptr<JobStore>> JobStore::open(const std::filesystem::path& path, StoreOptions options) {
+  sqlite3* raw = nullptr;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                                 nullptr);
+  DbPtr db(raw);
+  if (rc != SQLITE_OK) {
+    return make_error(ErrorCode::kIo, "cannot open state " + path.string() + ": " +
+                                          (raw ? sqlite3_errmsg(raw) : "out of memory"));
+  }
+  sqlite3_busy_timeout(db.get(), 5000);
+  // One connection, serialized (FULLMUTEX): the writer thread commits while the runner reads.
+  // WAL: readers never block the writer; FULL: a commit survives power loss, not only a crash.
+  if (auto st = exec(db.get(), "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"); !st) {
+    return std::unexpected(st.error().with_context("state " + path.string() + " is not a batchwise state database"));
+  }
+  BW_TRY(exec(db.get(), kSchema));
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  BW_ASSIGN_OR_RETURN(impl->insert,
+                      prepare(db.get(),
+                              "INSERT OR IGNORE INTO results (line, custom_id, ok, status_code, body, error_code, "
+                              "error_message, attempts, prompt_tokens, cached_tokens, completion_tokens, queue_ms, "
+                              "ttft_ms, total_ms, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
+  impl->db = std::move(db);
+  return std::unique_ptr<JobStore>(new JobStore(std::move(impl)));
+}
+
+Expected<std::optional<JobMeta>> JobStore::job() {
+  BW_ASSIGN_OR_RETURN(StmtPtr s, prepare(impl_->db.get(), "SELECT key, value FROM meta"));
+  JobMeta meta;
+  bool found = false;
+  int version = 0;
+  while (sqlite3_step(s.get()) == SQLITE_ROW) {
+    const std::string key = column_text(s.get(), 0);
+    const std::string value = column_text(s.get(), 1);
+    found = true;
+    if (key == "schema_version") version = std::stoi(value);
+    if (key == "input_path") meta.input_path = value;
+    if (key == "input_hash") meta.input_hash = value;
+    if (key == "requests") meta.requests = std::stoll(value);
+    if (key == "invalid_lines") meta.invalid_lines = std::stoll(value);
+    if (key == "created_at") meta.created_at = std::stoll(value);
+  }
+  if (!found) return std::optional<JobMeta>();
+  if (version != kSchemaVersion) {
+    return make_error(ErrorCode::kUnsupported, "state schema version " + std::to_string(version) +
+                                                   " is not this batchwise's " + std::to_string(kSchemaVersion));
+  }
+  return std::optional<JobMeta>(meta);
+}
+
+Status JobStore::create_job(const JobMeta& meta, const std::vector<LineError>& invalid_lines) {
+  BW_TRY(flush());
+  sqlite3* db = impl_->db.get();
+  BW_TRY(exec(db, "BEGIN IMMEDIATE; DELETE FROM results; DELETE FROM meta;"));
+  auto fail = [&](Status st) {
+    (void)exec(db, "ROLLBACK");
+    return st;
+  };
+  BW_ASSIGN_OR_RETURN(StmtPtr put, prepare(db, "INSERT INTO meta (key, value) VALUES (?, ?)"));
+  const std::pair<const char*, std::string> rows[] = {
+      {"schema_version", std::to_string(kSchemaVersion)},
+      {"input_path", meta.input_path},
+      {"input_hash", meta.input_hash},
+      {"requests", std::to_string(meta.requests)},
+      {"invalid_lines", std::to_string(meta.invalid_lines)},
+      {"created_at", std::to_string(meta.created_at)},
+  };
+  for (const auto& [key, value] : rows) {
+    sqlite3_reset(put.get());
+    bind_text(put.get(), 1, key);
+    bind_text(put.get(), 2, value);
+    if (sqlite3_step(put.get()) != SQLITE_DONE) return fail(std::unexpected(db_error(db, "storing the job")));
+  }
+  for (const auto& e : invalid_lines) {
+    ResultRecord r;
+    r.line = e.line;
+    r.custom_id = e.custom_id;
+    r.status_code = 400;
+    r.error_code = "invalid_request";
+    r.error_message = e.message;
+    r.finished_at = meta.created_at;
+    if (auto st = impl_->insert_one(r); !st) return fail(st);
+  }
+  if (auto st = exec(db, "COMMIT"); !st) return fail(st);
+  return {};
+}
+
+Expected<std::unordered_set<int64_t>> JobStore::finished_lines() {
+  BW_ASSIGN_OR_RETURN(StmtPtr s, prepare(impl_->db.get(), "SELECT line FROM results"));
+  std::unordered_set<int64_t> lines;
+  while (sqlite3_step(s.get()) == SQLITE_ROW) lines.insert(sqlite3_column_int64(s.get(), 0));
+  return lines;
+}
+
+void JobStore::append(ResultRecord record) {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->pending.push_back(std::move(record));
+  }
+  impl_->cv_work.notify_one();
+}
+
+int64_t JobStore::committed() const { return impl_->committed.load(); }
+
+Status JobStore::flush() {
+  std::unique_lock lock(impl_->mu);
+  impl_->cv_work.notify_one();
+  // A group being written has left `pending` but is not committed until `writing` drops to 0.
+  impl_->cv_done.wait(lock, [&] { return (impl_->pending.empty() && impl_->writing == 0) || impl_->error.has_value(); });
+  if (impl_->error) return std::unexpected(*impl_->error);
+  return {};
+}
+
+std::optional<Error> JobStore::write_error() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->error;
+}
+
+Status JobStore::for_each_result(const std::function<void(const ResultRecord&)>& fn) {
+  BW_ASSIGN_OR_RETURN(StmtPtr s, prepare(impl_->db.get(),
+                                         "SELECT line, custom_id, ok, status_code, body, error_code, error_message, "
+                                         "attempts, prompt_tokens, cached_tokens, completion_tokens, queue_ms, "
+                                         "ttft_ms, total_ms, finished_at FROM results ORDER BY line"));
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    ResultRecord r;
+    r.line = sqlite3_column_int64(s.get(), 0);
+    r.custom_id = column_text(s.get(), 1);
+    r.ok = sqlite3_column_int(s.get(), 2) != 0;
+    r.status_code = sqlite3_column_int(s.get(), 3);
+    r.body = column_text(s.get(), 4);
+    r.error_code = column_text(s.get(), 5);
+    r.error_message = column_text(s.get(), 6);
+    r.attempts = sqlite3_column_int(s.get(), 7);
+    r.prompt_tokens = sqlite3_column_int64(s.get(), 8);
+    r.cached_tokens = sqlite3_column_int64(s.get(), 9);
+    r.completion_tokens = sqlite3_column_int64(s.get(), 10);
+    r.queue_ms = sqlite3_column_double(s.get(), 11);
+    r.ttft_ms = sqlite3_column_double(s.get(), 12);
+    r.total_ms = sqlite3_column_double(s.get(), 13);
+    r.finished_at = sqlite3_column_int64(s.get(), 14);
+    fn(r);
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(db_error(impl_->db.get(), "reading results"));
+  return {};
+}
+
+}  // namespace batchwise

@@ -1,0 +1,93 @@
+// JobStore: the durable state of one batch job in SQLite (WAL, synchronous=FULL). A result counts
+// as done only once its transaction has committed; results are committed in groups (every
+// group_ms or group_size results, whichever first) by one writer thread, so durability stays cheap.
+// Exactly-once: a result is keyed by its input line, inserted once; what was not committed runs again.
+// The on-disk schema is described in docs/formats.md.
+//
+// Threads: append() and committed() from any thread; the rest from one thread (the runner's).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "core/status.h"
+#include "job/batch_input.h"
+
+namespace batchwise {
+
+struct ResultRecord {
+  int64_t line = 0;
+  std::string custom_id;
+  bool ok = false;
+  int status_code = 0;
+  std::string body;           // response body JSON when ok
+  std::string error_code;     // error class when failed ("context_length_exceeded")
+  std::string error_message;
+  int attempts = 0;
+  int64_t prompt_tokens = 0;
+  int64_t cached_tokens = 0;
+  int64_t completion_tokens = 0;
+  double queue_ms = 0;
+  double ttft_ms = 0;
+  double total_ms = 0;
+  int64_t finished_at = 0;    // unix seconds
+};
+
+struct JobMeta {
+  std::string input_path;
+  std::string input_hash;
+  int64_t requests = 0;       // valid lines
+  int64_t invalid_lines = 0;
+  int64_t created_at = 0;
+};
+
+struct StoreOptions {
+  int group_ms = 50;
+  int group_size = 1024;
+};
+
+class JobStore {
+ public:
+  static Expected<std::unique_ptr<JobStore>> open(const std::filesystem::path& path, StoreOptions options = {});
+  ~JobStore();
+
+  // The job this state holds, or nullopt for a new state.
+  Expected<std::optional<JobMeta>> job();
+
+  // Records a new job: its metadata, and an error result for each invalid line. Any earlier job in
+  // this state is deleted first (--restart).
+  Status create_job(const JobMeta& meta, const std::vector<LineError>& invalid_lines);
+
+  // Lines that have a committed result.
+  Expected<std::unordered_set<int64_t>> finished_lines();
+
+  // Queues a result; the writer thread commits it with the next group.
+  void append(ResultRecord record);
+
+  // Results committed since open().
+  int64_t committed() const;
+
+  // Waits until everything appended is committed; returns the writer's error if a commit failed
+  // (disk full): then nothing after the last good commit counts as done.
+  Status flush();
+
+  // The writer's error, if any, without waiting.
+  std::optional<Error> write_error() const;
+
+  // Every committed result, in line order.
+  Status for_each_result(const std::function<void(const ResultRecord&)>& fn);
+
+  struct Impl;
+
+ private:
+  explicit JobStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace batchwise

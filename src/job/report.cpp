@@ -1,0 +1,143 @@
+#include "job/report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <vector>
+
+#include "job/progress.h"
+
+namespace batchwise {
+namespace {
+
+LatencySummary percentiles(std::vector<double>& v) {
+  LatencySummary s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  auto at = [&](double q) { return v[std::min(v.size() - 1, static_cast<size_t>(q * static_cast<double>(v.size())))]; };
+  s.p50_ms = at(0.50);
+  s.p90_ms = at(0.90);
+  s.p99_ms = at(0.99);
+  return s;
+}
+
+int64_t proc_status_kib(const char* field) {
+  std::ifstream in("/proc/self/status");
+  std::string key;
+  int64_t value = 0;
+  while (in >> key) {
+    if (key == field) {
+      in >> value;
+      return value * 1024;
+    }
+    in.ignore(1 << 12, '\n');
+  }
+  return 0;
+}
+
+nlohmann::json latency_json(const LatencySummary& l) {
+  return {{"p50_ms", l.p50_ms}, {"p90_ms", l.p90_ms}, {"p99_ms", l.p99_ms}};
+}
+
+}  // namespace
+
+int64_t peak_rss_bytes() { return proc_status_kib("VmHWM:"); }
+int64_t current_rss_bytes() { return proc_status_kib("VmRSS:"); }
+
+Expected<RunReport> build_report(JobStore& store, const JobMeta& meta) {
+  RunReport r;
+  r.requests = meta.requests + meta.invalid_lines;
+  std::vector<double> queue, ttft, total;
+  BW_TRY(store.for_each_result([&](const ResultRecord& rec) {
+    if (rec.ok) {
+      r.ok++;
+      r.prompt_tokens += rec.prompt_tokens;
+      r.cached_tokens += rec.cached_tokens;
+      r.completion_tokens += rec.completion_tokens;
+      queue.push_back(rec.queue_ms);
+      ttft.push_back(rec.ttft_ms);
+      total.push_back(rec.total_ms);
+    } else {
+      r.failed++;
+      r.failed_by_class[rec.error_code]++;
+    }
+  }));
+  r.pending = r.requests - r.ok - r.failed;
+  r.evaluated_prompt_tokens = r.prompt_tokens - r.cached_tokens;
+  r.queue = percentiles(queue);
+  r.ttft = percentiles(ttft);
+  r.total = percentiles(total);
+  return r;
+}
+
+nlohmann::json report_json(const RunReport& r) {
+  const double naive = static_cast<double>(r.prompt_tokens);
+  nlohmann::json j = {
+      {"requests", r.requests},
+      {"ok", r.ok},
+      {"failed", r.failed},
+      {"pending", r.pending},
+      {"failed_by_class", r.failed_by_class},
+      {"tokens",
+       {{"prompt", r.prompt_tokens},
+        {"cached", r.cached_tokens},
+        {"evaluated_prompt", r.evaluated_prompt_tokens},
+        {"completion", r.completion_tokens},
+        {"prefill_saved_fraction", naive > 0 ? 1.0 - static_cast<double>(r.evaluated_prompt_tokens) / naive : 0.0}}},
+      {"wall_s", r.wall_s},
+      {"requests_per_s", r.requests_per_s},
+      {"completion_tokens_per_s", r.tokens_per_s},
+      {"latency", {{"queue", latency_json(r.queue)}, {"ttft", latency_json(r.ttft)}, {"total", latency_json(r.total)}}},
+      {"memory",
+       {{"peak_rss_bytes", r.resources.peak_rss_bytes},
+        {"rss_growth_bytes_per_1000_requests", r.resources.rss_growth_bytes_per_1000}}},
+  };
+  if (r.resources.peak_gpu_memory_bytes) j["memory"]["peak_gpu_memory_bytes"] = *r.resources.peak_gpu_memory_bytes;
+  if (r.resources.mean_gpu_utilization) j["memory"]["mean_gpu_utilization"] = *r.resources.mean_gpu_utilization;
+  return j;
+}
+
+std::string report_text(const RunReport& r) {
+  char buf[1024];
+  std::string out;
+  std::snprintf(buf, sizeof buf, "requests: %lld ok, %lld failed, %lld pending (of %lld)\n", (long long)r.ok,
+                (long long)r.failed, (long long)r.pending, (long long)r.requests);
+  out += buf;
+  for (const auto& [code, n] : r.failed_by_class) {
+    std::snprintf(buf, sizeof buf, "  failed %-26s %lld\n", code.c_str(), (long long)n);
+    out += buf;
+  }
+  const double saved = r.prompt_tokens > 0 ? 100.0 * (1.0 - static_cast<double>(r.evaluated_prompt_tokens) /
+                                                                 static_cast<double>(r.prompt_tokens))
+                                           : 0.0;
+  std::snprintf(buf, sizeof buf,
+                "tokens: %lld prompt (%lld cached, %lld evaluated: %.1f%% of prefill saved), %lld completion\n",
+                (long long)r.prompt_tokens, (long long)r.cached_tokens, (long long)r.evaluated_prompt_tokens, saved,
+                (long long)r.completion_tokens);
+  out += buf;
+  if (r.wall_s > 0) {
+    std::snprintf(buf, sizeof buf, "speed: %.2f req/s, %.1f completion tok/s over %s\n", r.requests_per_s,
+                  r.tokens_per_s, Progress::format_duration(r.wall_s).c_str());
+    out += buf;
+  }
+  std::snprintf(buf, sizeof buf,
+                "latency ms (p50/p90/p99): queue %.0f/%.0f/%.0f, first token %.0f/%.0f/%.0f, total %.0f/%.0f/%.0f\n",
+                r.queue.p50_ms, r.queue.p90_ms, r.queue.p99_ms, r.ttft.p50_ms, r.ttft.p90_ms, r.ttft.p99_ms,
+                r.total.p50_ms, r.total.p90_ms, r.total.p99_ms);
+  out += buf;
+  if (r.resources.peak_rss_bytes > 0) {
+    std::snprintf(buf, sizeof buf, "memory: peak RSS %.1f MiB, growth %.2f MiB per 1000 requests\n",
+                  static_cast<double>(r.resources.peak_rss_bytes) / 1048576.0,
+                  r.resources.rss_growth_bytes_per_1000 / 1048576.0);
+    out += buf;
+  }
+  if (r.resources.peak_gpu_memory_bytes) {
+    std::snprintf(buf, sizeof buf, "gpu: peak memory %.1f GiB, mean utilization %.0f%%\n",
+                  static_cast<double>(*r.resources.peak_gpu_memory_bytes) / 1073741824.0,
+                  r.resources.mean_gpu_utilization.value_or(0.0));
+    out += buf;
+  }
+  return out;
+}
+
+}  // namespace batchwise

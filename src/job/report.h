@@ -1,0 +1,58 @@
+// RunReport: what a job did, from its state (and, right after a run, the engine's counters):
+// requests ok/failed by class, tokens (prompt, cached, evaluated, completion), prefill saved vs.
+// naive, throughput, latency percentiles and memory. JSON for machines, a summary for people.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "core/status.h"
+#include "engine/engine.h"
+#include "job/job_store.h"
+
+namespace batchwise {
+
+struct LatencySummary {
+  double p50_ms = 0;
+  double p90_ms = 0;
+  double p99_ms = 0;
+};
+
+struct ResourceSummary {
+  int64_t peak_rss_bytes = 0;
+  double rss_growth_bytes_per_1000 = 0;  // slope of RSS over requests finished this run
+  std::optional<int64_t> peak_gpu_memory_bytes;
+  std::optional<double> mean_gpu_utilization;
+};
+
+struct RunReport {
+  int64_t requests = 0;  // lines in the input (valid and invalid)
+  int64_t ok = 0;
+  int64_t failed = 0;
+  int64_t pending = 0;   // not finished yet (an interrupted job)
+  std::map<std::string, int64_t> failed_by_class;
+  int64_t prompt_tokens = 0;
+  int64_t cached_tokens = 0;
+  int64_t evaluated_prompt_tokens = 0;  // from the engine when known, else prompt - cached
+  int64_t completion_tokens = 0;
+  double wall_s = 0;     // this run's wall time (0 when reported from the state alone)
+  double requests_per_s = 0;
+  double tokens_per_s = 0;  // completion tokens per second
+  LatencySummary queue, ttft, total;
+  ResourceSummary resources;
+};
+
+// Counts and latencies from the committed results; wall time and engine counters are added by the caller.
+Expected<RunReport> build_report(JobStore& store, const JobMeta& meta);
+
+nlohmann::json report_json(const RunReport& r);
+std::string report_text(const RunReport& r);
+
+// Peak resident memory of this process (VmHWM), bytes; 0 when unknown.
+int64_t peak_rss_bytes();
+int64_t current_rss_bytes();
+
+}  // namespace batchwise
