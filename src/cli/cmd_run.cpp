@@ -103,6 +103,7 @@ Verb add_run_command(CLI::App& app) {
                   "prompt + max_tokens limit per request (0: the model's trained context)")
       ->capture_default_str();
   sub->add_option("--prefix-slots", f->engine.prefix_slots, "cached shared prefixes kept at once")->capture_default_str();
+  sub->add_flag("!--no-flash-attn", f->engine.flash_attention, "disable flash attention (on where the backend has it)");
   sub->add_flag("--json", f->json, "print the report as JSON on stdout");
   return {sub, [f] { return run_command(*f); }};
 }

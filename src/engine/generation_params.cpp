@@ -56,6 +56,16 @@ Expected<GenerationParams> parse_generation_params(ApiKind kind, const nlohmann:
   if (body.contains("n") && body["n"].is_number_integer() && body["n"].get<int64_t>() != 1) {
     return std::unexpected(field_error("n", "must be 1 (one choice per request)"));
   }
+  if (kind == ApiKind::kChatCompletions && body.contains("logprobs") && !body["logprobs"].is_null()) {
+    if (!body["logprobs"].is_boolean()) return std::unexpected(field_error("logprobs", "must be true or false"));
+    if (body["logprobs"].get<bool>()) {
+      BW_ASSIGN_OR_RETURN(double top, number_in(body, "top_logprobs", 0.0, 20.0, 0.0));
+      p.top_logprobs = static_cast<int32_t>(top);
+    }
+  } else if (kind == ApiKind::kCompletions && body.contains("logprobs") && !body["logprobs"].is_null()) {
+    BW_ASSIGN_OR_RETURN(double top, number_in(body, "logprobs", 0.0, 5.0, 0.0));
+    p.top_logprobs = static_cast<int32_t>(top);
+  }
   if (body.contains("ignore_eos")) {
     if (!body["ignore_eos"].is_boolean()) return std::unexpected(field_error("ignore_eos", "must be true or false"));
     p.ignore_eos = body["ignore_eos"].get<bool>();

@@ -26,6 +26,9 @@ struct GenerationParams {
   std::optional<uint64_t> seed;
   std::vector<std::string> stop;     // up to 4, as OpenAI allows
   bool ignore_eos = false;           // extension (vLLM, llama-server): generate max_tokens always
+  // Log-probabilities of the chosen tokens and of this many alternatives (chat: logprobs=true and
+  // top_logprobs 0..20; completions: logprobs 0..5). -1: not asked for.
+  int32_t top_logprobs = -1;
 
   bool greedy() const { return temperature <= 0.0 || top_k == 1; }
 };

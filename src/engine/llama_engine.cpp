@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "engine/generation_params.h"
 #include "engine/llama_handles.h"
+#include "engine/token_logprobs.h"
 #include "llama.h"
 
 namespace batchwise {
@@ -37,6 +38,7 @@ struct Sequence {
   int32_t logits_index = -1;        // row of the logits of the current batch to sample from
   llama_token next_token = -1;      // sampled, to be fed in the next step
   std::vector<llama_token> generated;
+  std::vector<TokenLogprobs> logprobs;  // one per generated token, when asked for
   std::string text;
   std::string finish_reason;
   SamplerPtr sampler;               // null for greedy
@@ -403,9 +405,11 @@ class LlamaEngine final : public Engine {
   }
 
   llama_token sample(Sequence& s) {
-    if (s.sampler) return llama_sampler_sample(s.sampler.get(), ctx_.get(), s.logits_index);
     const float* logits = llama_get_logits_ith(ctx_.get(), s.logits_index);
-    return static_cast<llama_token>(std::max_element(logits, logits + n_vocab_) - logits);
+    llama_token token = s.sampler ? llama_sampler_sample(s.sampler.get(), ctx_.get(), s.logits_index)
+                                  : static_cast<llama_token>(std::max_element(logits, logits + n_vocab_) - logits);
+    if (s.p.params.top_logprobs >= 0) s.logprobs.push_back(token_logprobs(logits, n_vocab_, token, s.p.params.top_logprobs));
+    return token;
   }
 
   void accept(Sequence& s, llama_token token) {
@@ -414,10 +418,8 @@ class LlamaEngine final : public Engine {
       return;
     }
     s.generated.push_back(token);
-    char piece[256];
-    const int32_t n = llama_token_to_piece(vocab_, token, piece, sizeof piece, 0, false);
     const size_t before = s.text.size();
-    if (n > 0) s.text.append(piece, static_cast<size_t>(n));
+    s.text += piece(token);
     for (const auto& stop : s.p.params.stop) {
       const size_t from = before >= stop.size() ? before - stop.size() + 1 : 0;
       const size_t at = s.text.find(stop, from);
@@ -432,6 +434,37 @@ class LlamaEngine final : public Engine {
       return;
     }
     s.next_token = token;
+  }
+
+  std::string piece(llama_token token) const {
+    char buf[256];
+    const int32_t n = llama_token_to_piece(vocab_, token, buf, sizeof buf, 0, false);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+  }
+
+  // OpenAI's chat `logprobs.content` list, or the legacy completions object.
+  nlohmann::json logprobs_json(const Sequence& s, bool chat) const {
+    const size_t n = std::min(s.logprobs.size(), s.generated.size());
+    if (chat) {
+      nlohmann::json content = nlohmann::json::array();
+      for (size_t i = 0; i < n; ++i) {
+        const auto& lp = s.logprobs[i];
+        nlohmann::json top = nlohmann::json::array();
+        for (const auto& [t, v] : lp.top) top.push_back({{"token", piece(t)}, {"logprob", v}, {"id", t}});
+        content.push_back({{"token", piece(lp.token)}, {"logprob", lp.logprob}, {"id", lp.token}, {"top_logprobs", top}});
+      }
+      return {{"content", content}};
+    }
+    nlohmann::json tokens = nlohmann::json::array(), values = nlohmann::json::array(), tops = nlohmann::json::array();
+    for (size_t i = 0; i < n; ++i) {
+      const auto& lp = s.logprobs[i];
+      tokens.push_back(piece(lp.token));
+      values.push_back(lp.logprob);
+      nlohmann::json top = nlohmann::json::object();
+      for (const auto& [t, v] : lp.top) top[piece(t)] = v;
+      tops.push_back(top);
+    }
+    return {{"tokens", tokens}, {"token_logprobs", values}, {"top_logprobs", tops}};
   }
 
   void finish_done() {
@@ -459,8 +492,20 @@ class LlamaEngine final : public Engine {
     }
   }
 
+  // Keeps a finished prompt's cells in an idle prefix slot when no slot covers its start yet, so a
+  // later request sharing a prefix with it (a partial match is fine) need not evaluate it again.
+  void donate_prompt(const Sequence& s) {
+    const size_t min_shared = static_cast<size_t>(options_.min_shared_prefix);
+    if (s.p.prompt.size() <= min_shared || s.n_past < s.p.prompt.size()) return;
+    for (const auto& p : prefixes_) {
+      if (common_prefix(p.tokens, s.p.prompt, s.p.prompt.size()) >= min_shared) return;
+    }
+    promote_prefix(s, s.p.prompt.size());
+  }
+
   // Sends the result, frees the sequence's cells and id. `error` set: the request failed.
   void emit(Sequence& s, std::optional<Error> error) {
+    if (!error) donate_prompt(s);
     llama_memory_seq_rm(llama_get_memory(ctx_.get()), s.id, -1, -1);
     free_ids_.push_back(s.id);
     used_cells_ -= s.reserved_cells;
@@ -515,8 +560,9 @@ class LlamaEngine final : public Engine {
         {"total_tokens", s.p.prompt.size() + s.generated.size()},
         {"prompt_tokens_details", {{"cached_tokens", s.cached}}},
     };
-    nlohmann::json choice = {{"index", 0}, {"finish_reason", s.finish_reason}, {"logprobs", nullptr}};
     const bool chat = s.p.request.kind == ApiKind::kChatCompletions;
+    nlohmann::json choice = {{"index", 0}, {"finish_reason", s.finish_reason}, {"logprobs", nullptr}};
+    if (s.p.params.top_logprobs >= 0) choice["logprobs"] = logprobs_json(s, chat);
     if (chat) {
       choice["message"] = {{"role", "assistant"}, {"content", s.text}};
     } else {

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/clock.h"
+#include "core/log.h"
 
 namespace batchwise {
 
@@ -50,6 +51,7 @@ void Progress::finish(int64_t done, int64_t failed, int64_t tokens) {
 }
 
 void Progress::draw(const std::string& text, bool final) {
+  if (log_level() < LogLevel::kInfo) return;  // --quiet
   if (tty_) {
     std::fprintf(stderr, "\r\033[K%s%s", text.c_str(), final ? "\n" : "");
   } else {

@@ -88,19 +88,19 @@ std::vector<TensorPlan> plan_tensors(const ModelSpec& s, SynthQuant quant) {
   for (int i = 0; i < n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     vector(p + "attn_norm.weight", s.n_embd, Init::kOnes);
-    matrix(p + "attn_q.weight", s.n_embd, q_dim, i, 0.1f);
-    matrix(p + "attn_k.weight", s.n_embd, kv_dim, i, 0.1f);
-    matrix(p + "attn_v.weight", s.n_embd, kv_dim, i, 0.1f);
+    matrix(p + "attn_q.weight", s.n_embd, q_dim, i, 0.6f);
+    matrix(p + "attn_k.weight", s.n_embd, kv_dim, i, 0.6f);
+    matrix(p + "attn_v.weight", s.n_embd, kv_dim, i, 0.6f);
     if (s.attention_bias) {
       vector(p + "attn_q.bias", q_dim, Init::kZeros);
       vector(p + "attn_k.bias", kv_dim, Init::kZeros);
       vector(p + "attn_v.bias", kv_dim, Init::kZeros);
     }
-    matrix(p + "attn_output.weight", q_dim, s.n_embd, i, 0.1f);
+    matrix(p + "attn_output.weight", q_dim, s.n_embd, i, 0.6f);
     vector(p + "ffn_norm.weight", s.n_embd, Init::kOnes);
-    matrix(p + "ffn_gate.weight", s.n_embd, s.n_ff, i, 0.1f);
-    matrix(p + "ffn_up.weight", s.n_embd, s.n_ff, i, 0.1f);
-    matrix(p + "ffn_down.weight", s.n_ff, s.n_embd, i, 0.1f);
+    matrix(p + "ffn_gate.weight", s.n_embd, s.n_ff, i, 0.6f);
+    matrix(p + "ffn_up.weight", s.n_embd, s.n_ff, i, 0.6f);
+    matrix(p + "ffn_down.weight", s.n_ff, s.n_embd, i, 0.6f);
   }
   vector("output_norm.weight", s.n_embd, Init::kOnes);
   if (!s.tied_embeddings) matrix("output.weight", s.n_embd, s.vocab_size, n_layer, 1.0f);
@@ -326,7 +326,7 @@ Expected<std::filesystem::path> default_tiny_model() {
   // The name carries a hash of the preset's shapes, so a changed preset makes a new file.
   const std::string key = spec.architecture + spec.vocab + std::to_string(spec.n_embd) + std::to_string(spec.n_layer) +
                           std::to_string(spec.n_head) + std::to_string(spec.n_head_kv) + std::to_string(spec.n_ff) +
-                          std::to_string(spec.n_ctx_train) + "v1";
+                          std::to_string(spec.n_ctx_train) + "v2";
   const auto path = dir / ("tiny-" + hex64(fnv1a64(key)).substr(0, 8) + ".gguf");
   if (std::filesystem::exists(path)) return path;
   log_info("making the default synthetic tiny model (once): " + path.string());

@@ -1,0 +1,101 @@
+#include "test_support.h"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace batchwise::test {
+
+std::filesystem::path scratch_dir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "no-test";
+  for (char& c : name) {
+    if (c == '/') c = '_';
+  }
+  const auto dir = std::filesystem::path(BATCHWISE_TEST_TMP) / name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::filesystem::path shared_cache_dir() {
+  const auto dir = std::filesystem::path(BATCHWISE_TEST_TMP) / "cache";
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+std::string shell_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) {
+    if (c == '\'') out += "'\\''";
+    else out += c;
+  }
+  return out + "'";
+}
+
+std::string batchwise_bin() {
+#ifdef BATCHWISE_BIN
+  return shell_quote(BATCHWISE_BIN);
+#else
+  return "batchwise";
+#endif
+}
+
+CommandResult run_shell(const std::string& command_line) {
+  const auto dir = std::filesystem::path(BATCHWISE_TEST_TMP);
+  std::filesystem::create_directories(dir);
+  static int counter = 0;
+  const auto out_path = dir / ("stdout." + std::to_string(::getpid()) + "." + std::to_string(counter));
+  const auto err_path = dir / ("stderr." + std::to_string(::getpid()) + "." + std::to_string(counter++));
+  const std::string full = "BATCHWISE_CACHE_DIR=" + shell_quote(shared_cache_dir().string()) + " bash -c " +
+                           shell_quote(command_line) + " >" + shell_quote(out_path.string()) + " 2>" +
+                           shell_quote(err_path.string()) + " </dev/null";
+  const int status = std::system(full.c_str());
+  CommandResult r;
+  if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  else if (WIFSIGNALED(status)) r.exit_code = -WTERMSIG(status);
+  auto slurp = [](const std::filesystem::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  r.out = slurp(out_path);
+  r.err = slurp(err_path);
+  std::filesystem::remove(out_path);
+  std::filesystem::remove(err_path);
+  return r;
+}
+
+CommandResult run_batchwise(const std::vector<std::string>& args) {
+  std::string line = batchwise_bin();
+  for (const auto& a : args) line += " " + shell_quote(a);
+  return run_shell(line);
+}
+
+std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
+  }
+  return out;
+}
+
+void write_text(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+std::map<std::string, int> custom_id_counts(const std::vector<nlohmann::json>& lines) {
+  std::map<std::string, int> counts;
+  for (const auto& l : lines) counts[l.value("custom_id", "")]++;
+  return counts;
+}
+
+}  // namespace batchwise::test

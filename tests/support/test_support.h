@@ -1,0 +1,41 @@
+// Helpers for tests that run the real batchwise binary: a scratch folder per test, running a
+// command and capturing what it printed, reading JSONL files.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace batchwise::test {
+
+struct CommandResult {
+  int exit_code = -1;   // -signal when killed by a signal
+  std::string out;      // stdout
+  std::string err;      // stderr
+};
+
+// A fresh folder under the build's test-tmp/, named after the running test.
+std::filesystem::path scratch_dir();
+
+// The cache folder every test shares (the tiny model is made there once).
+std::filesystem::path shared_cache_dir();
+
+// Runs a shell command line (bash -c) with BATCHWISE_CACHE_DIR set to the shared cache.
+CommandResult run_shell(const std::string& command_line);
+
+// Runs the batchwise binary with these arguments (each shell-quoted).
+CommandResult run_batchwise(const std::vector<std::string>& args);
+
+// The path of the built binary, shell-quoted.
+std::string batchwise_bin();
+std::string shell_quote(const std::string& s);
+
+std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path);
+void write_text(const std::filesystem::path& path, const std::string& text);
+
+// custom_id -> how many times it appears in a batch output/error file.
+std::map<std::string, int> custom_id_counts(const std::vector<nlohmann::json>& lines);
+
+}  // namespace batchwise::test
