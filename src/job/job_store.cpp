@@ -9,7 +9,6 @@
 #include <mutex>
 #include <thread>
 
-#include "core/log.h"
 
 namespace batchwise {
 namespace {
@@ -57,13 +56,9 @@ Error db_error(sqlite3* db, const std::string& what) {
                message};
 }
 
-Status exec(sqlite3* db, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string message = err ? err : "unknown error";
-    sqlite3_free(err);
-    return std::unexpected(db_error(db, std::string("SQL failed (") + message + ")"));
-  }
+// Runs SQL; `what` says what it was for in the error ("committing results").
+Status exec(sqlite3* db, const char* sql, const char* what) {
+  if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return std::unexpected(db_error(db, what));
   return {};
 }
 
@@ -125,15 +120,15 @@ struct JobStore::Impl {
 
   // One transaction for the whole group: a crash keeps all of it or none.
   Status commit_group(const std::vector<ResultRecord>& group) {
-    BW_TRY(exec(db.get(), "BEGIN IMMEDIATE"));
+    BW_TRY(exec(db.get(), "BEGIN IMMEDIATE", "starting a transaction"));
     for (const auto& r : group) {
       if (auto st = insert_one(r); !st) {
-        (void)exec(db.get(), "ROLLBACK");
+        (void)exec(db.get(), "ROLLBACK", "rolling back");
         return st;
       }
     }
-    if (auto st = exec(db.get(), "COMMIT"); !st) {
-      (void)exec(db.get(), "ROLLBACK");
+    if (auto st = exec(db.get(), "COMMIT", "committing results"); !st) {
+      (void)exec(db.get(), "ROLLBACK", "rolling back");
       return st;
     }
     return {};
@@ -157,10 +152,7 @@ struct JobStore::Impl {
       lock.unlock();
       Status st = error ? Status{} : commit_group(group);
       lock.lock();
-      if (!st && !error) {
-        error = st.error();
-        log_error(st.error().message);
-      }
+      if (!st && !error) error = st.error();  // the runner stops and reports it
       if (st && !error) committed += static_cast<int64_t>(group.size());
       writing = 0;
       cv_done.notify_all();
@@ -193,10 +185,10 @@ Expected<std::unique_ptr<JobStore>> JobStore::open(const std::filesystem::path& 
   sqlite3_busy_timeout(db.get(), 5000);
   // One connection, serialized (FULLMUTEX): the writer thread commits while the runner reads.
   // WAL: readers never block the writer; FULL: a commit survives power loss, not only a crash.
-  if (auto st = exec(db.get(), "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"); !st) {
+  if (auto st = exec(db.get(), "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", "setting up"); !st) {
     return std::unexpected(st.error().with_context("state " + path.string() + " is not a batchwise state database"));
   }
-  BW_TRY(exec(db.get(), kSchema));
+  BW_TRY(exec(db.get(), kSchema, "creating the schema"));
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   BW_ASSIGN_OR_RETURN(impl->insert,
@@ -235,9 +227,9 @@ Expected<std::optional<JobMeta>> JobStore::job() {
 Status JobStore::create_job(const JobMeta& meta, const std::vector<LineError>& invalid_lines) {
   BW_TRY(flush());
   sqlite3* db = impl_->db.get();
-  BW_TRY(exec(db, "BEGIN IMMEDIATE; DELETE FROM results; DELETE FROM meta;"));
+  BW_TRY(exec(db, "BEGIN IMMEDIATE; DELETE FROM results; DELETE FROM meta;", "clearing the state"));
   auto fail = [&](Status st) {
-    (void)exec(db, "ROLLBACK");
+    (void)exec(db, "ROLLBACK", "rolling back");
     return st;
   };
   BW_ASSIGN_OR_RETURN(StmtPtr put, prepare(db, "INSERT INTO meta (key, value) VALUES (?, ?)"));
@@ -265,7 +257,7 @@ Status JobStore::create_job(const JobMeta& meta, const std::vector<LineError>& i
     r.finished_at = meta.created_at;
     if (auto st = impl_->insert_one(r); !st) return fail(st);
   }
-  if (auto st = exec(db, "COMMIT"); !st) return fail(st);
+  if (auto st = exec(db, "COMMIT", "storing the job"); !st) return fail(st);
   return {};
 }
 

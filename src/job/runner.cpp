@@ -145,6 +145,7 @@ Expected<RunOutcome> run_batch(const RunOptions& in, Engine& engine) {
   size_t in_flight = 0;
   size_t limit = std::max<size_t>(1, engine.max_in_flight());
   const size_t max_limit = limit;
+  size_t lowest_limit = limit;
   int64_t completion_tokens = 0, failed = 0, ok_since_cut = 0;
   Progress progress(meta.requests + meta.invalid_lines, options.progress_interval_s);
   bool stopping = false, stopped_hard = false;
@@ -207,7 +208,10 @@ Expected<RunOutcome> run_batch(const RunOptions& in, Engine& engine) {
         if (r.error->code == ErrorCode::kOutOfMemory && limit > 1) {
           limit = std::max<size_t>(1, limit / 2);
           ok_since_cut = 0;
-          log_warn("engine out of memory: lowering requests in flight to " + std::to_string(limit));
+          if (limit < lowest_limit) {  // say it once per new low, not for every request
+            lowest_limit = limit;
+            log_warn("engine out of memory: lowering requests in flight to " + std::to_string(limit));
+          }
         }
         retries.push({now_s() + options.retry.delay_s(attempts[line.line], rng), line.line});
         continue;

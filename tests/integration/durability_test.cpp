@@ -1,0 +1,131 @@
+// Durability of `batchwise run`: kill -9 at random moments, a full disk, Ctrl-C, a changed input.
+// After each, running the same command again must finish the job with every custom_id exactly once.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+
+#include "test_support.h"
+
+namespace batchwise::test {
+namespace {
+
+// A small, fast seed workload: 2,000 requests, short rubric, 4 output tokens.
+std::filesystem::path make_input(const std::filesystem::path& dir, int n = 2000) {
+  const auto path = dir / "in.jsonl";
+  EXPECT_EQ(run_batchwise({"gen-workload", "seed", "-n", std::to_string(n), "--prefix-tokens", "100",
+                           "--unique-tokens", "20", "--output-tokens", "4", "-o", path.string()})
+                .exit_code,
+            0);
+  return path;
+}
+
+std::string run_line(const std::filesystem::path& in, const std::filesystem::path& out) {
+  return batchwise_bin() + " -q run " + shell_quote(in.string()) + " -o " + shell_quote(out.string()) + " -p 32";
+}
+
+// Every custom_id of the input appears exactly once in the output, and nothing else does.
+void expect_exactly_once(const std::filesystem::path& in, const std::filesystem::path& out) {
+  std::set<std::string> expected;
+  for (const auto& l : read_jsonl(in)) expected.insert(l["custom_id"]);
+  const auto lines = read_jsonl(out);
+  const auto counts = custom_id_counts(lines);
+  std::set<std::string> seen;
+  for (const auto& [id, n] : counts) {
+    EXPECT_EQ(n, 1) << id;
+    seen.insert(id);
+  }
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(lines.size(), expected.size());
+}
+
+TEST(Durability, KillNineAtRandomMomentsThenResumeGivesEveryResultExactlyOnce) {
+  const auto dir = scratch_dir();
+  const auto in = make_input(dir);
+  std::mt19937 rng(20261124);
+  std::uniform_real_distribution<double> when(0.15, 1.2);
+  int killed_mid_run = 0;
+  for (int trial = 0; trial < 20; ++trial) {
+    char sleep_s[16];
+    std::snprintf(sleep_s, sizeof sleep_s, "%.3f", when(rng));
+    const auto r = run_shell(run_line(in, dir / "out.jsonl") + " & pid=$!; sleep " + sleep_s +
+                             "; kill -9 $pid 2>/dev/null && echo killed; wait $pid; exit 0");
+    if (r.out.find("killed") != std::string::npos) killed_mid_run++;
+    if (std::filesystem::exists(dir / "out.jsonl")) break;  // finished before a kill: nothing left to test
+  }
+  EXPECT_GE(killed_mid_run, 5) << "the kills should land while the job runs";
+  const auto resumed = run_shell(run_line(in, dir / "out.jsonl"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  expect_exactly_once(in, dir / "out.jsonl");
+
+  // Same prompts, same usage as a clean run of the same input.
+  const auto clean = run_shell(run_line(in, dir / "clean.jsonl"));
+  ASSERT_EQ(clean.exit_code, 0) << clean.err;
+  std::map<std::string, int64_t> clean_prompt_tokens;
+  for (const auto& l : read_jsonl(dir / "clean.jsonl")) {
+    clean_prompt_tokens[l["custom_id"]] = l["response"]["body"]["usage"]["prompt_tokens"];
+  }
+  for (const auto& l : read_jsonl(dir / "out.jsonl")) {
+    EXPECT_EQ(l["response"]["body"]["usage"]["prompt_tokens"].get<int64_t>(), clean_prompt_tokens[l["custom_id"]]);
+  }
+}
+
+// A file-size limit (ulimit -f, the signal it raises ignored) makes writes fail as on a full disk.
+TEST(Durability, FullDiskGivesAClearErrorAndAResumableState) {
+  const auto dir = scratch_dir();
+  const auto in = make_input(dir);
+  const auto full = run_shell("trap '' XFSZ; ulimit -f 400; " + run_line(in, dir / "out.jsonl"));
+  EXPECT_EQ(full.exit_code, 3) << full.err;
+  EXPECT_NE(full.err.find("disk full"), std::string::npos) << full.err;
+  EXPECT_NE(full.err.find("resume"), std::string::npos) << full.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.jsonl"));
+  const auto check = run_shell("sqlite3 " + shell_quote((dir / "out.state.db").string()) + " 'PRAGMA integrity_check'");
+  EXPECT_EQ(check.out, "ok\n") << check.err;
+
+  const auto resumed = run_shell(run_line(in, dir / "out.jsonl"));
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  expect_exactly_once(in, dir / "out.jsonl");
+}
+
+TEST(Durability, CtrlCStopsWithinSecondsAndTheSameCommandResumes) {
+  const auto dir = scratch_dir();
+  const auto in = make_input(dir, 4000);
+  const auto start = std::chrono::steady_clock::now();
+  const auto stopped = run_shell(run_line(in, dir / "out.jsonl") + " & pid=$!; sleep 1.5; kill -INT $pid; wait $pid");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(stopped.exit_code, 130) << stopped.err;
+  EXPECT_LT(seconds, 1.5 + 6.0);
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.jsonl"));
+  const auto resumed = run_batchwise({"run", in.string(), "-o", (dir / "out.jsonl").string(), "-p", "32"});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("already done"), std::string::npos) << resumed.err;
+  expect_exactly_once(in, dir / "out.jsonl");
+}
+
+TEST(Durability, ChangedInputUnderAStateIsRefusedUnlessRestart) {
+  const auto dir = scratch_dir();
+  const auto in = make_input(dir, 20);
+  ASSERT_EQ(run_shell(run_line(in, dir / "out.jsonl")).exit_code, 0);
+  write_text(in, read_jsonl(in)[0].dump() + "\n");  // the input changed: one line now
+  const auto refused = run_shell(run_line(in, dir / "out.jsonl"));
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("--restart"), std::string::npos) << refused.err;
+  const auto restarted = run_shell(run_line(in, dir / "out.jsonl") + " --restart");
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.err;
+  EXPECT_EQ(read_jsonl(dir / "out.jsonl").size(), 1u);
+}
+
+TEST(Durability, ReportReadsTheStateAtAnyTime) {
+  const auto dir = scratch_dir();
+  const auto in = make_input(dir, 50);
+  ASSERT_EQ(run_shell(run_line(in, dir / "out.jsonl")).exit_code, 0);
+  const auto r = run_batchwise({"report", (dir / "out.state.db").string(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["ok"], 50);
+  EXPECT_EQ(report["pending"], 0);
+  EXPECT_GT(report["tokens"]["cached"].get<int64_t>(), 0);
+}
+
+}  // namespace
+}  // namespace batchwise::test
