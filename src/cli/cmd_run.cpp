@@ -104,6 +104,8 @@ Verb add_run_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--prefix-slots", f->engine.prefix_slots, "cached shared prefixes kept at once")->capture_default_str();
   sub->add_flag("!--no-flash-attn", f->engine.flash_attention, "disable flash attention (on where the backend has it)");
+  sub->add_flag("--device-sampling", f->engine.device_sampling,
+                "greedy argmax inside llama.cpp's graph: one token per sequence leaves the GPU, not its logits");
   sub->add_flag("--json", f->json, "print the report as JSON on stdout");
   return {sub, [f] { return run_command(*f); }};
 }

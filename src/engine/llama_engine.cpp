@@ -42,6 +42,7 @@ struct Sequence {
   std::string text;
   std::string finish_reason;
   SamplerPtr sampler;               // null for greedy
+  bool on_device = false;           // greedy argmax taken inside the graph
   double first_eval_s = 0;
   double first_token_s = 0;
 
@@ -65,7 +66,8 @@ size_t common_prefix(const std::vector<llama_token>& a, const std::vector<llama_
 
 class LlamaEngine final : public Engine {
  public:
-  LlamaEngine(const LlamaEngineOptions& options, ModelPtr model, ContextPtr ctx)
+  LlamaEngine(const LlamaEngineOptions& options, ModelPtr model, ContextPtr ctx,
+              std::vector<SamplerPtr> device_samplers)
       : options_(options), model_(std::move(model)), ctx_(std::move(ctx)),
         vocab_(llama_model_get_vocab(model_.get())), n_vocab_(llama_vocab_n_tokens(vocab_)),
         batch_(llama_batch_init(options.n_batch, 0, 1)) {
@@ -75,6 +77,8 @@ class LlamaEngine final : public Engine {
     if (const char* t = llama_model_chat_template(model_.get(), nullptr)) chat_template_ = t;
     model_name_ = options.model_path.stem().string();
     for (int i = 0; i < options.n_parallel; ++i) free_ids_.push_back(options.n_parallel - 1 - i);
+    device_samplers_ = std::move(device_samplers);
+    device_sampler_on_.assign(device_samplers_.size(), !device_samplers_.empty());
     for (int i = 0; i < options.prefix_slots; ++i) prefixes_.push_back(PrefixSlot{options.n_parallel + i, {}, 0, 0});
   }
 
@@ -300,6 +304,8 @@ class LlamaEngine final : public Engine {
       }
     }
     if (!s->p.params.greedy()) s->sampler = make_sampler(s->p.params, s->p.request.key);
+    s->on_device = !device_samplers_.empty() && s->p.params.greedy() && s->p.params.top_logprobs < 0;
+    set_device_sampler(s->id, s->on_device);
     active_.push_back(std::move(s));
     return true;
   }
@@ -404,7 +410,16 @@ class LlamaEngine final : public Engine {
     finish_done();
   }
 
+  // Attaches or detaches the greedy graph sampler of a sequence id; llama.cpp re-plans its graph
+  // when this changes, so it is only touched when a request needs its logits.
+  void set_device_sampler(llama_seq_id id, bool on) {
+    if (device_samplers_.empty() || device_sampler_on_[id] == on) return;
+    llama_set_sampler(ctx_.get(), id, on ? device_samplers_[id].get() : nullptr);
+    device_sampler_on_[id] = on;
+  }
+
   llama_token sample(Sequence& s) {
+    if (s.on_device) return llama_get_sampled_token_ith(ctx_.get(), s.logits_index);
     const float* logits = llama_get_logits_ith(ctx_.get(), s.logits_index);
     llama_token token = s.sampler ? llama_sampler_sample(s.sampler.get(), ctx_.get(), s.logits_index)
                                   : static_cast<llama_token>(std::max_element(logits, logits + n_vocab_) - logits);
@@ -579,6 +594,8 @@ class LlamaEngine final : public Engine {
   }
 
   const LlamaEngineOptions options_;
+  // Declared before ctx_: llama.cpp holds on to the samplers until the context is freed.
+  std::vector<SamplerPtr> device_samplers_;  // per request sequence id, when device_sampling
   ModelPtr model_;
   ContextPtr ctx_;
   const llama_vocab* vocab_;
@@ -605,6 +622,7 @@ class LlamaEngine final : public Engine {
   std::vector<std::unique_ptr<Sequence>> active_;  // in admission order
   std::vector<llama_seq_id> free_ids_;
   std::vector<PrefixSlot> prefixes_;
+  std::vector<bool> device_sampler_on_;
   int64_t used_cells_ = 0;
   int64_t clock_ = 0;
 };
@@ -628,12 +646,26 @@ Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in
   cp.kv_unified = true;  // shared prefix cells need one cache for all sequences
   cp.flash_attn_type = options.flash_attention ? LLAMA_FLASH_ATTN_TYPE_AUTO : LLAMA_FLASH_ATTN_TYPE_DISABLED;
   cp.no_perf = true;
+  // Device sampling: a greedy chain per request sequence, part of the graph from the start.
+  std::vector<SamplerPtr> device_samplers;
+  std::vector<llama_sampler_seq_config> sampler_configs;
+  if (options.device_sampling) {
+    for (int id = 0; id < options.n_parallel; ++id) {
+      SamplerPtr chain(llama_sampler_chain_init(llama_sampler_chain_default_params()));
+      llama_sampler_chain_add(chain.get(), llama_sampler_init_greedy());
+      sampler_configs.push_back({id, chain.get()});
+      device_samplers.push_back(std::move(chain));
+    }
+    cp.samplers = sampler_configs.data();
+    cp.n_samplers = sampler_configs.size();
+  }
   ContextPtr ctx(llama_init_from_model(model.get(), cp));
   if (!ctx) {
     return make_error(ErrorCode::kOutOfMemory, "cannot create a llama.cpp context with " + std::to_string(options.n_ctx) +
                                                    " KV cells: lower --ctx or --parallel");
   }
-  return std::unique_ptr<Engine>(new LlamaEngine(options, std::move(model), std::move(ctx)));
+  return std::unique_ptr<Engine>(
+      new LlamaEngine(options, std::move(model), std::move(ctx), std::move(device_samplers)));
 }
 
 }  // namespace batchwise

@@ -28,6 +28,10 @@ struct LlamaEngineOptions {
   int min_shared_prefix = 32;   // shorter common prefixes are recomputed, not shared
   int max_request_tokens = 0;   // prompt + max_tokens limit per request; 0: the model's trained context
   bool flash_attention = true;  // llama.cpp's "auto" when true, off when false
+  // Greedy requests take their argmax inside llama.cpp's graph (backend sampling), so a decode step
+  // copies one token per sequence to the host instead of a row of logits (128k floats for Llama 3).
+  // Requests that sample or ask for logprobs still get their logits.
+  bool device_sampling = false;
 };
 
 // Loads the model and creates the context; errors name the file and what to do.

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# The seed workload on one GPU, every figure from one run (issue: GPU benchmark). Runs on the lent GPU
+# machine, which reaches no package registry: the llama.cpp source and the Debian packages batchwise
+# builds with travel in .carry/ (bench/gpu/make_carry.sh makes it). Idempotent: a warm machine skips
+# the build and the models it already has.
+#   bench/gpu/seed_h100.sh build            CUDA build of batchwise, llama-server, llama-batched-bench
+#   bench/gpu/seed_h100.sh models           synth Llama-3.1-8B-shaped Q4_K_M and F16
+#   bench/gpu/seed_h100.sh embedded QUANT N P...   batchwise run on N seed requests at each -p
+#   bench/gpu/seed_h100.sh ceiling QUANT P...      llama-batched-bench, 2,048-token shared prompt, 32 out
+#   bench/gpu/seed_h100.sh naive QUANT N    one request at a time, rubric re-evaluated each time
+#   bench/gpu/seed_h100.sh server QUANT N NP...    llama-server -np NP --cache-ram 0, driven by batchwise
+# Results: JSON lines in $OUT/results.jsonl (and logs beside it).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+out=${OUT:-$root/build-gpu/out}
+mkdir -p "$out" build-gpu/models
+deps=/tmp/bwdeps
+arch_lib=x86_64-linux-gnu
+export LD_LIBRARY_PATH="$deps/usr/lib/$arch_lib:$deps/lib/$arch_lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+bin=${BATCHWISE_BIN:-build-gpu/batchwise}
+bin_dir=${LLAMA_BIN_DIR:-build-gpu/bin}
+log() { echo "[$(date +%T)] $*" >&2; }
+
+unpack_deps() {
+  [ -d "$deps" ] && return
+  mkdir -p "$deps"
+  for d in .carry/debs/*.deb; do dpkg-deb -x "$d" "$deps"; done
+  # Keep our copies only of libraries the system lacks (curl and sqlite are linked against ours).
+  for f in "$deps"/usr/lib/$arch_lib/*.so.* "$deps"/lib/$arch_lib/*.so.*; do
+    [ -e "$f" ] || continue
+    name=$(basename "$f")
+    case "$name" in libcurl*|libsqlite3*) continue;; esac
+    soname=$(echo "$name" | sed -E 's/(\.so\.[0-9]+).*/\1/')
+    if ldconfig -p | grep -q " $soname "; then rm -f "$f"; fi
+  done
+}
+
+stage_build() {
+  if [ ! -f third_party/llama.cpp/CMakeLists.txt ]; then
+    mkdir -p third_party && tar xzf .carry/llama.cpp.tar.gz -C third_party
+    mkdir -p third_party/llama.cpp/models && cp .carry/ggml-vocab-*.gguf third_party/llama.cpp/models/
+  fi
+  unpack_deps
+  if [ ! -f build-gpu/build.ninja ]; then
+    cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DBATCHWISE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a \
+      -DBATCHWISE_TESTS=OFF -DBATCHWISE_BENCH=OFF -DCURL_NO_CURL_CMAKE=ON \
+      -DCURL_INCLUDE_DIR="$deps/usr/include/$arch_lib" -DCURL_LIBRARY="$deps/usr/lib/$arch_lib/libcurl.so" \
+      -DSQLite3_INCLUDE_DIR="$deps/usr/include" -DSQLite3_LIBRARY="$deps/usr/lib/$arch_lib/libsqlite3.so" \
+      -Dnlohmann_json_DIR="$deps/usr/share/cmake/nlohmann_json" -DCLI11_DIR="$deps/usr/share/cmake/CLI11" \
+      > "$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
+  fi
+  local t0=$SECONDS
+  cmake --build build-gpu -j"$(nproc)" --target batchwise llama-batched-bench > "$out/build.log" 2>&1 \
+    || { grep -E "error|Error" "$out/build.log" | head -20; exit 1; }
+  log "build: $((SECONDS - t0)) s"
+  cmake --build build-gpu -j"$(nproc)" --target llama-server > "$out/build-server.log" 2>&1 \
+    || { log "llama-server did not build:"; grep -E "error|Error" "$out/build-server.log" | head -10; }
+  ls -la build-gpu/batchwise build-gpu/bin/ >&2
+}
+
+model_path() { echo "build-gpu/models/llama-3.1-8b-$1.gguf"; }
+
+stage_models() {
+  for q in q4_k_m f16; do
+    [ -f "$(model_path $q)" ] || { local t0=$SECONDS; $bin -q synth -m llama-3.1-8b --quant $q -o "$(model_path $q)"; log "synth $q: $((SECONDS - t0)) s"; }
+  done
+}
+
+workload() {  # N -> path
+  local f="build-gpu/models/seed-$1.jsonl"
+  [ -f "$f" ] || $bin -q gen-workload seed -n "$1" --ignore-eos --output-tokens 32 -o "$f"
+  echo "$f"
+}
+
+record() { python3 -c "import json,sys; print(json.dumps(dict(json.loads(sys.argv[1]), **json.loads(sys.argv[2]))))" "$1" "$2" | tee -a "$out/results.jsonl"; }
+
+stage_embedded() {  # QUANT N P...
+  local q=$1 n=$2; shift 2
+  local w; w=$(workload "$n")
+  for p in "$@"; do
+    local ctx=$(( 2300 + p * 100 + 4096 ))
+    rm -f build-gpu/emb.*
+    $bin -q run "$w" -o build-gpu/emb.jsonl -m "$(model_path $q)" -p "$p" -c "$ctx" -b 4096 --ubatch 1024 \
+      --device-sampling --json > "$out/embedded-$q-$p.json" 2> "$out/embedded-$q-$p.log" || { tail "$out/embedded-$q-$p.log"; continue; }
+    record "$(python3 -c "import json; r=json.load(open('$out/embedded-$q-$p.json')); print(json.dumps({'requests_per_s': r['requests_per_s'], 'ok': r['ok'], 'wall_s': r['wall_s'], 'prompt_tokens_evaluated': r['engine']['prompt_tokens_evaluated'], 'prompt_tokens_submitted': r['engine']['prompt_tokens_submitted'], 'peak_gpu_memory_bytes': r['memory'].get('peak_gpu_memory_bytes')}))")" \
+      "{\"peer\": \"batchwise-embedded\", \"quant\": \"$q\", \"parallel\": $p, \"requests\": $n}"
+  done
+}
+
+stage_ceiling() {  # QUANT P...
+  local q=$1; shift
+  local npl; npl=$(IFS=,; echo "$*")
+  "$bin_dir/llama-batched-bench" -m "$(model_path $q)" -c 65536 -b 4096 -ub 1024 -ngl 999 -fa on -kvu -pps \
+    -npp 2048 -ntg 32 -npl "$npl" --output-format jsonl > "$out/ceiling-$q.jsonl" 2> "$out/ceiling-$q.log" || tail "$out/ceiling-$q.log"
+  python3 - "$out/ceiling-$q.jsonl" "$q" <<'PY' | tee -a "$out/results.jsonl"
+import json, sys
+for line in open(sys.argv[1]):
+    if not line.startswith("{"): continue
+    r = json.loads(line)
+    # decode only: B sequences each generate 32 tokens in t_tg seconds.
+    print(json.dumps({"peer": "llama-batched-bench", "quant": sys.argv[2], "parallel": r["pl"],
+                      "decode_only_requests_per_s": r["pl"] / r["t_tg"], "t_tg_s": r["t_tg"], "t_pp_s": r["t_pp"]}))
+PY
+}
+
+stage_naive() {  # QUANT N
+  local q=$1 n=$2
+  local w; w=$(workload "$n")
+  rm -f build-gpu/naive.*
+  $bin -q run "$w" -o build-gpu/naive.jsonl -m "$(model_path $q)" -p 1 --prefix-slots 0 -c 4096 --json \
+    > "$out/naive-$q.json" 2> "$out/naive-$q.log" || tail "$out/naive-$q.log"
+  record "$(python3 -c "import json; r=json.load(open('$out/naive-$q.json')); print(json.dumps({'requests_per_s': r['requests_per_s'], 'ok': r['ok'], 'wall_s': r['wall_s']}))")" \
+    "{\"peer\": \"naive-one-at-a-time\", \"quant\": \"$q\", \"parallel\": 1, \"requests\": $n}"
+}
+
+stage_server() {  # QUANT N NP...
+  local q=$1 n=$2; shift 2
+  local w; w=$(workload "$n")
+  for np in "$@"; do
+    "$bin_dir/llama-server" -m "$(model_path $q)" -ngl 999 -np "$np" -c $(( np * 2200 )) -fa on --cache-ram 0 \
+      --host 127.0.0.1 --port 18080 > "$out/server-$q-$np.log" 2>&1 &
+    local pid=$!
+    for _ in $(seq 1 120); do curl -sf http://127.0.0.1:18080/health >/dev/null 2>&1 && break; sleep 1; done
+    rm -f build-gpu/srv.*
+    $bin -q run "$w" -o build-gpu/srv.jsonl --endpoint http://127.0.0.1:18080 --max-concurrency "$np" --json \
+      > "$out/server-run-$q-$np.json" 2> "$out/server-run-$q-$np.log" || tail "$out/server-run-$q-$np.log"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+    record "$(python3 -c "import json; r=json.load(open('$out/server-run-$q-$np.json')); print(json.dumps({'requests_per_s': r['requests_per_s'], 'ok': r['ok'], 'wall_s': r['wall_s']}))")" \
+      "{\"peer\": \"llama-server\", \"quant\": \"$q\", \"parallel\": $np, \"requests\": $n}"
+  done
+}
+
+stage=$1; shift
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>/dev/null || true
+"stage_$stage" "$@"
