@@ -41,6 +41,7 @@ struct Sequence {
   std::vector<TokenLogprobs> logprobs;  // one per generated token, when asked for
   std::string text;
   std::string finish_reason;
+  std::optional<Error> error;       // set when the engine failed this sequence mid-way
   SamplerPtr sampler;               // null for greedy
   bool on_device = false;           // greedy argmax taken inside the graph
   double first_eval_s = 0;
@@ -85,22 +86,27 @@ class LlamaEngine final : public Engine {
   ~LlamaEngine() override {
     stop(false);
     if (thread_.joinable()) thread_.join();
+    for (auto& t : preparers_) {
+      if (t.joinable()) t.join();
+    }
     llama_batch_free(batch_);
   }
 
   Status start(Callback on_done) override {
     on_done_ = std::move(on_done);
+    const unsigned cores = std::max(2u, std::thread::hardware_concurrency());
+    const int n = options_.prepare_threads > 0 ? options_.prepare_threads : static_cast<int>(std::min(8u, cores / 2));
+    for (int i = 0; i < n; ++i) preparers_.emplace_back([this] { prepare_loop(); });
     thread_ = std::thread([this] { loop(); });
     return {};
   }
 
   bool submit(EngineRequest request) override {
-    Prepared p = prepare(std::move(request));
     std::unique_lock lock(mu_);
-    cv_space_.wait(lock, [&] { return stopping_ || queue_.size() < max_in_flight(); });
+    cv_space_.wait(lock, [&] { return stopping_ || incoming_.size() + queue_.size() < max_in_flight(); });
     if (stopping_) return false;
-    queue_.push_back(std::move(p));
-    cv_work_.notify_one();
+    incoming_.emplace_back(std::move(request), now_s());
+    cv_incoming_.notify_one();
     return true;
   }
 
@@ -111,6 +117,7 @@ class LlamaEngine final : public Engine {
     stopping_ = true;
     cv_work_.notify_all();
     cv_space_.notify_all();
+    cv_incoming_.notify_all();
   }
 
   size_t max_in_flight() const override { return static_cast<size_t>(options_.n_parallel) * 2; }
@@ -128,9 +135,8 @@ class LlamaEngine final : public Engine {
 
  private:
   // Caller's thread: parse the body, render the prompt, tokenize, check the context.
-  Prepared prepare(EngineRequest request) {
+  Prepared prepare(EngineRequest request) const {
     Prepared p;
-    p.submitted_s = now_s();
     auto fail = [&](Error e) {
       p.error = std::move(e);
       p.request = std::move(request);
@@ -203,6 +209,24 @@ class LlamaEngine final : public Engine {
     return tokens;
   }
 
+  // ---- preparer threads: parse, render and tokenize requests in parallel ----
+
+  void prepare_loop() {
+    std::unique_lock lock(mu_);
+    while (true) {
+      cv_incoming_.wait(lock, [&] { return stopping_ || !incoming_.empty(); });
+      if (stopping_ || incoming_.empty()) return;
+      auto [request, submitted_s] = std::move(incoming_.front());
+      incoming_.pop_front();
+      lock.unlock();
+      Prepared p = prepare(std::move(request));
+      p.submitted_s = submitted_s;
+      lock.lock();
+      queue_.push_back(std::move(p));
+      cv_work_.notify_one();
+    }
+  }
+
   // ---- engine thread ----
 
   void loop() {
@@ -210,25 +234,24 @@ class LlamaEngine final : public Engine {
       {
         std::unique_lock lock(mu_);
         cv_work_.wait(lock, [&] { return stopping_ || !queue_.empty() || !active_.empty(); });
-        if (stopping_) {
-          drain_queue_locked();
-          if (!finish_in_flight_ || active_.empty()) break;
-        }
+        if (stopping_ && (!finish_in_flight_ || active_.empty())) break;
       }
       admit();
       if (!active_.empty()) step();
     }
+    // Preparers stop at their next request; what they or the queue still hold comes back cancelled.
+    for (auto& t : preparers_) t.join();
+    std::deque<Prepared> left;
+    {
+      std::lock_guard lock(mu_);
+      left.swap(queue_);
+      for (auto& [request, submitted_s] : incoming_) left.push_back(Prepared{std::move(request), {}, {}, {}, submitted_s});
+      incoming_.clear();
+      cv_space_.notify_all();
+    }
+    for (auto& p : left) emit_error(p, Error{ErrorCode::kCancelled, "stopped before the request started"});
     for (auto& s : active_) emit(*s, Error{ErrorCode::kCancelled, "stopped before the request finished"});
     active_.clear();
-  }
-
-  void drain_queue_locked() {
-    while (!queue_.empty()) {
-      Prepared p = std::move(queue_.front());
-      queue_.pop_front();
-      emit_error(p, Error{ErrorCode::kCancelled, "stopped before the request started"});
-    }
-    cv_space_.notify_all();
   }
 
   // Moves queued requests into free sequences while KV cells and sequence ids allow.
@@ -268,12 +291,17 @@ class LlamaEngine final : public Engine {
       if (l > best) best = l, best_slot = static_cast<int>(i);
     }
     const size_t min_shared = static_cast<size_t>(options_.min_shared_prefix);
-    for (const auto& s : active_) {
-      const size_t full = common_prefix(s->p.prompt, prompt, limit);
-      if (full < min_shared || full <= best) continue;
-      // A sequence still evaluating the prefix we share: wait for it rather than evaluate it twice.
-      if (s->n_past < full) return false;
-      best = full, best_slot = -1, best_seq = s.get();
+    // A cached prefix that covers the start is taken as it is: scanning the running sequences for a
+    // few more shared tokens ("Candidate 1" vs "Candidate 12") would cost more than it saves, and
+    // waiting for them would serialise admission.
+    if (best < min_shared) {
+      for (const auto& s : active_) {
+        const size_t full = common_prefix(s->p.prompt, prompt, limit);
+        if (full < min_shared || full <= best) continue;
+        // A sequence still evaluating the prefix we share: wait for it rather than evaluate it twice.
+        if (s->n_past < full) return false;
+        best = full, best_slot = -1, best_seq = s.get();
+      }
     }
     if (best < min_shared) best = 0, best_slot = -1, best_seq = nullptr;
 
@@ -419,8 +447,19 @@ class LlamaEngine final : public Engine {
   }
 
   llama_token sample(Sequence& s) {
-    if (s.on_device) return llama_get_sampled_token_ith(ctx_.get(), s.logits_index);
+    if (s.on_device) {
+      const llama_token token = llama_get_sampled_token_ith(ctx_.get(), s.logits_index);
+      if (token >= 0 && token < n_vocab_) return token;
+      // llama.cpp did not sample this row on the device (it may refuse to offload): use the logits.
+      if (!warned_device_sampling_) {
+        log_warn("llama.cpp returned no device-sampled token; taking the argmax on the CPU instead");
+        warned_device_sampling_ = true;
+      }
+      s.on_device = false;
+      set_device_sampler(s.id, false);
+    }
     const float* logits = llama_get_logits_ith(ctx_.get(), s.logits_index);
+    if (logits == nullptr) return -1;
     llama_token token = s.sampler ? llama_sampler_sample(s.sampler.get(), ctx_.get(), s.logits_index)
                                   : static_cast<llama_token>(std::max_element(logits, logits + n_vocab_) - logits);
     if (s.p.params.top_logprobs >= 0) s.logprobs.push_back(token_logprobs(logits, n_vocab_, token, s.p.params.top_logprobs));
@@ -428,6 +467,11 @@ class LlamaEngine final : public Engine {
   }
 
   void accept(Sequence& s, llama_token token) {
+    if (token < 0) {
+      s.error = Error{ErrorCode::kEngine, "llama.cpp produced no logits for this sequence"};
+      s.finish_reason = "error";
+      return;
+    }
     if (!s.p.params.ignore_eos && llama_vocab_is_eog(vocab_, token)) {
       s.finish_reason = "stop";
       return;
@@ -452,6 +496,7 @@ class LlamaEngine final : public Engine {
   }
 
   std::string piece(llama_token token) const {
+    if (token < 0 || token >= n_vocab_) return {};
     char buf[256];
     const int32_t n = llama_token_to_piece(vocab_, token, buf, sizeof buf, 0, false);
     return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
@@ -488,7 +533,7 @@ class LlamaEngine final : public Engine {
         ++it;
         continue;
       }
-      emit(**it, std::nullopt);
+      emit(**it, (*it)->error);
       it = active_.erase(it);
     }
   }
@@ -609,9 +654,12 @@ class LlamaEngine final : public Engine {
 
   // Shared with submitters, under mu_.
   std::mutex mu_;
-  std::condition_variable cv_work_;
-  std::condition_variable cv_space_;
-  std::deque<Prepared> queue_;
+  std::condition_variable cv_work_;      // engine thread: prepared work or stop
+  std::condition_variable cv_space_;     // submitters: room in the queues
+  std::condition_variable cv_incoming_;  // preparers: a request to prepare
+  std::deque<std::pair<EngineRequest, double>> incoming_;  // request, submit time (s)
+  std::deque<Prepared> queue_;           // prepared, waiting for a sequence
+  std::vector<std::thread> preparers_;
   bool stopping_ = false;
   bool finish_in_flight_ = true;
 
@@ -625,6 +673,7 @@ class LlamaEngine final : public Engine {
   std::vector<bool> device_sampler_on_;
   int64_t used_cells_ = 0;
   int64_t clock_ = 0;
+  bool warned_device_sampling_ = false;
 };
 
 }  // namespace
