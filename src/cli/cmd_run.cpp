@@ -24,6 +24,31 @@ struct RunFlags {
   bool json = false;
 };
 
+nlohmann::json engine_json(const EngineStats& e) {
+  nlohmann::json j = {{"prompt_tokens_submitted", e.prompt_tokens_submitted},
+                      {"prompt_tokens_evaluated", e.prompt_tokens_evaluated},
+                      {"generated_tokens", e.generated_tokens}};
+  if (e.steps > 0) {
+    j["steps"] = e.steps;
+    j["tokens_per_step"] = static_cast<double>(e.step_tokens) / static_cast<double>(e.steps);
+    j["decode_call_s"] = e.decode_call_s;
+    j["wait_s"] = e.wait_s;
+    j["host_s"] = e.host_s;
+  }
+  return j;
+}
+
+// Where the engine thread's time went, for --verbose: a device waiting on the host shows here.
+void log_engine_profile(const EngineStats& e) {
+  if (e.steps == 0) return;
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "engine: %lld steps of %.0f tokens; %.1f s in llama_decode, %.1f s waiting for the device, %.1f s host work",
+                static_cast<long long>(e.steps), static_cast<double>(e.step_tokens) / static_cast<double>(e.steps),
+                e.decode_call_s, e.wait_s, e.host_s);
+  log_debug(line);
+}
+
 int run_command(RunFlags& f) {
   f.run.input = f.input;
   f.run.interrupts = &g_interrupts;
@@ -47,11 +72,10 @@ int run_command(RunFlags& f) {
   if (!outcome) return report_error(outcome.error());
 
   const RunReport& r = outcome->report;
+  log_engine_profile(outcome->engine);
   if (f.json) {
     nlohmann::json j = report_json(r);
-    j["engine"] = {{"prompt_tokens_submitted", outcome->engine.prompt_tokens_submitted},
-                   {"prompt_tokens_evaluated", outcome->engine.prompt_tokens_evaluated},
-                   {"generated_tokens", outcome->engine.generated_tokens}};
+    j["engine"] = engine_json(outcome->engine);
     j["files"] = {{"output", outcome->output.string()}, {"errors", outcome->errors.string()},
                   {"state", outcome->state.string()}};
     j["resumed"] = outcome->resumed;

@@ -54,6 +54,12 @@ struct EngineStats {
   int64_t generated_tokens = 0;
   int64_t requests_done = 0;
   int64_t requests_failed = 0;
+  // Where the embedded engine's thread spends its time (zero for engines that do not step):
+  int64_t steps = 0;             // llama_decode calls
+  int64_t step_tokens = 0;       // tokens in them (prompt + generated)
+  double decode_call_s = 0;      // inside llama_decode: graph, inputs (the KQ mask), launch
+  double wait_s = 0;             // waiting for a step's outputs: the device still computing
+  double host_s = 0;             // our own work: admission, batch building, sampling, results
 };
 
 class Engine {

@@ -12,24 +12,16 @@
 #include "core/log.h"
 #include "engine/generation_params.h"
 #include "engine/llama_handles.h"
+#include "engine/llama_request_preparer.h"
+#include "engine/llama_response.h"
 #include "engine/token_logprobs.h"
 #include "llama.h"
 
 namespace batchwise {
 namespace {
 
-// A request after parsing and tokenizing, waiting for a sequence. A request that failed to parse
-// carries its error and goes straight back.
-struct Prepared {
-  EngineRequest request;
-  GenerationParams params;
-  std::vector<llama_token> prompt;
-  std::optional<Error> error;
-  double submitted_s = 0;
-};
-
 struct Sequence {
-  Prepared p;
+  PreparedRequest p;
   llama_seq_id id = -1;
   int prefix_slot = -1;             // index into prefixes_ it shares cells with, or -1
   size_t n_past = 0;                // tokens of this sequence in the KV cache
@@ -66,17 +58,21 @@ size_t common_prefix(const std::vector<llama_token>& a, const std::vector<llama_
 }
 
 class LlamaEngine final : public Engine {
+  // prompt + max_tokens may not exceed the trained context, the KV cache, or the user's limit.
+  int64_t request_token_limit(const LlamaEngineOptions& options) const {
+    const int64_t trained = llama_model_n_ctx_train(model_.get());
+    const int64_t limit = options.max_request_tokens > 0 ? options.max_request_tokens : trained;
+    return std::min<int64_t>(limit, llama_n_ctx(ctx_.get()));
+  }
+
  public:
   LlamaEngine(const LlamaEngineOptions& options, ModelPtr model, ContextPtr ctx,
               std::vector<SamplerPtr> device_samplers)
       : options_(options), model_(std::move(model)), ctx_(std::move(ctx)),
         vocab_(llama_model_get_vocab(model_.get())), n_vocab_(llama_vocab_n_tokens(vocab_)),
-        batch_(llama_batch_init(options.n_batch, 0, 1)) {
-    const int n_ctx_train = llama_model_n_ctx_train(model_.get());
-    max_request_tokens_ = options.max_request_tokens > 0 ? options.max_request_tokens : n_ctx_train;
-    max_request_tokens_ = std::min<int64_t>(max_request_tokens_, llama_n_ctx(ctx_.get()));
-    if (const char* t = llama_model_chat_template(model_.get(), nullptr)) chat_template_ = t;
-    model_name_ = options.model_path.stem().string();
+        batch_(llama_batch_init(options.n_batch, 0, 1)),
+        preparer_(model_.get(), options.model_path.filename().string(), request_token_limit(options)),
+        model_name_(options.model_path.stem().string()) {
     for (int i = 0; i < options.n_parallel; ++i) free_ids_.push_back(options.n_parallel - 1 - i);
     device_samplers_ = std::move(device_samplers);
     device_sampler_on_.assign(device_samplers_.size(), !device_samplers_.empty());
@@ -134,81 +130,6 @@ class LlamaEngine final : public Engine {
   }
 
  private:
-  // Caller's thread: parse the body, render the prompt, tokenize, check the context.
-  Prepared prepare(EngineRequest request) const {
-    Prepared p;
-    auto fail = [&](Error e) {
-      p.error = std::move(e);
-      p.request = std::move(request);
-      return std::move(p);
-    };
-    auto params = parse_generation_params(request.kind, request.body);
-    if (!params) return fail(params.error());
-    p.params = *params;
-    std::string text;
-    if (request.kind == ApiKind::kChatCompletions) {
-      auto messages = parse_chat_messages(request.body);
-      if (!messages) return fail(messages.error());
-      auto rendered = render_chat(*messages);
-      if (!rendered) return fail(rendered.error());
-      text = std::move(*rendered);
-    } else if (request.kind == ApiKind::kCompletions) {
-      auto prompt = parse_completion_prompt(request.body);
-      if (!prompt) return fail(prompt.error());
-      text = std::move(*prompt);
-    } else {
-      return fail(Error{ErrorCode::kUnsupported, "the embedded engine does not serve /v1/embeddings yet"});
-    }
-    p.prompt = tokenize(text);
-    if (p.prompt.empty()) return fail(Error{ErrorCode::kInvalidArgument, "the prompt is empty"});
-    const int64_t need = static_cast<int64_t>(p.prompt.size()) + p.params.max_tokens;
-    if (need > max_request_tokens_) {
-      return fail(Error{ErrorCode::kContextExceeded,
-                        "prompt of " + std::to_string(p.prompt.size()) + " tokens + max_tokens " +
-                            std::to_string(p.params.max_tokens) + " = " + std::to_string(need) +
-                            " tokens exceeds the context limit of " + std::to_string(max_request_tokens_) +
-                            ": shorten the prompt or lower max_tokens"});
-    }
-    p.request = std::move(request);
-    return p;
-  }
-
-  Expected<std::string> render_chat(const std::vector<ChatMessage>& messages) const {
-    if (chat_template_.empty()) {
-      return make_error(ErrorCode::kUnsupported,
-                        "model " + options_.model_path.filename().string() +
-                            " has no chat template (tokenizer.chat_template): send raw prompts to /v1/completions");
-    }
-    std::vector<llama_chat_message> chat;
-    for (const auto& m : messages) chat.push_back({m.role.c_str(), m.content.c_str()});
-    std::string out(4096, '\0');
-    int32_t n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true, out.data(),
-                                          static_cast<int32_t>(out.size()));
-    if (n > static_cast<int32_t>(out.size())) {
-      out.resize(static_cast<size_t>(n));
-      n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true, out.data(), n);
-    }
-    if (n < 0) {
-      return make_error(ErrorCode::kUnsupported,
-                        "llama.cpp does not recognise the model's chat template: use /v1/completions");
-    }
-    out.resize(static_cast<size_t>(n));
-    return out;
-  }
-
-  std::vector<llama_token> tokenize(const std::string& text) const {
-    std::vector<llama_token> tokens(text.size() + 8);
-    int32_t n = llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
-                               static_cast<int32_t>(tokens.size()), /*add_special=*/true, /*parse_special=*/true);
-    if (n < 0) {
-      tokens.resize(static_cast<size_t>(-n));
-      n = llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
-                         static_cast<int32_t>(tokens.size()), true, true);
-    }
-    tokens.resize(static_cast<size_t>(std::max(n, 0)));
-    return tokens;
-  }
-
   // ---- preparer threads: parse, render and tokenize requests in parallel ----
 
   void prepare_loop() {
@@ -219,7 +140,7 @@ class LlamaEngine final : public Engine {
       auto [request, submitted_s] = std::move(incoming_.front());
       incoming_.pop_front();
       lock.unlock();
-      Prepared p = prepare(std::move(request));
+      PreparedRequest p = preparer_.prepare(std::move(request));
       p.submitted_s = submitted_s;
       lock.lock();
       queue_.push_back(std::move(p));
@@ -236,16 +157,18 @@ class LlamaEngine final : public Engine {
         cv_work_.wait(lock, [&] { return stopping_ || !queue_.empty() || !active_.empty(); });
         if (stopping_ && (!finish_in_flight_ || active_.empty())) break;
       }
+      const double t0 = now_s();
       admit();
+      add_host_time(now_s() - t0);
       if (!active_.empty()) step();
     }
     // Preparers stop at their next request; what they or the queue still hold comes back cancelled.
     for (auto& t : preparers_) t.join();
-    std::deque<Prepared> left;
+    std::deque<PreparedRequest> left;
     {
       std::lock_guard lock(mu_);
       left.swap(queue_);
-      for (auto& [request, submitted_s] : incoming_) left.push_back(Prepared{std::move(request), {}, {}, {}, submitted_s});
+      for (auto& [request, submitted_s] : incoming_) left.push_back(PreparedRequest{std::move(request), {}, {}, {}, submitted_s});
       incoming_.clear();
       cv_space_.notify_all();
     }
@@ -257,14 +180,14 @@ class LlamaEngine final : public Engine {
   // Moves queued requests into free sequences while KV cells and sequence ids allow.
   void admit() {
     while (!free_ids_.empty()) {
-      Prepared* front = nullptr;
+      PreparedRequest* front = nullptr;
       {
         std::lock_guard lock(mu_);
         if (queue_.empty() || stopping_) return;
         front = &queue_.front();  // only this thread pops, so the reference stays valid
       }
       if (front->error) {
-        Prepared p = pop_front();
+        PreparedRequest p = pop_front();
         emit_error(p, *p.error);
         continue;
       }
@@ -272,15 +195,15 @@ class LlamaEngine final : public Engine {
     }
   }
 
-  Prepared pop_front() {
+  PreparedRequest pop_front() {
     std::lock_guard lock(mu_);
-    Prepared p = std::move(queue_.front());
+    PreparedRequest p = std::move(queue_.front());
     queue_.pop_front();
     cv_space_.notify_one();
     return p;
   }
 
-  bool try_admit(const Prepared& p) {
+  bool try_admit(const PreparedRequest& p) {
     const auto& prompt = p.prompt;
     const size_t limit = prompt.size() - 1;  // the last prompt token is always evaluated, for its logits
     size_t best = 0;
@@ -393,16 +316,16 @@ class LlamaEngine final : public Engine {
 
   // One llama_decode over every generating sequence plus as much prefill as the batch holds.
   void step() {
+    const double t_begin = now_s();
     batch_.n_tokens = 0;
     int64_t prompt_tokens = 0;
-    const double t = now_s();
     for (auto& s : active_) {
       s->logits_index = -1;
       if (s->prefilling() || s->next_token < 0) continue;
       add_token(s->next_token, s->n_past, s->id, true);
       s->logits_index = batch_.n_tokens - 1;
     }
-    std::vector<std::pair<Sequence*, size_t>> prefill;  // sequence, tokens added this step
+    prefill_.clear();
     for (auto& s : active_) {
       const int budget = options_.n_batch - batch_.n_tokens;
       if (budget <= 0) break;
@@ -412,30 +335,42 @@ class LlamaEngine final : public Engine {
         const size_t pos = s->n_past + k;
         add_token(s->p.prompt[pos], pos, s->id, pos + 1 == s->p.prompt.size());
       }
-      if (s->first_eval_s == 0) s->first_eval_s = t;
+      if (s->first_eval_s == 0) s->first_eval_s = t_begin;
       if (s->n_past + n == s->p.prompt.size()) s->logits_index = batch_.n_tokens - 1;
-      prefill.emplace_back(s.get(), n);
+      prefill_.emplace_back(s.get(), n);
       prompt_tokens += static_cast<int64_t>(n);
     }
+    const double t_decode = now_s();
     const int32_t rc = llama_decode(ctx_.get(), batch_);
+    const double t_wait = now_s();
     if (rc != 0) {
       handle_decode_failure(rc);
       return;
     }
-    for (auto& [s, n] : prefill) s->n_past += n;
-    {
-      std::lock_guard lock(stats_mu_);
-      stats_.prompt_tokens_evaluated += prompt_tokens;
-    }
-    const double now = now_s();
+    // llama_decode returns once the step is queued; the outputs are there after this.
+    llama_synchronize(ctx_.get());
+    const double t_done = now_s();
+    for (auto& [s, n] : prefill_) s->n_past += n;
     for (auto& s : active_) {
       if (s->logits_index < 0) continue;
       if (s->next_token >= 0) s->n_past += 1;  // the fed token is now in the cache
       const llama_token token = sample(*s);
-      if (s->first_token_s == 0) s->first_token_s = now;
+      if (s->first_token_s == 0) s->first_token_s = t_done;
       accept(*s, token);
     }
     finish_done();
+    std::lock_guard lock(stats_mu_);
+    stats_.prompt_tokens_evaluated += prompt_tokens;
+    stats_.steps += 1;
+    stats_.step_tokens += batch_.n_tokens;
+    stats_.decode_call_s += t_wait - t_decode;
+    stats_.wait_s += t_done - t_wait;
+    stats_.host_s += (t_decode - t_begin) + (now_s() - t_done);
+  }
+
+  void add_host_time(double seconds) {
+    std::lock_guard lock(stats_mu_);
+    stats_.host_s += seconds;
   }
 
   // Attaches or detaches the greedy graph sampler of a sequence id; llama.cpp re-plans its graph
@@ -478,7 +413,7 @@ class LlamaEngine final : public Engine {
     }
     s.generated.push_back(token);
     const size_t before = s.text.size();
-    s.text += piece(token);
+    s.text += token_piece(vocab_, token);
     for (const auto& stop : s.p.params.stop) {
       const size_t from = before >= stop.size() ? before - stop.size() + 1 : 0;
       const size_t at = s.text.find(stop, from);
@@ -493,38 +428,6 @@ class LlamaEngine final : public Engine {
       return;
     }
     s.next_token = token;
-  }
-
-  std::string piece(llama_token token) const {
-    if (token < 0 || token >= n_vocab_) return {};
-    char buf[256];
-    const int32_t n = llama_token_to_piece(vocab_, token, buf, sizeof buf, 0, false);
-    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
-  }
-
-  // OpenAI's chat `logprobs.content` list, or the legacy completions object.
-  nlohmann::json logprobs_json(const Sequence& s, bool chat) const {
-    const size_t n = std::min(s.logprobs.size(), s.generated.size());
-    if (chat) {
-      nlohmann::json content = nlohmann::json::array();
-      for (size_t i = 0; i < n; ++i) {
-        const auto& lp = s.logprobs[i];
-        nlohmann::json top = nlohmann::json::array();
-        for (const auto& [t, v] : lp.top) top.push_back({{"token", piece(t)}, {"logprob", v}, {"id", t}});
-        content.push_back({{"token", piece(lp.token)}, {"logprob", lp.logprob}, {"id", lp.token}, {"top_logprobs", top}});
-      }
-      return {{"content", content}};
-    }
-    nlohmann::json tokens = nlohmann::json::array(), values = nlohmann::json::array(), tops = nlohmann::json::array();
-    for (size_t i = 0; i < n; ++i) {
-      const auto& lp = s.logprobs[i];
-      tokens.push_back(piece(lp.token));
-      values.push_back(lp.logprob);
-      nlohmann::json top = nlohmann::json::object();
-      for (const auto& [t, v] : lp.top) top[piece(t)] = v;
-      tops.push_back(top);
-    }
-    return {{"tokens", tokens}, {"token_logprobs", values}, {"top_logprobs", tops}};
   }
 
   void finish_done() {
@@ -593,12 +496,15 @@ class LlamaEngine final : public Engine {
       r.status_code = error->code == ErrorCode::kInvalidArgument ? 400 : 500;
       r.error = std::move(error);
     } else {
-      r.body = response_body(s);
+      r.body = completion_response_body(
+          CompletionOutcome{&s.p.request, model_name_, s.p.prompt.size(), s.cached, &s.generated, &s.logprobs,
+                            s.p.params.top_logprobs >= 0, s.text, s.finish_reason},
+          vocab_);
     }
     on_done_(std::move(r));
   }
 
-  void emit_error(Prepared& p, const Error& error) {
+  void emit_error(PreparedRequest& p, const Error& error) {
     EngineResult r;
     r.key = p.request.key;
     r.status_code = error.code == ErrorCode::kInvalidArgument || error.code == ErrorCode::kContextExceeded ? 400 : 500;
@@ -610,34 +516,6 @@ class LlamaEngine final : public Engine {
     on_done_(std::move(r));
   }
 
-  nlohmann::json response_body(const Sequence& s) const {
-    const auto& body = s.p.request.body;
-    const std::string model = body.contains("model") && body["model"].is_string() ? body["model"].get<std::string>()
-                                                                                   : model_name_;
-    nlohmann::json usage = {
-        {"prompt_tokens", s.p.prompt.size()},
-        {"completion_tokens", s.generated.size()},
-        {"total_tokens", s.p.prompt.size() + s.generated.size()},
-        {"prompt_tokens_details", {{"cached_tokens", s.cached}}},
-    };
-    const bool chat = s.p.request.kind == ApiKind::kChatCompletions;
-    nlohmann::json choice = {{"index", 0}, {"finish_reason", s.finish_reason}, {"logprobs", nullptr}};
-    if (s.p.params.top_logprobs >= 0) choice["logprobs"] = logprobs_json(s, chat);
-    if (chat) {
-      choice["message"] = {{"role", "assistant"}, {"content", s.text}};
-    } else {
-      choice["text"] = s.text;
-    }
-    return {
-        {"id", (chat ? "chatcmpl-" : "cmpl-") + s.p.request.request_id},
-        {"object", chat ? "chat.completion" : "text_completion"},
-        {"created", unix_time_s()},
-        {"model", model},
-        {"choices", nlohmann::json::array({choice})},
-        {"usage", usage},
-    };
-  }
-
   const LlamaEngineOptions options_;
   // Declared before ctx_: llama.cpp holds on to the samplers until the context is freed.
   std::vector<SamplerPtr> device_samplers_;  // per request sequence id, when device_sampling
@@ -646,9 +524,8 @@ class LlamaEngine final : public Engine {
   const llama_vocab* vocab_;
   const int32_t n_vocab_;
   llama_batch batch_;
-  std::string chat_template_;
-  std::string model_name_;
-  int64_t max_request_tokens_ = 0;
+  const RequestPreparer preparer_;
+  const std::string model_name_;
   Callback on_done_;
   std::thread thread_;
 
@@ -658,7 +535,7 @@ class LlamaEngine final : public Engine {
   std::condition_variable cv_space_;     // submitters: room in the queues
   std::condition_variable cv_incoming_;  // preparers: a request to prepare
   std::deque<std::pair<EngineRequest, double>> incoming_;  // request, submit time (s)
-  std::deque<Prepared> queue_;           // prepared, waiting for a sequence
+  std::deque<PreparedRequest> queue_;           // prepared, waiting for a sequence
   std::vector<std::thread> preparers_;
   bool stopping_ = false;
   bool finish_in_flight_ = true;
@@ -668,6 +545,7 @@ class LlamaEngine final : public Engine {
 
   // Engine thread only.
   std::vector<std::unique_ptr<Sequence>> active_;  // in admission order
+  std::vector<std::pair<Sequence*, size_t>> prefill_;  // this step's prompt chunks: sequence, tokens
   std::vector<llama_seq_id> free_ids_;
   std::vector<PrefixSlot> prefixes_;
   std::vector<bool> device_sampler_on_;

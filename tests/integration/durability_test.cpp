@@ -74,6 +74,7 @@ TEST(Durability, KillNineAtRandomMomentsThenResumeGivesEveryResultExactlyOnce) {
 TEST(Durability, FullDiskGivesAClearErrorAndAResumableState) {
   const auto dir = scratch_dir();
   const auto in = make_input(dir);
+  ensure_tiny_model();  // made beforehand: the limit is for the job's files, not the model cache
   const auto full = run_shell("trap '' XFSZ; ulimit -f 400; " + run_line(in, dir / "out.jsonl"));
   EXPECT_EQ(full.exit_code, 3) << full.err;
   EXPECT_NE(full.err.find("disk full"), std::string::npos) << full.err;
@@ -89,12 +90,16 @@ TEST(Durability, FullDiskGivesAClearErrorAndAResumableState) {
 
 TEST(Durability, CtrlCStopsWithinSecondsAndTheSameCommandResumes) {
   const auto dir = scratch_dir();
-  const auto in = make_input(dir, 4000);
-  const auto start = std::chrono::steady_clock::now();
-  const auto stopped = run_shell(run_line(in, dir / "out.jsonl") + " & pid=$!; sleep 1.5; kill -INT $pid; wait $pid");
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const auto in = make_input(dir, 1000);
+  // SIGINT goes once results are being committed (a loaded machine may take seconds to get there);
+  // the shell prints how many milliseconds the job took to stop after it.
+  const std::string db = shell_quote((dir / "out.state.db").string());
+  const auto stopped = run_shell(
+      run_line(in, dir / "out.jsonl") + " & pid=$!; for i in $(seq 1200); do n=$(sqlite3 " + db +
+      " 'select count(*) from results' 2>/dev/null); [ \"${n:-0}\" -gt 0 ] && break; sleep 0.1; done;"
+      " t0=$(date +%s%N); kill -INT $pid; wait $pid; rc=$?; echo $(( ($(date +%s%N) - t0) / 1000000 )); exit $rc");
   EXPECT_EQ(stopped.exit_code, 130) << stopped.err;
-  EXPECT_LT(seconds, 1.5 + 6.0);
+  EXPECT_LT(std::stod("0" + stopped.out), 6000.0) << "milliseconds from SIGINT to exit";
   EXPECT_FALSE(std::filesystem::exists(dir / "out.jsonl"));
   const auto resumed = run_batchwise({"run", in.string(), "-o", (dir / "out.jsonl").string(), "-p", "32"});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;

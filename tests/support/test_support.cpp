@@ -8,6 +8,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "model/synth.h"
+
 namespace batchwise::test {
 
 std::filesystem::path scratch_dir() {
@@ -26,6 +28,12 @@ std::filesystem::path shared_cache_dir() {
   const auto dir = std::filesystem::path(BATCHWISE_TEST_TMP) / "cache";
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+void ensure_tiny_model() {
+  ::setenv("BATCHWISE_CACHE_DIR", shared_cache_dir().c_str(), 1);
+  const auto model = default_tiny_model();
+  ASSERT_TRUE(model.has_value()) << model.error().message;
 }
 
 std::string shell_quote(const std::string& s) {

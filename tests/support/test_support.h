@@ -22,6 +22,10 @@ std::filesystem::path scratch_dir();
 // The cache folder every test shares (the tiny model is made there once).
 std::filesystem::path shared_cache_dir();
 
+// Makes the cached tiny synthetic model now (once per cache), so that a test which limits the
+// process (file size, time) limits the job and not the model's making.
+void ensure_tiny_model();
+
 // Runs a shell command line (bash -c) with BATCHWISE_CACHE_DIR set to the shared cache.
 CommandResult run_shell(const std::string& command_line);
 

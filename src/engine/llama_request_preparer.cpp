@@ -1,0 +1,86 @@
+#include "engine/llama_request_preparer.h"
+
+#include <algorithm>
+
+namespace batchwise {
+
+RequestPreparer::RequestPreparer(const llama_model* model, std::string model_file, int64_t max_request_tokens)
+    : vocab_(llama_model_get_vocab(model)), model_file_(std::move(model_file)),
+      max_request_tokens_(max_request_tokens) {
+  if (const char* t = llama_model_chat_template(model, nullptr)) chat_template_ = t;
+}
+
+PreparedRequest RequestPreparer::prepare(EngineRequest request) const {
+  PreparedRequest p;
+  auto fail = [&](Error e) {
+    p.error = std::move(e);
+    p.request = std::move(request);
+    return std::move(p);
+  };
+  auto params = parse_generation_params(request.kind, request.body);
+  if (!params) return fail(params.error());
+  p.params = *params;
+  std::string text;
+  if (request.kind == ApiKind::kChatCompletions) {
+    auto messages = parse_chat_messages(request.body);
+    if (!messages) return fail(messages.error());
+    auto rendered = render_chat(*messages);
+    if (!rendered) return fail(rendered.error());
+    text = std::move(*rendered);
+  } else if (request.kind == ApiKind::kCompletions) {
+    auto prompt = parse_completion_prompt(request.body);
+    if (!prompt) return fail(prompt.error());
+    text = std::move(*prompt);
+  } else {
+    return fail(Error{ErrorCode::kUnsupported, "the embedded engine does not serve /v1/embeddings yet"});
+  }
+  p.prompt = tokenize(text);
+  if (p.prompt.empty()) return fail(Error{ErrorCode::kInvalidArgument, "the prompt is empty"});
+  const int64_t need = static_cast<int64_t>(p.prompt.size()) + p.params.max_tokens;
+  if (need > max_request_tokens_) {
+    return fail(Error{ErrorCode::kContextExceeded,
+                      "prompt of " + std::to_string(p.prompt.size()) + " tokens + max_tokens " +
+                          std::to_string(p.params.max_tokens) + " = " + std::to_string(need) +
+                          " tokens exceeds the context limit of " + std::to_string(max_request_tokens_) +
+                          ": shorten the prompt or lower max_tokens"});
+  }
+  p.request = std::move(request);
+  return p;
+}
+
+Expected<std::string> RequestPreparer::render_chat(const std::vector<ChatMessage>& messages) const {
+  if (chat_template_.empty()) {
+    return make_error(ErrorCode::kUnsupported,
+                      "model " + model_file_ +
+                          " has no chat template (tokenizer.chat_template): send raw prompts to /v1/completions");
+  }
+  std::vector<llama_chat_message> chat;
+  for (const auto& m : messages) chat.push_back({m.role.c_str(), m.content.c_str()});
+  std::string out(4096, '\0');
+  int32_t n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true, out.data(),
+                                        static_cast<int32_t>(out.size()));
+  if (n > static_cast<int32_t>(out.size())) {
+    out.resize(static_cast<size_t>(n));
+    n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true, out.data(), n);
+  }
+  if (n < 0) {
+    return make_error(ErrorCode::kUnsupported, "llama.cpp does not recognise the model's chat template: use /v1/completions");
+  }
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::vector<llama_token> RequestPreparer::tokenize(const std::string& text) const {
+  std::vector<llama_token> tokens(text.size() + 8);
+  int32_t n = llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                             static_cast<int32_t>(tokens.size()), /*add_special=*/true, /*parse_special=*/true);
+  if (n < 0) {
+    tokens.resize(static_cast<size_t>(-n));
+    n = llama_tokenize(vocab_, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                       static_cast<int32_t>(tokens.size()), true, true);
+  }
+  tokens.resize(static_cast<size_t>(std::max(n, 0)));
+  return tokens;
+}
+
+}  // namespace batchwise

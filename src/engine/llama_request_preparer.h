@@ -1,0 +1,48 @@
+// RequestPreparer: turns an OpenAI request body into the tokens the embedded engine runs. Parses the
+// generation parameters, renders chat messages with the model's own template, tokenizes, and checks
+// prompt + max_tokens against the context limit, so a request that cannot fit fails before it
+// takes a sequence. Part of the llama.cpp adapter (includes llama.h).
+//
+// Threads: prepare() is const and may run on several threads at once (llama.cpp's tokenizer and
+// template rendering only read the model).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "engine/engine.h"
+#include "engine/generation_params.h"
+#include "llama.h"
+
+namespace batchwise {
+
+// A request ready for a sequence, or carrying the error that sends it straight back.
+struct PreparedRequest {
+  EngineRequest request;
+  GenerationParams params;
+  std::vector<llama_token> prompt;
+  std::optional<Error> error;
+  double submitted_s = 0;
+};
+
+class RequestPreparer {
+ public:
+  // `model_file` names the model in errors; `max_request_tokens` bounds prompt + max_tokens.
+  RequestPreparer(const llama_model* model, std::string model_file, int64_t max_request_tokens);
+
+  PreparedRequest prepare(EngineRequest request) const;
+  int64_t max_request_tokens() const { return max_request_tokens_; }
+
+ private:
+  Expected<std::string> render_chat(const std::vector<ChatMessage>& messages) const;
+  std::vector<llama_token> tokenize(const std::string& text) const;
+
+  const llama_vocab* vocab_;
+  std::string chat_template_;  // empty: the GGUF has none
+  std::string model_file_;
+  int64_t max_request_tokens_;
+};
+
+}  // namespace batchwise
