@@ -54,7 +54,7 @@ stage_build() {
   cmake --build build-gpu -j"$(nproc)" --target batchwise llama-batched-bench > "$out/build.log" 2>&1 \
     || { grep -E "error|Error" "$out/build.log" | head -20; exit 1; }
   log "build: $((SECONDS - t0)) s"
-  cmake --build build-gpu -j"$(nproc)" --target llama-server > "$out/build-server.log" 2>&1 \
+  [ -n "${SKIP_SERVER:-}" ] || cmake --build build-gpu -j"$(nproc)" --target llama-server > "$out/build-server.log" 2>&1 \
     || { log "llama-server did not build:"; grep -E "error|Error" "$out/build-server.log" | head -10; }
   ls -la build-gpu/batchwise build-gpu/bin/ >&2
 }
@@ -75,16 +75,21 @@ workload() {  # N -> path
 
 record() { python3 -c "import json,sys; print(json.dumps(dict(json.loads(sys.argv[1]), **json.loads(sys.argv[2]))))" "$1" "$2" | tee -a "$out/results.jsonl"; }
 
-stage_embedded() {  # QUANT N P...
+# KV cells: the shared prefix once, CELLS_PER_SEQ for each sequence's own prompt and output, and slack.
+stage_embedded() {  # QUANT N P...   (env: CELLS_PER_SEQ, CTX_SLACK, UBATCH, EXTRA)
   local q=$1 n=$2; shift 2
   local w; w=$(workload "$n")
   for p in "$@"; do
-    local ctx=$(( 2300 + p * 100 + 4096 ))
+    local ctx=$(( 2300 + p * ${CELLS_PER_SEQ:-100} + ${CTX_SLACK:-4096} ))
+    local tag="$q-$p-c$ctx-ub${UBATCH:-1024}${EXTRA_TAG:-}"
     rm -f build-gpu/emb.*
-    $bin -q run "$w" -o build-gpu/emb.jsonl -m "$(model_path $q)" -p "$p" -c "$ctx" -b 4096 --ubatch 1024 \
-      --device-sampling --json > "$out/embedded-$q-$p.json" 2> "$out/embedded-$q-$p.log" || { tail "$out/embedded-$q-$p.log"; continue; }
-    record "$(python3 -c "import json; r=json.load(open('$out/embedded-$q-$p.json')); print(json.dumps({'requests_per_s': r['requests_per_s'], 'ok': r['ok'], 'wall_s': r['wall_s'], 'prompt_tokens_evaluated': r['engine']['prompt_tokens_evaluated'], 'prompt_tokens_submitted': r['engine']['prompt_tokens_submitted'], 'peak_gpu_memory_bytes': r['memory'].get('peak_gpu_memory_bytes')}))")" \
-      "{\"peer\": \"batchwise-embedded\", \"quant\": \"$q\", \"parallel\": $p, \"requests\": $n}"
+    log "embedded $tag"
+    $bin -v run "$w" -o build-gpu/emb.jsonl -m "$(model_path $q)" -p "$p" -c "$ctx" -b 4096 --ubatch "${UBATCH:-1024}" \
+      --device-sampling ${EXTRA:-} --json > "$out/embedded-$tag.json" 2> "$out/embedded-$tag.log" \
+      || { tail -5 "$out/embedded-$tag.log"; continue; }
+    grep -E "engine:" "$out/embedded-$tag.log" >&2 || true
+    record "$(python3 -c "import json; r=json.load(open('$out/embedded-$tag.json')); e=r['engine']; print(json.dumps({'requests_per_s': r['requests_per_s'], 'ok': r['ok'], 'wall_s': r['wall_s'], 'prompt_tokens_evaluated': e['prompt_tokens_evaluated'], 'prompt_tokens_submitted': e['prompt_tokens_submitted'], 'steps': e.get('steps'), 'tokens_per_step': e.get('tokens_per_step'), 'decode_call_s': e.get('decode_call_s'), 'wait_s': e.get('wait_s'), 'host_s': e.get('host_s'), 'peak_gpu_memory_bytes': r['memory'].get('peak_gpu_memory_bytes'), 'gpu_utilization': r['memory'].get('mean_gpu_utilization')}))")" \
+      "{\"peer\": \"batchwise-embedded\", \"quant\": \"$q\", \"parallel\": $p, \"requests\": $n, \"ctx\": $ctx, \"ubatch\": ${UBATCH:-1024}, \"extra\": \"${EXTRA:-}\"}"
   done
 }
 
