@@ -14,6 +14,8 @@
 #include "engine/llama_handles.h"
 #include "engine/llama_request_preparer.h"
 #include "engine/llama_response.h"
+#include "engine/llama_samplers.h"
+#include "engine/parallel_rows.h"
 #include "engine/token_logprobs.h"
 #include "llama.h"
 
@@ -36,6 +38,9 @@ struct Sequence {
   std::optional<Error> error;       // set when the engine failed this sequence mid-way
   SamplerPtr sampler;               // null for greedy
   bool on_device = false;           // greedy argmax taken inside the graph
+  const float* row = nullptr;       // this step's logits, when chosen on the host
+  llama_token chosen = -1;          // this step's token
+  std::vector<llama_token_data> scratch;  // candidates for the sampler chain, reused
   double first_eval_s = 0;
   double first_token_s = 0;
 
@@ -57,6 +62,13 @@ size_t common_prefix(const std::vector<llama_token>& a, const std::vector<llama_
   return i;
 }
 
+// Threads that prepare requests, and that choose tokens beside the engine thread.
+int helper_threads(const LlamaEngineOptions& options) {
+  if (options.prepare_threads > 0) return options.prepare_threads;
+  const unsigned cores = std::max(2u, std::thread::hardware_concurrency());
+  return static_cast<int>(std::min(8u, cores / 2));
+}
+
 class LlamaEngine final : public Engine {
   // prompt + max_tokens may not exceed the trained context, the KV cache, or the user's limit.
   int64_t request_token_limit(const LlamaEngineOptions& options) const {
@@ -67,15 +79,13 @@ class LlamaEngine final : public Engine {
 
  public:
   LlamaEngine(const LlamaEngineOptions& options, ModelPtr model, ContextPtr ctx,
-              std::vector<SamplerPtr> device_samplers)
-      : options_(options), model_(std::move(model)), ctx_(std::move(ctx)),
+              DeviceSamplers device_samplers)
+      : options_(options), device_samplers_(std::move(device_samplers)), model_(std::move(model)), ctx_(std::move(ctx)),
         vocab_(llama_model_get_vocab(model_.get())), n_vocab_(llama_vocab_n_tokens(vocab_)),
         batch_(llama_batch_init(options.n_batch, 0, 1)),
         preparer_(model_.get(), options.model_path.filename().string(), request_token_limit(options)),
         model_name_(options.model_path.stem().string()) {
     for (int i = 0; i < options.n_parallel; ++i) free_ids_.push_back(options.n_parallel - 1 - i);
-    device_samplers_ = std::move(device_samplers);
-    device_sampler_on_.assign(device_samplers_.size(), !device_samplers_.empty());
     for (int i = 0; i < options.prefix_slots; ++i) prefixes_.push_back(PrefixSlot{options.n_parallel + i, {}, 0, 0});
   }
 
@@ -90,9 +100,9 @@ class LlamaEngine final : public Engine {
 
   Status start(Callback on_done) override {
     on_done_ = std::move(on_done);
-    const unsigned cores = std::max(2u, std::thread::hardware_concurrency());
-    const int n = options_.prepare_threads > 0 ? options_.prepare_threads : static_cast<int>(std::min(8u, cores / 2));
+    const int n = helper_threads(options_);
     for (int i = 0; i < n; ++i) preparers_.emplace_back([this] { prepare_loop(); });
+    row_pool_ = std::make_unique<ParallelRows>(n);
     thread_ = std::thread([this] { loop(); });
     return {};
   }
@@ -254,9 +264,9 @@ class LlamaEngine final : public Engine {
         prefixes_[best_slot].last_used = ++clock_;
       }
     }
-    if (!s->p.params.greedy()) s->sampler = make_sampler(s->p.params, s->p.request.key);
-    s->on_device = !device_samplers_.empty() && s->p.params.greedy() && s->p.params.top_logprobs < 0;
-    set_device_sampler(s->id, s->on_device);
+    if (!s->p.params.greedy()) s->sampler = make_request_sampler(s->p.params, s->p.request.key);
+    s->on_device = device_samplers_.enabled() && s->p.params.greedy() && s->p.params.top_logprobs < 0;
+    device_samplers_.set(ctx_.get(), s->id, s->on_device);
     active_.push_back(std::move(s));
     return true;
   }
@@ -292,17 +302,6 @@ class LlamaEngine final : public Engine {
     for (auto& p : prefixes_) {
       if (p.users == 0) release_prefix(p);
     }
-  }
-
-  SamplerPtr make_sampler(const GenerationParams& params, uint64_t key) const {
-    SamplerPtr chain(llama_sampler_chain_init(llama_sampler_chain_default_params()));
-    if (params.top_k > 0) llama_sampler_chain_add(chain.get(), llama_sampler_init_top_k(params.top_k));
-    if (params.top_p < 1.0) llama_sampler_chain_add(chain.get(), llama_sampler_init_top_p(static_cast<float>(params.top_p), 1));
-    llama_sampler_chain_add(chain.get(), llama_sampler_init_temp(static_cast<float>(params.temperature)));
-    // Without a seed, the request's key seeds it, so a re-run of a batch samples the same text.
-    const uint64_t seed = params.seed.value_or(key * 0x9e3779b97f4a7c15ULL);
-    llama_sampler_chain_add(chain.get(), llama_sampler_init_dist(static_cast<uint32_t>(seed ^ (seed >> 32))));
-    return chain;
   }
 
   void add_token(llama_token token, size_t pos, llama_seq_id seq, bool logits) {
@@ -351,12 +350,11 @@ class LlamaEngine final : public Engine {
     llama_synchronize(ctx_.get());
     const double t_done = now_s();
     for (auto& [s, n] : prefill_) s->n_past += n;
-    for (auto& s : active_) {
-      if (s->logits_index < 0) continue;
+    choose_tokens();
+    for (Sequence* s : outputs_) {
       if (s->next_token >= 0) s->n_past += 1;  // the fed token is now in the cache
-      const llama_token token = sample(*s);
       if (s->first_token_s == 0) s->first_token_s = t_done;
-      accept(*s, token);
+      accept(*s, s->chosen);
     }
     finish_done();
     std::lock_guard lock(stats_mu_);
@@ -373,32 +371,35 @@ class LlamaEngine final : public Engine {
     stats_.host_s += seconds;
   }
 
-  // Attaches or detaches the greedy graph sampler of a sequence id; llama.cpp re-plans its graph
-  // when this changes, so it is only touched when a request needs its logits.
-  void set_device_sampler(llama_seq_id id, bool on) {
-    if (device_samplers_.empty() || device_sampler_on_[id] == on) return;
-    llama_set_sampler(ctx_.get(), id, on ? device_samplers_[id].get() : nullptr);
-    device_sampler_on_[id] = on;
-  }
-
-  llama_token sample(Sequence& s) {
-    if (s.on_device) {
-      const llama_token token = llama_get_sampled_token_ith(ctx_.get(), s.logits_index);
-      if (token >= 0 && token < n_vocab_) return token;
-      // llama.cpp did not sample this row on the device (it may refuse to offload): use the logits.
-      if (!warned_device_sampling_) {
-        log_warn("llama.cpp returned no device-sampled token; taking the argmax on the CPU instead");
-        warned_device_sampling_ = true;
-      }
-      s.on_device = false;
-      set_device_sampler(s.id, false);
+  // Every sequence with an output this step gets its token: from the device, or from its row of
+  // logits on the host, the rows spread over the helper threads (128k floats each for Llama 3).
+  void choose_tokens() {
+    outputs_.clear();
+    for (auto& s : active_) {
+      if (s->logits_index >= 0) outputs_.push_back(s.get());
     }
-    const float* logits = llama_get_logits_ith(ctx_.get(), s.logits_index);
-    if (logits == nullptr) return -1;
-    llama_token token = s.sampler ? llama_sampler_sample(s.sampler.get(), ctx_.get(), s.logits_index)
-                                  : static_cast<llama_token>(std::max_element(logits, logits + n_vocab_) - logits);
-    if (s.p.params.top_logprobs >= 0) s.logprobs.push_back(token_logprobs(logits, n_vocab_, token, s.p.params.top_logprobs));
-    return token;
+    // llama.cpp's output accessors are not thread-safe: read every device token and row here.
+    for (Sequence* s : outputs_) {
+      s->chosen = -1;
+      s->row = nullptr;
+      if (s->on_device) {
+        const llama_token token = llama_get_sampled_token_ith(ctx_.get(), s->logits_index);
+        if (token >= 0 && token < n_vocab_) {
+          s->chosen = token;
+          continue;
+        }
+        log_warn("llama.cpp returned no device-sampled token: greedy tokens are chosen on the host from now on");
+        device_samplers_.disable(ctx_.get());
+        for (auto& other : active_) other->on_device = false;
+      }
+      s->row = llama_get_logits_ith(ctx_.get(), s->logits_index);
+    }
+    row_pool_->for_each(outputs_.size(), [this](size_t i) {
+      Sequence& s = *outputs_[i];
+      if (s.row == nullptr) return;
+      s.chosen = sample_row(s.sampler.get(), s.row, n_vocab_, s.scratch);
+      if (s.p.params.top_logprobs >= 0) s.logprobs.push_back(token_logprobs(s.row, n_vocab_, s.chosen, s.p.params.top_logprobs));
+    });
   }
 
   void accept(Sequence& s, llama_token token) {
@@ -518,7 +519,7 @@ class LlamaEngine final : public Engine {
 
   const LlamaEngineOptions options_;
   // Declared before ctx_: llama.cpp holds on to the samplers until the context is freed.
-  std::vector<SamplerPtr> device_samplers_;  // per request sequence id, when device_sampling
+  DeviceSamplers device_samplers_;
   ModelPtr model_;
   ContextPtr ctx_;
   const llama_vocab* vocab_;
@@ -548,10 +549,10 @@ class LlamaEngine final : public Engine {
   std::vector<std::pair<Sequence*, size_t>> prefill_;  // this step's prompt chunks: sequence, tokens
   std::vector<llama_seq_id> free_ids_;
   std::vector<PrefixSlot> prefixes_;
-  std::vector<bool> device_sampler_on_;
+  std::vector<Sequence*> outputs_;     // sequences with an output row this step
+  std::unique_ptr<ParallelRows> row_pool_;
   int64_t used_cells_ = 0;
   int64_t clock_ = 0;
-  bool warned_device_sampling_ = false;
 };
 
 }  // namespace
@@ -574,18 +575,10 @@ Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in
   cp.flash_attn_type = options.flash_attention ? LLAMA_FLASH_ATTN_TYPE_AUTO : LLAMA_FLASH_ATTN_TYPE_DISABLED;
   cp.no_perf = true;
   // Device sampling: a greedy chain per request sequence, part of the graph from the start.
-  std::vector<SamplerPtr> device_samplers;
-  std::vector<llama_sampler_seq_config> sampler_configs;
-  if (options.device_sampling) {
-    for (int id = 0; id < options.n_parallel; ++id) {
-      SamplerPtr chain(llama_sampler_chain_init(llama_sampler_chain_default_params()));
-      llama_sampler_chain_add(chain.get(), llama_sampler_init_greedy());
-      sampler_configs.push_back({id, chain.get()});
-      device_samplers.push_back(std::move(chain));
-    }
-    cp.samplers = sampler_configs.data();
-    cp.n_samplers = sampler_configs.size();
-  }
+  DeviceSamplers device_samplers = options.device_sampling ? DeviceSamplers(options.n_parallel) : DeviceSamplers();
+  auto sampler_configs = device_samplers.configs();
+  cp.samplers = sampler_configs.empty() ? nullptr : sampler_configs.data();
+  cp.n_samplers = sampler_configs.size();
   ContextPtr ctx(llama_init_from_model(model.get(), cp));
   if (!ctx) {
     return make_error(ErrorCode::kOutOfMemory, "cannot create a llama.cpp context with " + std::to_string(options.n_ctx) +
