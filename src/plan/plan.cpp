@@ -62,8 +62,11 @@ Expected<Plan> make_plan(const PlanRequest& request) {
   in.base.n_batch_tokens = std::max<int64_t>(2048, request.ubatch_tokens);
   in.device = plan.hardware.primary();
   if (plan.hardware.gpus.size() > 1) {
-    // Layer split: memory adds up; each step still runs the layers one device after another.
-    in.device.memory_bytes *= static_cast<int64_t>(plan.hardware.gpus.size());
+    // Layer split: weights and KV add up, but every device holds its own compute buffer and runtime;
+    // each step still runs the layers one device after another (no bandwidth gain).
+    const auto n = static_cast<int64_t>(plan.hardware.gpus.size());
+    const int64_t per_device_fixed = kGpuRuntimeOverheadBytes + compute_buffer_bytes(in.spec, context_for_batch(in, 1));
+    in.device.memory_bytes = n * in.device.memory_bytes - (n - 1) * per_device_fixed;
     in.device.name = std::to_string(plan.hardware.gpus.size()) + " x " + in.device.name;
   }
   if (in.spec.n_ctx_train > 0 && request.workload.request_context_tokens() > in.spec.n_ctx_train) {
