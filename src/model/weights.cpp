@@ -9,7 +9,10 @@ void add(WeightsSummary& w, const std::string& name, const std::string& type, in
   w.total_bytes += bytes;
   w.parameter_count += elements;
   w.bytes_by_type[type] += bytes;
-  if (name == "token_embd.weight") w.token_embd_bytes += bytes;
+  if (name == "token_embd.weight") {
+    w.token_embd_bytes += bytes;
+    w.token_embd_type = type;
+  }
   if (name == "output.weight") w.output_bytes += bytes;
   if (name.find("_exps.") != std::string::npos) w.routed_expert_bytes += bytes;
 }

@@ -17,6 +17,7 @@ namespace batchwise {
 struct WeightsSummary {
   int64_t total_bytes = 0;
   int64_t token_embd_bytes = 0;
+  std::string token_embd_type;        // "q4_k"; backends treat some types specially (CPU repacking)
   int64_t output_bytes = 0;           // 0 when the output projection is tied to token_embd
   int64_t routed_expert_bytes = 0;    // ffn_*_exps tensors
   int64_t parameter_count = 0;

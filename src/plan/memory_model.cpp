@@ -48,20 +48,22 @@ int64_t compute_buffer_bytes(const ModelSpec& spec, const ContextConfig& ctx) {
   const int64_t tokens = std::min({ctx.n_ubatch_tokens, ctx.n_batch_tokens, n_ctx});
   const int64_t cells = ctx.kv_unified ? n_ctx : pad(std::max<int64_t>(1, n_ctx / std::max<int64_t>(1, ctx.n_seq)), kKvPad);
   constexpr int64_t f32 = 4;
-  // Output stage: the final norm's result and the logits for every token of the ubatch.
+  // ggml-alloc reuses memory between ops, so the buffer is the peak of three stages, each the
+  // tensors alive at once (fitted to llama.cpp's dry-run reports, see docs/plan.md):
+  // the output stage: the final norm's result and the logits for every token of the ubatch;
   const int64_t output_stage = f32 * tokens * (spec.vocab_size + 2 * spec.n_embd);
-  // One layer: residual, norm, q/k/v, attention output and the FFN's gate and up activations.
+  // attention: q/k/v and the residual, plus the mask (f16) with flash attention, else the f32
+  // score matrix of every head and an f32 mask;
   const int64_t q_dim = spec.n_head * spec.head_dim;
-  const int64_t ff = spec.is_moe() ? spec.n_ff_expert * spec.n_expert_used + spec.n_ff_expert * spec.n_expert_shared
-                                   : spec.n_ff;
-  int64_t layer = f32 * tokens * (3 * spec.n_embd + q_dim + 2 * k_width(spec) + 2 * ff);
-  // Attention: the mask (f16, cells x tokens) with flash attention, else the f32 score matrix per head.
-  if (ctx.flash_attention) {
-    layer += 2 * cells * tokens;
-  } else {
-    layer += f32 * cells * tokens * spec.n_head;
-  }
-  return std::max(output_stage, layer);
+  int64_t attention_stage = f32 * tokens * (2 * spec.n_embd + q_dim + 2 * k_width(spec));
+  attention_stage += ctx.flash_attention ? 2 * cells * tokens : f32 * cells * tokens * (spec.n_head + 1);
+  // the FFN: gate, up and their product (per routed expert), the experts' outputs before they are
+  // summed, the residual stream.
+  const int64_t ff = spec.is_moe() ? spec.n_ff_expert * (spec.n_expert_used + spec.n_expert_shared) : spec.n_ff;
+  const int64_t dense_ff = spec.is_moe() && spec.n_layer_dense_lead > 0 ? spec.n_ff : 0;
+  const int64_t expert_outputs = spec.is_moe() ? spec.n_expert_used * spec.n_embd : 0;
+  const int64_t ffn_stage = f32 * tokens * (3 * std::max(ff, dense_ff) + expert_outputs + 3 * spec.n_embd);
+  return std::max({output_stage, attention_stage, ffn_stage});
 }
 
 MemoryEstimate estimate_memory(const ModelSpec& spec, const WeightsSummary& weights, const ContextConfig& ctx,
@@ -82,6 +84,12 @@ MemoryEstimate estimate_memory(const ModelSpec& spec, const WeightsSummary& weig
     m.host.compute_bytes = 4 * tokens * spec.n_embd + logits_bytes;
   } else {
     m.device.weights_bytes = weights.total_bytes;
+    // llama.cpp's CPU backend repacks q4_0/q4_k/iq4_nl matrices for its SIMD kernels; a tied output
+    // projection then exists twice: the plain embedding table for lookups and the repacked copy.
+    const std::string& t = weights.token_embd_type;
+    if (weights.output_bytes == 0 && (t == "q4_0" || t == "q4_k" || t == "iq4_nl")) {
+      m.device.weights_bytes += weights.token_embd_bytes;
+    }
     m.host.compute_bytes = logits_bytes;
   }
   return m;

@@ -56,6 +56,7 @@ Measured llama_memory(const std::filesystem::path& path, const ContextConfig& c,
   llama_log_set(quiet_log, nullptr);
   llama_model_params mp = llama_model_default_params();
   mp.no_alloc = dry_run;
+  if (dry_run) mp.load_mode = LLAMA_LOAD_MODE_NONE;  // a dry run maps nothing
   mp.n_gpu_layers = 0;
   llama_model* model = llama_model_load_from_file(path.c_str(), mp);
   EXPECT_NE(model, nullptr) << path;
@@ -100,6 +101,8 @@ TEST(PlanAccuracy, DeviceMemoryWithin3PercentOfLlamaCpp) {
       {"qwen2.5-7b", FileType::kQ4_0, config(8192, 2, 512, false)},
       {"gemma-2-9b", FileType::kQ4_K_M, config(8192, 4, 512, true)},
       {"gemma-2-9b", FileType::kF16, config(32768, 1, 1024, true, "q8_0")},
+      {"mistral-7b", FileType::kQ4_K_M, config(16384, 1, 1024, false)},
+      {"mistral-7b", FileType::kQ8_0, config(8192, 8, 2048, true, "q4_0")},
       {"mixtral-8x7b", FileType::kQ4_K_M, config(4096, 2, 512, true)},
       {"qwen3-30b-a3b", FileType::kQ4_K_M, config(16384, 8, 512, true)},
       {"deepseek-v2-lite", FileType::kQ4_K_M, config(8192, 4, 512, true)},
