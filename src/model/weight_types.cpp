@@ -143,8 +143,15 @@ const WeightType& tensor_weight_type(FileType type, std::string_view name, int64
                       !name.ends_with("ffn_gate_inp.weight");
   if (!matrix) return type_named("f32");
   const WeightType& chosen = type_named(choose(type, name, layer, n_layer));
-  if (row_length % chosen.block_weights != 0) return type_named("f16");
-  return chosen;
+  if (row_length % chosen.block_weights == 0) return chosen;
+  // llama.cpp's fallback for rows that are not whole 256-blocks (e.g. 1408-wide expert FFNs).
+  std::string_view fallback = "f16";
+  if (chosen.name == "q4_k") fallback = "q5_0";
+  if (chosen.name == "q5_k") fallback = "q5_1";
+  if (chosen.name == "q6_k") fallback = "q8_0";
+  if (chosen.name == "q2_k" || chosen.name == "q3_k" || chosen.name == "iq4_xs") fallback = "iq4_nl";
+  const WeightType& second = type_named(fallback);
+  return row_length % second.block_weights == 0 ? second : type_named("f16");
 }
 
 }  // namespace batchwise

@@ -46,7 +46,8 @@ uint32_t file_type_id(FileType type);
 
 // The type llama.cpp's quantizer gives tensor `name` (e.g. "blk.3.ffn_down.weight") in layer `layer`
 // of `n_layer`, whose rows hold `row_length` values. 1-D tensors (norms, biases) stay F32. When the
-// row length is not a multiple of the chosen type's block the tensor falls back to F16 (as synth does).
+// row length is not a multiple of the chosen type's block, llama.cpp's fallback applies (q4_k -> q5_0,
+// q6_k -> q8_0, ...), and F16 when even that does not fit.
 // Norms, biases and the MoE router (ffn_gate_inp) stay F32.
 const WeightType& tensor_weight_type(FileType type, std::string_view name, int64_t layer, int64_t n_layer,
                                      int64_t row_length);

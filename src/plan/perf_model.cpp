@@ -66,10 +66,11 @@ StepCost PerfModel::decode_step(int64_t batch, int64_t context_tokens, int64_t s
   return c;
 }
 
-StepCost PerfModel::prefill(int64_t tokens, int64_t past_tokens) const {
+StepCost PerfModel::prefill(int64_t sequences, int64_t tokens_per_sequence, int64_t past_tokens) const {
   StepCost c;
+  const int64_t tokens = sequences * tokens_per_sequence;
   if (tokens <= 0) return c;
-  c.flops = flops_per_token(past_tokens + tokens / 2) * static_cast<double>(tokens);
+  c.flops = flops_per_token(past_tokens + tokens_per_sequence / 2) * static_cast<double>(tokens);
   c.bytes = active_weight_bytes(tokens);
   const double compute_s = c.flops / peak_flops();
   const double memory_s = c.bytes / (device_.bandwidth_bytes_per_s * cal_.bandwidth_efficiency);
@@ -87,7 +88,7 @@ BatchPoint PerfModel::at_batch(int64_t batch, const WorkloadShape& w) const {
   p.compute_bound = step.compute_bound;
   // Per cycle, B requests each prefill their unique tokens (the shared prefix is cached once) and
   // decode output_tokens steps together.
-  const StepCost fill = prefill(batch * w.unique_prompt_tokens(), w.shared_prefix_tokens);
+  const StepCost fill = prefill(batch, w.unique_prompt_tokens(), w.shared_prefix_tokens);
   const double cycle_s = fill.seconds + static_cast<double>(w.output_tokens) * step.seconds;
   p.request_latency_s = cycle_s;
   p.requests_per_s = cycle_s > 0 ? static_cast<double>(batch) / cycle_s : 0.0;

@@ -52,8 +52,9 @@ class PerfModel {
   // One decode step for `batch` sequences, each with `context_tokens` in its KV cache, of which
   // `shared_tokens` are a prefix common to all.
   StepCost decode_step(int64_t batch, int64_t context_tokens, int64_t shared_tokens = 0) const;
-  // Prefill of `tokens` new tokens attending to `past_tokens` already cached.
-  StepCost prefill(int64_t tokens, int64_t past_tokens) const;
+  // Prefill of `sequences` requests of `tokens_per_sequence` new tokens each, all attending to
+  // `past_tokens` already cached (a shared prefix) and to their own tokens.
+  StepCost prefill(int64_t sequences, int64_t tokens_per_sequence, int64_t past_tokens) const;
   // The workload run with `batch` requests in flight (continuous batching, steady state).
   BatchPoint at_batch(int64_t batch, const WorkloadShape& workload) const;
 

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <string>
+
 #include "ggml.h"
 
 namespace batchwise {
@@ -15,7 +18,9 @@ TEST(WeightTypes, EveryTypeHasGgmlsBlockSizeAndBytes) {
     const auto id = static_cast<ggml_type>(t.ggml_id);
     EXPECT_EQ(t.block_weights, ggml_blck_size(id)) << t.name;
     EXPECT_EQ(static_cast<size_t>(t.block_bytes), ggml_type_size(id)) << t.name;
-    EXPECT_EQ(t.name, std::string(ggml_type_name(id))) << t.name;
+    std::string ggml_name = ggml_type_name(id);
+    for (auto& c : ggml_name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    EXPECT_EQ(t.name, ggml_name);
   }
 }
 
@@ -46,8 +51,10 @@ TEST(WeightTypes, Q4KMGivesSixBitsToOutputAndSomeValueAndDownProjections) {
   EXPECT_EQ(tensor_weight_type(FileType::kQ4_K_M, "blk.5.attn_q.weight", 5, n_layer, 4096).name, "q4_k");
   EXPECT_EQ(tensor_weight_type(FileType::kQ4_K_M, "blk.5.attn_norm.weight", 5, n_layer, 4096).name, "f32");
   EXPECT_EQ(tensor_weight_type(FileType::kQ4_K_M, "blk.5.ffn_gate_inp.weight", 5, n_layer, 4096).name, "f32");
-  EXPECT_EQ(tensor_weight_type(FileType::kQ4_K_M, "blk.5.attn_q.weight", 5, n_layer, 64).name, "f16")
-      << "rows shorter than a block fall back to f16";
+  EXPECT_EQ(tensor_weight_type(FileType::kQ4_K_M, "blk.5.attn_q.weight", 5, n_layer, 48).name, "f16")
+      << "rows shorter than any block fall back to f16";
+  EXPECT_EQ(tensor_weight_type(FileType::kQ4_K_M, "blk.5.ffn_down_exps.weight", 5, n_layer, 1408).name, "q5_0")
+      << "llama.cpp's fallback for 1408-wide rows";
   EXPECT_EQ(tensor_weight_type(FileType::kQ8_0, "output.weight", -1, n_layer, 4096).name, "q8_0");
 }
 
