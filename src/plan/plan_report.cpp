@@ -164,6 +164,12 @@ std::string plan_to_text(const Plan& p) {
   choice_row("max", r.max);
   choice_row("recommended", r.recommended);
   choice_row("safe", r.safe);
+  if (p.devices.size() > 1) {
+    for (size_t i = 0; i < p.devices.size(); ++i) {
+      line("  device " + std::to_string(i) + " " + p.devices[i].name + ": " + gib(p.devices[i].predicted.total_bytes()) +
+           " of " + gib(p.devices[i].memory_bytes) + " (recommended batch, layers split evenly)");
+    }
+  }
   line("limited by " + r.limited_by);
   line("");
   line("batch   req/s   tokens/s   latency   step      bound     (knee *, Pareto +)");

@@ -59,7 +59,14 @@ std::vector<std::string> suggestions_for(const RecommendInput& in, int64_t need_
       break;
     }
   }
-  if (in.base.k_type.name == "f16") out.push_back("a quantized KV cache (--kv-type q8_0) halves the KV cache");
+  const BatchChoice one = evaluate(in, 1);
+  if (in.base.k_type.name == "f16" && one.memory.device.kv_cache_bytes * 4 > need_bytes) {
+    out.push_back("a quantized KV cache (--kv-type q8_0) halves the KV cache (" + gib(one.memory.device.kv_cache_bytes) + ")");
+  }
+  if (in.device.is_gpu() && in.device.memory_bytes > 0) {
+    const int64_t gpus = (need_bytes + in.device.memory_bytes - 1) / in.device.memory_bytes + 1;
+    out.push_back("--gpus " + std::to_string(gpus) + ": layers split over " + std::to_string(gpus) + " such GPUs");
+  }
   if (in.device.is_gpu() && in.spec.n_layer > 0) {
     const int64_t per_layer = in.weights.total_bytes / in.spec.n_layer;
     const int64_t spare = in.device.memory_bytes - (need_bytes - in.weights.total_bytes) - in.weights.token_embd_bytes;
