@@ -63,7 +63,7 @@ bool use_more_bits(int64_t layer, int64_t n_layer) {
 
 // The quantizer's choice before the block-size fallback (llama-quant.cpp, llama_tensor_get_type_impl),
 // for the file types batchwise names; imatrix-dependent and 70B-specific branches are left out.
-std::string_view choose(FileType type, std::string_view name, int64_t layer, int64_t n_layer) {
+std::string_view choose(FileType type, std::string_view name, int64_t layer, int64_t n_layer, int64_t n_expert) {
   const std::string_view base = info(type).base;
   if (type == FileType::kF32 || type == FileType::kF16 || type == FileType::kBF16) return base;
   const bool k_quant = base != "q8_0";
@@ -71,6 +71,13 @@ std::string_view choose(FileType type, std::string_view name, int64_t layer, int
   const bool attn_v = name.ends_with("attn_v.weight");
   const bool ffn_down = name.ends_with("ffn_down.weight") || name.ends_with("ffn_down_exps.weight");
   const bool attn_out = name.ends_with("attn_output.weight");
+  const bool attn_k = name.ends_with("attn_k.weight");
+  if (n_expert == 8 && (attn_v || attn_k)) return "q8_0";
+  if (n_expert == 8 && attn_out &&
+      (type == FileType::kQ4_K_M || type == FileType::kQ4_K_S || type == FileType::kQ3_K_M || type == FileType::kQ2_K ||
+       type == FileType::kIQ4_XS)) {
+    return "q5_k";
+  }
   switch (type) {
     case FileType::kQ4_K_M:
     case FileType::kQ5_K_M:
@@ -137,12 +144,12 @@ std::vector<std::string> file_type_names() {
 uint32_t file_type_id(FileType type) { return info(type).llama_ftype; }
 
 const WeightType& tensor_weight_type(FileType type, std::string_view name, int64_t layer, int64_t n_layer,
-                                     int64_t row_length) {
+                                     int64_t row_length, int64_t n_expert) {
   // Norms, biases and the MoE router stay F32, as the quantizer leaves them.
   const bool matrix = name.ends_with(".weight") && name.find("norm") == std::string_view::npos &&
                       !name.ends_with("ffn_gate_inp.weight");
   if (!matrix) return type_named("f32");
-  const WeightType& chosen = type_named(choose(type, name, layer, n_layer));
+  const WeightType& chosen = type_named(choose(type, name, layer, n_layer, n_expert));
   if (row_length % chosen.block_weights == 0) return chosen;
   // llama.cpp's fallback for rows that are not whole 256-blocks (e.g. 1408-wide expert FFNs).
   std::string_view fallback = "f16";

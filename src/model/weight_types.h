@@ -49,7 +49,8 @@ uint32_t file_type_id(FileType type);
 // row length is not a multiple of the chosen type's block, llama.cpp's fallback applies (q4_k -> q5_0,
 // q6_k -> q8_0, ...), and F16 when even that does not fit.
 // Norms, biases and the MoE router (ffn_gate_inp) stay F32.
+// `n_expert` matters: llama.cpp gives 8-expert models (Mixtral) q8_0 attn_k/attn_v and q5_k attn_output.
 const WeightType& tensor_weight_type(FileType type, std::string_view name, int64_t layer, int64_t n_layer,
-                                     int64_t row_length);
+                                     int64_t row_length, int64_t n_expert = 0);
 
 }  // namespace batchwise

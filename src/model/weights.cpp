@@ -23,7 +23,7 @@ WeightsSummary estimate_weights(const ModelSpec& spec, FileType type) {
   WeightsSummary w;
   w.source = "estimated for " + std::string(file_type_name(type));
   for (const auto& t : model_tensor_shapes(spec)) {
-    const WeightType& wt = tensor_weight_type(type, t.name, t.layer, spec.n_layer, t.ne0);
+    const WeightType& wt = tensor_weight_type(type, t.name, t.layer, spec.n_layer, t.ne0, spec.n_expert);
     add(w, t.name, std::string(wt.name), wt.bytes_for(t.ne0) * t.ne1 * t.ne2, t.elements());
   }
   return w;

@@ -85,7 +85,7 @@ std::string write_sparse_gguf(const ModelSpec& s, FileType type, const std::file
   ggml_init_params gp{ggml_tensor_overhead() * (shapes.size() + 1), nullptr, /*no_alloc=*/true};
   std::unique_ptr<ggml_context, GgmlFree> meta(ggml_init(gp));
   for (const auto& t : shapes) {
-    const auto type_id = static_cast<ggml_type>(tensor_weight_type(type, t.name, t.layer, s.n_layer, t.ne0).ggml_id);
+    const auto type_id = static_cast<ggml_type>(tensor_weight_type(type, t.name, t.layer, s.n_layer, t.ne0, s.n_expert).ggml_id);
     ggml_tensor* tensor = t.ne2 > 1 ? ggml_new_tensor_3d(meta.get(), type_id, t.ne0, t.ne1, t.ne2)
                           : t.ne1 > 1 ? ggml_new_tensor_2d(meta.get(), type_id, t.ne0, t.ne1)
                                       : ggml_new_tensor_1d(meta.get(), type_id, t.ne0);

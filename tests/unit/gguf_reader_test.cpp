@@ -159,3 +159,29 @@ TEST(GgufReader, MissingFileIsNotFound) {
 
 }  // namespace
 }  // namespace batchwise
+
+namespace batchwise {
+namespace {
+
+// A small fuzz pass: random byte flips in a real header (magic and counts included) must give a
+// header or an Error, never a crash or a runaway allocation.
+TEST(GgufReader, RandomCorruptionNeverCrashes) {
+  const std::string full = valid_file().data;
+  uint64_t state = 12345;
+  auto next = [&] {
+    state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return state >> 33;
+  };
+  int errors = 0;
+  for (int i = 0; i < 1000; ++i) {
+    std::string bytes = full;
+    const int flips = 1 + static_cast<int>(next() % 4);
+    for (int f = 0; f < flips; ++f) bytes[next() % 160] = static_cast<char>(next());
+    auto h = read_gguf_header(write(bytes, "fuzz.gguf"));
+    errors += h ? 0 : 1;
+  }
+  EXPECT_GT(errors, 500) << "most corruptions are detected";
+}
+
+}  // namespace
+}  // namespace batchwise
