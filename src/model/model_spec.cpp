@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/files.h"
+#include "model/tensor_layout.h"
 
 namespace batchwise {
 namespace {
@@ -57,21 +58,70 @@ ModelSpec spec_from_json(const nlohmann::json& j) {
   s.attention_bias = j.value("attention_bias", false);
   s.rope_freq_base = j.value("rope_freq_base", 10000.0f);
   s.norm_eps = j.value("norm_eps", 1e-5f);
+  s.qk_norm = j.value("qk_norm", false);
+  s.sliding_window = j.value("sliding_window", int64_t{0});
+  s.swa_pattern = j.value("swa_pattern", int64_t{0});
+  s.n_expert = j.value("n_expert", int64_t{0});
+  s.n_expert_used = j.value("n_expert_used", int64_t{0});
+  s.n_ff_expert = j.value("n_ff_expert", s.n_expert > 0 ? s.n_ff : int64_t{0});
+  s.n_expert_shared = j.value("n_expert_shared", int64_t{0});
+  s.n_layer_dense_lead = j.value("n_layer_dense_lead", int64_t{0});
+  s.q_lora_rank = j.value("q_lora_rank", int64_t{0});
+  s.kv_lora_rank = j.value("kv_lora_rank", int64_t{0});
+  s.qk_rope_head_dim = j.value("qk_rope_head_dim", int64_t{0});
+  s.qk_nope_head_dim = j.value("qk_nope_head_dim", int64_t{0});
+  s.v_head_dim = j.value("v_head_dim", int64_t{0});
+  if (s.is_mla() && !j.contains("head_dim")) s.head_dim = s.qk_nope_head_dim + s.qk_rope_head_dim;
   return s;
 }
 
 }  // namespace
 
+bool ModelSpec::is_swa_layer(int64_t il) const {
+  if (sliding_window <= 0) return false;
+  if (swa_pattern <= 1) return swa_pattern == 0;
+  return il % swa_pattern < swa_pattern - 1;
+}
+
+int64_t ModelSpec::n_layer_swa() const {
+  int64_t n = 0;
+  for (int64_t il = 0; il < n_layer; ++il) n += is_swa_layer(il) ? 1 : 0;
+  return n;
+}
+
 int64_t ModelSpec::parameter_count() const {
-  const int64_t q = n_embd * n_head * head_dim;
-  const int64_t kv = 2 * n_embd * n_head_kv * head_dim;
-  const int64_t o = n_head * head_dim * n_embd;
-  const int64_t bias = attention_bias ? n_head * head_dim + 2 * n_head_kv * head_dim : 0;
-  const int64_t ffn = 3 * n_embd * n_ff;
-  const int64_t norms = 2 * n_embd;
-  const int64_t per_layer = q + kv + o + bias + ffn + norms;
-  const int64_t embeddings = vocab_size * n_embd * (tied_embeddings ? 1 : 2);
-  return n_layer * per_layer + embeddings + n_embd /* output_norm */;
+  int64_t n = 0;
+  for (const auto& t : model_tensor_shapes(*this)) n += t.elements();
+  return n;
+}
+
+int64_t ModelSpec::active_parameter_count() const {
+  int64_t n = 0;
+  for (const auto& t : model_tensor_shapes(*this)) {
+    n += t.routed_expert ? t.ne0 * t.ne1 * n_expert_used : t.elements();
+  }
+  return n;
+}
+
+Status ModelSpec::validate() const {
+  auto bad = [&](const std::string& what) {
+    return make_error(ErrorCode::kInvalidArgument, "model `" + name + "`: " + what);
+  };
+  if (n_embd <= 0 || n_layer <= 0 || n_head <= 0 || vocab_size <= 0) {
+    return bad("n_embd, n_layer, n_head and vocab_size must be positive");
+  }
+  if (!is_mla() && (n_head_kv <= 0 || head_dim <= 0 || n_head % n_head_kv != 0)) {
+    return bad("n_head (" + std::to_string(n_head) + ") must be a positive multiple of n_head_kv (" +
+               std::to_string(n_head_kv) + ") and head_dim positive");
+  }
+  if (is_moe() && (n_expert_used <= 0 || n_expert_used > n_expert || n_ff_expert <= 0)) {
+    return bad("a mixture of experts needs 0 < n_expert_used <= n_expert and n_ff_expert > 0");
+  }
+  if (is_mla() && (qk_rope_head_dim <= 0 || qk_nope_head_dim <= 0 || v_head_dim <= 0)) {
+    return bad("latent attention needs qk_rope_head_dim, qk_nope_head_dim and v_head_dim");
+  }
+  if ((!is_moe() || n_layer_dense_lead > 0) && n_ff <= 0) return bad("n_ff must be positive");
+  return {};
 }
 
 Expected<std::vector<std::string>> preset_names() {

@@ -27,9 +27,42 @@ struct ModelSpec {
   bool attention_bias = false;   // q/k/v projections carry a bias (Qwen2)
   float rope_freq_base = 10000.0f;
   float norm_eps = 1e-5f;
+  bool qk_norm = false;          // per-head RMS norm on q and k (Qwen3, Gemma 3)
 
-  // Parameters in the weights synth writes (embeddings, attention, FFN, norms, output).
+  // Sliding-window attention (Gemma 2/3). 0: every layer attends to the whole context.
+  int64_t sliding_window = 0;    // tokens an SWA layer attends to
+  int64_t swa_pattern = 0;       // with a window: every swa_pattern-th layer is global (Gemma 2: 2, Gemma 3: 6);
+                                 // 0: all layers use the window
+
+  // Mixture of experts (Mixtral, Qwen3-MoE, DeepSeek). n_expert 0: dense.
+  int64_t n_expert = 0;
+  int64_t n_expert_used = 0;     // routed experts per token
+  int64_t n_ff_expert = 0;       // hidden size of one expert's FFN
+  int64_t n_expert_shared = 0;   // always-on experts (DeepSeek), each n_ff_expert wide
+  int64_t n_layer_dense_lead = 0;  // leading layers with a dense FFN of n_ff (DeepSeek first_k_dense_replace)
+
+  // Multi-head latent attention (DeepSeek-V2/V3). kv_lora_rank 0: ordinary attention.
+  int64_t q_lora_rank = 0;       // 0: q is a full projection (V2-Lite)
+  int64_t kv_lora_rank = 0;      // compressed KV width cached per token per layer
+  int64_t qk_rope_head_dim = 0;  // rotary part of each head, cached beside the compressed KV
+  int64_t qk_nope_head_dim = 0;
+  int64_t v_head_dim = 0;
+
+  bool is_moe() const { return n_expert > 0; }
+  bool is_mla() const { return kv_lora_rank > 0; }
+  bool has_swa() const { return sliding_window > 0; }
+  // llama.cpp's rule (llama_hparams::set_swa_pattern): layer il is SWA unless il % pattern == pattern - 1.
+  bool is_swa_layer(int64_t il) const;
+  int64_t n_layer_swa() const;
+  bool is_moe_layer(int64_t il) const { return is_moe() && il >= n_layer_dense_lead; }
+
+  // Every weight llama.cpp loads (embeddings, attention, FFN or experts, norms, output); for the
+  // architectures synth writes, exactly the parameters in its file.
   int64_t parameter_count() const;
+  // Parameters one token passes through: routed experts count n_expert_used of n_expert.
+  int64_t active_parameter_count() const;
+  // Checks the shapes are usable (positive, heads divisible); the message names the bad field.
+  Status validate() const;
 };
 
 // The preset names in data/models.json, in file order.

@@ -244,6 +244,12 @@ Expected<std::filesystem::path> find_vocab_file(std::string_view vocab_name) {
 
 Expected<SynthResult> synth_model(const SynthOptions& options) {
   ModelSpec spec = options.spec;
+  // synth writes llama-like dense tensors only; other presets are for `plan`.
+  if ((spec.architecture != "llama" && spec.architecture != "qwen2") || spec.is_moe() || spec.is_mla() ||
+      spec.has_swa() || spec.qk_norm) {
+    return make_error(ErrorCode::kUnsupported, "synth writes dense llama and qwen2 models only; `" + spec.name +
+                                                   "` (" + spec.architecture + ") is for `batchwise plan`");
+  }
   std::filesystem::path vocab_path = options.vocab_file;
   if (vocab_path.empty()) {
     BW_ASSIGN_OR_RETURN(vocab_path, find_vocab_file(spec.vocab));

@@ -1,0 +1,73 @@
+#include "plan/engine_flags.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace batchwise {
+namespace {
+
+constexpr int64_t kBatchwiseRunMaxParallel = 252;  // run keeps a few sequence ids for cached prefixes
+
+std::string s(int64_t v) { return std::to_string(v); }
+
+}  // namespace
+
+std::string EngineFlags::command_line() const {
+  std::string out;
+  for (const auto& a : args) out += (out.empty() ? "" : " ") + a;
+  return out;
+}
+
+std::vector<EngineFlags> engine_flags(const RecommendInput& in, const BatchChoice& choice) {
+  const WorkloadShape& w = in.workload;
+  const ContextConfig ctx = context_for_batch(in, choice.batch);
+  const int64_t per_request = padded_context(static_cast<int64_t>(std::ceil(w.request_context_tokens() * 1.05)));
+  const std::string k(ctx.k_type.name), v(ctx.v_type.name);
+  const bool gpu = in.device.is_gpu();
+  const bool shared = in.share_prefix && w.shared_prefix_tokens > 0;
+  std::vector<EngineFlags> out;
+
+  EngineFlags bw{"batchwise", {}, ""};
+  bw.args = {"-p", s(std::min(choice.batch, kBatchwiseRunMaxParallel)), "-c", s(ctx.n_ctx_tokens), "-b",
+             s(ctx.n_batch_tokens), "--ubatch", s(ctx.n_ubatch_tokens)};
+  if (gpu) bw.args.insert(bw.args.end(), {"--gpu-layers", "999"});
+  if (!ctx.flash_attention) bw.args.push_back("--no-flash-attn");
+  bw.note = "batchwise run shares the prefix's KV cells across sequences";
+  out.push_back(bw);
+
+  // llama-server splits -c evenly over -np slots unless -kvu makes one unified cache.
+  EngineFlags ls{"llama-server", {}, ""};
+  ls.args = {"-c", s(ctx.n_ctx_tokens), "-np", s(choice.batch), "-b", s(ctx.n_batch_tokens), "-ub",
+             s(ctx.n_ubatch_tokens), "-ctk", k, "-ctv", v, "-fa", ctx.flash_attention ? "on" : "off", "-ngl",
+             gpu ? "999" : "0", "--cache-ram", shared ? "8192" : "0"};
+  if (ctx.kv_unified) ls.args.push_back("-kvu");
+  ls.note = shared ? "-kvu lets slots share the prefix's cells; llama.cpp still attends over it per sequence"
+                   : "each slot gets -c / -np cells";
+  out.push_back(ls);
+
+  EngineFlags vl{"vllm", {}, ""};
+  vl.args = {"--max-num-seqs", s(choice.batch), "--max-num-batched-tokens",
+             s(std::max<int64_t>(8192, w.prompt_tokens)), "--max-model-len", s(per_request),
+             "--gpu-memory-utilization", "0.90"};
+  if (shared) vl.args.push_back("--enable-prefix-caching");
+  if (k != "f16") vl.args.insert(vl.args.end(), {"--kv-cache-dtype", "fp8"});
+  vl.note = "vLLM sizes its KV pool from --gpu-memory-utilization; weights must be in a format it loads";
+  out.push_back(vl);
+
+  EngineFlags sg{"sglang", {}, ""};
+  sg.args = {"--max-running-requests", s(choice.batch), "--mem-fraction-static", "0.85", "--context-length",
+             s(per_request), "--chunked-prefill-size", "8192"};
+  if (!shared) sg.args.push_back("--disable-radix-cache");
+  sg.note = shared ? "SGLang's radix cache shares the prefix (on by default)" : "";
+  out.push_back(sg);
+
+  EngineFlags ol{"ollama", {}, ""};
+  ol.args = {"OLLAMA_NUM_PARALLEL=" + s(choice.batch), "OLLAMA_FLASH_ATTENTION=" + std::string(ctx.flash_attention ? "1" : "0"),
+             "num_ctx=" + s(per_request)};
+  if (k != "f16") ol.args.push_back("OLLAMA_KV_CACHE_TYPE=" + k);
+  ol.note = "Ollama allocates num_ctx x OLLAMA_NUM_PARALLEL cells and does not share prefixes across slots";
+  out.push_back(ol);
+  return out;
+}
+
+}  // namespace batchwise

@@ -1,0 +1,123 @@
+#include "plan/perf_model.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace batchwise {
+
+PerfModel::PerfModel(const ModelSpec& spec, const WeightsSummary& weights, const Device& device,
+                     const ContextConfig& ctx, const Calibration& calibration)
+    : spec_(spec), weights_(weights), device_(device), ctx_(ctx), cal_(calibration) {
+  const auto it = weights_.bytes_by_type.find("f16");
+  const auto bf = weights_.bytes_by_type.find("bf16");
+  const int64_t half = (it != weights_.bytes_by_type.end() ? it->second : 0) +
+                       (bf != weights_.bytes_by_type.end() ? bf->second : 0);
+  quantized_ = half < weights_.total_bytes / 2;
+}
+
+double PerfModel::peak_flops() const {
+  const double eff = quantized_ ? cal_.quantized_compute_efficiency : cal_.compute_efficiency;
+  return std::max(1e9, device_.fp16_flops_per_s * eff);
+}
+
+// Weights one step streams: everything but the embedding table (a row lookup); of the routed experts,
+// the share B tokens touch: 1 - (1 - k/n)^B of them when routing is uniform.
+double PerfModel::active_weight_bytes(int64_t batch) const {
+  const double dense = static_cast<double>(weights_.total_bytes - weights_.token_embd_bytes - weights_.routed_expert_bytes);
+  double experts = 0;
+  if (spec_.is_moe() && weights_.routed_expert_bytes > 0) {
+    const double p = static_cast<double>(spec_.n_expert_used) / static_cast<double>(spec_.n_expert);
+    experts = static_cast<double>(weights_.routed_expert_bytes) * (1.0 - std::pow(1.0 - p, static_cast<double>(batch)));
+  }
+  const double tied_output = weights_.output_bytes == 0 ? static_cast<double>(weights_.token_embd_bytes) : 0.0;
+  return dense + experts + tied_output;
+}
+
+// 2 FLOP per active weight (embedding excluded, output projection included) plus attention:
+// QK^T and AV over `context_tokens`, 4 x head_dim per head per cached token per layer.
+double PerfModel::flops_per_token(int64_t context_tokens) const {
+  const double params = static_cast<double>(spec_.active_parameter_count() - spec_.vocab_size * spec_.n_embd *
+                                                                              (spec_.tied_embeddings ? 0 : 1));
+  double attended = 0;
+  for (int64_t il = 0; il < spec_.n_layer; ++il) {
+    const int64_t span = spec_.is_swa_layer(il) ? std::min(context_tokens, spec_.sliding_window) : context_tokens;
+    attended += static_cast<double>(span);
+  }
+  const double qk_dim = spec_.is_mla() ? static_cast<double>(spec_.kv_lora_rank + spec_.qk_rope_head_dim)
+                                       : static_cast<double>(spec_.head_dim);
+  return 2.0 * params + 4.0 * static_cast<double>(spec_.n_head) * qk_dim * attended;
+}
+
+StepCost PerfModel::decode_step(int64_t batch, int64_t context_tokens, int64_t shared_tokens) const {
+  const KvCacheEstimate kv = estimate_kv_cache(spec_, ctx_);
+  const int64_t swa_span = std::min(context_tokens, std::max<int64_t>(spec_.sliding_window, 0));
+  double kv_bytes_per_seq = static_cast<double>(kv.bytes_per_token * context_tokens + kv.swa_bytes_per_token * swa_span);
+  double kv_bytes = kv_bytes_per_seq * static_cast<double>(batch);
+  if (cal_.prefix_attention_once && shared_tokens > 0 && batch > 1) {
+    kv_bytes -= static_cast<double>(kv.bytes_per_token * shared_tokens) * static_cast<double>(batch - 1);
+  }
+  StepCost c;
+  c.bytes = active_weight_bytes(batch) + kv_bytes;
+  c.flops = flops_per_token(context_tokens) * static_cast<double>(batch);
+  const double memory_s = c.bytes / (device_.bandwidth_bytes_per_s * cal_.bandwidth_efficiency);
+  const double compute_s = c.flops / peak_flops();
+  c.compute_bound = compute_s > memory_s;
+  c.seconds = std::max(memory_s, compute_s) + cal_.step_overhead_s;
+  return c;
+}
+
+StepCost PerfModel::prefill(int64_t sequences, int64_t tokens_per_sequence, int64_t past_tokens) const {
+  StepCost c;
+  const int64_t tokens = sequences * tokens_per_sequence;
+  if (tokens <= 0) return c;
+  c.flops = flops_per_token(past_tokens + tokens_per_sequence / 2) * static_cast<double>(tokens);
+  c.bytes = active_weight_bytes(tokens);
+  const double compute_s = c.flops / peak_flops();
+  const double memory_s = c.bytes / (device_.bandwidth_bytes_per_s * cal_.bandwidth_efficiency);
+  c.compute_bound = compute_s >= memory_s;
+  c.seconds = std::max(compute_s, memory_s);
+  return c;
+}
+
+BatchPoint PerfModel::at_batch(int64_t batch, const WorkloadShape& w) const {
+  BatchPoint p;
+  p.batch = batch;
+  const int64_t mid_context = w.prompt_tokens + w.output_tokens / 2;
+  const StepCost step = decode_step(batch, mid_context, w.shared_prefix_tokens);
+  p.step_s = step.seconds;
+  p.compute_bound = step.compute_bound;
+  // Per cycle, B requests each prefill their unique tokens (the shared prefix is cached once) and
+  // decode output_tokens steps together.
+  const StepCost fill = prefill(batch, w.unique_prompt_tokens(), w.shared_prefix_tokens);
+  const double cycle_s = fill.seconds + static_cast<double>(w.output_tokens) * step.seconds;
+  p.request_latency_s = cycle_s;
+  p.requests_per_s = cycle_s > 0 ? static_cast<double>(batch) / cycle_s : 0.0;
+  p.decode_tokens_per_s = p.requests_per_s * static_cast<double>(w.output_tokens);
+  return p;
+}
+
+size_t knee_index(const std::vector<BatchPoint>& points) {
+  double best = 0;
+  for (const auto& p : points) best = std::max(best, p.requests_per_s);
+  for (size_t i = 0; i < points.size(); ++i) {
+    if (points[i].requests_per_s >= 0.9 * best) return i;
+  }
+  return 0;
+}
+
+std::vector<size_t> pareto_indices(const std::vector<BatchPoint>& points) {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < points.size(); ++i) {
+    bool dominated = false;
+    for (size_t j = 0; j < points.size() && !dominated; ++j) {
+      dominated = j != i && points[j].requests_per_s >= points[i].requests_per_s &&
+                  points[j].request_latency_s <= points[i].request_latency_s &&
+                  (points[j].requests_per_s > points[i].requests_per_s ||
+                   points[j].request_latency_s < points[i].request_latency_s);
+    }
+    if (!dominated) out.push_back(i);
+  }
+  return out;
+}
+
+}  // namespace batchwise

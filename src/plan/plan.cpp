@@ -1,0 +1,82 @@
+#include "plan/plan.h"
+
+#include <algorithm>
+
+namespace batchwise {
+namespace {
+
+// With layers split over n devices each holds 1/n of the weights and KV cache, and its own compute buffer.
+std::vector<DeviceShare> split_over(const Hardware& hw, const MemoryEstimate& m) {
+  std::vector<DeviceShare> out;
+  if (hw.gpus.empty()) {
+    out.push_back(DeviceShare{hw.cpu.name, hw.cpu.memory_bytes, m.device});
+    return out;
+  }
+  const auto n = static_cast<int64_t>(hw.gpus.size());
+  for (const auto& g : hw.gpus) {
+    DeviceMemory d = m.device;
+    d.weights_bytes /= n;
+    d.kv_cache_bytes /= n;
+    out.push_back(DeviceShare{g.name, g.memory_bytes, d});
+  }
+  return out;
+}
+
+}  // namespace
+
+Expected<Plan> make_plan(const PlanRequest& request) {
+  Plan plan;
+  BW_TRY(validate_workload(request.workload));
+  BW_ASSIGN_OR_RETURN(plan.model, load_model_info(request.model));
+  BW_ASSIGN_OR_RETURN(plan.hardware, select_hardware(request.gpu, request.gpu_count));
+  if (!plan.hardware.note.empty()) plan.notes.push_back(plan.hardware.note);
+
+  const bool gguf = plan.model.source == "gguf";
+  if (gguf && (!request.quant || (plan.model.file_type && file_type_name(*plan.model.file_type) == *request.quant))) {
+    plan.weights = *plan.model.file_weights;
+    plan.quant = plan.model.file_type ? std::string(file_type_name(*plan.model.file_type)) : "file";
+  } else if (!request.quant && plan.model.file_weights) {
+    plan.weights = *plan.model.file_weights;  // safetensors checkpoint as stored (bf16/f16)
+    plan.quant = "checkpoint";
+  } else {
+    BW_ASSIGN_OR_RETURN(FileType type, parse_file_type(request.quant.value_or("q4_k_m")));
+    plan.weights = estimate_weights(plan.model.spec, type);
+    plan.quant = std::string(file_type_name(type));
+    if (gguf) plan.notes.push_back("weights estimated for " + plan.quant + ", not the file's own types");
+  }
+
+  RecommendInput& in = plan.input;
+  in.spec = plan.model.spec;
+  in.weights = plan.weights;
+  in.workload = request.workload;
+  in.calibration = request.calibration;
+  in.max_latency_s = request.max_latency_s;
+  in.share_prefix = request.share_prefix;
+  BW_ASSIGN_OR_RETURN(in.base.k_type, parse_weight_type(request.kv_type));
+  in.base.v_type = in.base.k_type;
+  in.base.flash_attention = request.flash_attention || in.base.v_type.name != "f16";
+  if (!request.flash_attention && in.base.v_type.name != "f16") {
+    plan.notes.push_back("a quantized V cache needs flash attention: planned with it on");
+  }
+  in.base.n_ubatch_tokens = request.ubatch_tokens;
+  in.base.n_batch_tokens = std::max<int64_t>(2048, request.ubatch_tokens);
+  in.device = plan.hardware.primary();
+  if (plan.hardware.gpus.size() > 1) {
+    // Layer split: weights and KV add up, but every device holds its own compute buffer and runtime;
+    // each step still runs the layers one device after another (no bandwidth gain).
+    const auto n = static_cast<int64_t>(plan.hardware.gpus.size());
+    const int64_t per_device_fixed = kGpuRuntimeOverheadBytes + compute_buffer_bytes(in.spec, context_for_batch(in, 1));
+    in.device.memory_bytes = n * in.device.memory_bytes - (n - 1) * per_device_fixed;
+    in.device.name = std::to_string(plan.hardware.gpus.size()) + " x " + in.device.name;
+  }
+  if (in.spec.n_ctx_train > 0 && request.workload.request_context_tokens() > in.spec.n_ctx_train) {
+    plan.notes.push_back("a request's context (" + std::to_string(request.workload.request_context_tokens()) +
+                         " tokens) exceeds the model's trained context (" + std::to_string(in.spec.n_ctx_train) + ")");
+  }
+  plan.recommendation = recommend(in);
+  plan.devices = split_over(plan.hardware, plan.recommendation.recommended.memory);
+  plan.flags = engine_flags(in, plan.recommendation.recommended);
+  return plan;
+}
+
+}  // namespace batchwise

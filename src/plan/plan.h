@@ -1,0 +1,55 @@
+// make_plan: the whole of `batchwise plan` without the printing. Resolves the model (GGUF, config.json
+// or preset) and the hardware (probe or catalogue), sizes the weights for the quantization, and asks
+// the recommender for batch/context, then writes the engine flags. Loads no weights, opens no store.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "hardware/device.h"
+#include "model/model_source.h"
+#include "plan/engine_flags.h"
+#include "plan/perf_model.h"
+#include "plan/recommend.h"
+#include "plan/workload_shape.h"
+
+namespace batchwise {
+
+struct PlanRequest {
+  std::string model;                         // preset name, FILE.gguf, config.json or its folder
+  std::optional<std::string> quant;          // file type; default: the GGUF's own, else q4_k_m
+  std::optional<std::string> gpu;            // catalogue name; unset: probe this machine
+  int gpu_count = 1;
+  WorkloadShape workload;
+  std::string kv_type = "f16";
+  std::optional<double> max_latency_s;
+  int64_t ubatch_tokens = 512;
+  bool flash_attention = true;
+  bool share_prefix = true;
+  Calibration calibration;
+};
+
+struct DeviceShare {
+  std::string name;
+  int64_t memory_bytes = 0;          // the device's memory
+  DeviceMemory predicted;            // what the plan puts on it
+};
+
+struct Plan {
+  ModelInfo model;
+  std::string quant;                 // "q4_k_m", or "file" for a GGUF's own mix
+  WeightsSummary weights;
+  Hardware hardware;
+  RecommendInput input;
+  Recommendation recommendation;
+  std::vector<DeviceShare> devices;  // the recommended batch's memory on each device (layers split evenly)
+  std::vector<EngineFlags> flags;    // for the recommended batch
+  std::vector<std::string> notes;
+};
+
+Expected<Plan> make_plan(const PlanRequest& request);
+
+}  // namespace batchwise

@@ -1,0 +1,189 @@
+#include "plan/plan_report.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+
+namespace batchwise {
+namespace {
+
+using nlohmann::json;
+
+std::string gib(int64_t bytes) {
+  char s[32];
+  std::snprintf(s, sizeof s, "%.2f GiB", static_cast<double>(bytes) / 1073741824.0);
+  return s;
+}
+
+std::string fixed(double v, int digits) {
+  char s[48];
+  std::snprintf(s, sizeof s, "%.*f", digits, v);
+  return s;
+}
+
+json memory_json(const DeviceMemory& m) {
+  return {{"weights_bytes", m.weights_bytes}, {"kv_cache_bytes", m.kv_cache_bytes}, {"compute_bytes", m.compute_bytes},
+          {"overhead_bytes", m.overhead_bytes}, {"total_bytes", m.total_bytes()}};
+}
+
+json point_json(const BatchPoint& p) {
+  return {{"batch", p.batch},
+          {"decode_step_s", p.step_s},
+          {"decode_tokens_per_s", p.decode_tokens_per_s},
+          {"step_tokens_per_s", p.step_s > 0 ? static_cast<double>(p.batch) / p.step_s : 0.0},
+          {"requests_per_s", p.requests_per_s},
+          {"request_latency_s", p.request_latency_s},
+          {"compute_bound", p.compute_bound},
+          {"device_memory_bytes", p.device_memory_bytes}};
+}
+
+json choice_json(const BatchChoice& c) {
+  json j = point_json(c.perf);
+  j["context_tokens"] = c.context_tokens;
+  j["device_memory"] = memory_json(c.memory.device);
+  j["host_memory"] = memory_json(c.memory.host);
+  return j;
+}
+
+json device_json(const Device& d) {
+  return {{"name", d.name},
+          {"kind", d.kind},
+          {"source", d.source},
+          {"memory_bytes", d.memory_bytes},
+          {"bandwidth_bytes_per_s", d.bandwidth_bytes_per_s},
+          {"fp16_flops_per_s", d.fp16_flops_per_s},
+          {"int8_ops_per_s", d.int8_ops_per_s}};
+}
+
+}  // namespace
+
+std::string plan_to_json(const Plan& p) {
+  const ModelSpec& s = p.model.spec;
+  const Recommendation& r = p.recommendation;
+  const KvCacheEstimate& kv = r.recommended.memory.kv;
+  json j;
+  j["model"] = {{"name", s.name},
+                {"source", p.model.source},
+                {"architecture", s.architecture},
+                {"parameter_count", s.parameter_count()},
+                {"active_parameter_count", s.active_parameter_count()},
+                {"n_layer", s.n_layer},
+                {"n_layer_swa", s.n_layer_swa()},
+                {"n_ctx_train_tokens", s.n_ctx_train},
+                {"moe", s.is_moe()},
+                {"mla", s.is_mla()},
+                {"quant", p.quant},
+                {"weights_bytes", p.weights.total_bytes},
+                {"weights_source", p.weights.source},
+                {"bits_per_weight", p.weights.bits_per_weight()},
+                {"weights_bytes_by_type", p.weights.bytes_by_type}};
+  j["hardware"] = {{"device", device_json(p.input.device)}, {"gpu_count", p.hardware.gpus.size()},
+                   {"host_ram_total_bytes", p.hardware.host.ram_total_bytes}};
+  j["workload"] = {{"name", p.input.workload.name},
+                   {"prompt_tokens", p.input.workload.prompt_tokens},
+                   {"shared_prefix_tokens", p.input.workload.shared_prefix_tokens},
+                   {"output_tokens", p.input.workload.output_tokens}};
+  if (p.input.max_latency_s) j["workload"]["max_latency_s"] = *p.input.max_latency_s;
+  j["kv_cache"] = {{"k_type", std::string(p.input.base.k_type.name)},
+                   {"v_type", std::string(p.input.base.v_type.name)},
+                   {"kv_bytes_per_token", kv.bytes_per_token + kv.swa_bytes_per_token},
+                   {"kv_bytes_per_token_full_layers", kv.bytes_per_token},
+                   {"kv_bytes_per_token_swa_layers", kv.swa_bytes_per_token},
+                   {"kv_bytes_per_token_per_layer",
+                    kv_bytes_per_token_per_layer(s, p.input.base.k_type, p.input.base.v_type)}};
+  j["fits"] = r.fits;
+  if (!r.fits) {
+    j["shortfall_bytes"] = r.shortfall_bytes;
+    j["suggestions"] = r.suggestions;
+  }
+  j["limited_by"] = r.limited_by;
+  j["max"] = choice_json(r.max);
+  j["recommended"] = choice_json(r.recommended);
+  j["safe"] = choice_json(r.safe);
+  j["curve"] = json::array();
+  for (const auto& pt : r.curve) j["curve"].push_back(point_json(pt));
+  j["knee_batch"] = r.curve.empty() ? 0 : r.curve[r.knee].batch;
+  j["pareto_batches"] = json::array();
+  for (size_t i : r.pareto) j["pareto_batches"].push_back(r.curve[i].batch);
+  j["devices"] = json::array();
+  for (const auto& d : p.devices) j["devices"].push_back({{"name", d.name}, {"memory_bytes", d.memory_bytes},
+                                                           {"predicted", memory_json(d.predicted)}});
+  j["calibration"] = {{"bandwidth_efficiency", p.input.calibration.bandwidth_efficiency},
+                      {"compute_efficiency", p.input.calibration.compute_efficiency},
+                      {"quantized_compute_efficiency", p.input.calibration.quantized_compute_efficiency},
+                      {"step_overhead_s", p.input.calibration.step_overhead_s}};
+  j["engines"] = json::object();
+  for (const auto& f : p.flags) j["engines"][f.engine] = {{"args", f.args}, {"command_line", f.command_line()}, {"note", f.note}};
+  j["notes"] = p.notes;
+  return j.dump(2);
+}
+
+std::string plan_to_text(const Plan& p) {
+  const ModelSpec& s = p.model.spec;
+  const Recommendation& r = p.recommendation;
+  const Device& d = p.input.device;
+  std::string out;
+  auto line = [&](const std::string& text) { out += text + "\n"; };
+  line("model     " + s.name + " (" + s.architecture + ", " + fixed(s.parameter_count() / 1e9, 2) + "B params" +
+       (s.is_moe() ? ", " + fixed(s.active_parameter_count() / 1e9, 2) + "B active" : "") + (s.is_mla() ? ", MLA" : "") +
+       (s.has_swa() ? ", SWA " + std::to_string(s.n_layer_swa()) + "/" + std::to_string(s.n_layer) + " layers" : "") +
+       ") " + p.quant + ": weights " + gib(p.weights.total_bytes) + " (" + fixed(p.weights.bits_per_weight(), 2) +
+       " bits/weight, " + p.weights.source + ")");
+  line("device    " + d.name + " [" + d.source + "]: " + gib(d.memory_bytes) + ", " +
+       fixed(d.bandwidth_bytes_per_s / 1e9, 0) + " GB/s, " + fixed(d.fp16_flops_per_s / 1e12, 1) + " TFLOP/s fp16 dense");
+  const auto& w = p.input.workload;
+  line("workload  " + (w.name.empty() ? std::string("custom") : w.name) + ": " + std::to_string(w.prompt_tokens) +
+       " prompt tokens (" + std::to_string(w.shared_prefix_tokens) + " shared) + " + std::to_string(w.output_tokens) +
+       " output" + (p.input.max_latency_s ? ", SLO " + fixed(*p.input.max_latency_s, 1) + " s/request" : ""));
+  const KvCacheEstimate& kv = r.recommended.memory.kv;
+  line("kv cache  " + std::to_string(kv.bytes_per_token + kv.swa_bytes_per_token) + " bytes/token (" +
+       std::string(p.input.base.k_type.name) + ")" +
+       (kv.swa_bytes_per_token ? ", of which " + std::to_string(kv.swa_bytes_per_token) + " in SWA layers (window " +
+                                     std::to_string(s.sliding_window) + ")"
+                               : ""));
+  for (const auto& n : p.notes) line("note      " + n);
+  if (!r.fits) {
+    line("");
+    line("DOES NOT FIT: batch 1 needs " + gib(r.max.memory.device.total_bytes()) + " but " + d.name + " has " +
+         gib(d.memory_bytes) + " (short by " + gib(r.shortfall_bytes) + "). Options:");
+    for (const auto& sug : r.suggestions) line("  - " + sug);
+    return out;
+  }
+  line("");
+  char row[256];
+  std::snprintf(row, sizeof row, "%-12s %6s %9s %11s %10s %10s %10s %11s %9s", "", "batch", "context", "memory", "weights",
+                "kv cache", "compute", "tokens/s", "latency");
+  line(row);
+  auto choice_row = [&](const char* label, const BatchChoice& c) {
+    std::snprintf(row, sizeof row, "%-12s %6lld %9lld %11s %10s %10s %10s %11.1f %8.2fs", label, (long long)c.batch,
+                  (long long)c.context_tokens, gib(c.memory.device.total_bytes()).c_str(),
+                  gib(c.memory.device.weights_bytes).c_str(), gib(c.memory.device.kv_cache_bytes).c_str(),
+                  gib(c.memory.device.compute_bytes).c_str(), c.perf.decode_tokens_per_s, c.perf.request_latency_s);
+    line(row);
+  };
+  choice_row("max", r.max);
+  choice_row("recommended", r.recommended);
+  choice_row("safe", r.safe);
+  if (p.devices.size() > 1) {
+    for (size_t i = 0; i < p.devices.size(); ++i) {
+      line("  device " + std::to_string(i) + " " + p.devices[i].name + ": " + gib(p.devices[i].predicted.total_bytes()) +
+           " of " + gib(p.devices[i].memory_bytes) + " (recommended batch, layers split evenly)");
+    }
+  }
+  line("limited by " + r.limited_by);
+  line("");
+  line("batch   req/s   tokens/s   latency   step      bound     (knee *, Pareto +)");
+  for (size_t i = 0; i < r.curve.size(); ++i) {
+    const auto& pt = r.curve[i];
+    const bool pareto = std::find(r.pareto.begin(), r.pareto.end(), i) != r.pareto.end();
+    std::snprintf(row, sizeof row, "%5lld %7.2f %10.1f %8.2fs %6.1fms  %-8s  %s%s", (long long)pt.batch, pt.requests_per_s,
+                  pt.decode_tokens_per_s, pt.request_latency_s, pt.step_s * 1e3, pt.compute_bound ? "compute" : "memory",
+                  i == r.knee ? "*" : "", pareto ? "+" : "");
+    line(row);
+  }
+  line("");
+  for (const auto& f : p.flags) line(f.engine + ": " + f.command_line());
+  return out;
+}
+
+}  // namespace batchwise

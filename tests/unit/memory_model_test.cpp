@@ -1,0 +1,95 @@
+// The memory model's KV cache arithmetic against figures a user can check by hand: Llama 3.1 8B
+// caches 128 KiB per token in f16 (32 layers x 8 KV heads x 128 dims x K and V x 2 bytes), MLA caches
+// 576 values per layer, Gemma 2's sliding-window layers stop growing at the window.
+#include "plan/memory_model.h"
+
+#include <gtest/gtest.h>
+
+namespace batchwise {
+namespace {
+
+ModelSpec preset(const char* name) {
+  auto s = find_preset(name);
+  EXPECT_TRUE(s) << name;
+  return s ? *s : ModelSpec{};
+}
+
+ContextConfig ctx_of(int64_t n_ctx, int64_t n_seq, const char* kv = "f16") {
+  ContextConfig c;
+  c.n_ctx_tokens = n_ctx;
+  c.n_seq = n_seq;
+  c.k_type = c.v_type = *parse_weight_type(kv);
+  return c;
+}
+
+TEST(MemoryModel, Llama8BCaches128KiBPerTokenInF16) {
+  const KvCacheEstimate kv = estimate_kv_cache(preset("llama-3.1-8b"), ctx_of(8192, 1));
+  EXPECT_EQ(kv.bytes_per_token, 128 * 1024);
+  EXPECT_EQ(kv.total_bytes(), int64_t{8192} * 128 * 1024) << "1 GiB for 8k tokens";
+}
+
+TEST(MemoryModel, QuantizedKvUsesItsBlockSize) {
+  const ModelSpec s = preset("llama-3.1-8b");
+  EXPECT_EQ(estimate_kv_cache(s, ctx_of(4096, 1, "q8_0")).bytes_per_token, 32 * 2 * (1024 / 32) * 34);
+  EXPECT_EQ(estimate_kv_cache(s, ctx_of(4096, 1, "q4_0")).bytes_per_token, 32 * 2 * (1024 / 32) * 18);
+}
+
+TEST(MemoryModel, ContextIsPaddedLikeLlamaCpp) {
+  EXPECT_EQ(padded_context(1), 256);
+  EXPECT_EQ(padded_context(4096), 4096);
+  EXPECT_EQ(padded_context(4097), 4352);
+  // Split (non-unified) caches pad each sequence's share.
+  ContextConfig split = ctx_of(1000, 3);
+  split.kv_unified = false;
+  const KvCacheEstimate kv = estimate_kv_cache(preset("llama-3.1-8b"), split);
+  EXPECT_EQ(kv.streams, 3);
+  EXPECT_EQ(kv.cells_full, 512) << "1024 / 3 = 341 -> 512";
+}
+
+TEST(MemoryModel, MlaCachesTheCompressedLatentOnly) {
+  const ModelSpec s = preset("deepseek-v2-lite");
+  EXPECT_EQ(kv_bytes_per_token_per_layer(s, *parse_weight_type("f16"), *parse_weight_type("f16")), (512 + 64) * 2);
+  const int64_t uncompressed = 2 * s.n_head * 192 * 2;  // K and V of 16 heads x 192 dims (V 128, padded)
+  EXPECT_LT(estimate_kv_cache(s, ctx_of(4096, 1)).bytes_per_token * 5, uncompressed * s.n_layer);
+}
+
+TEST(MemoryModel, SlidingWindowLayersStopGrowingAtTheWindow) {
+  const ModelSpec gemma = preset("gemma-2-9b");
+  const KvCacheEstimate short_ctx = estimate_kv_cache(gemma, ctx_of(4096, 1));
+  const KvCacheEstimate long_ctx = estimate_kv_cache(gemma, ctx_of(65536, 1));
+  EXPECT_EQ(long_ctx.swa_layers_bytes, long_ctx.swa_bytes_per_token * (4096 + 512)) << "window + ubatch cells";
+  EXPECT_EQ(long_ctx.full_layers_bytes, 16 * short_ctx.full_layers_bytes);
+  ModelSpec no_swa = gemma;
+  no_swa.sliding_window = 0;
+  EXPECT_LT(long_ctx.total_bytes(), estimate_kv_cache(no_swa, ctx_of(65536, 1)).total_bytes() * 0.6);
+  ContextConfig full = ctx_of(65536, 1);
+  full.swa_full = true;
+  EXPECT_EQ(estimate_kv_cache(gemma, full).total_bytes(), estimate_kv_cache(no_swa, full).total_bytes());
+}
+
+TEST(MemoryModel, ComputeBufferGrowsWithUbatchAndWithoutFlashAttention) {
+  const ModelSpec s = preset("llama-3.1-8b");
+  ContextConfig small = ctx_of(8192, 1);
+  small.n_ubatch_tokens = 128;
+  ContextConfig big = small;
+  big.n_ubatch_tokens = 1024;
+  EXPECT_LT(compute_buffer_bytes(s, small), compute_buffer_bytes(s, big));
+  ContextConfig no_fa = ctx_of(32768, 1);
+  no_fa.flash_attention = false;
+  EXPECT_LT(compute_buffer_bytes(s, ctx_of(32768, 1)), compute_buffer_bytes(s, no_fa));
+}
+
+TEST(MemoryModel, GpuKeepsTheTokenEmbeddingInHostMemory) {
+  const ModelSpec s = preset("llama-3.1-8b");
+  const WeightsSummary w = estimate_weights(s, FileType::kQ4_K_M);
+  const MemoryEstimate gpu = estimate_memory(s, w, ctx_of(4096, 1), true);
+  const MemoryEstimate cpu = estimate_memory(s, w, ctx_of(4096, 1), false);
+  EXPECT_EQ(gpu.device.weights_bytes + gpu.host.weights_bytes, w.total_bytes);
+  EXPECT_GT(gpu.host.weights_bytes, 0);
+  EXPECT_EQ(cpu.device.weights_bytes, w.total_bytes);
+  EXPECT_GT(gpu.device.overhead_bytes, 0);
+  EXPECT_EQ(cpu.device.overhead_bytes, 0);
+}
+
+}  // namespace
+}  // namespace batchwise

@@ -1,0 +1,90 @@
+// The roofline: decode at batch 1 is bound by reading the weights, large batches become compute-bound,
+// throughput rises then flattens, MoE reads only routed experts, and the knee/Pareto picks.
+#include "plan/perf_model.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace batchwise {
+namespace {
+
+struct Fixture {
+  ModelSpec spec;
+  WeightsSummary weights;
+  Device device;
+  ContextConfig ctx;
+};
+
+Fixture make(const char* model, FileType type, const char* gpu) {
+  Fixture s;
+  s.spec = *find_preset(model);
+  s.weights = estimate_weights(s.spec, type);
+  s.device = device_from_catalogue(*find_gpu(*load_gpu_catalogue(), gpu));
+  s.ctx.n_ctx_tokens = 8192;
+  return s;
+}
+
+TEST(PerfModel, BatchOneDecodeReadsTheWeightsOnce) {
+  const Fixture s = make("llama-3.1-8b", FileType::kQ4_K_M, "H100 SXM");
+  Calibration cal;
+  const PerfModel perf(s.spec, s.weights, s.device, s.ctx, cal);
+  const StepCost step = perf.decode_step(1, 100);
+  EXPECT_FALSE(step.compute_bound);
+  const double weights_read = static_cast<double>(s.weights.total_bytes - s.weights.token_embd_bytes);
+  EXPECT_NEAR(step.bytes, weights_read, weights_read * 0.01) << "100 tokens of KV are noise";
+  const double roofline_s = weights_read / (3.35e12 * cal.bandwidth_efficiency);
+  EXPECT_NEAR(step.seconds, roofline_s + cal.step_overhead_s, 0.01 * roofline_s);
+}
+
+TEST(PerfModel, LargeBatchesBecomeComputeBoundAndThroughputFlattens) {
+  const Fixture s = make("llama-3.1-8b", FileType::kF16, "H100 SXM");
+  const PerfModel perf(s.spec, s.weights, s.device, s.ctx, Calibration{});
+  EXPECT_TRUE(perf.decode_step(1024, 100).compute_bound);
+  const WorkloadShape chat{"chat", 500, 0, 250};
+  double last = 0;
+  std::vector<BatchPoint> points;
+  for (int64_t b = 1; b <= 512; b *= 2) {
+    points.push_back(perf.at_batch(b, chat));
+    EXPECT_GE(points.back().requests_per_s, last) << "batch " << b;
+    EXPECT_GT(points.back().request_latency_s, 0);
+    last = points.back().requests_per_s;
+  }
+  EXPECT_GT(points[6].requests_per_s, 20 * points[0].requests_per_s) << "batching pays off on a GPU";
+  EXPECT_LT(points[9].requests_per_s, 1.6 * points[8].requests_per_s) << "but flattens at the compute roof";
+  EXPECT_GT(points[9].request_latency_s, points[0].request_latency_s);
+}
+
+TEST(PerfModel, MoeDecodeReadsOnlyTheRoutedExperts) {
+  const Fixture s = make("mixtral-8x7b", FileType::kQ4_K_M, "H100 SXM");
+  const PerfModel perf(s.spec, s.weights, s.device, s.ctx, Calibration{});
+  const double all = static_cast<double>(s.weights.total_bytes);
+  EXPECT_LT(perf.decode_step(1, 10).bytes, 0.4 * all) << "2 of 8 experts";
+  EXPECT_GT(perf.decode_step(64, 10).bytes, 0.95 * all) << "64 tokens touch every expert";
+}
+
+TEST(PerfModel, CpuOnlyGivesFiniteFigures) {
+  Fixture s = make("tiny", FileType::kF16, "cpu");
+  s.device = cpu_device(HostInfo{});
+  const PerfModel perf(s.spec, s.weights, s.device, s.ctx, Calibration{});
+  const BatchPoint p = perf.at_batch(4, WorkloadShape{"seed", 2050, 2000, 32});
+  EXPECT_TRUE(std::isfinite(p.requests_per_s));
+  EXPECT_GT(p.requests_per_s, 0);
+  EXPECT_TRUE(std::isfinite(p.request_latency_s));
+}
+
+TEST(PerfModel, KneeAndParetoPicks) {
+  std::vector<BatchPoint> points;
+  const double rps[] = {1, 2, 3.5, 4.6, 5.0, 5.1};
+  const double latency[] = {1, 1.1, 1.3, 1.8, 3.0, 6.0};
+  for (int i = 0; i < 6; ++i) points.push_back(BatchPoint{int64_t{1} << i, 0, 0, rps[i], latency[i]});
+  EXPECT_EQ(points[knee_index(points)].batch, 8) << "4.6 is the first within 10% of 5.1";
+  EXPECT_EQ(pareto_indices(points).size(), 6u) << "each trade more latency for more throughput";
+  points.push_back(BatchPoint{64, 0, 0, 4.0, 9.0});  // slower and later than batch 8: dominated
+  const auto pareto = pareto_indices(points);
+  EXPECT_EQ(std::count(pareto.begin(), pareto.end(), 6u), 0);
+}
+
+}  // namespace
+}  // namespace batchwise

@@ -1,0 +1,83 @@
+// Recommendations a user would check: safe <= recommended <= max, the batch fits the device, a latency
+// SLO lowers the batch, and a model too big for the device says by how much and what would fit.
+#include "plan/recommend.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace batchwise {
+namespace {
+
+RecommendInput input(const char* model, FileType type, const char* gpu, const char* workload) {
+  RecommendInput in;
+  in.spec = *find_preset(model);
+  in.weights = estimate_weights(in.spec, type);
+  in.device = device_from_catalogue(*find_gpu(*load_gpu_catalogue(), gpu));
+  in.workload = *workload_preset(workload);
+  return in;
+}
+
+TEST(Recommend, SeedOn4090OrdersSafeRecommendedMaxAndFits) {
+  const RecommendInput in = input("llama-3.1-8b", FileType::kQ4_K_M, "RTX 4090", "seed");
+  const Recommendation r = recommend(in);
+  ASSERT_TRUE(r.fits);
+  EXPECT_LE(r.safe.batch, r.recommended.batch);
+  EXPECT_LE(r.recommended.batch, r.max.batch);
+  EXPECT_LE(r.max.batch, kLlamaCppMaxSequences);
+  EXPECT_LE(r.max.memory.device.total_bytes(), in.device.memory_bytes);
+  EXPECT_LE(static_cast<double>(r.safe.memory.device.total_bytes()), kSafeMemoryFraction * in.device.memory_bytes);
+  EXPECT_GE(r.max.context_tokens, in.workload.kv_cells_for_batch(r.max.batch, true));
+  EXPECT_FALSE(r.curve.empty());
+  EXPECT_EQ(r.curve.back().batch, r.max.batch);
+}
+
+TEST(Recommend, SharingThePrefixAllowsMoreSequences) {
+  RecommendInput in = input("llama-3.1-8b", FileType::kQ4_K_M, "RTX 4090", "seed");
+  const int64_t shared = recommend(in).max.batch;
+  in.share_prefix = false;
+  const int64_t unshared = recommend(in).max.batch;
+  EXPECT_GT(shared, 2 * unshared) << "the 2,000-token rubric stored once instead of per sequence";
+}
+
+TEST(Recommend, LatencySloLowersTheBatch) {
+  RecommendInput in = input("llama-3.1-8b", FileType::kQ4_K_M, "H100 SXM", "chat");
+  const Recommendation free_run = recommend(in);
+  const double slo = free_run.curve.front().request_latency_s * 1.5;
+  in.max_latency_s = slo;
+  const Recommendation bounded = recommend(in);
+  EXPECT_LE(bounded.recommended.batch, free_run.recommended.batch);
+  EXPECT_LE(bounded.recommended.perf.request_latency_s, slo);
+  in.max_latency_s = 1e-6;
+  const Recommendation impossible = recommend(in);
+  EXPECT_EQ(impossible.recommended.batch, 1);
+  EXPECT_NE(impossible.limited_by.find("not met"), std::string::npos);
+}
+
+TEST(Recommend, TooBigSaysByHowMuchAndWhatFits) {
+  const RecommendInput in = input("llama-3.1-70b", FileType::kF16, "RTX 3080", "chat");
+  const Recommendation r = recommend(in);
+  ASSERT_FALSE(r.fits);
+  EXPECT_GT(r.shortfall_bytes, int64_t{100} << 30) << "140 GB of weights on a 10 GiB card";
+  ASSERT_FALSE(r.suggestions.empty());
+  bool offload = false;
+  for (const auto& s : r.suggestions) offload |= s.find("-ngl") != std::string::npos;
+  EXPECT_TRUE(offload);
+
+  const RecommendInput close = input("llama-3.1-8b", FileType::kF16, "RTX 3080", "chat");
+  const Recommendation q = recommend(close);
+  ASSERT_FALSE(q.fits);
+  EXPECT_NE(q.suggestions.front().find("--quant"), std::string::npos) << q.suggestions.front();
+}
+
+TEST(Recommend, CpuOnlyPlanIsFinite) {
+  RecommendInput in = input("llama-3.2-1b", FileType::kQ4_K_M, "cpu", "seed");
+  in.device = cpu_device(HostInfo{});
+  const Recommendation r = recommend(in);
+  ASSERT_TRUE(r.fits);
+  EXPECT_TRUE(std::isfinite(r.recommended.perf.requests_per_s));
+  EXPECT_GT(r.recommended.perf.requests_per_s, 0);
+}
+
+}  // namespace
+}  // namespace batchwise
