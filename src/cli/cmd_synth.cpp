@@ -6,6 +6,8 @@
 
 #include "cli/command.h"
 #include "core/log.h"
+#include "core/files.h"
+#include "model/hf_config.h"
 #include "model/synth.h"
 
 namespace batchwise {
@@ -13,6 +15,7 @@ namespace {
 
 struct SynthFlags {
   std::string model = "tiny";
+  std::string config;  // a HuggingFace config.json instead of a preset
   std::string quant = "f16";
   std::string output;
   uint64_t seed = 42;
@@ -20,6 +23,16 @@ struct SynthFlags {
   bool json = false;
   bool list = false;
 };
+
+// The shapes of a HuggingFace config.json, written with the tokenizer closest to the model's own
+// (llama.cpp ships the Llama-3 and Qwen2 vocabularies; the token count follows the tokenizer).
+Expected<ModelSpec> spec_from_config_file(const std::string& path) {
+  BW_ASSIGN_OR_RETURN(std::string text, read_file(path));
+  auto spec = spec_from_hf_config(text);
+  if (!spec) return make_error(spec.error().code, path + ": " + spec.error().message);
+  spec->vocab = spec->architecture.starts_with("qwen") ? "qwen2" : "llama-bpe";
+  return spec;
+}
 
 int run_synth(const SynthFlags& f) {
   if (f.list) {
@@ -34,14 +47,15 @@ int run_synth(const SynthFlags& f) {
     }
     return kExitOk;
   }
-  auto spec = find_preset(f.model);
+  auto spec = f.config.empty() ? find_preset(f.model) : spec_from_config_file(f.config);
   if (!spec) return report_error(spec.error());
   auto quant = parse_synth_quant(f.quant);
   if (!quant) return report_error(quant.error());
   SynthOptions options;
   options.spec = *spec;
   options.quant = *quant;
-  options.output = f.output.empty() ? f.model + "-" + f.quant + ".gguf" : f.output;
+  const std::string stem = f.config.empty() ? f.model : std::filesystem::path(f.config).parent_path().filename().string();
+  options.output = f.output.empty() ? (stem.empty() ? "model" : stem) + "-" + f.quant + ".gguf" : f.output;
   options.seed = f.seed;
   options.threads = f.threads;
   int last_percent = -10;
@@ -75,6 +89,8 @@ Verb add_synth_command(CLI::App& app) {
   auto flags = std::make_shared<SynthFlags>();
   auto* sub = app.add_subcommand("synth", "write a random-weight GGUF with a real model's shapes and tokenizer");
   sub->add_option("-m,--model", flags->model, "preset name (see --list)")->capture_default_str();
+  sub->add_option("--config", flags->config, "a HuggingFace config.json to take the shapes from instead of a preset")
+      ->check(CLI::ExistingFile);
   sub->add_option("--quant", flags->quant, "weight type: f16, q8_0, q4_0, q4_k_m")->capture_default_str();
   sub->add_option("-o,--output", flags->output, "output file (default: MODEL-QUANT.gguf)");
   sub->add_option("--seed", flags->seed, "random seed for the weights")->capture_default_str();

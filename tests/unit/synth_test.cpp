@@ -99,3 +99,33 @@ TEST(Synth, UnknownQuantizationSaysWhichExist) {
 
 }  // namespace
 }  // namespace batchwise
+
+namespace batchwise {
+namespace {
+
+// `synth --config`: the shapes come from a HuggingFace config.json; llama.cpp loads the result.
+TEST(Synth, HuggingFaceConfigGivesAModelWithItsShapes) {
+  const auto dir = test::scratch_dir();
+  test::write_text(dir / "config.json",
+                   R"({"model_type": "llama", "hidden_size": 256, "intermediate_size": 512, "num_hidden_layers": 3,
+                       "num_attention_heads": 4, "num_key_value_heads": 2, "vocab_size": 32000,
+                       "max_position_embeddings": 2048, "tie_word_embeddings": false})");
+  const auto out = dir / "from-config.gguf";
+  const auto r = test::run_batchwise({"-q", "synth", "--config", (dir / "config.json").string(), "-o", out.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  llama_model* model = llama_model_load_from_file(out.c_str(), llama_model_default_params());
+  ASSERT_NE(model, nullptr);
+  EXPECT_EQ(llama_model_n_embd(model), 256);
+  EXPECT_EQ(llama_model_n_layer(model), 3);
+  EXPECT_EQ(llama_model_n_head(model), 4);
+  EXPECT_EQ(llama_model_n_head_kv(model), 2);
+  llama_model_free(model);
+
+  test::write_text(dir / "bert.json", R"({"model_type": "bert"})");
+  const auto bad = test::run_batchwise({"synth", "--config", (dir / "bert.json").string()});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find("bert"), std::string::npos) << bad.err;
+}
+
+}  // namespace
+}  // namespace batchwise
