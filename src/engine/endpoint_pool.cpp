@@ -10,12 +10,7 @@ constexpr size_t kMaxStickyKeys = 1 << 16;  // distinct prefixes remembered; the
 
 EndpointPool::EndpointPool(std::vector<std::string> base_urls, PoolOptions options) : options_(options) {
   endpoints_.reserve(base_urls.size());
-  for (auto& url : base_urls) {
-    Endpoint e{.view = {}, .limiter = ConcurrencyLimiter(options.concurrency)};
-    e.view.base_url = std::move(url);
-    e.view.limit = e.limiter.limit();
-    endpoints_.push_back(std::move(e));
-  }
+  for (auto& url : base_urls) endpoints_.emplace_back(std::move(url), options.concurrency);
 }
 
 std::vector<EndpointView> EndpointPool::views() const {

@@ -81,6 +81,10 @@ class EndpointPool {
 
  private:
   struct Endpoint {
+    Endpoint(std::string base_url, const ConcurrencyOptions& concurrency) : limiter(concurrency) {
+      view.base_url = std::move(base_url);
+      view.limit = limiter.limit();
+    }
     EndpointView view;
     ConcurrencyLimiter limiter;
     double paused_until_s = 0;

@@ -63,17 +63,19 @@ Error error_for_http_status(int status, const std::string& body) {
 }
 
 Expected<std::string> normalize_endpoint(std::string_view url) {
-  std::string s(url);
-  if (!s.starts_with("http://") && !s.starts_with("https://")) {
+  const size_t scheme = url.starts_with("http://") ? 7 : url.starts_with("https://") ? 8 : 0;
+  if (scheme == 0) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "--endpoint " + s + ": give an http:// or https:// URL, e.g. http://127.0.0.1:8080");
+                      "--endpoint " + std::string(url) + ": give an http:// or https:// URL, e.g. http://127.0.0.1:8080");
   }
-  while (s.ends_with("/")) s.pop_back();
-  if (s.ends_with("/v1")) s.resize(s.size() - 3);
-  while (s.ends_with("/")) s.pop_back();
-  const size_t scheme_end = s.find("://") + 3;
-  if (s.size() <= scheme_end) return make_error(ErrorCode::kInvalidArgument, "--endpoint " + std::string(url) + ": no host");
-  return s;
+  std::string rest(url.substr(scheme));
+  while (rest.ends_with("/")) rest.pop_back();
+  if (rest.ends_with("/v1")) rest.resize(rest.size() - 3);
+  while (rest.ends_with("/")) rest.pop_back();
+  if (rest.empty() || rest.front() == '/') {
+    return make_error(ErrorCode::kInvalidArgument, "--endpoint " + std::string(url) + ": no host");
+  }
+  return std::string(url.substr(0, scheme)) + rest;
 }
 
 }  // namespace batchwise

@@ -60,12 +60,13 @@ TEST(EndpointPool, ConnectionFailureTakesAnEndpointOutUntilAHealthCheckPasses) {
   pool.on_dispatch(0);
   pool.on_finish(0, EndpointOutcome::kConnectionFailed, 1, 1.0);
   EXPECT_FALSE(pool.view(0).up);
-  for (int i = 0; i < 10; ++i) {
+  for (int i = 0; i < 8; ++i) {
     auto e = pool.choose(0, 1.0);
     ASSERT_TRUE(e);
     EXPECT_EQ(*e, 1u);
     pool.on_dispatch(*e);
   }
+  EXPECT_FALSE(pool.choose(0, 1.0));  // b is full, a is out
   EXPECT_TRUE(pool.due_health_checks(1.0).empty());  // backoff first
   auto due = pool.due_health_checks(1.5);
   ASSERT_EQ(due.size(), 1u);
