@@ -128,6 +128,7 @@ std::unique_ptr<StubOpenAiServer> StubOpenAiServer::start(StubBehavior behavior,
   impl->behavior = behavior;
   Impl* p = impl.get();
   p->server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  p->server.set_tcp_nodelay(true);  // else Nagle + delayed ACK add 40 ms to every answer
   p->server.set_keep_alive_max_count(1 << 30);
   p->server.set_keep_alive_timeout(30);
   p->server.Post("/v1/chat/completions",
