@@ -89,6 +89,7 @@ void EndpointPool::on_finish(size_t i, EndpointOutcome outcome, double latency_m
       e.view.ok += outcome == EndpointOutcome::kOk;
       e.view.failed += outcome != EndpointOutcome::kOk;
       e.consecutive_server_errors = 0;
+      e.consecutive_connection_failures = 0;
       if (outcome == EndpointOutcome::kOk) e.limiter.on_success(latency_ms, outstanding_before);
       if (now_s - e.bucket_start_s >= 1.0) {
         const double rps = static_cast<double>(e.bucket_count) / std::max(1.0, now_s - e.bucket_start_s);
@@ -117,7 +118,7 @@ void EndpointPool::on_finish(size_t i, EndpointOutcome outcome, double latency_m
       break;
     case EndpointOutcome::kConnectionFailed:
       e.view.failed++;
-      mark_down(e, now_s);
+      if (++e.consecutive_connection_failures >= options_.connection_failures_to_down) mark_down(e, now_s);
       break;
   }
   e.view.limit = e.limiter.limit();
@@ -142,6 +143,7 @@ void EndpointPool::on_health(size_t i, bool ok, double now_s) {
   if (ok) {
     e.view.up = true;
     e.consecutive_server_errors = 0;
+    e.consecutive_connection_failures = 0;
     e.limiter.reset();
     e.view.limit = e.limiter.limit();
     return;

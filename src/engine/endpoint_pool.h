@@ -23,6 +23,7 @@ namespace batchwise {
 struct PoolOptions {
   ConcurrencyOptions concurrency;
   int server_errors_to_down = 5;       // consecutive 5xx that take an endpoint out
+  int connection_failures_to_down = 2; // consecutive refused/reset/dropped connections that do
   double health_backoff_min_s = 0.2;   // first health check after an endpoint went down
   double health_backoff_max_s = 10.0;
   double default_pause_s = 1.0;        // 429 without a usable Retry-After
@@ -89,6 +90,7 @@ class EndpointPool {
     ConcurrencyLimiter limiter;
     double paused_until_s = 0;
     int consecutive_server_errors = 0;
+    int consecutive_connection_failures = 0;
     double backoff_s = 0;
     double next_health_s = 0;
     bool health_in_flight = false;

@@ -44,7 +44,7 @@ struct EngineResult {
   int status_code = 200;
   nlohmann::json body;
   std::optional<Error> error;  // set when the request failed; error->code classifies it
-  // When set: the body exactly as the server sent it (the HTTP engine); `body` is its parse.
+  // When set: the body exactly as the server sent it (the HTTP engine), and `body` may be null.
   std::string raw_body;
   double retry_after_s = 0;    // the server asked for this pause before a retry (429); 0: no hint
   RequestTimings timings;

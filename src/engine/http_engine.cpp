@@ -1,6 +1,8 @@
 #include "engine/http_engine.h"
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -39,6 +41,12 @@ class HttpEngineImpl final : public HttpEngine {
         transport_(std::move(transport)),
         pool_(std::move(base_urls), pool_options(options_)),
         llama_hinted_(base_urls_.size(), false) {
+    for (const auto& base : base_urls_) {
+      request_urls_.push_back({base + std::string(api_kind_url(ApiKind::kChatCompletions)),
+                               base + std::string(api_kind_url(ApiKind::kCompletions)),
+                               base + std::string(api_kind_url(ApiKind::kEmbeddings))});
+      health_urls_.push_back(base + "/health");
+    }
     max_in_flight_ = base_urls_.size() * static_cast<size_t>(options_.max_concurrency) * 2;
     views_ = pool_.views();
   }
@@ -64,7 +72,8 @@ class HttpEngineImpl final : public HttpEngine {
       held_++;
       incoming_.push_back(std::move(q));
     }
-    transport_->wakeup();
+    // One wake-up per sleep, not per request: a syscall per request costs more than the rest of it.
+    if (loop_sleeping_.exchange(false)) transport_->wakeup();
     return true;
   }
 
@@ -112,7 +121,7 @@ class HttpEngineImpl final : public HttpEngine {
   Status probe_endpoints() {
     const double now = now_s();
     for (size_t i = 0; i < base_urls_.size(); ++i) {
-      transport_->start({.id = kHealthBit | i, .url = base_urls_[i] + "/health", .post = false, .body = {},
+      transport_->start({.id = kHealthBit | i, .url = health_urls_[i], .post = false, .body = {},
                          .timeout_s = options_.start_probe_timeout_s});
     }
     std::vector<std::string> failures(base_urls_.size());
@@ -194,7 +203,7 @@ class HttpEngineImpl final : public HttpEngine {
       } else {
         dispatch(now);
         for (size_t i : pool_.due_health_checks(now)) {
-          transport_->start({.id = kHealthBit | i, .url = base_urls_[i] + "/health", .post = false, .body = {},
+          transport_->start({.id = kHealthBit | i, .url = health_urls_[i], .post = false, .body = {},
                              .timeout_s = std::min(5.0, options_.request_timeout_s)});
         }
         if (pool_.any_up()) {
@@ -216,7 +225,13 @@ class HttpEngineImpl final : public HttpEngine {
         const double wake = pool_.next_wakeup_s(now);
         timeout_ms = std::clamp(static_cast<int>((wake - now) * 1000) + 1, 1, 100);
       }
+      loop_sleeping_.store(true);
+      {
+        std::lock_guard lock(mu_);  // a submit() after this sees loop_sleeping_ and wakes us
+        if (!incoming_.empty() || stop_requested_) timeout_ms = 0;
+      }
       for (HttpReply& r : transport_->poll(timeout_ms)) handle(r);
+      loop_sleeping_.store(false);
       if (now - last_publish_s > 0.05) {
         last_publish_s = now;
         std::lock_guard lock(mu_);
@@ -235,11 +250,11 @@ class HttpEngineImpl final : public HttpEngine {
       if (!i) return;
       pool_.on_dispatch(*i);
       const uint64_t id = next_id_++;
-      HttpCall call{.id = id, .url = base_urls_[*i] + std::string(api_kind_url(q.request.kind)), .post = true,
-                    .body = q.body_text, .timeout_s = options_.request_timeout_s};
-      transport_->start(std::move(call));
-      flights_.emplace(id, Flight{std::move(q), *i, now});
+      // The flight owns the body the transfer reads (node addresses in flights_ are stable).
+      const Flight& f = flights_.emplace(id, Flight{std::move(q), *i, now}).first->second;
       pending_.pop_front();
+      transport_->start({.id = id, .url = request_urls_[*i][static_cast<size_t>(f.queued.request.kind)], .post = true,
+                         .body = f.queued.body_text, .timeout_s = options_.request_timeout_s});
     }
   }
 
@@ -274,7 +289,7 @@ class HttpEngineImpl final : public HttpEngine {
       case TransportFailure::kOther: {
         const bool was_up = pool_.view(f.endpoint).up;
         pool_.on_finish(f.endpoint, EndpointOutcome::kConnectionFailed, latency_ms, now);
-        if (was_up) {
+        if (was_up && !pool_.view(f.endpoint).up) {
           log_warn("endpoint " + url + " failed (" + r.failure_message +
                    "): taken out, its requests go to the other endpoints; health checks will bring it back");
         }
@@ -337,16 +352,15 @@ class HttpEngineImpl final : public HttpEngine {
   void deliver_ok(Flight& f, HttpReply& r, double now) {
     EngineResult result = base_result(f.queued, f.sent_s, now);
     result.status_code = r.status;
-    result.body = nlohmann::json::parse(r.body, nullptr, false);
-    if (result.body.is_discarded()) {
+    const std::optional<ResponseUsage> read = read_usage(r.body);
+    if (!read) {
       result.status_code = 502;
       result.error = Error{ErrorCode::kServerError, base_urls_[f.endpoint] + ": HTTP " + std::to_string(r.status) +
                                                         " with a body that is not JSON"};
-      result.body = nullptr;
       deliver(std::move(result));
       return;
     }
-    const ResponseUsage usage = read_usage(result.body);
+    const ResponseUsage& usage = *read;
     if (usage.llama_server) hint_llama_server(f.endpoint);
     result.prompt_tokens = usage.prompt_tokens;
     result.cached_tokens = usage.cached_tokens;
@@ -383,6 +397,9 @@ class HttpEngineImpl final : public HttpEngine {
 
   const HttpEngineOptions options_;
   const std::vector<std::string> base_urls_;
+  std::vector<std::array<std::string, 3>> request_urls_;  // per endpoint, per ApiKind
+  std::vector<std::string> health_urls_;
+  std::atomic<bool> loop_sleeping_{false};
   std::unique_ptr<HttpTransport> transport_;
   size_t max_in_flight_ = 0;
   Callback on_done_;

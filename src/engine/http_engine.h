@@ -9,7 +9,8 @@
 // before an answer came (refused, reset, server killed) is sent again, to whichever endpoint is up,
 // up to max_redispatches times; a 429 pauses its endpoint for the Retry-After and the request is
 // sent again too. Timeouts and 5xx come back as retryable errors for the runner's RetryPolicy.
-// The response body is delivered as received (EngineResult::raw_body) together with its parse.
+// The response body is delivered as received (EngineResult::raw_body; `body` stays null: the event
+// loop reads usage from it with a SAX pass instead of building it).
 //
 // Threads: submit(), stop(), stats(), endpoints() from any thread; the callback runs on the event
 // loop thread. The API key is kept in memory only and never logged.

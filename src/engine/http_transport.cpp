@@ -96,9 +96,10 @@ class CurlTransport final : public HttpTransport {
       t->easy.reset(curl_easy_init());
       set_fixed_options(t->easy.get());
     }
-    t->call = std::move(call);
+    t->call = call;
+    const std::string url(call.url);  // curl copies it
     CURL* e = t->easy.get();
-    curl_easy_setopt(e, CURLOPT_URL, t->call.url.c_str());
+    curl_easy_setopt(e, CURLOPT_URL, url.c_str());
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(t->call.timeout_s * 1000));
     if (t->call.post) {
       curl_easy_setopt(e, CURLOPT_HTTPHEADER, post_headers_.get());
@@ -108,7 +109,7 @@ class CurlTransport final : public HttpTransport {
       curl_easy_setopt(e, CURLOPT_HTTPHEADER, get_headers_.get());
       curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     }
-    const bool tls = t->call.url.starts_with("https://");
+    const bool tls = call.url.starts_with("https://");
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, tls ? 1L : 0L);  // wait for an HTTP/2 connection to multiplex on
     curl_easy_setopt(e, CURLOPT_WRITEDATA, &t->response);
     curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/status.h"
@@ -21,11 +22,13 @@ struct HttpTransportOptions {
   double connect_timeout_s = 10;
 };
 
+// One request. `url` is copied by start(); `body` is not: it must stay valid until its reply came
+// back from poll() or cancel_all() (the engine keeps it with the request in flight).
 struct HttpCall {
   uint64_t id = 0;        // the caller's handle, returned in HttpReply
-  std::string url;
+  std::string_view url;
   bool post = true;       // POST `body` as JSON, else GET
-  std::string body;
+  std::string_view body;
   double timeout_s = 600;
 };
 

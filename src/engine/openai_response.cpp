@@ -5,12 +5,6 @@
 namespace batchwise {
 namespace {
 
-int64_t int_at(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || !it->is_number()) return 0;
-  return it->get<int64_t>();
-}
-
 // The server's own words about an error: OpenAI's {"error": {"message": ...}}, else the body's start.
 std::string error_text(const std::string& body) {
   auto j = nlohmann::json::parse(body, nullptr, false);
@@ -28,20 +22,68 @@ std::string error_text(const std::string& body) {
 
 }  // namespace
 
-ResponseUsage read_usage(const nlohmann::json& body) {
-  ResponseUsage u;
-  if (!body.is_object()) return u;
-  if (auto it = body.find("usage"); it != body.end() && it->is_object()) {
-    u.prompt_tokens = int_at(*it, "prompt_tokens");
-    u.completion_tokens = int_at(*it, "completion_tokens");
-    if (auto d = it->find("prompt_tokens_details"); d != it->end() && d->is_object()) {
-      u.cached_tokens = int_at(*d, "cached_tokens");
+namespace {
+
+// Picks usage.prompt_tokens, usage.completion_tokens, usage.prompt_tokens_details.cached_tokens and
+// timings.cache_n out of the event stream; keys_[d] is the current key at depth d (1 = top level).
+class UsageSax final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  ResponseUsage usage;
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t v) override { return number(static_cast<int64_t>(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return number(static_cast<int64_t>(v)); }
+  bool number_float(number_float_t v, const string_t&) override { return number(static_cast<int64_t>(v)); }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return enter(); }
+  bool end_object() override { return leave(); }
+  bool start_array(std::size_t) override { return enter(); }
+  bool end_array() override { return leave(); }
+  bool key(string_t& k) override {
+    if (depth_ < kDepth) keys_[depth_] = k;
+    if (depth_ == 1 && k == "timings") usage.llama_server = true;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  static constexpr int kDepth = 4;
+  bool enter() {
+    depth_++;
+    if (depth_ < kDepth) keys_[depth_].clear();
+    return true;
+  }
+  bool leave() {
+    depth_--;
+    return true;
+  }
+  bool number(int64_t v) {
+    if (depth_ == 2 && keys_[1] == "usage") {
+      if (keys_[2] == "prompt_tokens") usage.prompt_tokens = v;
+      if (keys_[2] == "completion_tokens") usage.completion_tokens = v;
+    } else if (depth_ == 3 && keys_[1] == "usage" && keys_[2] == "prompt_tokens_details" && keys_[3] == "cached_tokens") {
+      usage.cached_tokens = v;
+    } else if (depth_ == 2 && keys_[1] == "timings" && keys_[2] == "cache_n") {
+      llama_cache_n_ = v;
     }
+    return true;
   }
-  if (auto t = body.find("timings"); t != body.end() && t->is_object()) {
-    u.llama_server = true;
-    if (u.cached_tokens == 0) u.cached_tokens = int_at(*t, "cache_n");
-  }
+  int depth_ = 0;
+  std::string keys_[kDepth];
+
+ public:
+  int64_t llama_cache_n_ = 0;
+};
+
+}  // namespace
+
+std::optional<ResponseUsage> read_usage(std::string_view body) {
+  UsageSax sax;
+  if (!nlohmann::json::sax_parse(body.begin(), body.end(), &sax)) return std::nullopt;
+  ResponseUsage u = sax.usage;
+  if (u.cached_tokens == 0) u.cached_tokens = sax.llama_cache_n_;
   u.cached_tokens = std::clamp<int64_t>(u.cached_tokens, 0, u.prompt_tokens);
   return u;
 }

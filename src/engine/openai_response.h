@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 
@@ -20,7 +22,9 @@ struct ResponseUsage {
   bool llama_server = false;  // the body carries llama-server's `timings`
 };
 
-ResponseUsage read_usage(const nlohmann::json& body);
+// Reads usage from a response body without building it (a SAX pass: the event loop does this for
+// every answer). nullopt when the body is not valid JSON.
+std::optional<ResponseUsage> read_usage(std::string_view body);
 
 // The error class of a non-2xx HTTP answer: 400/404/422 -> invalid request (never retried; a 400
 // naming the context length -> context exceeded), 401/403 -> invalid request with a message about

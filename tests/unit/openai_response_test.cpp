@@ -7,8 +7,9 @@ namespace batchwise {
 namespace {
 
 TEST(OpenAiResponse, UsageWithOpenAiCachedTokens) {
-  auto u = read_usage(nlohmann::json::parse(
-      R"({"usage":{"prompt_tokens":2000,"completion_tokens":32,"prompt_tokens_details":{"cached_tokens":1984}}})"));
+  auto u = *read_usage(
+      R"({"choices":[{"message":{"content":"{\"usage\":{\"prompt_tokens\":5}}"}}],)"
+      R"("usage":{"prompt_tokens":2000,"completion_tokens":32,"prompt_tokens_details":{"cached_tokens":1984}}})");
   EXPECT_EQ(u.prompt_tokens, 2000);
   EXPECT_EQ(u.completion_tokens, 32);
   EXPECT_EQ(u.cached_tokens, 1984);
@@ -16,16 +17,18 @@ TEST(OpenAiResponse, UsageWithOpenAiCachedTokens) {
 }
 
 TEST(OpenAiResponse, LlamaServerCacheNCountsAsCachedAndNamesTheServer) {
-  auto u = read_usage(nlohmann::json::parse(
-      R"({"usage":{"prompt_tokens":100,"completion_tokens":4},"timings":{"cache_n":90,"prompt_n":10}})"));
+  auto u = *read_usage(R"({"usage":{"prompt_tokens":100,"completion_tokens":4},"timings":{"cache_n":90,"prompt_n":10}})");
   EXPECT_EQ(u.cached_tokens, 90);
   EXPECT_TRUE(u.llama_server);
 }
 
-TEST(OpenAiResponse, MissingOrOddUsageGivesZeros) {
-  EXPECT_EQ(read_usage(nlohmann::json::parse(R"({"choices":[]})")).prompt_tokens, 0);
-  EXPECT_EQ(read_usage(nlohmann::json::parse(R"({"usage":"x"})")).prompt_tokens, 0);
-  EXPECT_EQ(read_usage(nlohmann::json::parse(R"([1])")).prompt_tokens, 0);
+TEST(OpenAiResponse, MissingOrOddUsageGivesZerosAndNonJsonNothing) {
+  EXPECT_EQ(read_usage(R"({"choices":[]})")->prompt_tokens, 0);
+  EXPECT_EQ(read_usage(R"({"usage":"x"})")->prompt_tokens, 0);
+  EXPECT_EQ(read_usage(R"([1])")->prompt_tokens, 0);
+  EXPECT_EQ(read_usage(R"({"a":{"usage":{"prompt_tokens":3}}})")->prompt_tokens, 0);  // only the top level counts
+  EXPECT_FALSE(read_usage("<html>502 Bad Gateway</html>"));
+  EXPECT_FALSE(read_usage(R"({"usage":{"prompt_tokens":3})"));
 }
 
 TEST(OpenAiResponse, HttpStatusClasses) {
