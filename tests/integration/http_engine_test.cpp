@@ -124,8 +124,10 @@ TEST(HttpEngine, ConcurrencyFallsUnderInjectedLatencyAndRecovers) {
   auto made = make_http_engine({.endpoints = {stub->url()}, .max_concurrency = 32});
   ASSERT_TRUE(made) << made.error().message;
   HttpEngine& engine = **made;
-  std::atomic<int64_t> ok{0}, failed{0};
-  ASSERT_TRUE(engine.start([&](EngineResult r) { (r.error ? failed : ok)++; }));
+  std::atomic<int64_t> ok{0}, failed{0}, cancelled{0};
+  ASSERT_TRUE(engine.start([&](EngineResult r) {
+    (!r.error ? ok : r.error->code == ErrorCode::kCancelled ? cancelled : failed)++;  // stop() cancels the queue
+  }));
   std::atomic<bool> feeding{true};
   std::thread feeder([&] {
     const nlohmann::json body = {{"model", "stub"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
