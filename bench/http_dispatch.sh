@@ -32,33 +32,38 @@ for i in range(int(sys.argv[1])):
                                "messages": [{"role": "user", "content": f"Rate candidate {i} against the rubric."}]}}))
 PY
 
+load=$(cut -d' ' -f1 /proc/loadavg)   # other work on the machine: figures are only comparable within a run
 t0=$(date +%s.%N)
-"$build/batchwise" run "$work/in.jsonl" -o "$work/out.jsonl" --endpoint "$url" --max-concurrency "$conc" --json \
-  > "$work/report.json" 2> "$work/run.err"
+/usr/bin/time -f "%U %S" -o "$work/bw.cpu" "$build/batchwise" run "$work/in.jsonl" -o "$work/out.jsonl" \
+  --endpoint "$url" --max-concurrency "$conc" --json > "$work/report.json" 2> "$work/run.err"
 t1=$(date +%s.%N)
+bw_cpu_us=$("$py" -c "u, s = open('$work/bw.cpu').read().split(); print(round((float(u) + float(s)) * 1e6 / $n, 1))")
 bw_lines=$(wc -l < "$work/out.jsonl")
 bw_rps=$("$py" -c "print(round($bw_lines / ($t1 - $t0), 1))")
 bw_engine_rps=$("$py" -c "import json; print(round(json.load(open('$work/report.json'))['requests_per_s'], 1))")
 
-py_json=$("$py" "$root/bench/aiohttp_client.py" "$work/in.jsonl" "$work/py.jsonl" "$url" "$conc")
+py_json=$(/usr/bin/time -f "%U %S" -o "$work/py.cpu" "$py" "$root/bench/aiohttp_client.py" "$work/in.jsonl" "$work/py.jsonl" "$url" "$conc")
+py_cpu_us=$("$py" -c "u, s = open('$work/py.cpu').read().split(); print(round((float(u) + float(s)) * 1e6 / $n, 1))")
 py_rps=$(echo "$py_json" | "$py" -c "import json, sys; print(json.load(sys.stdin)['requests_per_s'])")
 ratio=$("$py" -c "print(round($bw_rps / $py_rps, 2))")
 
-echo "batchwise run --endpoint: $bw_lines requests, $bw_rps req/s end to end (process start to output written; run loop $bw_engine_rps req/s)"
-echo "python asyncio+aiohttp:   $py_json"
+echo "load average before: $load"
+echo "batchwise run --endpoint: $bw_lines requests, $bw_rps req/s end to end (process start to output written; run loop $bw_engine_rps req/s), $bw_cpu_us us CPU per request"
+echo "python asyncio+aiohttp:   $py_json, $py_cpu_us us CPU per request"
 echo "ratio batchwise / aiohttp: ${ratio}x"
 if [ -n "$result" ]; then
-  "$py" - "$result" "$n" "$conc" "$bw_rps" "$bw_engine_rps" "$py_rps" "$ratio" <<'PY'
+  "$py" - "$result" "$n" "$conc" "$bw_rps" "$bw_engine_rps" "$py_rps" "$ratio" "$bw_cpu_us" "$py_cpu_us" "$load" <<'PY'
 import json, os, sys
-path, n, conc, bw, bw_loop, py, ratio = sys.argv[1:]
+path, n, conc, bw, bw_loop, py, ratio, bw_cpu, py_cpu, load = sys.argv[1:]
 json.dump({
     "benchmark": "http_dispatch: instant stub server (" + os.environ.get("STUB", "epoll") + "), chat requests, same machine",
     "requests": int(n), "concurrency": int(conc), "cpu": os.popen("lscpu | sed -n 's/^Model name: *//p'").read().strip(),
-    "cores": os.cpu_count(),
+    "cores": os.cpu_count(), "load_average_before": float(load),
     "rows": [
         {"name": "batchwise run --endpoint (parse, HTTP, durable state, output)", "requests_per_s": float(bw),
-         "run_loop_requests_per_s": float(bw_loop)},
-        {"name": "python asyncio + aiohttp (parse, HTTP, output; no durability)", "requests_per_s": float(py)},
+         "run_loop_requests_per_s": float(bw_loop), "cpu_us_per_request": float(bw_cpu)},
+        {"name": "python asyncio + aiohttp (parse, HTTP, output; no durability)", "requests_per_s": float(py),
+         "cpu_us_per_request": float(py_cpu)},
     ],
     "ratio_batchwise_vs_aiohttp": float(ratio),
 }, open(path, "w"), indent=2)
