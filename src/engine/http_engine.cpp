@@ -228,7 +228,9 @@ class HttpEngineImpl final : public HttpEngine {
       loop_sleeping_.store(true);
       {
         std::lock_guard lock(mu_);  // a submit() after this sees loop_sleeping_ and wakes us
-        if (!incoming_.empty() || stop_requested_) timeout_ms = 0;
+        // New work, or a stop this iteration has not acted on yet: no sleep. (A stop already seen,
+        // waiting for requests in flight, sleeps like any other wait.)
+        if (!incoming_.empty() || stop_requested_ != stop || finish_in_flight_ != finish) timeout_ms = 0;
       }
       for (HttpReply& r : transport_->poll(timeout_ms)) handle(r);
       loop_sleeping_.store(false);
