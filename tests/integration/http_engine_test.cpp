@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "core/clock.h"
@@ -181,13 +182,21 @@ TEST(HttpEngine, ApiKeyFromTheNamedEnvironmentVariableIsSentAsBearerAndNeverPrin
 TEST(HttpEngine, ServerErrorsAreRetriedBadRequestsAreNotAndNoEndpointIsAFatalError) {
   const auto dir = scratch_dir();
   write_requests(dir / "in.jsonl", 300);
+  // The stub serves no /v1/embeddings: its 404 is the request's fault, an error line, not a retry.
+  std::ofstream(dir / "in.jsonl", std::ios::app)
+      << R"({"custom_id":"embed-1","method":"POST","url":"/v1/embeddings","body":{"model":"stub","input":"x"}})" << "\n";
   auto flaky = StubOpenAiServer::start({.rate_500 = 0.1, .rate_drop = 0.05, .seed = 3});
   ASSERT_TRUE(flaky);
   const auto r = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(), "--endpoint",
-                                flaky->url(), "--max-attempts", "6"});
-  ASSERT_EQ(r.exit_code, 0) << r.err;
+                                flaky->url(), "--max-attempts", "6", "--json"});
+  ASSERT_EQ(r.exit_code, 1) << r.err;  // finished, with one failed request
   expect_every_id_once(dir / "out.jsonl", 300);
   EXPECT_GT(flaky->requests(), 300);
+  const auto errors = read_jsonl(dir / "out.errors.jsonl");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0]["custom_id"], "embed-1");
+  EXPECT_EQ(errors[0]["error"]["code"], "invalid_request");
+  EXPECT_NE(errors[0]["error"]["message"].get<std::string>().find("HTTP 404"), std::string::npos);
 
   const auto none = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "none.jsonl").string(),
                                    "--endpoint", "http://127.0.0.1:" + std::to_string(free_local_port())});
