@@ -216,6 +216,26 @@ TEST(HttpEngine, HangingRequestsTimeOutAndAreRetried) {
   EXPECT_GT(stub->requests(), 40);
 }
 
+TEST(HttpEngine, CtrlCFinishesRequestsInFlightAndTheSameCommandResumesEveryIdOnce) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 1000);
+  auto stub = StubOpenAiServer::start({.delay_ms = 50, .record_events = false});
+  ASSERT_TRUE(stub);
+  const std::string command = batchwise_bin() + " run " + shell_quote((dir / "in.jsonl").string()) + " -o " +
+                              shell_quote((dir / "out.jsonl").string()) + " --endpoint " + stub->url() +
+                              " --max-concurrency 16";
+  const auto first = run_shell(command + " & pid=$!; sleep 1; kill -INT $pid; wait $pid");
+  EXPECT_EQ(first.exit_code, 130) << first.err;
+  const int64_t answered_first = stub->answered_ok();
+  EXPECT_GT(answered_first, 0);
+  EXPECT_LT(answered_first, 1000);
+  const auto second = run_shell(command);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  expect_every_id_once(dir / "out.jsonl", 1000);
+  // Requests in flight at Ctrl-C finished and were kept: the resume sent only what was left.
+  EXPECT_EQ(stub->answered_ok(), 1000);
+}
+
 #ifdef LLAMA_SERVER_BIN
 TEST(HttpEngine, RealLlamaServerSharedPrefixOutputsUsageAndCachedTokens) {
   const auto dir = scratch_dir();
