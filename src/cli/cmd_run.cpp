@@ -1,10 +1,13 @@
-// `batchwise run`: an OpenAI Batch JSONL file to completion on the embedded engine.
+// `batchwise run`: an OpenAI Batch JSONL file to completion on the embedded engine, or on
+// OpenAI-compatible servers when --endpoint is given.
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include "cli/command.h"
 #include "core/log.h"
+#include "engine/http_engine.h"
 #include "engine/llama_engine.h"
 #include "job/runner.h"
 #include "model/synth.h"
@@ -20,6 +23,8 @@ struct RunFlags {
   std::string input;
   RunOptions run;
   LlamaEngineOptions engine;
+  HttpEngineOptions http;
+  std::string api_key_env;
   std::string model;
   bool json = false;
 };
@@ -49,9 +54,39 @@ void log_engine_profile(const EngineStats& e) {
   log_debug(line);
 }
 
+nlohmann::json endpoints_json(const std::vector<EndpointView>& views) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& v : views) {
+    out.push_back({{"url", v.base_url}, {"up", v.up}, {"requests_ok", v.ok}, {"requests_failed", v.failed},
+                   {"dispatched", v.dispatched}, {"times_down", v.times_down}, {"concurrency_limit", v.limit},
+                   {"max_in_flight", v.max_outstanding}, {"throughput_rps", v.throughput_rps}});
+  }
+  return out;
+}
+
+// The HTTP engine for --endpoint; the API key comes from the environment, never the command line.
+Expected<std::unique_ptr<HttpEngine>> make_endpoint_engine(RunFlags& f) {
+  if (!f.api_key_env.empty()) {
+    const char* key = std::getenv(f.api_key_env.c_str());
+    if (!key || !*key) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--api-key-env " + f.api_key_env + ": that environment variable is not set or empty");
+    }
+    f.http.api_key = key;
+  }
+  return make_http_engine(f.http);
+}
+
+int run_on(RunFlags& f, Engine& engine, const HttpEngine* http);
+
 int run_command(RunFlags& f) {
   f.run.input = f.input;
   f.run.interrupts = &g_interrupts;
+  if (!f.http.endpoints.empty()) {
+    auto http = make_endpoint_engine(f);
+    if (!http) return report_error(http.error());
+    return run_on(f, **http, http->get());
+  }
   if (f.model.empty()) {
     auto tiny = default_tiny_model();
     if (!tiny) return report_error(tiny.error());
@@ -62,11 +97,14 @@ int run_command(RunFlags& f) {
   }
   auto engine = make_llama_engine(f.engine);
   if (!engine) return report_error(engine.error());
-  log_info((*engine)->description());
+  return run_on(f, **engine, nullptr);
+}
 
+int run_on(RunFlags& f, Engine& engine, const HttpEngine* http) {
+  log_info(engine.description());
   std::signal(SIGINT, on_interrupt);
   std::signal(SIGTERM, on_interrupt);
-  auto outcome = run_batch(f.run, **engine);
+  auto outcome = run_batch(f.run, engine);
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   if (!outcome) return report_error(outcome.error());
@@ -78,11 +116,19 @@ int run_command(RunFlags& f) {
     j["engine"] = engine_json(outcome->engine);
     j["files"] = {{"output", outcome->output.string()}, {"errors", outcome->errors.string()},
                   {"state", outcome->state.string()}};
+    if (http) j["endpoints"] = endpoints_json(http->endpoints());
     j["resumed"] = outcome->resumed;
     j["interrupted"] = outcome->interrupted;
     std::printf("%s\n", j.dump(2).c_str());
   } else {
     std::fputs(report_text(r).c_str(), stderr);
+    if (http) {
+      for (const auto& v : http->endpoints()) {
+        std::fprintf(stderr, "endpoint %s: %lld ok, %lld failed, taken out %lld times, concurrency limit %d (peak %d in flight)\n",
+                     v.base_url.c_str(), (long long)v.ok, (long long)v.failed, (long long)v.times_down, v.limit,
+                     v.max_outstanding);
+      }
+    }
   }
   if (outcome->interrupted) {
     log_warn("stopped: " + std::to_string(r.pending) + " requests left; run the same command again to resume");
@@ -130,6 +176,19 @@ Verb add_run_command(CLI::App& app) {
   sub->add_flag("!--no-flash-attn", f->engine.flash_attention, "disable flash attention (on where the backend has it)");
   sub->add_flag("--device-sampling", f->engine.device_sampling,
                 "greedy argmax inside llama.cpp's graph: one token per sequence leaves the GPU, not its logits");
+  sub->add_option("--endpoint", f->http.endpoints,
+                  "OpenAI-compatible server base URL (repeatable), e.g. http://127.0.0.1:8080 or .../v1; "
+                  "when given, requests go there instead of the embedded engine");
+  sub->add_option("--max-concurrency", f->http.max_concurrency,
+                  "with --endpoint: most requests in flight per endpoint (the adaptive limit starts at 8)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
+  sub->add_option("--api-key-env", f->api_key_env,
+                  "with --endpoint: name of the environment variable holding the API key (sent as Bearer)");
+  sub->add_option("--request-timeout", f->http.request_timeout_s,
+                  "with --endpoint: seconds one request may take before it counts as timed out")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   sub->add_flag("--json", f->json, "print the report as JSON on stdout");
   return {sub, [f] { return run_command(*f); }};
 }

@@ -27,6 +27,8 @@ struct EngineRequest {
   ApiKind kind = ApiKind::kChatCompletions;
   nlohmann::json body;       // the OpenAI request body, as given
   std::string request_id;    // echoed into the response (OpenAI's `request_id`)
+  uint64_t prefix_key = 0;   // hash of the prompt's start (BatchInput's); 0: unknown. Engines with
+                             // several servers send equal keys to the same one (its prefix cache).
 };
 
 // Per-request timings, milliseconds from submit().
@@ -42,6 +44,9 @@ struct EngineResult {
   int status_code = 200;
   nlohmann::json body;
   std::optional<Error> error;  // set when the request failed; error->code classifies it
+  // When set: the body exactly as the server sent it (the HTTP engine), and `body` may be null.
+  std::string raw_body;
+  double retry_after_s = 0;    // the server asked for this pause before a retry (429); 0: no hint
   RequestTimings timings;
   int64_t prompt_tokens = 0;
   int64_t cached_tokens = 0;     // prompt tokens that were not evaluated for this request

@@ -80,7 +80,8 @@ ResultRecord to_record(const InputLine& line, EngineResult& r, int attempts) {
   rec.ok = !r.error.has_value();
   rec.status_code = r.status_code;
   if (rec.ok) {
-    rec.body = r.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    rec.body = !r.raw_body.empty() ? std::move(r.raw_body)
+                                   : r.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   } else {
     rec.error_code = std::string(error_code_name(r.error->code));
     rec.error_message = r.error->message;
@@ -192,6 +193,7 @@ Expected<RunOutcome> run_batch(const RunOptions& in, Engine& engine) {
         continue;
       }
       request->request_id = line.custom_id;
+      request->prefix_key = line.prefix_key;
       if (!engine.submit(std::move(*request))) break;
       in_flight++;
     }
@@ -213,7 +215,9 @@ Expected<RunOutcome> run_batch(const RunOptions& in, Engine& engine) {
             log_warn("engine out of memory: lowering requests in flight to " + std::to_string(limit));
           }
         }
-        retries.push({now_s() + options.retry.delay_s(attempts[line.line], rng), line.line});
+        // The server's Retry-After, when it gave one, is the least we wait.
+        const double delay_s = std::max(r.retry_after_s, options.retry.delay_s(attempts[line.line], rng));
+        retries.push({now_s() + delay_s, line.line});
         continue;
       }
       if (!r.error && limit < max_limit && ++ok_since_cut >= 64) {

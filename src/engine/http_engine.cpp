@@ -1,0 +1,450 @@
+#include "engine/http_engine.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "core/clock.h"
+#include "core/log.h"
+#include "engine/http_transport.h"
+#include "engine/openai_response.h"
+
+namespace batchwise {
+namespace {
+
+// A request between submit() and its result.
+struct Queued {
+  EngineRequest request;
+  std::string body_text;   // serialized once, sent as often as needed
+  double submitted_s = 0;
+  int redispatches = 0;
+  int rate_limited = 0;
+};
+
+struct Flight {
+  Queued queued;
+  size_t endpoint = 0;
+  double sent_s = 0;
+};
+
+class HttpEngineImpl final : public HttpEngine {
+ public:
+  HttpEngineImpl(HttpEngineOptions options, std::vector<std::string> base_urls,
+                 std::unique_ptr<HttpTransport> transport)
+      : options_(std::move(options)),
+        base_urls_(base_urls),
+        transport_(std::move(transport)),
+        pool_(std::move(base_urls), pool_options(options_)),
+        llama_hinted_(base_urls_.size(), false) {
+    for (const auto& base : base_urls_) {
+      request_urls_.push_back({base + std::string(api_kind_url(ApiKind::kChatCompletions)),
+                               base + std::string(api_kind_url(ApiKind::kCompletions)),
+                               base + std::string(api_kind_url(ApiKind::kEmbeddings))});
+      health_urls_.push_back(base + "/health");
+    }
+    max_in_flight_ = base_urls_.size() * static_cast<size_t>(options_.max_concurrency) * 2;
+    views_ = pool_.views();
+  }
+
+  ~HttpEngineImpl() override { stop(false); }
+
+  Status start(Callback on_done) override {
+    on_done_ = std::move(on_done);
+    BW_TRY(probe_endpoints());
+    thread_ = std::thread([this] { loop(); });
+    return {};
+  }
+
+  bool submit(EngineRequest request) override {
+    Queued q;
+    q.body_text = request.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    q.request = std::move(request);
+    q.submitted_s = now_s();
+    {
+      std::unique_lock lock(mu_);
+      space_cv_.wait(lock, [&] { return held_ < max_in_flight_ || stop_requested_; });
+      if (stop_requested_) return false;
+      held_++;
+      incoming_.push_back(std::move(q));
+    }
+    // One wake-up per sleep, not per request: a syscall per request costs more than the rest of it.
+    if (loop_sleeping_.exchange(false)) transport_->wakeup();
+    return true;
+  }
+
+  void stop(bool finish_in_flight) override {
+    {
+      std::lock_guard lock(mu_);
+      stop_requested_ = true;
+      if (!finish_in_flight) finish_in_flight_ = false;
+    }
+    space_cv_.notify_all();
+    transport_->wakeup();
+    std::lock_guard join_lock(join_mu_);
+    if (thread_.joinable()) thread_.join();
+  }
+
+  size_t max_in_flight() const override { return max_in_flight_; }
+
+  EngineStats stats() const override {
+    std::lock_guard lock(mu_);
+    return stats_;
+  }
+
+  std::vector<EndpointView> endpoints() const override {
+    std::lock_guard lock(mu_);
+    return views_;
+  }
+
+  std::string description() const override {
+    std::string urls;
+    for (const auto& u : base_urls_) urls += (urls.empty() ? "" : ", ") + u;
+    return "HTTP: " + std::to_string(base_urls_.size()) + (base_urls_.size() == 1 ? " endpoint (" : " endpoints (") +
+           urls + "), up to " + std::to_string(options_.max_concurrency) + " requests in flight each";
+  }
+
+ private:
+  static PoolOptions pool_options(const HttpEngineOptions& o) {
+    PoolOptions p;
+    p.concurrency.max = std::max(1, o.max_concurrency);
+    p.concurrency.initial = std::min(o.initial_concurrency, p.concurrency.max);
+    return p;
+  }
+
+  // GET /health on every endpoint before the first request: a wrong URL fails the job at once with a
+  // clear line instead of after every request failed; endpoints that do not answer start out down.
+  Status probe_endpoints() {
+    const double now = now_s();
+    for (size_t i = 0; i < base_urls_.size(); ++i) {
+      transport_->start({.id = kHealthBit | i, .url = health_urls_[i], .post = false, .body = {},
+                         .timeout_s = options_.start_probe_timeout_s});
+    }
+    std::vector<std::string> failures(base_urls_.size());
+    size_t up = 0, answered = 0;
+    while (answered < base_urls_.size()) {
+      for (HttpReply& r : transport_->poll(100)) {
+        const size_t i = r.id & ~kHealthBit;
+        answered++;
+        if (health_ok(r)) {
+          up++;
+          note_server(i, r.server);
+        } else {
+          failures[i] = r.failure != TransportFailure::kNone ? r.failure_message : "HTTP " + std::to_string(r.status);
+          log_warn("endpoint " + base_urls_[i] + " does not answer (" + failures[i] +
+                   "): no requests go there until a health check passes");
+          pool_.set_down(i, now);
+        }
+      }
+    }
+    if (up == 0) {
+      std::string detail;
+      for (size_t i = 0; i < base_urls_.size(); ++i) detail += (detail.empty() ? "" : "; ") + base_urls_[i] + ": " + failures[i];
+      return make_error(ErrorCode::kUnavailable, "no endpoint answered (" + detail +
+                                                     "): check the --endpoint URLs and that the servers are running");
+    }
+    std::lock_guard lock(mu_);
+    views_ = pool_.views();
+    return {};
+  }
+
+  static bool health_ok(const HttpReply& r) {
+    return r.failure == TransportFailure::kNone && r.status > 0 && r.status < 500 && r.status != 429;
+  }
+
+  void note_server(size_t i, const std::string& server) {
+    if (server.find("llama.cpp") != std::string::npos) hint_llama_server(i);
+  }
+
+  void hint_llama_server(size_t i) {
+    if (llama_hinted_[i]) return;
+    llama_hinted_[i] = true;
+    if (llama_warned_) return;
+    llama_warned_ = true;
+    log_warn("endpoint " + base_urls_[i] +
+             " is llama-server. Known slow setting: its host-memory prompt cache (--cache-ram, on by default) "
+             "copies a slot's KV cache on many requests; for batch jobs start it with --cache-ram 0 (slots still "
+             "reuse a shared prefix), and with -np at least the concurrency you want (--max-concurrency caps ours)");
+  }
+
+  void loop() {
+    double last_publish_s = 0;
+    double all_down_since_s = 0;
+    while (true) {
+      bool stop = false, finish = true;
+      {
+        std::lock_guard lock(mu_);
+        while (!incoming_.empty()) {
+          pending_.push_back(std::move(incoming_.front()));
+          incoming_.pop_front();
+        }
+        stop = stop_requested_;
+        finish = finish_in_flight_;
+      }
+      const double now = now_s();
+      if (stop) {
+        while (!pending_.empty()) {
+          deliver_error(pending_.front(), {ErrorCode::kCancelled, "stopped before it was sent"}, 0, now);
+          pending_.pop_front();
+        }
+        if (!finish) {
+          for (HttpReply& r : transport_->cancel_all()) {
+            auto it = flights_.find(r.id);
+            if (it == flights_.end()) continue;
+            deliver_error(it->second.queued, {ErrorCode::kCancelled, "stopped while in flight"}, it->second.sent_s, now);
+            flights_.erase(it);
+          }
+        }
+        if (flights_.empty()) break;
+      } else {
+        dispatch(now);
+        for (size_t i : pool_.due_health_checks(now)) {
+          transport_->start({.id = kHealthBit | i, .url = health_urls_[i], .post = false, .body = {},
+                             .timeout_s = std::min(5.0, options_.request_timeout_s)});
+        }
+        if (pool_.any_up()) {
+          all_down_since_s = 0;
+        } else if (all_down_since_s == 0) {
+          all_down_since_s = now;
+        } else if (now - all_down_since_s > options_.unavailable_after_s) {
+          while (!pending_.empty()) {
+            deliver_error(pending_.front(),
+                          {ErrorCode::kUnavailable, "no endpoint has answered for " +
+                                                        std::to_string(static_cast<int>(options_.unavailable_after_s)) + " s"},
+                          0, now);
+            pending_.pop_front();
+          }
+        }
+      }
+      int timeout_ms = 100;
+      if (!pending_.empty()) {
+        const double wake = pool_.next_wakeup_s(now);
+        timeout_ms = std::clamp(static_cast<int>((wake - now) * 1000) + 1, 1, 100);
+      }
+      loop_sleeping_.store(true);
+      {
+        std::lock_guard lock(mu_);  // a submit() after this sees loop_sleeping_ and wakes us
+        // New work, or a stop this iteration has not acted on yet: no sleep. (A stop already seen,
+        // waiting for requests in flight, sleeps like any other wait.)
+        if (!incoming_.empty() || stop_requested_ != stop || finish_in_flight_ != finish) timeout_ms = 0;
+      }
+      for (HttpReply& r : transport_->poll(timeout_ms)) handle(r);
+      loop_sleeping_.store(false);
+      if (now - last_publish_s > 0.05) {
+        last_publish_s = now;
+        std::lock_guard lock(mu_);
+        views_ = pool_.views();
+      }
+    }
+    (void)transport_->cancel_all();  // health checks still out
+    std::lock_guard lock(mu_);
+    views_ = pool_.views();
+  }
+
+  void dispatch(double now) {
+    while (!pending_.empty()) {
+      Queued& q = pending_.front();
+      std::optional<size_t> i = pool_.choose(q.request.prefix_key, now);
+      if (!i) return;
+      pool_.on_dispatch(*i);
+      const uint64_t id = next_id_++;
+      // The flight owns the body the transfer reads (node addresses in flights_ are stable).
+      const Flight& f = flights_.emplace(id, Flight{std::move(q), *i, now}).first->second;
+      pending_.pop_front();
+      transport_->start({.id = id, .url = request_urls_[*i][static_cast<size_t>(f.queued.request.kind)], .post = true,
+                         .body = f.queued.body_text, .timeout_s = options_.request_timeout_s});
+    }
+  }
+
+  void handle(HttpReply& r) {
+    const double now = now_s();
+    if (r.id & kHealthBit) {
+      const size_t i = r.id & ~kHealthBit;
+      const bool was_up = pool_.view(i).up;
+      pool_.on_health(i, health_ok(r), now);
+      if (!was_up && pool_.view(i).up) log_info("endpoint " + base_urls_[i] + " answers again: sending requests to it");
+      if (health_ok(r)) note_server(i, r.server);
+      return;
+    }
+    auto it = flights_.find(r.id);
+    if (it == flights_.end()) return;
+    Flight f = std::move(it->second);
+    flights_.erase(it);
+    const double latency_ms = (now - f.sent_s) * 1000;
+    const std::string& url = base_urls_[f.endpoint];
+    switch (r.failure) {
+      case TransportFailure::kCancelled:
+        pool_.on_finish(f.endpoint, EndpointOutcome::kClientError, latency_ms, now);
+        deliver_error(f.queued, {ErrorCode::kCancelled, "stopped while in flight"}, f.sent_s, now);
+        return;
+      case TransportFailure::kTimeout:
+        pool_.on_finish(f.endpoint, EndpointOutcome::kTimeout, latency_ms, now);
+        deliver_error(f.queued, {ErrorCode::kTimeout, url + ": no answer within " +
+                                                           std::to_string(options_.request_timeout_s) + " s"},
+                      f.sent_s, now);
+        return;
+      case TransportFailure::kConnection:
+      case TransportFailure::kOther: {
+        const bool was_up = pool_.view(f.endpoint).up;
+        pool_.on_finish(f.endpoint, EndpointOutcome::kConnectionFailed, latency_ms, now);
+        if (was_up && !pool_.view(f.endpoint).up) {
+          log_warn("endpoint " + url + " failed (" + r.failure_message +
+                   "): taken out, its requests go to the other endpoints; health checks will bring it back");
+        }
+        if (!stopping() && r.failure == TransportFailure::kConnection &&
+            f.queued.redispatches < options_.max_redispatches) {
+          f.queued.redispatches++;
+          pending_.push_front(std::move(f.queued));
+          return;
+        }
+        deliver_error(f.queued, {ErrorCode::kUnavailable, url + ": " + r.failure_message}, f.sent_s, now);
+        return;
+      }
+      case TransportFailure::kNone:
+        break;
+    }
+    if (r.status >= 200 && r.status < 300) {
+      pool_.on_finish(f.endpoint, EndpointOutcome::kOk, latency_ms, now);
+      deliver_ok(f, r, now);
+      return;
+    }
+    if (r.status == 429) {
+      pool_.on_finish(f.endpoint, EndpointOutcome::kRateLimited, latency_ms, now, r.retry_after_s);
+      if (!stopping() && f.queued.rate_limited < options_.max_rate_limited_resends) {
+        f.queued.rate_limited++;
+        pending_.push_front(std::move(f.queued));
+        return;
+      }
+    } else if (r.status >= 500) {
+      pool_.on_finish(f.endpoint, EndpointOutcome::kServerError, latency_ms, now);
+      if (!pool_.view(f.endpoint).up) {
+        log_warn("endpoint " + url + " answered HTTP " + std::to_string(r.status) +
+                 " repeatedly: taken out until a health check passes");
+      }
+    } else {
+      pool_.on_finish(f.endpoint, EndpointOutcome::kClientError, latency_ms, now);
+    }
+    EngineResult result = base_result(f.queued, f.sent_s, now);
+    result.status_code = r.status;
+    result.error = error_for_http_status(r.status, r.body);
+    result.error->message = url + ": " + result.error->message;
+    result.retry_after_s = r.retry_after_s;
+    deliver(std::move(result));
+  }
+
+  bool stopping() const {
+    std::lock_guard lock(mu_);
+    return stop_requested_;
+  }
+
+  EngineResult base_result(const Queued& q, double sent_s, double now) const {
+    EngineResult result;
+    result.key = q.request.key;
+    result.timings.queue_ms = sent_s > 0 ? (sent_s - q.submitted_s) * 1000 : (now - q.submitted_s) * 1000;
+    result.timings.total_ms = (now - q.submitted_s) * 1000;
+    // Not streamed: the first token reaches us with the whole answer.
+    result.timings.ttft_ms = result.timings.total_ms;
+    return result;
+  }
+
+  void deliver_ok(Flight& f, HttpReply& r, double now) {
+    EngineResult result = base_result(f.queued, f.sent_s, now);
+    result.status_code = r.status;
+    const std::optional<ResponseUsage> read = read_usage(r.body);
+    if (!read) {
+      result.status_code = 502;
+      result.error = Error{ErrorCode::kServerError, base_urls_[f.endpoint] + ": HTTP " + std::to_string(r.status) +
+                                                        " with a body that is not JSON"};
+      deliver(std::move(result));
+      return;
+    }
+    const ResponseUsage& usage = *read;
+    if (usage.llama_server) hint_llama_server(f.endpoint);
+    result.prompt_tokens = usage.prompt_tokens;
+    result.cached_tokens = usage.cached_tokens;
+    result.completion_tokens = usage.completion_tokens;
+    result.raw_body = std::move(r.body);
+    deliver(std::move(result));
+  }
+
+  void deliver_error(const Queued& q, Error error, double sent_s, double now) {
+    EngineResult result = base_result(q, sent_s, now);
+    result.status_code = 0;
+    result.error = std::move(error);
+    deliver(std::move(result));
+  }
+
+  void deliver(EngineResult result) {
+    {
+      std::lock_guard lock(mu_);
+      held_--;
+      if (result.error) {
+        if (result.error->code != ErrorCode::kCancelled) stats_.requests_failed++;
+      } else {
+        stats_.requests_done++;
+        stats_.prompt_tokens_submitted += result.prompt_tokens;
+        stats_.prompt_tokens_evaluated += result.prompt_tokens - result.cached_tokens;
+        stats_.generated_tokens += result.completion_tokens;
+      }
+    }
+    space_cv_.notify_one();
+    on_done_(std::move(result));
+  }
+
+  static constexpr uint64_t kHealthBit = uint64_t{1} << 63;
+
+  const HttpEngineOptions options_;
+  const std::vector<std::string> base_urls_;
+  std::vector<std::array<std::string, 3>> request_urls_;  // per endpoint, per ApiKind
+  std::vector<std::string> health_urls_;
+  std::atomic<bool> loop_sleeping_{false};
+  std::unique_ptr<HttpTransport> transport_;
+  size_t max_in_flight_ = 0;
+  Callback on_done_;
+  std::thread thread_;
+  std::mutex join_mu_;
+
+  mutable std::mutex mu_;  // guards the fields down to views_
+  std::condition_variable space_cv_;
+  std::deque<Queued> incoming_;
+  size_t held_ = 0;  // submitted, result not yet delivered
+  bool stop_requested_ = false;
+  bool finish_in_flight_ = true;
+  EngineStats stats_;
+  std::vector<EndpointView> views_;
+
+  // Event loop only (and start(), before the loop exists).
+  EndpointPool pool_;
+  std::deque<Queued> pending_;
+  std::unordered_map<uint64_t, Flight> flights_;
+  uint64_t next_id_ = 1;
+  std::vector<bool> llama_hinted_;
+  bool llama_warned_ = false;
+};
+
+}  // namespace
+
+Expected<std::unique_ptr<HttpEngine>> make_http_engine(const HttpEngineOptions& options) {
+  if (options.endpoints.empty()) return make_error(ErrorCode::kInvalidArgument, "no --endpoint given");
+  std::vector<std::string> urls;
+  for (const auto& e : options.endpoints) {
+    BW_ASSIGN_OR_RETURN(std::string url, normalize_endpoint(e));
+    if (std::find(urls.begin(), urls.end(), url) != urls.end()) {
+      return make_error(ErrorCode::kInvalidArgument, "--endpoint " + e + " is given twice");
+    }
+    urls.push_back(std::move(url));
+  }
+  if (options.max_concurrency < 1) return make_error(ErrorCode::kInvalidArgument, "--max-concurrency must be at least 1");
+  if (options.request_timeout_s <= 0) return make_error(ErrorCode::kInvalidArgument, "--request-timeout must be positive");
+  HttpTransportOptions t;
+  t.bearer_token = options.api_key;
+  t.max_connections = static_cast<long>(urls.size()) * options.max_concurrency + 16;
+  BW_ASSIGN_OR_RETURN(std::unique_ptr<HttpTransport> transport, HttpTransport::create(t));
+  return std::unique_ptr<HttpEngine>(new HttpEngineImpl(options, std::move(urls), std::move(transport)));
+}
+
+}  // namespace batchwise

@@ -1,0 +1,49 @@
+// HttpEngine: runs requests on one or many OpenAI-compatible servers (llama-server, vLLM, SGLang,
+// Ollama, TGI). One event-loop thread drives every transfer through libcurl's multi interface
+// (keep-alive, HTTP/2 multiplexing over TLS). An EndpointPool picks the endpoint (least outstanding,
+// weighted by measured throughput, sticky per prompt prefix so server prefix caches hit) and keeps
+// each endpoint's adaptive concurrency; an endpoint that stops answering is taken out,
+// health-checked with backoff and taken back.
+//
+// Every submitted request ends exactly once through the callback. A request whose connection failed
+// before an answer came (refused, reset, server killed) is sent again, to whichever endpoint is up,
+// up to max_redispatches times; a 429 pauses its endpoint for the Retry-After and the request is
+// sent again too. Timeouts and 5xx come back as retryable errors for the runner's RetryPolicy.
+// The response body is delivered as received (EngineResult::raw_body; `body` stays null: the event
+// loop reads usage from it with a SAX pass instead of building it).
+//
+// Threads: submit(), stop(), stats(), endpoints() from any thread; the callback runs on the event
+// loop thread. The API key is kept in memory only and never logged.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/endpoint_pool.h"
+#include "engine/engine.h"
+
+namespace batchwise {
+
+struct HttpEngineOptions {
+  std::vector<std::string> endpoints;  // base URLs, with or without a trailing /v1
+  int max_concurrency = 64;            // per endpoint: the adaptive limit's ceiling
+  int initial_concurrency = 8;         // per endpoint, at start and after an endpoint came back
+  std::string api_key;                 // empty: no Authorization header
+  double request_timeout_s = 600;
+  double start_probe_timeout_s = 5;    // start(): GET /health on every endpoint, this long at most
+  double unavailable_after_s = 60;     // every endpoint down this long: queued requests fail
+  int max_redispatches = 4;            // per request, after connection failures
+  int max_rate_limited_resends = 20;   // per request, after 429s
+};
+
+class HttpEngine : public Engine {
+ public:
+  // Per-endpoint counters and the current adaptive limit, for reports and tests.
+  virtual std::vector<EndpointView> endpoints() const = 0;
+};
+
+// Checks the options (URLs) and sets up the transport; start() probes the endpoints.
+Expected<std::unique_ptr<HttpEngine>> make_http_engine(const HttpEngineOptions& options);
+
+}  // namespace batchwise

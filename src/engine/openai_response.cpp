@@ -1,0 +1,123 @@
+#include "engine/openai_response.h"
+
+#include <algorithm>
+
+namespace batchwise {
+namespace {
+
+// The server's own words about an error: OpenAI's {"error": {"message": ...}}, else the body's start.
+std::string error_text(const std::string& body) {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_object()) {
+    auto e = j.find("error");
+    if (e != j.end() && e->is_object() && e->contains("message") && (*e)["message"].is_string()) {
+      return (*e)["message"].get<std::string>();
+    }
+    if (e != j.end() && e->is_string()) return e->get<std::string>();
+  }
+  std::string text = body.substr(0, 200);
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text;
+}
+
+}  // namespace
+
+namespace {
+
+// Picks usage.prompt_tokens, usage.completion_tokens, usage.prompt_tokens_details.cached_tokens and
+// timings.cache_n out of the event stream; keys_[d] is the current key at depth d (1 = top level).
+class UsageSax final : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  ResponseUsage usage;
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t v) override { return number(static_cast<int64_t>(v)); }
+  bool number_unsigned(number_unsigned_t v) override { return number(static_cast<int64_t>(v)); }
+  bool number_float(number_float_t v, const string_t&) override { return number(static_cast<int64_t>(v)); }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return enter(); }
+  bool end_object() override { return leave(); }
+  bool start_array(std::size_t) override { return enter(); }
+  bool end_array() override { return leave(); }
+  bool key(string_t& k) override {
+    if (depth_ < kDepth) keys_[depth_] = k;
+    if (depth_ == 1 && k == "timings") usage.llama_server = true;
+    return true;
+  }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  static constexpr int kDepth = 4;
+  bool enter() {
+    depth_++;
+    if (depth_ < kDepth) keys_[depth_].clear();
+    return true;
+  }
+  bool leave() {
+    depth_--;
+    return true;
+  }
+  bool number(int64_t v) {
+    if (depth_ == 2 && keys_[1] == "usage") {
+      if (keys_[2] == "prompt_tokens") usage.prompt_tokens = v;
+      if (keys_[2] == "completion_tokens") usage.completion_tokens = v;
+    } else if (depth_ == 3 && keys_[1] == "usage" && keys_[2] == "prompt_tokens_details" && keys_[3] == "cached_tokens") {
+      usage.cached_tokens = v;
+    } else if (depth_ == 2 && keys_[1] == "timings" && keys_[2] == "cache_n") {
+      llama_cache_n_ = v;
+    }
+    return true;
+  }
+  int depth_ = 0;
+  std::string keys_[kDepth];
+
+ public:
+  int64_t llama_cache_n_ = 0;
+};
+
+}  // namespace
+
+std::optional<ResponseUsage> read_usage(std::string_view body) {
+  UsageSax sax;
+  if (!nlohmann::json::sax_parse(body.begin(), body.end(), &sax)) return std::nullopt;
+  ResponseUsage u = sax.usage;
+  if (u.cached_tokens == 0) u.cached_tokens = sax.llama_cache_n_;
+  u.cached_tokens = std::clamp<int64_t>(u.cached_tokens, 0, u.prompt_tokens);
+  return u;
+}
+
+Error error_for_http_status(int status, const std::string& body) {
+  const std::string what = "HTTP " + std::to_string(status) + ": " + error_text(body);
+  if (status == 429) return {ErrorCode::kRateLimited, what};
+  if (status == 408) return {ErrorCode::kTimeout, what};
+  if (status >= 500) return {ErrorCode::kServerError, what};
+  if (status == 401 || status == 403) {
+    return {ErrorCode::kInvalidArgument, what + " (the endpoint refused the API key: check --api-key-env)"};
+  }
+  if (status == 400 && (body.find("context_length") != std::string::npos ||
+                        body.find("exceed_context") != std::string::npos ||
+                        body.find("context size") != std::string::npos)) {
+    return {ErrorCode::kContextExceeded, what};
+  }
+  return {ErrorCode::kInvalidArgument, what};
+}
+
+Expected<std::string> normalize_endpoint(std::string_view url) {
+  const size_t scheme = url.starts_with("http://") ? 7 : url.starts_with("https://") ? 8 : 0;
+  if (scheme == 0) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "--endpoint " + std::string(url) + ": give an http:// or https:// URL, e.g. http://127.0.0.1:8080");
+  }
+  std::string rest(url.substr(scheme));
+  while (rest.ends_with("/")) rest.pop_back();
+  if (rest.ends_with("/v1")) rest.resize(rest.size() - 3);
+  while (rest.ends_with("/")) rest.pop_back();
+  if (rest.empty() || rest.front() == '/') {
+    return make_error(ErrorCode::kInvalidArgument, "--endpoint " + std::string(url) + ": no host");
+  }
+  return std::string(url.substr(0, scheme)) + rest;
+}
+
+}  // namespace batchwise

@@ -1,0 +1,37 @@
+// What the HTTP engine reads from an OpenAI-compatible server's answer: token usage (with prompt
+// tokens served from the server's prefix cache, as OpenAI/vLLM report them in
+// usage.prompt_tokens_details.cached_tokens, or llama-server in timings.cache_n), whether the
+// server looks like llama-server, and which ErrorCode an HTTP status means.
+// Pure functions; thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/status.h"
+
+namespace batchwise {
+
+struct ResponseUsage {
+  int64_t prompt_tokens = 0;
+  int64_t completion_tokens = 0;
+  int64_t cached_tokens = 0;
+  bool llama_server = false;  // the body carries llama-server's `timings`
+};
+
+// Reads usage from a response body without building it (a SAX pass: the event loop does this for
+// every answer). nullopt when the body is not valid JSON.
+std::optional<ResponseUsage> read_usage(std::string_view body);
+
+// The error class of a non-2xx HTTP answer: 400/404/422 -> invalid request (never retried; a 400
+// naming the context length -> context exceeded), 401/403 -> invalid request with a message about
+// the API key, 408 -> timeout, 429 -> rate limited, 5xx -> server error.
+Error error_for_http_status(int status, const std::string& body);
+
+// "http://host:8080/v1/" -> "http://host:8080"; refuses what is not an http(s) URL.
+Expected<std::string> normalize_endpoint(std::string_view url);
+
+}  // namespace batchwise

@@ -1,0 +1,275 @@
+// The HTTP engine: `batchwise run --endpoint` against stub OpenAI-compatible servers (test doubles
+// that fail on demand) and against llama.cpp's real llama-server on the tiny synthetic model.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "core/clock.h"
+#include "engine/http_engine.h"
+#include "llama_server_process.h"
+#include "stub_openai_server.h"
+#include "test_support.h"
+
+namespace batchwise::test {
+namespace {
+
+// N small chat requests; the first `shared_chars` characters of every prompt are the same.
+void write_requests(const std::filesystem::path& path, int n, size_t shared_chars = 0) {
+  std::string text;
+  const std::string shared(shared_chars, 'r');
+  for (int i = 0; i < n; ++i) {
+    nlohmann::json line = {{"custom_id", "req-" + std::to_string(i)},
+                           {"method", "POST"},
+                           {"url", "/v1/chat/completions"},
+                           {"body",
+                            {{"model", "stub"},
+                             {"max_tokens", 4},
+                             {"messages", {{{"role", "user"}, {"content", shared + "question " + std::to_string(i)}}}}}}};
+    text += line.dump() + "\n";
+  }
+  write_text(path, text);
+}
+
+void expect_every_id_once(const std::filesystem::path& out, int n) {
+  const auto lines = read_jsonl(out);
+  EXPECT_EQ(lines.size(), static_cast<size_t>(n));
+  const auto counts = custom_id_counts(lines);
+  EXPECT_EQ(counts.size(), static_cast<size_t>(n));
+  for (const auto& [id, k] : counts) EXPECT_EQ(k, 1) << id;
+}
+
+TEST(HttpEngine, FiveThousandRequestsOverThreeEndpointsOneDiesHalfwayEveryIdOnce) {
+  const auto dir = scratch_dir();
+  constexpr int kRequests = 5000;
+  write_requests(dir / "in.jsonl", kRequests);
+  StubBehavior slow_enough;
+  slow_enough.delay_ms = 2;  // so the run lasts long enough to kill one endpoint in the middle
+  slow_enough.record_events = false;
+  std::vector<std::unique_ptr<StubOpenAiServer>> stubs;
+  for (int i = 0; i < 3; ++i) {
+    stubs.push_back(StubOpenAiServer::start(slow_enough));
+    ASSERT_TRUE(stubs.back());
+  }
+  std::atomic<bool> done{false};
+  std::atomic<int64_t> killed_at{-1};
+  std::thread killer([&] {
+    while (!done) {
+      const int64_t seen = stubs[0]->requests() + stubs[1]->requests() + stubs[2]->requests();
+      if (seen >= kRequests / 2) {
+        stubs[1]->kill();
+        killed_at = seen;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(500));
+    }
+  });
+  const auto r = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(), "--endpoint",
+                                stubs[0]->url(), "--endpoint", stubs[1]->url() + "/v1", "--endpoint",
+                                stubs[2]->url() + "/", "--max-concurrency", "32", "--json"});
+  done = true;
+  killer.join();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_GE(killed_at.load(), kRequests / 2) << "the run ended before an endpoint could be killed";
+  expect_every_id_once(dir / "out.jsonl", kRequests);
+  EXPECT_TRUE(read_jsonl(dir / "out.errors.jsonl").empty());
+  const int64_t dead_ok = stubs[1]->answered_ok();
+  EXPECT_GT(dead_ok, 0);
+  EXPECT_LT(dead_ok, kRequests / 3);
+  EXPECT_GE(stubs[0]->answered_ok() + stubs[2]->answered_ok() + dead_ok, kRequests);
+  const auto report = nlohmann::json::parse(r.out);
+  ASSERT_EQ(report["endpoints"].size(), 3u);
+  EXPECT_FALSE(report["endpoints"][1]["up"].get<bool>());
+  EXPECT_GE(report["endpoints"][1]["times_down"].get<int>(), 1);
+  EXPECT_NE(r.err.find("taken out"), std::string::npos) << r.err;
+  std::printf("killed endpoint answered %lld, others %lld + %lld; report %s\n", (long long)dead_ok,
+              (long long)stubs[0]->answered_ok(), (long long)stubs[2]->answered_ok(), report["endpoints"].dump().c_str());
+}
+
+TEST(HttpEngine, RateLimitRetryAfterPausesTheEndpointForThatLong) {
+  const auto dir = scratch_dir();
+  constexpr int kRequests = 120;
+  write_requests(dir / "in.jsonl", kRequests);
+  StubBehavior limited;
+  limited.rate_429 = 0.02;
+  limited.retry_after_s = 1;
+  limited.seed = 7;
+  auto stub = StubOpenAiServer::start(limited);
+  ASSERT_TRUE(stub);
+  // One request at a time, so the pause after each 429 shows as the gap before the next arrival.
+  const double t0 = now_s();
+  const auto r = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(), "--endpoint",
+                                stub->url(), "--max-concurrency", "1"});
+  const double wall_s = now_s() - t0;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_every_id_once(dir / "out.jsonl", kRequests);
+  const auto events = stub->events();
+  int limited_count = 0;
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    if (events[i].status != 429) continue;
+    limited_count++;
+    const double gap_s = events[i + 1].at_s - events[i].at_s;
+    EXPECT_GE(gap_s, 0.95) << "request after the 429 at event " << i << " came " << gap_s << " s later";
+    EXPECT_LT(gap_s, 1.5);
+    std::printf("429 at event %zu: next request %.3f s later\n", i, gap_s);
+  }
+  EXPECT_GE(limited_count, 1);
+  EXPECT_GE(wall_s, limited_count * 0.95);
+}
+
+TEST(HttpEngine, ConcurrencyFallsUnderInjectedLatencyAndRecovers) {
+  auto stub = StubOpenAiServer::start({.record_events = false});
+  ASSERT_TRUE(stub);
+  auto made = make_http_engine({.endpoints = {stub->url()}, .max_concurrency = 32});
+  ASSERT_TRUE(made) << made.error().message;
+  HttpEngine& engine = **made;
+  std::atomic<int64_t> ok{0}, failed{0}, cancelled{0};
+  ASSERT_TRUE(engine.start([&](EngineResult r) {
+    (!r.error ? ok : r.error->code == ErrorCode::kCancelled ? cancelled : failed)++;  // stop() cancels the queue
+  }));
+  std::atomic<bool> feeding{true};
+  std::thread feeder([&] {
+    const nlohmann::json body = {{"model", "stub"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
+    for (uint64_t key = 1; feeding; ++key) {
+      if (!engine.submit({.key = key, .kind = ApiKind::kChatCompletions, .body = body})) break;
+    }
+  });
+  auto wait_for = [&](auto pred, double timeout_s) {
+    const double end = now_s() + timeout_s;
+    while (now_s() < end && !pred(engine.endpoints()[0].limit)) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return engine.endpoints()[0].limit;
+  };
+  const int fast = wait_for([](int l) { return l >= 32; }, 10);
+  EXPECT_EQ(fast, 32);
+  stub->set_behavior({.delay_ms = 100, .record_events = false});
+  const int slow = wait_for([](int l) { return l <= 6; }, 10);
+  EXPECT_LE(slow, 6);
+  stub->reset_max_in_flight();
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const int stub_seen_slow = stub->max_in_flight();
+  EXPECT_LE(stub_seen_slow, 8);  // the server really saw fewer requests at once
+  stub->set_behavior({.record_events = false});
+  const int recovered = wait_for([](int l) { return l >= 28; }, 10);
+  EXPECT_GE(recovered, 28);
+  feeding = false;
+  engine.stop(true);
+  feeder.join();
+  EXPECT_EQ(failed.load(), 0);
+  std::printf("limit: fast %d, with 100 ms latency %d (server saw at most %d at once), recovered %d; %lld requests\n",
+              fast, slow, stub_seen_slow, recovered, (long long)ok.load());
+}
+
+TEST(HttpEngine, ApiKeyFromTheNamedEnvironmentVariableIsSentAsBearerAndNeverPrinted) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 3);
+  auto stub = StubOpenAiServer::start();
+  ASSERT_TRUE(stub);
+  const auto r = run_shell("BW_TEST_KEY=sk-test-123 " + batchwise_bin() + " run " + shell_quote((dir / "in.jsonl").string()) +
+                           " -o " + shell_quote((dir / "out.jsonl").string()) + " --endpoint " + stub->url() +
+                           " --api-key-env BW_TEST_KEY --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(stub->last_authorization(), "Bearer sk-test-123");
+  EXPECT_EQ(r.out.find("sk-test-123"), std::string::npos);
+  EXPECT_EQ(r.err.find("sk-test-123"), std::string::npos);
+  const auto missing = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "out2.jsonl").string(),
+                                      "--endpoint", stub->url(), "--api-key-env", "BW_TEST_KEY_NOT_SET"});
+  EXPECT_EQ(missing.exit_code, 2) << missing.err;
+  EXPECT_NE(missing.err.find("BW_TEST_KEY_NOT_SET"), std::string::npos) << missing.err;
+}
+
+TEST(HttpEngine, ServerErrorsAreRetriedBadRequestsAreNotAndNoEndpointIsAFatalError) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 300);
+  // The stub serves no /v1/embeddings: its 404 is the request's fault, an error line, not a retry.
+  std::ofstream(dir / "in.jsonl", std::ios::app)
+      << R"({"custom_id":"embed-1","method":"POST","url":"/v1/embeddings","body":{"model":"stub","input":"x"}})" << "\n";
+  auto flaky = StubOpenAiServer::start({.rate_500 = 0.1, .rate_drop = 0.05, .seed = 3});
+  ASSERT_TRUE(flaky);
+  const auto r = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(), "--endpoint",
+                                flaky->url(), "--max-attempts", "6", "--json"});
+  ASSERT_EQ(r.exit_code, 1) << r.err;  // finished, with one failed request
+  expect_every_id_once(dir / "out.jsonl", 300);
+  EXPECT_GT(flaky->requests(), 300);
+  const auto errors = read_jsonl(dir / "out.errors.jsonl");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0]["custom_id"], "embed-1");
+  EXPECT_EQ(errors[0]["error"]["code"], "invalid_request");
+  EXPECT_NE(errors[0]["error"]["message"].get<std::string>().find("HTTP 404"), std::string::npos);
+
+  const auto none = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "none.jsonl").string(),
+                                   "--endpoint", "http://127.0.0.1:" + std::to_string(free_local_port())});
+  EXPECT_EQ(none.exit_code, 3);
+  EXPECT_NE(none.err.find("no endpoint answered"), std::string::npos) << none.err;
+}
+
+TEST(HttpEngine, HangingRequestsTimeOutAndAreRetried) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 40);
+  auto stub = StubOpenAiServer::start({.rate_hang = 0.1, .hang_s = 3, .seed = 5});
+  ASSERT_TRUE(stub);
+  const auto r = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(), "--endpoint",
+                                stub->url(), "--request-timeout", "0.5", "--max-attempts", "5", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_every_id_once(dir / "out.jsonl", 40);
+  EXPECT_GT(stub->requests(), 40);
+}
+
+TEST(HttpEngine, CtrlCFinishesRequestsInFlightAndTheSameCommandResumesEveryIdOnce) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 1000);
+  auto stub = StubOpenAiServer::start({.delay_ms = 50, .record_events = false});
+  ASSERT_TRUE(stub);
+  const std::string command = batchwise_bin() + " run " + shell_quote((dir / "in.jsonl").string()) + " -o " +
+                              shell_quote((dir / "out.jsonl").string()) + " --endpoint " + stub->url() +
+                              " --max-concurrency 16";
+  const auto first = run_shell(command + " & pid=$!; sleep 1; kill -INT $pid; wait $pid");
+  EXPECT_EQ(first.exit_code, 130) << first.err;
+  const int64_t answered_first = stub->answered_ok();
+  EXPECT_GT(answered_first, 0);
+  EXPECT_LT(answered_first, 1000);
+  const auto second = run_shell(command);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  expect_every_id_once(dir / "out.jsonl", 1000);
+  // Requests in flight at Ctrl-C finished and were kept: the resume sent only what was left.
+  EXPECT_EQ(stub->answered_ok(), 1000);
+}
+
+#ifdef LLAMA_SERVER_BIN
+TEST(HttpEngine, RealLlamaServerSharedPrefixOutputsUsageAndCachedTokens) {
+  const auto dir = scratch_dir();
+  const auto model = dir / "tiny.gguf";
+  ASSERT_EQ(run_batchwise({"synth", "-m", "tiny", "-o", model.string()}).exit_code, 0);
+  ASSERT_EQ(run_batchwise({"gen-workload", "seed", "-n", "50", "--prefix-tokens", "800", "--output-tokens", "8", "-o",
+                           (dir / "in.jsonl").string()})
+                .exit_code,
+            0);
+  std::string error;
+  auto server = LlamaServerProcess::start(LLAMA_SERVER_BIN, model, {"-np", "4", "-c", "8192", "-t", "2"},
+                                          dir / "llama-server.log", 60, &error);
+  ASSERT_TRUE(server) << error;
+  const auto r = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(), "--endpoint",
+                                server->url() + "/v1", "--max-concurrency", "4", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_every_id_once(dir / "out.jsonl", 50);
+  int64_t cached = 0;
+  for (const auto& line : read_jsonl(dir / "out.jsonl")) {
+    const auto& body = line["response"]["body"];
+    EXPECT_EQ(body["object"], "chat.completion");
+    EXPECT_GT(body["usage"]["prompt_tokens"].get<int64_t>(), 800);
+    EXPECT_GT(body["usage"]["completion_tokens"].get<int64_t>(), 0);
+    EXPECT_TRUE(body.contains("timings"));
+    cached += body["timings"]["cache_n"].get<int64_t>();
+  }
+  const auto report = nlohmann::json::parse(r.out);
+  EXPECT_GT(cached, 0);
+  EXPECT_EQ(report["tokens"]["cached"].get<int64_t>(), cached);
+  EXPECT_NE(r.err.find("--cache-ram 0"), std::string::npos) << r.err;
+  std::printf("llama-server: %lld of %lld prompt tokens cached, %.1f req/s\n", (long long)cached,
+              (long long)report["tokens"]["prompt"].get<int64_t>(), report["requests_per_s"].get<double>());
+}
+#endif
+
+}  // namespace
+}  // namespace batchwise::test

@@ -1,0 +1,184 @@
+#include "stub_openai_server.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <cstdint>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+#include "core/clock.h"
+
+namespace batchwise::test {
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+double unit(uint64_t seed, uint64_t n, uint64_t salt) {
+  return static_cast<double>(splitmix64(seed ^ splitmix64(n * 8 + salt)) >> 11) * 0x1.0p-53;
+}
+
+void sleep_ms(double ms) {
+  if (ms > 0) std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(ms * 1000)));
+}
+
+}  // namespace
+
+struct StubOpenAiServer::Impl {
+  httplib::Server server;
+  std::thread thread;
+  int port = 0;
+  std::atomic<bool> killed{false};
+  mutable std::mutex mu;
+  StubBehavior behavior;
+  std::vector<StubEvent> events;
+  std::string authorization;
+  std::atomic<int64_t> arrivals{0};
+  std::atomic<int64_t> ok{0};
+  std::atomic<int> in_flight{0};
+  std::atomic<int> max_in_flight{0};
+
+  StubBehavior current() {
+    std::lock_guard lock(mu);
+    return behavior;
+  }
+
+  void record(size_t index, int status) {
+    std::lock_guard lock(mu);
+    if (index < events.size()) events[index].status = status;
+  }
+
+  // Closes the connection after the status line: the client sees an incomplete answer.
+  static void drop(httplib::Response& res) {
+    res.set_chunked_content_provider("application/json", [](size_t, httplib::DataSink&) { return false; });
+  }
+
+  void complete(const httplib::Request& req, httplib::Response& res, bool chat) {
+    const int now = in_flight.fetch_add(1) + 1;
+    int seen = max_in_flight.load();
+    while (now > seen && !max_in_flight.compare_exchange_weak(seen, now)) {
+    }
+    const uint64_t n = static_cast<uint64_t>(arrivals.fetch_add(1));
+    const StubBehavior b = current();
+    size_t index = SIZE_MAX;
+    if (b.record_events) {
+      std::lock_guard lock(mu);
+      index = events.size();
+      events.push_back({now_s(), 0});
+      authorization = req.get_header_value("Authorization");
+    }
+    answer(req, res, chat, n, index, b);
+    in_flight.fetch_sub(1);
+  }
+
+  void answer(const httplib::Request& req, httplib::Response& res, bool chat, uint64_t n, size_t index,
+              const StubBehavior& b) {
+    sleep_ms(b.delay_ms);
+    if (killed) return drop(res);
+    if (b.llama_like) res.set_header("Server", "llama.cpp");
+    if (unit(b.seed, n, 1) < b.rate_drop) return drop(res);
+    if (unit(b.seed, n, 2) < b.rate_hang) {
+      for (double waited = 0; waited < b.hang_s * 1000 && !killed; waited += 20) sleep_ms(20);
+      return drop(res);
+    }
+    if (unit(b.seed, n, 3) < b.rate_429) {
+      if (b.retry_after_s > 0) res.set_header("Retry-After", std::to_string(static_cast<int>(b.retry_after_s + 0.5)));
+      res.status = 429;
+      res.set_content(R"J({"error":{"message":"rate limited (stub)","type":"rate_limit_error"}})J", "application/json");
+      return record(index, 429);
+    }
+    if (unit(b.seed, n, 4) < b.rate_500) {
+      res.status = 500;
+      res.set_content(R"J({"error":{"message":"internal error (stub)","type":"server_error"}})J", "application/json");
+      return record(index, 500);
+    }
+    const int64_t prompt_tokens = static_cast<int64_t>(req.body.size() / 4) + 1;
+    const int64_t cached = b.llama_like ? prompt_tokens / 2 : 0;
+    std::string body;
+    body.reserve(512);
+    body += R"({"id":"stub-)" + std::to_string(n) + R"(","object":")";
+    body += chat ? "chat.completion" : "text_completion";
+    body += R"(","created":1764000000,"model":"stub","choices":[{"index":0,)";
+    body += chat ? R"("message":{"role":"assistant","content":"ok"},)" : R"("text":"ok",)";
+    body += R"("finish_reason":"stop"}],"usage":{"prompt_tokens":)" + std::to_string(prompt_tokens) +
+            R"(,"completion_tokens":1,"total_tokens":)" + std::to_string(prompt_tokens + 1);
+    if (!b.llama_like) {
+      body += R"(,"prompt_tokens_details":{"cached_tokens":0}})";
+    } else {
+      body += R"(},"timings":{"cache_n":)" + std::to_string(cached) + R"(,"prompt_n":)" +
+              std::to_string(prompt_tokens - cached) + "}";
+    }
+    body += "}";
+    res.set_content(body, "application/json");
+    ok.fetch_add(1);
+    record(index, 200);
+  }
+};
+
+StubOpenAiServer::StubOpenAiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+std::unique_ptr<StubOpenAiServer> StubOpenAiServer::start(StubBehavior behavior, int threads) {
+  auto impl = std::make_unique<Impl>();
+  impl->behavior = behavior;
+  Impl* p = impl.get();
+  p->server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+  p->server.set_tcp_nodelay(true);  // else Nagle + delayed ACK add 40 ms to every answer
+  p->server.set_keep_alive_max_count(1 << 30);
+  p->server.set_keep_alive_timeout(30);
+  p->server.Post("/v1/chat/completions",
+                 [p](const httplib::Request& req, httplib::Response& res) { p->complete(req, res, true); });
+  p->server.Post("/v1/completions",
+                 [p](const httplib::Request& req, httplib::Response& res) { p->complete(req, res, false); });
+  p->server.Get("/health", [p](const httplib::Request&, httplib::Response& res) {
+    if (p->current().llama_like) res.set_header("Server", "llama.cpp");
+    res.set_content(R"({"status":"ok"})", "application/json");
+  });
+  p->port = p->server.bind_to_any_port("127.0.0.1");
+  if (p->port <= 0) return nullptr;
+  p->thread = std::thread([p] { p->server.listen_after_bind(); });
+  while (!p->server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return std::unique_ptr<StubOpenAiServer>(new StubOpenAiServer(std::move(impl)));
+}
+
+StubOpenAiServer::~StubOpenAiServer() { kill(); }
+
+int StubOpenAiServer::port() const { return impl_->port; }
+std::string StubOpenAiServer::url() const { return "http://127.0.0.1:" + std::to_string(impl_->port); }
+
+void StubOpenAiServer::set_behavior(const StubBehavior& behavior) {
+  std::lock_guard lock(impl_->mu);
+  impl_->behavior = behavior;
+}
+
+void StubOpenAiServer::kill() {
+  impl_->killed = true;
+  impl_->server.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+void StubOpenAiServer::wait() {
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+int64_t StubOpenAiServer::requests() const { return impl_->arrivals.load(); }
+int64_t StubOpenAiServer::answered_ok() const { return impl_->ok.load(); }
+int StubOpenAiServer::max_in_flight() const { return impl_->max_in_flight.load(); }
+void StubOpenAiServer::reset_max_in_flight() { impl_->max_in_flight = impl_->in_flight.load(); }
+
+std::vector<StubEvent> StubOpenAiServer::events() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->events;
+}
+
+std::string StubOpenAiServer::last_authorization() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->authorization;
+}
+
+}  // namespace batchwise::test

@@ -1,0 +1,67 @@
+// StubOpenAiServer: a TEST DOUBLE of an OpenAI-compatible server (cpp-httplib on 127.0.0.1, a free
+// port). It answers /v1/chat/completions and /v1/completions with a small valid body (usage
+// included) at once or after a set delay, and injects the failures a real server cannot be made to
+// produce on demand: 429 with Retry-After, 500, hangs (client timeouts) and dropped connections, each
+// at a set fraction of requests (chosen by a seeded hash of the request's arrival number). It can be
+// killed mid-test and counts what it saw. GET /health answers 200.
+//
+// Threads: requests are served on the server's own thread pool; every method may be called from any
+// thread. httplib.h stays inside stub_openai_server.cpp.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace batchwise::test {
+
+struct StubBehavior {
+  double delay_ms = 0;        // before every answer
+  double rate_429 = 0;        // fractions of POSTs
+  double retry_after_s = 1;   // sent with 429; 0: no Retry-After header
+  double rate_500 = 0;
+  double rate_hang = 0;       // no answer for hang_s
+  double hang_s = 5;
+  double rate_drop = 0;       // connection closed without a complete answer
+  bool llama_like = false;    // `Server: llama.cpp` and llama-server's `timings` in bodies
+  uint64_t seed = 1;
+  bool record_events = true;  // off for benchmarks: events() then stays empty
+};
+
+struct StubEvent {
+  double at_s = 0;   // monotonic seconds (core/clock.h's now_s) when the request arrived
+  int status = 0;    // what it got (0: dropped or hung)
+};
+
+class StubOpenAiServer {
+ public:
+  // Binds 127.0.0.1 on a free port and serves on `threads` threads (a keep-alive connection holds
+  // one: give more than the client's connections).
+  static std::unique_ptr<StubOpenAiServer> start(StubBehavior behavior = {}, int threads = 96);
+  ~StubOpenAiServer();
+
+  int port() const;
+  std::string url() const;  // "http://127.0.0.1:PORT"
+  void set_behavior(const StubBehavior& behavior);
+
+  // Stops listening and drops every request in progress; later connections are refused.
+  void kill();
+  // Blocks until kill() or the process ends (for the stand-alone bench server).
+  void wait();
+
+  int64_t requests() const;      // POSTs received
+  int64_t answered_ok() const;   // POSTs answered 200
+  int max_in_flight() const;     // most POSTs being served at once since the last reset
+  void reset_max_in_flight();
+  std::vector<StubEvent> events() const;  // every POST, in arrival order
+  std::string last_authorization() const; // the Authorization header of the latest POST
+
+  struct Impl;
+
+ private:
+  explicit StubOpenAiServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace batchwise::test

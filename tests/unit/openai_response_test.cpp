@@ -1,0 +1,57 @@
+// What the HTTP engine reads from answers: usage, cached tokens, server kind, error classes, URLs.
+#include "engine/openai_response.h"
+
+#include <gtest/gtest.h>
+
+namespace batchwise {
+namespace {
+
+TEST(OpenAiResponse, UsageWithOpenAiCachedTokens) {
+  auto u = *read_usage(
+      R"({"choices":[{"message":{"content":"{\"usage\":{\"prompt_tokens\":5}}"}}],)"
+      R"("usage":{"prompt_tokens":2000,"completion_tokens":32,"prompt_tokens_details":{"cached_tokens":1984}}})");
+  EXPECT_EQ(u.prompt_tokens, 2000);
+  EXPECT_EQ(u.completion_tokens, 32);
+  EXPECT_EQ(u.cached_tokens, 1984);
+  EXPECT_FALSE(u.llama_server);
+}
+
+TEST(OpenAiResponse, LlamaServerCacheNCountsAsCachedAndNamesTheServer) {
+  auto u = *read_usage(R"({"usage":{"prompt_tokens":100,"completion_tokens":4},"timings":{"cache_n":90,"prompt_n":10}})");
+  EXPECT_EQ(u.cached_tokens, 90);
+  EXPECT_TRUE(u.llama_server);
+}
+
+TEST(OpenAiResponse, MissingOrOddUsageGivesZerosAndNonJsonNothing) {
+  EXPECT_EQ(read_usage(R"({"choices":[]})")->prompt_tokens, 0);
+  EXPECT_EQ(read_usage(R"({"usage":"x"})")->prompt_tokens, 0);
+  EXPECT_EQ(read_usage(R"([1])")->prompt_tokens, 0);
+  EXPECT_EQ(read_usage(R"({"a":{"usage":{"prompt_tokens":3}}})")->prompt_tokens, 0);  // only the top level counts
+  EXPECT_FALSE(read_usage("<html>502 Bad Gateway</html>"));
+  EXPECT_FALSE(read_usage(R"({"usage":{"prompt_tokens":3})"));
+}
+
+TEST(OpenAiResponse, HttpStatusClasses) {
+  EXPECT_EQ(error_for_http_status(400, R"({"error":{"message":"bad"}})").code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(error_for_http_status(400, R"({"error":{"message":"bad"}})").message, "HTTP 400: bad");
+  EXPECT_EQ(error_for_http_status(400, R"({"error":{"code":"context_length_exceeded"}})").code,
+            ErrorCode::kContextExceeded);
+  EXPECT_EQ(error_for_http_status(401, "").code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(error_for_http_status(408, "").code, ErrorCode::kTimeout);
+  EXPECT_EQ(error_for_http_status(429, "").code, ErrorCode::kRateLimited);
+  EXPECT_EQ(error_for_http_status(500, "oops").code, ErrorCode::kServerError);
+  EXPECT_EQ(error_for_http_status(503, "").code, ErrorCode::kServerError);
+}
+
+TEST(OpenAiResponse, EndpointsWithOrWithoutV1) {
+  EXPECT_EQ(*normalize_endpoint("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+  EXPECT_EQ(*normalize_endpoint("http://127.0.0.1:8080/"), "http://127.0.0.1:8080");
+  EXPECT_EQ(*normalize_endpoint("http://127.0.0.1:8080/v1"), "http://127.0.0.1:8080");
+  EXPECT_EQ(*normalize_endpoint("https://api.example.com/v1/"), "https://api.example.com");
+  EXPECT_EQ(*normalize_endpoint("https://gw.example.com/team/v1"), "https://gw.example.com/team");
+  EXPECT_FALSE(normalize_endpoint("127.0.0.1:8080"));
+  EXPECT_FALSE(normalize_endpoint("http://"));
+}
+
+}  // namespace
+}  // namespace batchwise
