@@ -62,7 +62,7 @@ stage_build() {
 model_path() { echo "build-gpu/models/llama-3.1-8b-$1.gguf"; }
 
 stage_models() {
-  for q in q4_k_m f16; do
+  for q in ${MODELS:-q4_k_m f16}; do
     [ -f "$(model_path $q)" ] || { local t0=$SECONDS; $bin -q synth -m llama-3.1-8b --quant $q -o "$(model_path $q)"; log "synth $q: $((SECONDS - t0)) s"; }
   done
 }
@@ -126,9 +126,18 @@ stage_server() {  # QUANT N NP...
     "$bin_dir/llama-server" -m "$(model_path $q)" -ngl 999 -np "$np" -c $(( np * 2200 )) -fa on --cache-ram 0 \
       --host 127.0.0.1 --port 18080 > "$out/server-$q-$np.log" 2>&1 &
     local pid=$!
-    for _ in $(seq 1 120); do curl -sf http://127.0.0.1:18080/health >/dev/null 2>&1 && break; sleep 1; done
+    python3 - <<'PY' || { log "llama-server did not come up"; tail -5 "$out/server-$q-$np.log"; }
+import time, urllib.request
+for _ in range(180):
+    try:
+        if urllib.request.urlopen("http://127.0.0.1:18080/health", timeout=2).status == 200: break
+    except Exception: pass
+    time.sleep(1)
+else: raise SystemExit(1)
+PY
     rm -f build-gpu/srv.*
-    $bin -q run "$w" -o build-gpu/srv.jsonl --endpoint http://127.0.0.1:18080 --max-concurrency "$np" --json \
+    log "llama-server -np $np"
+    $bin run "$w" -o build-gpu/srv.jsonl --endpoint http://127.0.0.1:18080 --max-concurrency "$np" --json \
       > "$out/server-run-$q-$np.json" 2> "$out/server-run-$q-$np.log" || tail "$out/server-run-$q-$np.log"
     kill "$pid"; wait "$pid" 2>/dev/null || true
     record "$(python3 -c "import json; r=json.load(open('$out/server-run-$q-$np.json')); print(json.dumps({'requests_per_s': r['requests_per_s'], 'ok': r['ok'], 'wall_s': r['wall_s']}))")" \
