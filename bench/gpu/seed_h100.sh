@@ -137,9 +137,11 @@ else: raise SystemExit(1)
 PY
     rm -f build-gpu/srv.*
     log "llama-server -np $np"
-    $bin run "$w" -o build-gpu/srv.jsonl --endpoint http://127.0.0.1:18080 --max-concurrency "$np" --json \
+    # A bounded wait: llama-server -np 64 once stopped answering mid-run here (bench/results/README.md).
+    timeout "${SERVER_RUN_LIMIT_S:-150}" $bin run "$w" -o build-gpu/srv.jsonl --endpoint http://127.0.0.1:18080 --max-concurrency "$np" --json \
       > "$out/server-run-$q-$np.json" 2> "$out/server-run-$q-$np.log" || tail "$out/server-run-$q-$np.log"
     kill "$pid"; wait "$pid" 2>/dev/null || true
+    [ -s "$out/server-run-$q-$np.json" ] || { log "llama-server -np $np: no result"; continue; }
     record "$(python3 -c "import json; r=json.load(open('$out/server-run-$q-$np.json')); print(json.dumps({'requests_per_s': r['requests_per_s'], 'ok': r['ok'], 'wall_s': r['wall_s']}))")" \
       "{\"peer\": \"llama-server\", \"quant\": \"$q\", \"parallel\": $np, \"requests\": $n}"
   done
