@@ -138,7 +138,7 @@ PY
     rm -f build-gpu/srv.*
     log "llama-server -np $np"
     # A bounded wait: llama-server -np 64 once stopped answering mid-run here (bench/results/README.md).
-    timeout "${SERVER_RUN_LIMIT_S:-150}" $bin run "$w" -o build-gpu/srv.jsonl --endpoint http://127.0.0.1:18080 --max-concurrency "$np" --json \
+    timeout -k 5 "${SERVER_RUN_LIMIT_S:-150}" $bin run "$w" -o build-gpu/srv.jsonl --endpoint http://127.0.0.1:18080 --max-concurrency "$np" --json \
       > "$out/server-run-$q-$np.json" 2> "$out/server-run-$q-$np.log" || tail "$out/server-run-$q-$np.log"
     kill "$pid"; wait "$pid" 2>/dev/null || true
     [ -s "$out/server-run-$q-$np.json" ] || { log "llama-server -np $np: no result"; continue; }
