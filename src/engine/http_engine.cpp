@@ -51,7 +51,10 @@ class HttpEngineImpl final : public HttpEngine {
     views_ = pool_.views();
   }
 
-  ~HttpEngineImpl() override { stop(false); }
+  ~HttpEngineImpl() override {
+    stop(false);
+    if (thread_.joinable()) thread_.join();
+  }
 
   Status start(Callback on_done) override {
     on_done_ = std::move(on_done);
@@ -85,8 +88,8 @@ class HttpEngineImpl final : public HttpEngine {
     }
     space_cv_.notify_all();
     transport_->wakeup();
-    std::lock_guard join_lock(join_mu_);
-    if (thread_.joinable()) thread_.join();
+    // No join here: the runner calls stop(true) and then stop(false) once its grace period is
+    // over, which it could not do while blocked on a server that never answers.
   }
 
   size_t max_in_flight() const override { return max_in_flight_; }
@@ -406,7 +409,6 @@ class HttpEngineImpl final : public HttpEngine {
   size_t max_in_flight_ = 0;
   Callback on_done_;
   std::thread thread_;
-  std::mutex join_mu_;
 
   mutable std::mutex mu_;  // guards the fields down to views_
   std::condition_variable space_cv_;

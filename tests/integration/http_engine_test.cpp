@@ -236,6 +236,27 @@ TEST(HttpEngine, CtrlCFinishesRequestsInFlightAndTheSameCommandResumesEveryIdOnc
   EXPECT_EQ(stub->answered_ok(), 1000);
 }
 
+// Regression: stop() used to wait for requests in flight, so a server that never answers (seen with
+// llama-server -np 32 on the H100) kept `run` from ever exiting, even after a second Ctrl-C.
+TEST(HttpEngine, CtrlCStopsWithinTheGracePeriodWhenTheServerNeverAnswers) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 50);
+  auto stub = StubOpenAiServer::start({.rate_hang = 1.0, .hang_s = 120, .record_events = false});
+  ASSERT_TRUE(stub);
+  const std::string command = batchwise_bin() + " run " + shell_quote((dir / "in.jsonl").string()) + " -o " +
+                              shell_quote((dir / "out.jsonl").string()) + " --endpoint " + stub->url();
+  const auto start = std::chrono::steady_clock::now();
+  const auto stopped = run_shell(command + " & pid=$!; sleep 1; kill -INT $pid; wait $pid");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(stopped.exit_code, 130) << stopped.err;
+  EXPECT_LT(seconds, 1 + 5 + 3) << "SIGINT, then the 5 s grace for requests in flight";
+  stub->set_behavior({});
+  const auto resumed = run_shell(command);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  expect_every_id_once(dir / "out.jsonl", 50);
+  stub->kill();
+}
+
 #ifdef LLAMA_SERVER_BIN
 TEST(HttpEngine, RealLlamaServerSharedPrefixOutputsUsageAndCachedTokens) {
   const auto dir = scratch_dir();
