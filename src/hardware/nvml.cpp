@@ -41,12 +41,70 @@ class Library {
   void* handle_;
 };
 
+struct NvmlUtilization {
+  unsigned int gpu, memory;
+};
+
+const char* nvml_path() {
+  const char* env = std::getenv("BATCHWISE_NVML_LIB");
+  return env && *env ? env : "libnvidia-ml.so.1";
+}
+
 }  // namespace
+
+struct GpuSampler::Impl {
+  Library lib{nvml_path()};
+  bool ready = false;
+  std::vector<nvmlDevice_t> devices;
+  nvmlReturn_t (*shutdown)() = nullptr;
+  nvmlReturn_t (*memory)(nvmlDevice_t, NvmlMemory*) = nullptr;
+  nvmlReturn_t (*utilization)(nvmlDevice_t, NvmlUtilization*) = nullptr;
+};
+
+GpuSampler::GpuSampler() : impl_(std::make_unique<Impl>()) {
+  Impl& m = *impl_;
+  if (!m.lib.loaded()) return;
+  auto init = m.lib.get<nvmlReturn_t (*)()>("nvmlInit_v2");
+  auto count_fn = m.lib.get<nvmlReturn_t (*)(unsigned*)>("nvmlDeviceGetCount_v2");
+  auto handle_fn = m.lib.get<nvmlReturn_t (*)(unsigned, nvmlDevice_t*)>("nvmlDeviceGetHandleByIndex_v2");
+  m.shutdown = m.lib.get<nvmlReturn_t (*)()>("nvmlShutdown");
+  m.memory = m.lib.get<nvmlReturn_t (*)(nvmlDevice_t, NvmlMemory*)>("nvmlDeviceGetMemoryInfo");
+  m.utilization = m.lib.get<nvmlReturn_t (*)(nvmlDevice_t, NvmlUtilization*)>("nvmlDeviceGetUtilizationRates");
+  if (!init || !count_fn || !handle_fn || !m.shutdown || !m.memory || init() != kNvmlSuccess) return;
+  m.ready = true;
+  unsigned count = 0;
+  if (count_fn(&count) != kNvmlSuccess) count = 0;
+  for (unsigned i = 0; i < count && i < 64; ++i) {
+    nvmlDevice_t dev = nullptr;
+    if (handle_fn(i, &dev) == kNvmlSuccess) m.devices.push_back(dev);
+  }
+}
+
+GpuSampler::~GpuSampler() {
+  if (impl_->ready) impl_->shutdown();
+}
+
+std::optional<GpuSampler::Sample> GpuSampler::sample() {
+  const Impl& m = *impl_;
+  if (!m.ready || m.devices.empty()) return std::nullopt;
+  Sample s;
+  int with_utilization = 0;
+  for (nvmlDevice_t dev : m.devices) {
+    NvmlMemory mem{};
+    if (m.memory(dev, &mem) == kNvmlSuccess) s.memory_used_bytes += static_cast<int64_t>(mem.used);
+    NvmlUtilization u{};
+    if (m.utilization && m.utilization(dev, &u) == kNvmlSuccess) {
+      s.utilization_percent += u.gpu;
+      with_utilization++;
+    }
+  }
+  if (with_utilization > 0) s.utilization_percent /= with_utilization;
+  return s;
+}
 
 NvmlProbe probe_nvml() {
   NvmlProbe probe;
-  const char* env = std::getenv("BATCHWISE_NVML_LIB");
-  const char* path = env && *env ? env : "libnvidia-ml.so.1";
+  const char* path = nvml_path();
   Library lib(path);
   if (!lib.loaded()) {
     probe.reason = std::string("no NVIDIA driver (") + path + " not loadable)";

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,5 +37,25 @@ struct NvmlProbe {
 
 // Tries $BATCHWISE_NVML_LIB first when set (tests point it at a missing file), else libnvidia-ml.so.1.
 NvmlProbe probe_nvml();
+
+// Device memory in use and utilization of every GPU, for `run`'s report (read about once a second).
+// Without NVML or a GPU, sample() gives nullopt. Not thread-safe: one owner samples.
+class GpuSampler {
+ public:
+  struct Sample {
+    int64_t memory_used_bytes = 0;  // summed over GPUs, every process's allocations
+    double utilization_percent = 0; // mean over GPUs of NVML's busy share of the last period
+  };
+  GpuSampler();
+  ~GpuSampler();
+  GpuSampler(const GpuSampler&) = delete;
+  GpuSampler& operator=(const GpuSampler&) = delete;
+
+  std::optional<Sample> sample();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
 
 }  // namespace batchwise

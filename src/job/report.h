@@ -25,7 +25,7 @@ struct ResourceSummary {
   int64_t peak_rss_bytes = 0;
   double rss_growth_bytes_per_1000 = 0;  // slope of RSS over requests finished this run
   std::optional<int64_t> peak_gpu_memory_bytes;
-  std::optional<double> mean_gpu_utilization;
+  std::optional<double> mean_gpu_utilization;  // percent, mean of the samples
 };
 
 struct RunReport {

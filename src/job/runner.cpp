@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/files.h"
 #include "core/log.h"
+#include "hardware/nvml.h"
 #include "job/batch_input.h"
 #include "job/batch_output.h"
 #include "job/job_store.h"
@@ -18,6 +19,25 @@
 
 namespace batchwise {
 namespace {
+
+// GPU memory and utilization sampled about once a second while the job runs (NVML, where present).
+struct GpuUse {
+  double next_s = 0;
+  int samples = 0;
+  int64_t peak_memory_bytes = 0;
+  double utilization_sum = 0;
+
+  void maybe_sample(GpuSampler& sampler) {
+    const double now = now_s();
+    if (now < next_s) return;
+    next_s = now + 1.0;
+    const auto s = sampler.sample();
+    if (!s) return;
+    samples++;
+    peak_memory_bytes = std::max(peak_memory_bytes, s->memory_used_bytes);
+    utilization_sum += s->utilization_percent;
+  }
+};
 
 // Results from the engine's thread to the runner's.
 class ResultQueue {
@@ -152,6 +172,8 @@ Expected<RunOutcome> run_batch(const RunOptions& in, Engine& engine) {
   bool stopping = false, stopped_hard = false;
   double stop_deadline = 0;
   std::vector<std::pair<double, int64_t>> rss_samples;  // (requests finished, rss)
+  GpuSampler gpus;
+  GpuUse gpu_use;
 
   auto finish = [&](const InputLine& line, EngineResult& r) {
     if (r.error) failed++;
@@ -231,6 +253,7 @@ Expected<RunOutcome> run_batch(const RunOptions& in, Engine& engine) {
       rss_samples.emplace_back(static_cast<double>(done), current_rss_bytes());
     }
     progress.update(done, failed, completion_tokens);
+    gpu_use.maybe_sample(gpus);
   }
   engine.stop(true);
   Status flushed = store->flush();
@@ -254,6 +277,10 @@ Expected<RunOutcome> run_batch(const RunOptions& in, Engine& engine) {
     const auto& [d0, r0] = rss_samples[1];  // skip the start-up sample: model loading is not a leak
     const auto& [d1, r1] = rss_samples.back();
     if (d1 > d0) rep.resources.rss_growth_bytes_per_1000 = static_cast<double>(r1 - r0) / (d1 - d0) * 1000.0;
+  }
+  if (gpu_use.samples > 0) {
+    rep.resources.peak_gpu_memory_bytes = gpu_use.peak_memory_bytes;
+    rep.resources.mean_gpu_utilization = gpu_use.utilization_sum / gpu_use.samples;
   }
   if (!outcome.interrupted && rep.pending == 0) {
     BW_TRY(write_output_files(*store, options.output, options.errors));

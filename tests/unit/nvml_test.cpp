@@ -39,3 +39,16 @@ TEST(Nvml, ThisMachineEitherHasGpusWithMemoryOrSaysWhyNot) {
 
 }  // namespace
 }  // namespace batchwise
+
+namespace batchwise {
+namespace {
+
+TEST(GpuSampler, WithoutNvmlThereIsNoSampleAndNoCrash) {
+  ::setenv("BATCHWISE_NVML_LIB", "/nonexistent/libnvidia-ml.so.1", 1);
+  GpuSampler sampler;
+  EXPECT_FALSE(sampler.sample().has_value());
+  ::unsetenv("BATCHWISE_NVML_LIB");
+}
+
+}  // namespace
+}  // namespace batchwise
