@@ -90,7 +90,8 @@ nlohmann::json report_json(const RunReport& r) {
       {"latency", {{"queue", latency_json(r.queue)}, {"ttft", latency_json(r.ttft)}, {"total", latency_json(r.total)}}},
       {"memory",
        {{"peak_rss_bytes", r.resources.peak_rss_bytes},
-        {"rss_growth_bytes_per_1000_requests", r.resources.rss_growth_bytes_per_1000}}},
+        {"rss_growth_bytes_per_1000_requests", r.resources.rss_growth_bytes_per_1000},
+        {"rss_leak_suspected", r.resources.rss_leak_suspected}}},
   };
   if (r.resources.peak_gpu_memory_bytes) j["memory"]["peak_gpu_memory_bytes"] = *r.resources.peak_gpu_memory_bytes;
   if (r.resources.mean_gpu_utilization) j["memory"]["mean_gpu_utilization"] = *r.resources.mean_gpu_utilization;
@@ -130,6 +131,11 @@ std::string report_text(const RunReport& r) {
                   static_cast<double>(r.resources.peak_rss_bytes) / 1048576.0,
                   r.resources.rss_growth_bytes_per_1000 / 1048576.0);
     out += buf;
+    if (r.resources.rss_leak_suspected) {
+      std::snprintf(buf, sizeof buf, "warning: memory grew more than %.0f MiB per 1000 requests: a leak? (report it)\n",
+                    kLeakWarningBytesPer1000 / 1048576.0);
+      out += buf;
+    }
   }
   if (r.resources.peak_gpu_memory_bytes) {
     std::snprintf(buf, sizeof buf, "gpu: peak memory %.1f GiB, mean utilization %.0f%%\n",

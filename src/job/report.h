@@ -21,9 +21,14 @@ struct LatencySummary {
   double p99_ms = 0;
 };
 
+// RSS growth per 1,000 requests above which the report warns of a leak: a run keeps no per-request
+// state once a result is committed, so steady growth past this is a bug worth a look.
+inline constexpr double kLeakWarningBytesPer1000 = 8.0 * 1048576.0;
+
 struct ResourceSummary {
   int64_t peak_rss_bytes = 0;
   double rss_growth_bytes_per_1000 = 0;  // slope of RSS over requests finished this run
+  bool rss_leak_suspected = false;       // the slope is over kLeakWarningBytesPer1000
   std::optional<int64_t> peak_gpu_memory_bytes;
   std::optional<double> mean_gpu_utilization;  // percent, mean of the samples
 };

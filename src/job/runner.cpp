@@ -277,6 +277,7 @@ Expected<RunOutcome> run_batch(const RunOptions& in, Engine& engine) {
     const auto& [d0, r0] = rss_samples[1];  // skip the start-up sample: model loading is not a leak
     const auto& [d1, r1] = rss_samples.back();
     if (d1 > d0) rep.resources.rss_growth_bytes_per_1000 = static_cast<double>(r1 - r0) / (d1 - d0) * 1000.0;
+    rep.resources.rss_leak_suspected = rep.resources.rss_growth_bytes_per_1000 > kLeakWarningBytesPer1000;
   }
   if (gpu_use.samples > 0) {
     rep.resources.peak_gpu_memory_bytes = gpu_use.peak_memory_bytes;

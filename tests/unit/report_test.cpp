@@ -1,0 +1,31 @@
+#include "job/report.h"
+
+#include <gtest/gtest.h>
+
+namespace batchwise {
+namespace {
+
+TEST(Report, SteadyMemoryGrowthIsCalledOutAsAPossibleLeak) {
+  RunReport r;
+  r.resources.peak_rss_bytes = 200 << 20;
+  r.resources.rss_growth_bytes_per_1000 = 0.5 * 1048576.0;
+  EXPECT_EQ(report_text(r).find("leak"), std::string::npos);
+  EXPECT_FALSE(report_json(r)["memory"]["rss_leak_suspected"].get<bool>());
+
+  r.resources.rss_growth_bytes_per_1000 = 20 * 1048576.0;
+  r.resources.rss_leak_suspected = r.resources.rss_growth_bytes_per_1000 > kLeakWarningBytesPer1000;
+  EXPECT_NE(report_text(r).find("leak"), std::string::npos) << report_text(r);
+  EXPECT_TRUE(report_json(r)["memory"]["rss_leak_suspected"].get<bool>());
+}
+
+TEST(Report, GpuLineOnlyWhereNvmlSampled) {
+  RunReport r;
+  r.resources.peak_rss_bytes = 1;
+  EXPECT_EQ(report_text(r).find("gpu:"), std::string::npos);
+  r.resources.peak_gpu_memory_bytes = int64_t{19} << 30;
+  r.resources.mean_gpu_utilization = 58.0;
+  EXPECT_NE(report_text(r).find("gpu: peak memory 19.0 GiB, mean utilization 58%"), std::string::npos) << report_text(r);
+}
+
+}  // namespace
+}  // namespace batchwise
