@@ -87,6 +87,10 @@ int run_command(RunFlags& f) {
     if (!http) return report_error(http.error());
     return run_on(f, **http, http->get());
   }
+  if (f.http.stream) {
+    return report_error({ErrorCode::kInvalidArgument,
+                         "--stream needs --endpoint (the embedded engine measures time to first token itself)"});
+  }
   if (f.model.empty()) {
     auto tiny = default_tiny_model();
     if (!tiny) return report_error(tiny.error());
