@@ -87,6 +87,10 @@ int run_command(RunFlags& f) {
     if (!http) return report_error(http.error());
     return run_on(f, **http, http->get());
   }
+  if (f.http.stream) {
+    return report_error({ErrorCode::kInvalidArgument,
+                         "--stream needs --endpoint (the embedded engine measures time to first token itself)"});
+  }
   if (f.model.empty()) {
     auto tiny = default_tiny_model();
     if (!tiny) return report_error(tiny.error());
@@ -189,6 +193,9 @@ Verb add_run_command(CLI::App& app) {
                   "with --endpoint: seconds one request may take before it counts as timed out")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  sub->add_flag("--stream", f->http.stream,
+                "with --endpoint: ask for streamed (SSE) answers to measure time to first token; the output "
+                "bodies are still whole chat.completion / text_completion objects (default: off)");
   sub->add_flag("--json", f->json, "print the report as JSON on stdout");
   return {sub, [f] { return run_command(*f); }};
 }

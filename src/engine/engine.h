@@ -36,6 +36,7 @@ struct RequestTimings {
   double queue_ms = 0;       // submit -> first token of the prompt evaluated (or sent)
   double ttft_ms = 0;        // submit -> first generated token
   double total_ms = 0;       // submit -> done
+  double itl_ms = 0;         // mean gap between generated chunks (streamed HTTP answers); 0: not measured
 };
 
 struct EngineResult {

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "engine/http_transport.h"
 #include "engine/openai_response.h"
+#include "engine/sse_assembler.h"
 
 namespace batchwise {
 namespace {
@@ -30,7 +31,12 @@ struct Flight {
   Queued queued;
   size_t endpoint = 0;
   double sent_s = 0;
+  std::unique_ptr<SseAssembler> sse;  // streamed requests; heap-held so the transfer's callback can keep it
 };
+
+bool streams(const HttpEngineOptions& options, ApiKind kind) {
+  return options.stream && kind != ApiKind::kEmbeddings;
+}
 
 class HttpEngineImpl final : public HttpEngine {
  public:
@@ -65,7 +71,14 @@ class HttpEngineImpl final : public HttpEngine {
 
   bool submit(EngineRequest request) override {
     Queued q;
-    q.body_text = request.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    if (streams(options_, request.kind) && request.body.is_object()) {
+      nlohmann::json body = request.body;  // the caller's body stays as given
+      body["stream"] = true;
+      body["stream_options"] = {{"include_usage", true}};
+      q.body_text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    } else {
+      q.body_text = request.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
     q.request = std::move(request);
     q.submitted_s = now_s();
     {
@@ -256,10 +269,17 @@ class HttpEngineImpl final : public HttpEngine {
       pool_.on_dispatch(*i);
       const uint64_t id = next_id_++;
       // The flight owns the body the transfer reads (node addresses in flights_ are stable).
-      const Flight& f = flights_.emplace(id, Flight{std::move(q), *i, now}).first->second;
+      Flight& f = flights_.emplace(id, Flight{std::move(q), *i, now, nullptr}).first->second;
       pending_.pop_front();
+      std::function<void(std::string_view)> on_data;
+      if (streams(options_, f.queued.request.kind)) {
+        f.sse = std::make_unique<SseAssembler>(f.queued.request.kind == ApiKind::kChatCompletions);
+        // The transfer ends (and stops calling) before its flight is dropped in handle().
+        on_data = [sse = f.sse.get()](std::string_view bytes) { (void)sse->feed(bytes, now_s()); };
+      }
       transport_->start({.id = id, .url = request_urls_[*i][static_cast<size_t>(f.queued.request.kind)], .post = true,
-                         .body = f.queued.body_text, .timeout_s = options_.request_timeout_s});
+                         .body = f.queued.body_text, .timeout_s = options_.request_timeout_s,
+                         .on_data = std::move(on_data)});
     }
   }
 
@@ -357,6 +377,19 @@ class HttpEngineImpl final : public HttpEngine {
   void deliver_ok(Flight& f, HttpReply& r, double now) {
     EngineResult result = base_result(f.queued, f.sent_s, now);
     result.status_code = r.status;
+    // A server that ignored "stream" answered with plain JSON: take it as it is.
+    if (f.sse && f.sse->saw_events()) {
+      Expected<nlohmann::json> body = f.sse->finish();
+      if (!body) {
+        result.status_code = 502;
+        result.error = Error{body.error().code, base_urls_[f.endpoint] + ": " + body.error().message};
+        deliver(std::move(result));
+        return;
+      }
+      r.body = body->dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      if (f.sse->first_content_s()) result.timings.ttft_ms = (*f.sse->first_content_s() - f.queued.submitted_s) * 1000;
+      result.timings.itl_ms = f.sse->mean_gap_ms();
+    }
     const std::optional<ResponseUsage> read = read_usage(r.body);
     if (!read) {
       result.status_code = 502;

@@ -10,7 +10,10 @@
 // up to max_redispatches times; a 429 pauses its endpoint for the Retry-After and the request is
 // sent again too. Timeouts and 5xx come back as retryable errors for the runner's RetryPolicy.
 // The response body is delivered as received (EngineResult::raw_body; `body` stays null: the event
-// loop reads usage from it with a SAX pass instead of building it).
+// loop reads usage from it with a SAX pass instead of building it). With `stream`, chat and text
+// completions are sent with "stream": true and stream_options.include_usage; the server-sent events
+// are assembled (SseAssembler) into the body a non-streamed request would have got, and ttft_ms is
+// when the first content chunk arrived, itl_ms the mean gap between content chunks.
 //
 // Threads: submit(), stop(), stats(), endpoints() from any thread; the callback runs on the event
 // loop thread. The API key is kept in memory only and never logged.
@@ -35,6 +38,7 @@ struct HttpEngineOptions {
   double unavailable_after_s = 60;     // every endpoint down this long: queued requests fail
   int max_redispatches = 4;            // per request, after connection failures
   int max_rate_limited_resends = 20;   // per request, after 429s
+  bool stream = false;                 // SSE answers: real time to first token (not embeddings)
 };
 
 class HttpEngine : public Engine {

@@ -29,10 +29,6 @@ void init_curl_once() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
-size_t append_body(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
-}
 
 HeaderList append_header(HeaderList list, const std::string& line) {
   curl_slist* grown = curl_slist_append(list.get(), line.c_str());
@@ -96,8 +92,8 @@ class CurlTransport final : public HttpTransport {
       t->easy.reset(curl_easy_init());
       set_fixed_options(t->easy.get());
     }
-    t->call = call;
-    const std::string url(call.url);  // curl copies it
+    t->call = std::move(call);
+    const std::string url(t->call.url);  // curl copies it
     CURL* e = t->easy.get();
     curl_easy_setopt(e, CURLOPT_URL, url.c_str());
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(t->call.timeout_s * 1000));
@@ -109,9 +105,9 @@ class CurlTransport final : public HttpTransport {
       curl_easy_setopt(e, CURLOPT_HTTPHEADER, get_headers_.get());
       curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     }
-    const bool tls = call.url.starts_with("https://");
+    const bool tls = t->call.url.starts_with("https://");
     curl_easy_setopt(e, CURLOPT_PIPEWAIT, tls ? 1L : 0L);  // wait for an HTTP/2 connection to multiplex on
-    curl_easy_setopt(e, CURLOPT_WRITEDATA, &t->response);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
     curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
     CURLMcode rc = curl_multi_add_handle(multi_.get(), e);
     if (rc != CURLM_OK) {
@@ -190,6 +186,13 @@ class CurlTransport final : public HttpTransport {
     HttpCall call;
     std::string response;
   };
+
+  static size_t append_body(char* data, size_t size, size_t n, void* user) {
+    auto* t = static_cast<Transfer*>(user);
+    t->response.append(data, size * n);
+    if (t->call.on_data) t->call.on_data(std::string_view(data, size * n));
+    return size * n;
+  }
 
   void set_fixed_options(CURL* e) {
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);

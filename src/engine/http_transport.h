@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,6 +31,9 @@ struct HttpCall {
   bool post = true;       // POST `body` as JSON, else GET
   std::string_view body;
   double timeout_s = 600;
+  // When set, called with each piece of the response body as it arrives (inside poll(), on the
+  // caller's thread), for streamed answers; the whole body still comes back in HttpReply.
+  std::function<void(std::string_view)> on_data;
 };
 
 enum class TransportFailure {

@@ -257,6 +257,42 @@ TEST(HttpEngine, CtrlCStopsWithinTheGracePeriodWhenTheServerNeverAnswers) {
   stub->kill();
 }
 
+TEST(HttpEngine, StreamMeasuresTimeToFirstTokenAndOutputsWholeChatCompletions) {
+  const auto dir = scratch_dir();
+  constexpr int kRequests = 100;
+  write_requests(dir / "in.jsonl", kRequests);
+  // 200 ms to the first of 3 content chunks, 100 ms between them: ttft about 200 ms, total about 400.
+  auto stub = StubOpenAiServer::start({.stream_first_ms = 200, .stream_gap_ms = 100, .stream_chunks = 3});
+  ASSERT_TRUE(stub);
+  const auto r = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(), "--endpoint",
+                                stub->url(), "--max-concurrency", "64", "--stream", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_every_id_once(dir / "out.jsonl", kRequests);
+  EXPECT_TRUE(read_jsonl(dir / "out.errors.jsonl").empty());
+  for (const auto& line : read_jsonl(dir / "out.jsonl")) {
+    const auto& body = line["response"]["body"];
+    EXPECT_EQ(body["object"], "chat.completion") << body.dump();
+    EXPECT_EQ(body["choices"][0]["message"]["content"], stub_stream_text(3)) << body.dump();
+    EXPECT_EQ(body["choices"][0]["finish_reason"], "stop");
+    EXPECT_GT(body["usage"]["prompt_tokens"].get<int64_t>(), 0);
+    EXPECT_EQ(body["usage"]["completion_tokens"].get<int64_t>(), 3);
+  }
+  const auto report = nlohmann::json::parse(r.out);
+  const auto& latency = report["latency"];
+  const double queue = latency["queue"]["p50_ms"].get<double>();
+  const double ttft = latency["ttft"]["p50_ms"].get<double>();
+  const double total = latency["total"]["p50_ms"].get<double>();
+  // Time spent waiting for a concurrency slot (the limit starts at 8) shifts both alike.
+  EXPECT_GT(ttft - queue, 150);
+  EXPECT_LT(ttft - queue, 350);
+  EXPECT_GT(total - ttft, 150);
+  EXPECT_LT(total - ttft, 350);
+  EXPECT_LT(ttft, total - 100);
+  EXPECT_EQ(report["tokens"]["completion"].get<int64_t>(), 3 * kRequests);
+  std::printf("streamed: p50 queue %.0f ms, ttft %.0f ms, total %.0f ms (ttft - queue %.0f ms)\n", queue, ttft, total,
+              ttft - queue);
+}
+
 #ifdef LLAMA_SERVER_BIN
 TEST(HttpEngine, RealLlamaServerSharedPrefixOutputsUsageAndCachedTokens) {
   const auto dir = scratch_dir();
@@ -289,6 +325,36 @@ TEST(HttpEngine, RealLlamaServerSharedPrefixOutputsUsageAndCachedTokens) {
   EXPECT_NE(r.err.find("--cache-ram 0"), std::string::npos) << r.err;
   std::printf("llama-server: %lld of %lld prompt tokens cached, %.1f req/s\n", (long long)cached,
               (long long)report["tokens"]["prompt"].get<int64_t>(), report["requests_per_s"].get<double>());
+}
+TEST(HttpEngine, RealLlamaServerStreamedAnswersAssembleWithUsageAndTimings) {
+  const auto dir = scratch_dir();
+  const auto model = dir / "tiny.gguf";
+  ASSERT_EQ(run_batchwise({"synth", "-m", "tiny", "-o", model.string()}).exit_code, 0);
+  ASSERT_EQ(run_batchwise({"gen-workload", "seed", "-n", "12", "--prefix-tokens", "200", "--output-tokens", "8", "-o",
+                           (dir / "in.jsonl").string()})
+                .exit_code,
+            0);
+  std::string error;
+  auto server = LlamaServerProcess::start(LLAMA_SERVER_BIN, model, {"-np", "4", "-c", "4096", "-t", "2"},
+                                          dir / "llama-server.log", 60, &error);
+  ASSERT_TRUE(server) << error;
+  const auto r = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(), "--endpoint",
+                                server->url(), "--max-concurrency", "4", "--stream", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_every_id_once(dir / "out.jsonl", 12);
+  for (const auto& line : read_jsonl(dir / "out.jsonl")) {
+    const auto& body = line["response"]["body"];
+    EXPECT_EQ(body["object"], "chat.completion") << body.dump();
+    EXPECT_TRUE(body["choices"][0]["message"]["content"].is_string()) << body.dump();
+    EXPECT_GT(body["usage"]["prompt_tokens"].get<int64_t>(), 200) << body.dump();
+    EXPECT_GT(body["usage"]["completion_tokens"].get<int64_t>(), 0) << body.dump();
+    EXPECT_TRUE(body["timings"].contains("cache_n")) << body.dump();  // from the final chunk
+  }
+  const auto report = nlohmann::json::parse(r.out);
+  // 8 tokens each: the first arrives well before the last.
+  EXPECT_LT(report["latency"]["ttft"]["p50_ms"].get<double>(), report["latency"]["total"]["p50_ms"].get<double>());
+  std::printf("llama-server streamed: p50 ttft %.1f ms, total %.1f ms\n", report["latency"]["ttft"]["p50_ms"].get<double>(),
+              report["latency"]["total"]["p50_ms"].get<double>());
 }
 #endif
 

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "core/clock.h"
 
 namespace batchwise::test {
@@ -28,7 +30,15 @@ void sleep_ms(double ms) {
   if (ms > 0) std::this_thread::sleep_for(std::chrono::microseconds(static_cast<int64_t>(ms * 1000)));
 }
 
+std::string piece(int i) { return (i > 0 ? " tok" : "tok") + std::to_string(i); }
+
 }  // namespace
+
+std::string stub_stream_text(int chunks) {
+  std::string text;
+  for (int i = 0; i < chunks; ++i) text += piece(i);
+  return text;
+}
 
 struct StubOpenAiServer::Impl {
   httplib::Server server;
@@ -58,6 +68,8 @@ struct StubOpenAiServer::Impl {
   static void drop(httplib::Response& res) {
     res.set_chunked_content_provider("application/json", [](size_t, httplib::DataSink&) { return false; });
   }
+
+  void stream(httplib::Response& res, bool chat, uint64_t n, size_t index, const StubBehavior& b, int64_t prompt_tokens);
 
   void complete(const httplib::Request& req, httplib::Response& res, bool chat) {
     const int now = in_flight.fetch_add(1) + 1;
@@ -100,6 +112,10 @@ struct StubOpenAiServer::Impl {
     }
     const int64_t prompt_tokens = static_cast<int64_t>(req.body.size() / 4) + 1;
     const int64_t cached = b.llama_like ? prompt_tokens / 2 : 0;
+    if (req.body.find("\"stream\"") != std::string::npos) {
+      const auto request = nlohmann::json::parse(req.body, nullptr, false);
+      if (request.is_object() && request.value("stream", false)) return stream(res, chat, n, index, b, prompt_tokens);
+    }
     std::string body;
     body.reserve(512);
     body += R"({"id":"stub-)" + std::to_string(n) + R"(","object":")";
@@ -120,6 +136,47 @@ struct StubOpenAiServer::Impl {
     record(index, 200);
   }
 };
+
+void StubOpenAiServer::Impl::stream(httplib::Response& res, bool chat, uint64_t n, size_t index, const StubBehavior& b,
+                                    int64_t prompt_tokens) {
+  if (b.llama_like) res.set_header("Server", "llama.cpp");
+  res.set_chunked_content_provider("text/event-stream", [this, chat, n, index, b, prompt_tokens](size_t,
+                                                                                             httplib::DataSink& sink) {
+    auto chunk = [&](const nlohmann::json& choice, const nlohmann::json& usage) {
+      nlohmann::json c = {{"id", "stub-" + std::to_string(n)},
+                          {"object", chat ? "chat.completion.chunk" : "text_completion"},
+                          {"created", 1764000000},
+                          {"model", "stub"},
+                          {"choices", choice.is_null() ? nlohmann::json::array() : nlohmann::json::array({choice})}};
+      if (!usage.is_null()) c["usage"] = usage;
+      const std::string event = "data: " + c.dump() + "\n\n";
+      return sink.write(event.data(), event.size());
+    };
+    for (int i = 0; i < b.stream_chunks; ++i) {
+      sleep_ms(i == 0 ? b.stream_first_ms : b.stream_gap_ms);
+      if (killed) return false;
+      nlohmann::json choice = {{"index", 0}, {"finish_reason", nullptr}};
+      if (chat) {
+        choice["delta"] = i == 0 ? nlohmann::json{{"role", "assistant"}, {"content", piece(i)}}
+                                 : nlohmann::json{{"content", piece(i)}};
+      } else {
+        choice["text"] = piece(i);
+      }
+      if (!chunk(choice, nullptr)) return false;
+    }
+    nlohmann::json last = {{"index", 0}, {"finish_reason", "stop"}};
+    if (chat) last["delta"] = nlohmann::json::object(); else last["text"] = "";
+    nlohmann::json usage = {{"prompt_tokens", prompt_tokens}, {"completion_tokens", b.stream_chunks},
+                            {"total_tokens", prompt_tokens + b.stream_chunks}};
+    if (!chunk(last, nullptr) || !chunk(nullptr, usage)) return false;
+    const std::string done = ": stub keep-alive comment\n\ndata: [DONE]\n\n";
+    if (!sink.write(done.data(), done.size())) return false;
+    sink.done();
+    ok.fetch_add(1);
+    record(index, 200);
+    return true;
+  });
+}
 
 StubOpenAiServer::StubOpenAiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 

@@ -3,7 +3,10 @@
 // included) at once or after a set delay, and injects the failures a real server cannot be made to
 // produce on demand: 429 with Retry-After, 500, hangs (client timeouts) and dropped connections, each
 // at a set fraction of requests (chosen by a seeded hash of the request's arrival number). It can be
-// killed mid-test and counts what it saw. GET /health answers 200.
+// killed mid-test and counts what it saw. GET /health answers 200. A request with "stream": true is
+// answered as server-sent events: `stream_chunks` content chunks (the first after stream_first_ms,
+// then one every stream_gap_ms), a finish chunk, a usage chunk and `data: [DONE]`; the content
+// concatenates to stub_stream_text(stream_chunks).
 //
 // Threads: requests are served on the server's own thread pool; every method may be called from any
 // thread. httplib.h stays inside stub_openai_server.cpp.
@@ -27,7 +30,13 @@ struct StubBehavior {
   bool llama_like = false;    // `Server: llama.cpp` and llama-server's `timings` in bodies
   uint64_t seed = 1;
   bool record_events = true;  // off for benchmarks: events() then stays empty
+  double stream_first_ms = 0; // streamed answers: before the first content chunk
+  double stream_gap_ms = 0;   // between content chunks
+  int stream_chunks = 3;
 };
+
+// The content a streamed answer of `chunks` chunks carries: "tok0 tok1 tok2".
+std::string stub_stream_text(int chunks);
 
 struct StubEvent {
   double at_s = 0;   // monotonic seconds (core/clock.h's now_s) when the request arrived
