@@ -10,7 +10,9 @@
 namespace batchwise {
 namespace {
 
-LatencySummary percentiles(std::vector<double>& v) {
+}  // namespace
+
+LatencySummary latency_percentiles(std::vector<double>& v) {
   LatencySummary s;
   if (v.empty()) return s;
   std::sort(v.begin(), v.end());
@@ -20,6 +22,8 @@ LatencySummary percentiles(std::vector<double>& v) {
   s.p99_ms = at(0.99);
   return s;
 }
+
+namespace {
 
 int64_t proc_status_kib(const char* field) {
   std::ifstream in("/proc/self/status");
@@ -64,9 +68,9 @@ Expected<RunReport> build_report(JobStore& store, const JobMeta& meta) {
   }));
   r.pending = r.requests - r.ok - r.failed;
   r.evaluated_prompt_tokens = r.prompt_tokens - r.cached_tokens;
-  r.queue = percentiles(queue);
-  r.ttft = percentiles(ttft);
-  r.total = percentiles(total);
+  r.queue = latency_percentiles(queue);
+  r.ttft = latency_percentiles(ttft);
+  r.total = latency_percentiles(total);
   return r;
 }
 
@@ -93,6 +97,7 @@ nlohmann::json report_json(const RunReport& r) {
         {"rss_growth_bytes_per_1000_requests", r.resources.rss_growth_bytes_per_1000},
         {"rss_leak_suspected", r.resources.rss_leak_suspected}}},
   };
+  if (r.inter_token) j["latency"]["inter_token"] = latency_json(*r.inter_token);
   if (r.resources.peak_gpu_memory_bytes) j["memory"]["peak_gpu_memory_bytes"] = *r.resources.peak_gpu_memory_bytes;
   if (r.resources.mean_gpu_utilization) j["memory"]["mean_gpu_utilization"] = *r.resources.mean_gpu_utilization;
   return j;
@@ -126,6 +131,11 @@ std::string report_text(const RunReport& r) {
                 r.queue.p50_ms, r.queue.p90_ms, r.queue.p99_ms, r.ttft.p50_ms, r.ttft.p90_ms, r.ttft.p99_ms,
                 r.total.p50_ms, r.total.p90_ms, r.total.p99_ms);
   out += buf;
+  if (r.inter_token) {
+    std::snprintf(buf, sizeof buf, "inter-token ms (p50/p90/p99 of each request's mean gap): %.1f/%.1f/%.1f\n",
+                  r.inter_token->p50_ms, r.inter_token->p90_ms, r.inter_token->p99_ms);
+    out += buf;
+  }
   if (r.resources.peak_rss_bytes > 0) {
     std::snprintf(buf, sizeof buf, "memory: peak RSS %.1f MiB, growth %.2f MiB per 1000 requests\n",
                   static_cast<double>(r.resources.peak_rss_bytes) / 1048576.0,

@@ -47,6 +47,8 @@ struct RunReport {
   double requests_per_s = 0;
   double tokens_per_s = 0;  // completion tokens per second
   LatencySummary queue, ttft, total;
+  // Mean gap between streamed chunks per request, for requests finished in this run (HTTP --stream).
+  std::optional<LatencySummary> inter_token;
   ResourceSummary resources;
 };
 
@@ -55,6 +57,9 @@ Expected<RunReport> build_report(JobStore& store, const JobMeta& meta);
 
 nlohmann::json report_json(const RunReport& r);
 std::string report_text(const RunReport& r);
+
+// p50/p90/p99 of `values_ms` (sorted in place).
+LatencySummary latency_percentiles(std::vector<double>& values_ms);
 
 // Peak resident memory of this process (VmHWM), bytes; 0 when unknown.
 int64_t peak_rss_bytes();

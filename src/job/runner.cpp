@@ -175,8 +175,10 @@ Expected<RunOutcome> run_batch(const RunOptions& in, Engine& engine) {
   GpuSampler gpus;
   GpuUse gpu_use;
 
+  std::vector<double> inter_token_ms;  // streamed answers finished in this run
   auto finish = [&](const InputLine& line, EngineResult& r) {
     if (r.error) failed++;
+    if (!r.error && r.timings.itl_ms > 0) inter_token_ms.push_back(r.timings.itl_ms);
     completion_tokens += r.completion_tokens;
     store->append(to_record(line, r, attempts[line.line]));
   };
@@ -272,6 +274,7 @@ Expected<RunOutcome> run_batch(const RunOptions& in, Engine& engine) {
   rep.requests_per_s = session_done / std::max(1e-9, rep.wall_s);
   rep.tokens_per_s = static_cast<double>(completion_tokens) / std::max(1e-9, rep.wall_s);
   if (outcome.resumed == 0) rep.evaluated_prompt_tokens = outcome.engine.prompt_tokens_evaluated;
+  if (!inter_token_ms.empty()) rep.inter_token = latency_percentiles(inter_token_ms);
   rep.resources.peak_rss_bytes = peak_rss_bytes();
   if (rss_samples.size() >= 3) {
     const auto& [d0, r0] = rss_samples[1];  // skip the start-up sample: model loading is not a leak

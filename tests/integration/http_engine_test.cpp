@@ -288,6 +288,10 @@ TEST(HttpEngine, StreamMeasuresTimeToFirstTokenAndOutputsWholeChatCompletions) {
   EXPECT_GT(total - ttft, 150);
   EXPECT_LT(total - ttft, 350);
   EXPECT_LT(ttft, total - 100);
+  // Each request's mean gap between its chunks is the stub's 100 ms.
+  ASSERT_TRUE(latency.contains("inter_token")) << latency.dump();
+  EXPECT_GT(latency["inter_token"]["p50_ms"].get<double>(), 80);
+  EXPECT_LT(latency["inter_token"]["p50_ms"].get<double>(), 200);
   EXPECT_EQ(report["tokens"]["completion"].get<int64_t>(), 3 * kRequests);
   std::printf("streamed: p50 queue %.0f ms, ttft %.0f ms, total %.0f ms (ttft - queue %.0f ms)\n", queue, ttft, total,
               ttft - queue);
