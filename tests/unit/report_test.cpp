@@ -29,3 +29,21 @@ TEST(Report, GpuLineOnlyWhereNvmlSampled) {
 
 }  // namespace
 }  // namespace batchwise
+
+namespace batchwise {
+namespace {
+
+TEST(Report, InterTokenLatencyAppearsOnlyForStreamedRuns) {
+  RunReport r;
+  EXPECT_FALSE(report_json(r)["latency"].contains("inter_token"));
+  EXPECT_EQ(report_text(r).find("inter-token"), std::string::npos);
+  std::vector<double> gaps = {120, 100, 110, 90, 300};
+  r.inter_token = latency_percentiles(gaps);
+  EXPECT_DOUBLE_EQ(r.inter_token->p50_ms, 110);
+  EXPECT_DOUBLE_EQ(r.inter_token->p99_ms, 300);
+  EXPECT_DOUBLE_EQ(report_json(r)["latency"]["inter_token"]["p50_ms"].get<double>(), 110);
+  EXPECT_NE(report_text(r).find("inter-token ms"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace batchwise
