@@ -6,7 +6,8 @@
 //
 // Threads: one engine thread owns the llama_context. A few preparer threads parse, render and
 // tokenize requests (the tokenizer is read-only), because a 2,000-token prompt takes milliseconds
-// to tokenize. submit() blocks while max_in_flight() requests are queued.
+// to tokenize. After each decode step the same number of helper threads choose the next tokens from
+// the rows of logits (ParallelRows). submit() blocks while max_in_flight() requests are queued.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +25,7 @@ struct LlamaEngineOptions {
   int n_batch = 2048;           // tokens per llama_decode call
   int n_ubatch = 512;           // tokens per compute step inside it
   int n_threads = 0;            // 0: all cores
-  int prepare_threads = 0;      // threads parsing and tokenizing requests; 0: half the cores, at most 8
+  int prepare_threads = 0;      // threads preparing requests and choosing tokens; 0: half the cores, at most 8
   int n_gpu_layers = 999;       // layers offloaded when a GPU backend is built in
   int prefix_slots = 4;         // sequences kept for shared prefixes
   int min_shared_prefix = 32;   // shorter common prefixes are recomputed, not shared
