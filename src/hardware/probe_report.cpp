@@ -4,19 +4,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/log.h"
+#include "core/units.h"
 #include "hardware/gpu_catalogue.h"
 
 namespace batchwise {
-namespace {
-
-std::string gib(int64_t bytes) {
-  char s[32];
-  std::snprintf(s, sizeof s, "%.2f GiB", static_cast<double>(bytes) / 1073741824.0);
-  return s;
-}
-
-}  // namespace
-
 ProbeReport probe_hardware() {
   ProbeReport r;
   r.nvml = probe_nvml();
@@ -73,7 +64,7 @@ std::string probe_to_text(const ProbeReport& r) {
     std::snprintf(line, sizeof line,
                   "GPU %d %s: %s total, %s free, %d SMs, cc %s, %.0f GB/s (%d-bit bus), PCIe gen %d x%d, %d NVLink "
                   "links, %.0f TFLOP/s fp16 dense [%s]\n",
-                  g.index, g.name.c_str(), gib(g.memory_total_bytes).c_str(), gib(g.memory_free_bytes).c_str(),
+                  g.index, g.name.c_str(), format_gib(g.memory_total_bytes).c_str(), format_gib(g.memory_free_bytes).c_str(),
                   g.sm_count, g.compute_capability.c_str(), g.memory_bandwidth_bytes_per_s / 1e9,
                   g.memory_bus_width_bits, g.pcie_generation, g.pcie_width, g.nvlink_links_active,
                   d.fp16_flops_per_s / 1e12, d.source.c_str());
@@ -84,7 +75,7 @@ std::string probe_to_text(const ProbeReport& r) {
   out += "CPU   " + (r.host.cpu_model.empty() ? std::string("unknown") : r.host.cpu_model) + ": " +
          std::to_string(r.host.physical_cores) + " cores, " + std::to_string(r.host.logical_cpus) + " threads; " +
          (flags.empty() ? std::string("no SIMD flags found") : flags) + "\n";
-  out += "RAM   " + gib(r.host.ram_total_bytes) + " total, " + gib(r.host.ram_available_bytes) + " available\n";
+  out += "RAM   " + format_gib(r.host.ram_total_bytes) + " total, " + format_gib(r.host.ram_available_bytes) + " available\n";
   return out;
 }
 

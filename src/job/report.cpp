@@ -8,9 +8,6 @@
 #include "job/progress.h"
 
 namespace batchwise {
-namespace {
-
-}  // namespace
 
 LatencySummary latency_percentiles(std::vector<double>& v) {
   LatencySummary s;

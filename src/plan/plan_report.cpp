@@ -4,16 +4,12 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
+#include "core/units.h"
+
 namespace batchwise {
 namespace {
 
 using nlohmann::json;
-
-std::string gib(int64_t bytes) {
-  char s[32];
-  std::snprintf(s, sizeof s, "%.2f GiB", static_cast<double>(bytes) / 1073741824.0);
-  return s;
-}
 
 std::string fixed(double v, int digits) {
   char s[48];
@@ -127,9 +123,9 @@ std::string plan_to_text(const Plan& p) {
   line("model     " + s.name + " (" + s.architecture + ", " + fixed(s.parameter_count() / 1e9, 2) + "B params" +
        (s.is_moe() ? ", " + fixed(s.active_parameter_count() / 1e9, 2) + "B active" : "") + (s.is_mla() ? ", MLA" : "") +
        (s.has_swa() ? ", SWA " + std::to_string(s.n_layer_swa()) + "/" + std::to_string(s.n_layer) + " layers" : "") +
-       ") " + p.quant + ": weights " + gib(p.weights.total_bytes) + " (" + fixed(p.weights.bits_per_weight(), 2) +
+       ") " + p.quant + ": weights " + format_gib(p.weights.total_bytes) + " (" + fixed(p.weights.bits_per_weight(), 2) +
        " bits/weight, " + p.weights.source + ")");
-  line("device    " + d.name + " [" + d.source + "]: " + gib(d.memory_bytes) + ", " +
+  line("device    " + d.name + " [" + d.source + "]: " + format_gib(d.memory_bytes) + ", " +
        fixed(d.bandwidth_bytes_per_s / 1e9, 0) + " GB/s, " + fixed(d.fp16_flops_per_s / 1e12, 1) + " TFLOP/s fp16 dense");
   const auto& w = p.input.workload;
   line("workload  " + (w.name.empty() ? std::string("custom") : w.name) + ": " + std::to_string(w.prompt_tokens) +
@@ -144,8 +140,8 @@ std::string plan_to_text(const Plan& p) {
   for (const auto& n : p.notes) line("note      " + n);
   if (!r.fits) {
     line("");
-    line("DOES NOT FIT: batch 1 needs " + gib(r.max.memory.device.total_bytes()) + " but " + d.name + " has " +
-         gib(d.memory_bytes) + " (short by " + gib(r.shortfall_bytes) + "). Options:");
+    line("DOES NOT FIT: batch 1 needs " + format_gib(r.max.memory.device.total_bytes()) + " but " + d.name + " has " +
+         format_gib(d.memory_bytes) + " (short by " + format_gib(r.shortfall_bytes) + "). Options:");
     for (const auto& sug : r.suggestions) line("  - " + sug);
     return out;
   }
@@ -156,9 +152,9 @@ std::string plan_to_text(const Plan& p) {
   line(row);
   auto choice_row = [&](const char* label, const BatchChoice& c) {
     std::snprintf(row, sizeof row, "%-12s %6lld %9lld %11s %10s %10s %10s %11.1f %8.2fs", label, (long long)c.batch,
-                  (long long)c.context_tokens, gib(c.memory.device.total_bytes()).c_str(),
-                  gib(c.memory.device.weights_bytes).c_str(), gib(c.memory.device.kv_cache_bytes).c_str(),
-                  gib(c.memory.device.compute_bytes).c_str(), c.perf.decode_tokens_per_s, c.perf.request_latency_s);
+                  (long long)c.context_tokens, format_gib(c.memory.device.total_bytes()).c_str(),
+                  format_gib(c.memory.device.weights_bytes).c_str(), format_gib(c.memory.device.kv_cache_bytes).c_str(),
+                  format_gib(c.memory.device.compute_bytes).c_str(), c.perf.decode_tokens_per_s, c.perf.request_latency_s);
     line(row);
   };
   choice_row("max", r.max);
@@ -166,8 +162,8 @@ std::string plan_to_text(const Plan& p) {
   choice_row("safe", r.safe);
   if (p.devices.size() > 1) {
     for (size_t i = 0; i < p.devices.size(); ++i) {
-      line("  device " + std::to_string(i) + " " + p.devices[i].name + ": " + gib(p.devices[i].predicted.total_bytes()) +
-           " of " + gib(p.devices[i].memory_bytes) + " (recommended batch, layers split evenly)");
+      line("  device " + std::to_string(i) + " " + p.devices[i].name + ": " + format_gib(p.devices[i].predicted.total_bytes()) +
+           " of " + format_gib(p.devices[i].memory_bytes) + " (recommended batch, layers split evenly)");
     }
   }
   line("limited by " + r.limited_by);

@@ -4,14 +4,10 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/units.h"
+
 namespace batchwise {
 namespace {
-
-std::string gib(int64_t bytes) {
-  char s[32];
-  std::snprintf(s, sizeof s, "%.2f GiB", static_cast<double>(bytes) / 1073741824.0);
-  return s;
-}
 
 BatchChoice evaluate(const RecommendInput& in, int64_t batch) {
   BatchChoice c;
@@ -55,13 +51,13 @@ std::vector<std::string> suggestions_for(const RecommendInput& in, int64_t need_
     RecommendInput smaller = in;
     smaller.weights = w;
     if (fits(smaller, 1, 1.0)) {
-      out.push_back("--quant " + std::string(file_type_name(t)) + " (weights " + gib(w.total_bytes) + ") fits");
+      out.push_back("--quant " + std::string(file_type_name(t)) + " (weights " + format_gib(w.total_bytes) + ") fits");
       break;
     }
   }
   const BatchChoice one = evaluate(in, 1);
   if (in.base.k_type.name == "f16" && one.memory.device.kv_cache_bytes * 4 > need_bytes) {
-    out.push_back("a quantized KV cache (--kv-type q8_0) halves the KV cache (" + gib(one.memory.device.kv_cache_bytes) + ")");
+    out.push_back("a quantized KV cache (--kv-type q8_0) halves the KV cache (" + format_gib(one.memory.device.kv_cache_bytes) + ")");
   }
   if (in.device.is_gpu() && in.device.memory_bytes > 0) {
     const int64_t gpus = (need_bytes + in.device.memory_bytes - 1) / in.device.memory_bytes + 1;
