@@ -51,10 +51,10 @@ void DeviceSamplers::set(llama_context* ctx, llama_seq_id id, bool on) {
   if (chains_.empty() || id < 0 || static_cast<size_t>(id) >= chains_.size()) return;
   on = on && !failed_;
   if (attached_[id] == on) return;
-  if (on) {
-    retired_.push_back(std::move(chains_[id]));
-    chains_[id] = greedy_chain();
-  }
+  // The old chain was detached when this id last took a sampled request, which then ran to its end:
+  // llama.cpp has rebuilt its graph since and no longer points to it, so it can go. Keeping every
+  // detached chain would grow (with its device buffers) for as long as a mixed batch runs.
+  if (on) chains_[id] = greedy_chain();
   llama_set_sampler(ctx, id, on ? chains_[id].get() : nullptr);
   attached_[id] = on;
 }

@@ -6,8 +6,8 @@
 //
 // Device: DeviceSamplers keeps one greedy chain per sequence id attached to the context, so that a
 // decode step returns one token per sequence instead of a 128k-float row. llama.cpp initialises a
-// chain when it is attached and refuses to do so twice, so re-attaching uses a fresh chain; every
-// chain lives as long as the context (declare DeviceSamplers before the context that uses them).
+// chain when it is attached and refuses to do so twice, so re-attaching uses a fresh chain; attached
+// chains must outlive the context (declare DeviceSamplers before the context that uses them).
 // Part of the llama.cpp adapter (includes llama.h).
 #pragma once
 
@@ -47,7 +47,6 @@ class DeviceSamplers {
  private:
   std::vector<SamplerPtr> chains_;   // by sequence id: the one attached, or last attached
   std::vector<bool> attached_;
-  std::vector<SamplerPtr> retired_;  // detached chains llama.cpp may still point to
   bool failed_ = false;
 };
 
