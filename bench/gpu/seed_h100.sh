@@ -76,7 +76,7 @@ workload() {  # N -> path
 record() { python3 -c "import json,sys; print(json.dumps(dict(json.loads(sys.argv[1]), **json.loads(sys.argv[2]))))" "$1" "$2" | tee -a "$out/results.jsonl"; }
 
 # KV cells: the shared prefix once, CELLS_PER_SEQ for each sequence's own prompt and output, and slack.
-stage_embedded() {  # QUANT N P...   (env: CELLS_PER_SEQ, CTX_SLACK, UBATCH, EXTRA)
+stage_embedded() {  # QUANT N P...   (env: CELLS_PER_SEQ, CTX_SLACK, UBATCH, SAMPLING=device|host, EXTRA flags)
   local q=$1 n=$2; shift 2
   local w; w=$(workload "$n")
   for p in "$@"; do
@@ -85,11 +85,11 @@ stage_embedded() {  # QUANT N P...   (env: CELLS_PER_SEQ, CTX_SLACK, UBATCH, EXT
     rm -f build-gpu/emb.*
     log "embedded $tag"
     $bin -v run "$w" -o build-gpu/emb.jsonl -m "$(model_path $q)" -p "$p" -c "$ctx" -b 4096 --ubatch "${UBATCH:-1024}" \
-      --device-sampling ${EXTRA:-} --json > "$out/embedded-$tag.json" 2> "$out/embedded-$tag.log" \
+      $([ "${SAMPLING:-device}" = device ] && echo --device-sampling) ${EXTRA:-} --json > "$out/embedded-$tag.json" 2> "$out/embedded-$tag.log" \
       || { tail -5 "$out/embedded-$tag.log"; continue; }
     grep -E "engine:" "$out/embedded-$tag.log" >&2 || true
     record "$(python3 -c "import json; r=json.load(open('$out/embedded-$tag.json')); e=r['engine']; print(json.dumps({'requests_per_s': r['requests_per_s'], 'ok': r['ok'], 'wall_s': r['wall_s'], 'prompt_tokens_evaluated': e['prompt_tokens_evaluated'], 'prompt_tokens_submitted': e['prompt_tokens_submitted'], 'steps': e.get('steps'), 'tokens_per_step': e.get('tokens_per_step'), 'decode_call_s': e.get('decode_call_s'), 'wait_s': e.get('wait_s'), 'host_s': e.get('host_s'), 'peak_gpu_memory_bytes': r['memory'].get('peak_gpu_memory_bytes'), 'gpu_utilization': r['memory'].get('mean_gpu_utilization')}))")" \
-      "{\"peer\": \"batchwise-embedded\", \"quant\": \"$q\", \"parallel\": $p, \"requests\": $n, \"ctx\": $ctx, \"ubatch\": ${UBATCH:-1024}, \"extra\": \"${EXTRA:-}\"}"
+      "{\"peer\": \"batchwise-embedded\", \"quant\": \"$q\", \"parallel\": $p, \"requests\": $n, \"ctx\": $ctx, \"ubatch\": ${UBATCH:-1024}, \"sampling\": \"${SAMPLING:-device}\", \"extra\": \"${EXTRA:-}\"}"
   done
 }
 
