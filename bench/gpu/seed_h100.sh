@@ -5,11 +5,12 @@
 # the build and the models it already has.
 #   bench/gpu/seed_h100.sh build            CUDA build of batchwise, llama-server, llama-batched-bench
 #   bench/gpu/seed_h100.sh models           synth Llama-3.1-8B-shaped Q4_K_M and F16
-#   bench/gpu/seed_h100.sh embedded QUANT N P...   batchwise run on N seed requests at each -p
+#   bench/gpu/seed_h100.sh embedded QUANT N P...   batchwise run on N seed requests at each P (128, or 256x2: lanes)
 #   bench/gpu/seed_h100.sh ceiling QUANT P...      llama-batched-bench, 2,048-token shared prompt, 32 out
 #   bench/gpu/seed_h100.sh naive QUANT N    one request at a time, rubric re-evaluated each time
 #   bench/gpu/seed_h100.sh server QUANT N NP...    llama-server -np NP --cache-ram 0, driven by batchwise
-# Results: JSON lines in $OUT/results.jsonl (and logs beside it).
+#   bench/gpu/seed_h100.sh pack             $OUT/0-all.tgz: every result and log in one file
+# Results: JSON lines in $OUT/results.jsonl (and logs beside it). Despite its name it runs on any CUDA GPU.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -75,27 +76,34 @@ workload() {  # N -> path
 
 record() { python3 -c "import json,sys; print(json.dumps(dict(json.loads(sys.argv[1]), **json.loads(sys.argv[2]))))" "$1" "$2" | tee -a "$out/results.jsonl"; }
 
-# KV cells: the shared prefix once, CELLS_PER_SEQ for each sequence's own prompt and output, and slack.
+# KV cells: the shared prefix once per lane, CELLS_PER_SEQ for each sequence's own prompt and output,
+# and slack. P is "SEQUENCES" or "SEQUENCESxLANES" (128x2: 128 sequences over 2 llama.cpp contexts).
 stage_embedded() {  # QUANT N P...   (env: CELLS_PER_SEQ, CTX_SLACK, UBATCH, SAMPLING=device|host, EXTRA flags)
   local q=$1 n=$2; shift 2
   local w; w=$(workload "$n")
-  for p in "$@"; do
-    local ctx=$(( 2300 + p * ${CELLS_PER_SEQ:-100} + ${CTX_SLACK:-4096} ))
-    local tag="$q-$p-c$ctx-ub${UBATCH:-1024}${EXTRA_TAG:-}"
+  for pl in "$@"; do
+    local p=${pl%x*} lanes=1
+    [ "$pl" = "$p" ] || lanes=${pl#*x}
+    local ctx=$(( lanes * 2300 + p * ${CELLS_PER_SEQ:-100} + ${CTX_SLACK:-4096} ))
+    local tag="$q-$p-l$lanes-c$ctx-ub${UBATCH:-1024}${EXTRA_TAG:-}"
     rm -f build-gpu/emb.*
     log "embedded $tag"
-    $bin -v run "$w" -o build-gpu/emb.jsonl -m "$(model_path $q)" -p "$p" -c "$ctx" -b 4096 --ubatch "${UBATCH:-1024}" \
-      $([ "${SAMPLING:-device}" = device ] && echo --device-sampling) ${EXTRA:-} --json > "$out/embedded-$tag.json" 2> "$out/embedded-$tag.log" \
+    $bin -v run "$w" -o build-gpu/emb.jsonl -m "$(model_path $q)" -p "$p" --lanes "$lanes" -c "$ctx" -b 4096 --ubatch "${UBATCH:-1024}" \
+      $([ "${SAMPLING:-host}" = device ] && echo --device-sampling) ${EXTRA:-} --json > "$out/embedded-$tag.json" 2> "$out/embedded-$tag.log" \
       || { tail -5 "$out/embedded-$tag.log"; continue; }
     grep -E "engine:" "$out/embedded-$tag.log" >&2 || true
     record "$(python3 -c "import json; r=json.load(open('$out/embedded-$tag.json')); e=r['engine']; print(json.dumps({'requests_per_s': r['requests_per_s'], 'ok': r['ok'], 'wall_s': r['wall_s'], 'prompt_tokens_evaluated': e['prompt_tokens_evaluated'], 'prompt_tokens_submitted': e['prompt_tokens_submitted'], 'steps': e.get('steps'), 'tokens_per_step': e.get('tokens_per_step'), 'decode_call_s': e.get('decode_call_s'), 'wait_s': e.get('wait_s'), 'host_s': e.get('host_s'), 'peak_gpu_memory_bytes': r['memory'].get('peak_gpu_memory_bytes'), 'gpu_utilization': r['memory'].get('mean_gpu_utilization')}))")" \
-      "{\"peer\": \"batchwise-embedded\", \"quant\": \"$q\", \"parallel\": $p, \"requests\": $n, \"ctx\": $ctx, \"ubatch\": ${UBATCH:-1024}, \"sampling\": \"${SAMPLING:-device}\", \"extra\": \"${EXTRA:-}\"}"
+      "{\"peer\": \"batchwise-embedded\", \"quant\": \"$q\", \"parallel\": $p, \"lanes\": $lanes, \"requests\": $n, \"ctx\": $ctx, \"ubatch\": ${UBATCH:-1024}, \"sampling\": \"${SAMPLING:-host}\", \"extra\": \"${EXTRA:-}\"}"
   done
 }
 
+# Each batch size CEILING_REPEATS times (default 3): one measurement is 32 decode steps, under a second,
+# and repeats on one warm machine varied by 15% (bench/results/README.md); summarize.py takes the best.
 stage_ceiling() {  # QUANT P...
   local q=$1; shift
-  local npl; npl=$(IFS=,; echo "$*")
+  local all=() p i
+  for p in "$@"; do for i in $(seq "${CEILING_REPEATS:-3}"); do all+=("$p"); done; done
+  local npl; npl=$(IFS=,; echo "${all[*]}")
   "$bin_dir/llama-batched-bench" -m "$(model_path $q)" -c 65536 -b 4096 -ub 1024 -ngl 999 -fa on -kvu -pps \
     -npp 2048 -ntg 32 -npl "$npl" --output-format jsonl > "$out/ceiling-$q.jsonl" 2> "$out/ceiling-$q.log" || tail "$out/ceiling-$q.log"
   python3 - "$out/ceiling-$q.jsonl" "$q" <<'PY' | tee -a "$out/results.jsonl"
@@ -146,6 +154,9 @@ PY
       "{\"peer\": \"llama-server\", \"quant\": \"$q\", \"parallel\": $np, \"requests\": $n}"
   done
 }
+
+# Everything under $OUT in one file: the device tool brings back only the first few files by name.
+stage_pack() { tar czf "$out/0-all.tgz" -C "$out" --exclude 0-all.tgz .; }
 
 stage=$1; shift
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$out/gpu.txt" 2>/dev/null || true

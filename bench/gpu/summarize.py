@@ -11,13 +11,19 @@ rows = [json.loads(l) for l in (out / "results.jsonl").read_text().splitlines() 
 gpu = (out / "gpu.txt").read_text().strip() if (out / "gpu.txt").exists() else "unknown"
 
 def best(peer, quant=None):
+    """The fastest run of `peer` among its largest runs (short exploration runs only count alone)."""
     cands = [r for r in rows if r["peer"] == peer and (quant is None or r["quant"] == quant) and r.get("ok")]
-    return max(cands, key=lambda r: r["requests_per_s"], default=None)
+    most = max((r.get("requests", 0) for r in cands), default=0)
+    return max((r for r in cands if r.get("requests", 0) == most), key=lambda r: r["requests_per_s"], default=None)
+
+def batch(r):
+    lanes = r.get("lanes", 1)
+    return f"{r['parallel']}x{lanes}" if lanes > 1 else str(r["parallel"])
 
 def ceiling(quant, parallel):
-    cands = [r for r in rows if r["peer"] == "llama-batched-bench" and r["quant"] == quant]
-    exact = [r for r in cands if r["parallel"] == parallel]
-    return (exact or [None])[0]
+    """The best of the repeated decode-only measurements at this batch."""
+    cands = [r for r in rows if r["peer"] == "llama-batched-bench" and r["quant"] == quant and r["parallel"] == parallel]
+    return max(cands, key=lambda r: r["decode_only_requests_per_s"], default=None)
 
 emb = best("batchwise-embedded")
 server = best("llama-server")
@@ -27,7 +33,7 @@ if emb:
     q, p = emb["quant"], emb["parallel"]
     c = ceiling(q, p)
     r = summary["ratios"]
-    r["embedded"] = {"quant": q, "parallel": p, "requests_per_s": emb["requests_per_s"]}
+    r["embedded"] = {"quant": q, "parallel": p, "lanes": emb.get("lanes", 1), "requests_per_s": emb["requests_per_s"]}
     if server:
         r["embedded_vs_llama_server_best"] = emb["requests_per_s"] / server["requests_per_s"]
         r["llama_server_best"] = {"parallel": server["parallel"], "requests_per_s": server["requests_per_s"]}
@@ -36,6 +42,10 @@ if emb:
     if c:
         r["embedded_share_of_decode_only_ceiling"] = emb["requests_per_s"] / c["decode_only_requests_per_s"]
         r["ceiling"] = {"parallel": p, "decode_only_requests_per_s": c["decode_only_requests_per_s"]}
+    lane_c = ceiling(q, p // emb.get("lanes", 1)) if emb.get("lanes", 1) > 1 else None
+    if lane_c:
+        # Each lane decodes p/lanes sequences: the ceiling at that batch, for every lane together.
+        r["embedded_share_of_lane_batch_ceiling"] = emb["requests_per_s"] / lane_c["decode_only_requests_per_s"]
     if emb.get("prompt_tokens_evaluated") is not None:
         # rubric once + each request's own tokens: submitted minus what the cache served.
         r["prompt_tokens_evaluated"] = emb["prompt_tokens_evaluated"]
@@ -49,8 +59,10 @@ for r in rows:
     note = "decode only (32 tokens per sequence, prefix shared)" if r["peer"] == "llama-batched-bench" else ""
     if r["peer"] == "batchwise-embedded" and r.get("steps"):
         note = (f"{r['tokens_per_step']:.0f} tokens/step; llama_decode {r['decode_call_s']:.1f} s, "
-                f"device wait {r['wait_s']:.1f} s, host {r['host_s']:.1f} s")
-    lines.append(f"| {r['peer']} | {r['quant']} | {r['parallel']} | {r.get('requests', '')} | {rps:.1f} | {note} |")
+                f"device wait {r['wait_s']:.1f} s, host {r['host_s']:.1f} s (summed over lanes)")
+        if r.get("gpu_utilization") is not None:
+            note += f"; GPU busy {r['gpu_utilization']:.0f}%"
+    lines.append(f"| {r['peer']} | {r['quant']} | {batch(r)} | {r.get('requests', '')} | {rps:.1f} | {note} |")
 lines.append("")
 for k, v in summary["ratios"].items():
     if isinstance(v, float):

@@ -165,13 +165,19 @@ Verb add_run_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
   sub->add_option("-m,--model", f->model, "GGUF model (default: a cached synthetic tiny model)");
-  sub->add_option("-p,--parallel", f->engine.n_parallel, "sequences decoded together (max 252)")
+  sub->add_option("-p,--parallel", f->engine.n_parallel, "sequences decoded together, over all lanes (252 per lane)")
       ->capture_default_str()
-      ->check(CLI::Range(1, 252));
-  sub->add_option("-c,--ctx", f->engine.n_ctx, "KV cache cells shared by all sequences, tokens")->capture_default_str();
+      ->check(CLI::Range(1, 4032));
+  sub->add_option("-c,--ctx", f->engine.n_ctx, "KV cache cells, tokens, split evenly between lanes")->capture_default_str();
+  sub->add_option("--lanes", f->engine.lanes,
+                  "llama.cpp contexts over the one model, each with its own thread and KV cache; on a GPU one "
+                  "lane's CPU work (graph, attention mask, token choice) overlaps another's GPU work "
+                  "(0: 2 on a GPU, 1 on a CPU)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 16));
   sub->add_option("-b,--batch", f->engine.n_batch, "tokens per llama_decode")->capture_default_str();
   sub->add_option("--ubatch", f->engine.n_ubatch, "tokens per compute step")->capture_default_str();
-  sub->add_option("-t,--threads", f->engine.n_threads, "CPU threads (0: all cores)")->capture_default_str();
+  sub->add_option("-t,--threads", f->engine.n_threads, "CPU threads per lane (0: the cores split between lanes)")->capture_default_str();
   sub->add_option("--gpu-layers", f->engine.n_gpu_layers, "layers on the GPU (CUDA builds)")->capture_default_str();
   sub->add_option("--max-request-tokens", f->engine.max_request_tokens,
                   "prompt + max_tokens limit per request (0: the model's trained context)")

@@ -1,13 +1,10 @@
-// LlamaEngine: the embedded llama.cpp engine. Continuous batching over one llama_context: every
-// request is one sequence; new requests join as others finish. A prompt prefix shared by several
-// requests (the seed workload's rubric) is evaluated once: its KV cells are shared with every
-// sequence that starts with it (llama_memory_seq_cp in a unified KV cache), and kept in a small
-// set of prefix slots for the requests that come later.
+// LlamaEngine: the embedded llama.cpp engine. One model, one or more lanes (LlamaLane: continuous
+// batching over one llama_context each, with the shared prompt prefix evaluated once per lane),
+// fed from one queue.
 //
-// Threads: one engine thread owns the llama_context. A few preparer threads parse, render and
-// tokenize requests (the tokenizer is read-only), because a 2,000-token prompt takes milliseconds
-// to tokenize. After each decode step the same number of helper threads choose the next tokens from
-// the rows of logits (ParallelRows). submit() blocks while max_in_flight() requests are queued.
+// Threads: each lane's thread owns its context. A few preparer threads parse, render and tokenize
+// requests (the tokenizer is read-only), because a 2,000-token prompt takes milliseconds to
+// tokenize. submit() blocks while max_in_flight() requests are queued.
 #pragma once
 
 #include <cstdint>
@@ -20,8 +17,9 @@ namespace batchwise {
 
 struct LlamaEngineOptions {
   std::filesystem::path model_path;
-  int n_parallel = 64;          // sequences decoded together (llama.cpp allows 256 per context)
-  int n_ctx = 32768;            // KV cells shared by all sequences (unified cache)
+  int n_parallel = 64;          // sequences decoded together, over all lanes (256 per lane)
+  int n_ctx = 32768;            // KV cells over all lanes, split evenly (one unified cache per lane)
+  int lanes = 0;                // llama.cpp contexts over the one model, each with its own thread; 0: 2 on a GPU, 1 on a CPU
   int n_batch = 2048;           // tokens per llama_decode call
   int n_ubatch = 512;           // tokens per compute step inside it
   int n_threads = 0;            // 0: all cores

@@ -74,6 +74,11 @@ ggml_type weight_type(SynthQuant quant, const std::string& name, int layer, int 
 std::vector<TensorPlan> plan_tensors(const ModelSpec& s, SynthQuant quant) {
   std::vector<TensorPlan> out;
   const int n_layer = static_cast<int>(s.n_layer);
+  // A layer's matrices shrink as 1/sqrt(fan-in) past 128 inputs, so that activations stay near the
+  // same size at any width: at 0.6 for every width, a Llama-3.1-8B's FFN outputs reach ~1e4-1e5 and
+  // CUDA's half-precision accumulation overflows them to inf (NaN logits). The tiny model (fan-in 64
+  // and 128) is unchanged.
+  auto layer_scale = [](int64_t fan_in) { return 0.6f * std::min(1.0f, std::sqrt(128.0f / static_cast<float>(fan_in))); };
   auto matrix = [&](std::string name, int64_t ne0, int64_t ne1, int layer, float scale) {
     TensorPlan t{name, ne0, ne1, weight_type(quant, name, layer, n_layer, ne0), Init::kRandom, scale};
     out.push_back(std::move(t));
@@ -88,19 +93,19 @@ std::vector<TensorPlan> plan_tensors(const ModelSpec& s, SynthQuant quant) {
   for (int i = 0; i < n_layer; ++i) {
     const std::string p = "blk." + std::to_string(i) + ".";
     vector(p + "attn_norm.weight", s.n_embd, Init::kOnes);
-    matrix(p + "attn_q.weight", s.n_embd, q_dim, i, 0.6f);
-    matrix(p + "attn_k.weight", s.n_embd, kv_dim, i, 0.6f);
-    matrix(p + "attn_v.weight", s.n_embd, kv_dim, i, 0.6f);
+    matrix(p + "attn_q.weight", s.n_embd, q_dim, i, layer_scale(s.n_embd));
+    matrix(p + "attn_k.weight", s.n_embd, kv_dim, i, layer_scale(s.n_embd));
+    matrix(p + "attn_v.weight", s.n_embd, kv_dim, i, layer_scale(s.n_embd));
     if (s.attention_bias) {
       vector(p + "attn_q.bias", q_dim, Init::kZeros);
       vector(p + "attn_k.bias", kv_dim, Init::kZeros);
       vector(p + "attn_v.bias", kv_dim, Init::kZeros);
     }
-    matrix(p + "attn_output.weight", q_dim, s.n_embd, i, 0.6f);
+    matrix(p + "attn_output.weight", q_dim, s.n_embd, i, layer_scale(q_dim));
     vector(p + "ffn_norm.weight", s.n_embd, Init::kOnes);
-    matrix(p + "ffn_gate.weight", s.n_embd, s.n_ff, i, 0.6f);
-    matrix(p + "ffn_up.weight", s.n_embd, s.n_ff, i, 0.6f);
-    matrix(p + "ffn_down.weight", s.n_ff, s.n_embd, i, 0.6f);
+    matrix(p + "ffn_gate.weight", s.n_embd, s.n_ff, i, layer_scale(s.n_embd));
+    matrix(p + "ffn_up.weight", s.n_embd, s.n_ff, i, layer_scale(s.n_embd));
+    matrix(p + "ffn_down.weight", s.n_ff, s.n_embd, i, layer_scale(s.n_ff));
   }
   vector("output_norm.weight", s.n_embd, Init::kOnes);
   if (!s.tied_embeddings) matrix("output.weight", s.n_embd, s.vocab_size, n_layer, 1.0f);

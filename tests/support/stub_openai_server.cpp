@@ -193,6 +193,9 @@ std::unique_ptr<StubOpenAiServer> StubOpenAiServer::start(StubBehavior behavior,
   p->server.Post("/v1/completions",
                  [p](const httplib::Request& req, httplib::Response& res) { p->complete(req, res, false); });
   p->server.Get("/health", [p](const httplib::Request&, httplib::Response& res) {
+    // A killed server still holds kept-alive connections until its workers end: it must not answer
+    // health checks on them either, or a client sees it come back.
+    if (p->killed) return p->drop(res);
     if (p->current().llama_like) res.set_header("Server", "llama.cpp");
     res.set_content(R"({"status":"ok"})", "application/json");
   });
