@@ -66,5 +66,15 @@ TEST(EngineFlags, KvTypeReachesTheEngines) {
   EXPECT_TRUE(has(find(flags, "ollama"), "OLLAMA_KV_CACHE_TYPE=q8_0"));
 }
 
+// The planned memory is one llama.cpp context's, so the flags ask for one lane and say what a second costs.
+TEST(EngineFlags, OnAGpuBatchwiseRunsTheOneLaneThePlanSizedAndNamesTheSecondsCost) {
+  const RecommendInput in = input("seed");
+  const BatchChoice choice = recommend(in).recommended;
+  const EngineFlags bw = find(engine_flags(in, choice), "batchwise");
+  EXPECT_EQ(value_of(bw, "--lanes"), "1");
+  EXPECT_NE(bw.note.find("--lanes 2"), std::string::npos) << bw.note;
+  EXPECT_NE(bw.note.find("GiB more compute buffer"), std::string::npos) << bw.note;
+}
+
 }  // namespace
 }  // namespace batchwise
