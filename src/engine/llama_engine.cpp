@@ -22,9 +22,10 @@ int helper_threads(const LlamaEngineOptions& options) {
 
 class LlamaEngine final : public Engine {
  public:
-  LlamaEngine(const LlamaEngineOptions& options, ModelPtr model, int64_t request_token_limit, int64_t lane_ctx)
+  LlamaEngine(const LlamaEngineOptions& options, ModelPtr model, int64_t request_token_limit, std::string limit_hint,
+              int64_t lane_ctx)
       : options_(options), model_(std::move(model)),
-        preparer_(model_.get(), options.model_path.filename().string(), request_token_limit),
+        preparer_(model_.get(), options.model_path.filename().string(), request_token_limit, std::move(limit_hint)),
         shared_(max_in_flight()), lane_ctx_(lane_ctx) {
     shared_.model_name = options.model_path.stem().string();
   }
@@ -132,9 +133,19 @@ Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (options.n_threads <= 0) options.n_threads = std::max(1, cores / options.lanes);
   const int64_t lane_ctx = options.n_ctx / options.lanes;
+  // A request must fit the model's trained context, the user's limit and one lane's KV cells.
   const int64_t trained = llama_model_n_ctx_train(model.get());
-  const int64_t limit = std::min<int64_t>(options.max_request_tokens > 0 ? options.max_request_tokens : trained, lane_ctx);
-  auto engine = std::make_unique<LlamaEngine>(options, std::move(model), limit, lane_ctx);
+  int64_t limit = trained;
+  std::string hint = "the model's trained context";
+  if (options.max_request_tokens > 0 && options.max_request_tokens < limit) {
+    limit = options.max_request_tokens, hint = "--max-request-tokens";
+  }
+  if (lane_ctx < limit) {
+    limit = lane_ctx;
+    hint = options.lanes > 1 ? "the KV cells of one of " + std::to_string(options.lanes) + " lanes: raise --ctx or lower --lanes"
+                             : "the KV cells: raise --ctx";
+  }
+  auto engine = std::make_unique<LlamaEngine>(options, std::move(model), limit, hint, lane_ctx);
   BW_TRY(engine->add_lanes());
   return std::unique_ptr<Engine>(std::move(engine));
 }

@@ -4,9 +4,10 @@
 
 namespace batchwise {
 
-RequestPreparer::RequestPreparer(const llama_model* model, std::string model_file, int64_t max_request_tokens)
+RequestPreparer::RequestPreparer(const llama_model* model, std::string model_file, int64_t max_request_tokens,
+                                 std::string limit_hint)
     : vocab_(llama_model_get_vocab(model)), model_file_(std::move(model_file)),
-      max_request_tokens_(max_request_tokens) {
+      max_request_tokens_(max_request_tokens), limit_hint_(std::move(limit_hint)) {
   if (const char* t = llama_model_chat_template(model, nullptr)) chat_template_ = t;
 }
 
@@ -41,8 +42,8 @@ PreparedRequest RequestPreparer::prepare(EngineRequest request) const {
     return fail(Error{ErrorCode::kContextExceeded,
                       "prompt of " + std::to_string(p.prompt.size()) + " tokens + max_tokens " +
                           std::to_string(p.params.max_tokens) + " = " + std::to_string(need) +
-                          " tokens exceeds the context limit of " + std::to_string(max_request_tokens_) +
-                          ": shorten the prompt or lower max_tokens"});
+                          " tokens exceeds the context limit of " + std::to_string(max_request_tokens_) + " (" +
+                          limit_hint_ + "): shorten the prompt or lower max_tokens"});
   }
   p.request = std::move(request);
   return p;

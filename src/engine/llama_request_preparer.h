@@ -29,8 +29,10 @@ struct PreparedRequest {
 
 class RequestPreparer {
  public:
-  // `model_file` names the model in errors; `max_request_tokens` bounds prompt + max_tokens.
-  RequestPreparer(const llama_model* model, std::string model_file, int64_t max_request_tokens);
+  // `model_file` names the model in errors; `max_request_tokens` bounds prompt + max_tokens, and
+  // `limit_hint` tells a user over it what sets that bound and how to raise it.
+  RequestPreparer(const llama_model* model, std::string model_file, int64_t max_request_tokens,
+                  std::string limit_hint);
 
   PreparedRequest prepare(EngineRequest request) const;
   int64_t max_request_tokens() const { return max_request_tokens_; }
@@ -43,6 +45,7 @@ class RequestPreparer {
   std::string chat_template_;  // empty: the GGUF has none
   std::string model_file_;
   int64_t max_request_tokens_;
+  std::string limit_hint_;
 };
 
 }  // namespace batchwise

@@ -225,5 +225,24 @@ TEST(RunSeed, MalformedLinesGetOneErrorLineEachAndTheRestComplete) {
   for (const auto& e : errors) EXPECT_TRUE(e["response"].is_null());
 }
 
+// Lanes split the KV cells: a request that fits the whole cache but not one lane's share is refused
+// before it starts, with what to change.
+TEST(RunSeed, ARequestOverOneLanesCellsSaysToRaiseCtxOrLowerLanes) {
+  const auto dir = scratch_dir();
+  ASSERT_EQ(run_batchwise({"gen-workload", "seed", "-n", "3", "-o", (dir / "in.jsonl").string()}).exit_code, 0);
+  const auto r = run_batchwise(
+      {"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(), "-c", "4096", "--lanes", "2"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto errors = read_jsonl(dir / "out.errors.jsonl");
+  ASSERT_EQ(errors.size(), 3u);
+  for (const auto& e : errors) {
+    EXPECT_EQ(e["error"]["code"], "context_length_exceeded");
+    const std::string message = e["error"]["message"];
+    EXPECT_NE(message.find("limit of 2048 (the KV cells of one of 2 lanes: raise --ctx or lower --lanes)"),
+              std::string::npos)
+        << message;
+  }
+}
+
 }  // namespace
 }  // namespace batchwise::test
