@@ -44,7 +44,7 @@ if emb:
         r["ceiling"] = {"parallel": p, "decode_only_requests_per_s": c["decode_only_requests_per_s"]}
     lane_c = ceiling(q, p // emb.get("lanes", 1)) if emb.get("lanes", 1) > 1 else None
     if lane_c:
-        # Each lane decodes p/lanes sequences: the ceiling at that batch, for every lane together.
+        # Each lane is one llama.cpp context decoding p/lanes sequences: its ceiling is the one at that batch.
         r["embedded_share_of_lane_batch_ceiling"] = emb["requests_per_s"] / lane_c["decode_only_requests_per_s"]
     if emb.get("prompt_tokens_evaluated") is not None:
         # rubric once + each request's own tokens: submitted minus what the cache served.
