@@ -2,7 +2,8 @@
 // implement it, so the runner, tune and serve do not care which one does the work.
 //
 // Threads: submit() and stats() may be called from any thread. Completions are delivered to the
-// callback given to start(), on the engine's own thread: it must be quick (push to a queue).
+// callback given to start(), on the engine's own threads (the HTTP event loop, or any lane of the
+// embedded engine, at once): it must be quick and thread-safe (push to a locked queue).
 #pragma once
 
 #include <cstdint>
@@ -73,7 +74,7 @@ class Engine {
   using Callback = std::function<void(EngineResult)>;
   virtual ~Engine() = default;
 
-  // Begins work; results go to `on_done` on the engine's thread.
+  // Begins work; results go to `on_done` on the engine's threads.
   virtual Status start(Callback on_done) = 0;
 
   // Queues a request. Blocks while the engine already holds max_in_flight() requests (backpressure).
