@@ -53,7 +53,7 @@ class LlamaEngine final : public Engine {
     const int n = helper_threads(options_);
     for (int i = 0; i < n; ++i) preparers_.emplace_back([this] { prepare_loop(); });
     for (auto& lane : lanes_) lane->start(n);
-    // The last thread out sends back what never reached a lane.
+    // Waits for the lanes and preparers to end, then sends back what never reached a lane.
     closer_ = std::thread([this] { close_when_lanes_end(); });
     return {};
   }
