@@ -22,7 +22,7 @@ struct LlamaEngineOptions {
   int lanes = 0;                // llama.cpp contexts over the one model, each with its own thread; 0: 2 on a GPU, 1 on a CPU
   int n_batch = 2048;           // tokens per llama_decode call
   int n_ubatch = 512;           // tokens per compute step inside it
-  int n_threads = 0;            // 0: all cores
+  int n_threads = 0;            // per lane; 0: the cores split between lanes
   int prepare_threads = 0;      // threads preparing requests and choosing tokens; 0: half the cores, at most 8
   int n_gpu_layers = 999;       // layers offloaded when a GPU backend is built in
   int prefix_slots = 4;         // sequences kept for shared prefixes
