@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "engine/generation_params.h"
+#include "engine/llama_handles.h"
 #include "engine/llama_response.h"
 #include "engine/llama_samplers.h"
 #include "engine/parallel_rows.h"
@@ -254,10 +255,10 @@ class Lane final : public LlamaLane {
       accept(*s, s->chosen);
     }
     finish_done();
+    ++steps_;
     std::lock_guard lock(shared_.stats_mu);
     shared_.stats.prompt_tokens_evaluated += prompt_tokens;
     shared_.stats.steps += 1;
-    ++steps_;
     shared_.stats.step_tokens += batch_.n_tokens;
     shared_.stats.decode_call_s += t_wait - t_decode;
     shared_.stats.wait_s += t_done - t_wait;

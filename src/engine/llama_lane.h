@@ -20,7 +20,6 @@
 
 #include "engine/engine.h"
 #include "engine/llama_engine.h"
-#include "engine/llama_handles.h"
 #include "engine/prepared_queue.h"
 #include "llama.h"
 

@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdio>
+
+#include "core/units.h"
 
 namespace batchwise {
 namespace {
@@ -37,11 +38,9 @@ std::vector<EngineFlags> engine_flags(const RecommendInput& in, const BatchChoic
   if (!ctx.flash_attention) bw.args.push_back("--no-flash-attn");
   bw.note = "batchwise run shares the prefix's KV cells across sequences";
   if (gpu) {
-    const double extra_gib = static_cast<double>(compute_buffer_bytes(in.spec, ctx)) / double(int64_t{1} << 30);
-    char buf[200];
-    std::snprintf(buf, sizeof buf, "; --lanes 2 overlaps one context's CPU work with the other's GPU work (faster) "
-                  "for %.1f GiB more compute buffer and the shared prefix's cells once more (add them to -c)", extra_gib);
-    bw.note += buf;
+    bw.note += "; --lanes 2 overlaps one context's CPU work with the other's GPU work (faster) for " +
+               format_gib(compute_buffer_bytes(in.spec, ctx)) +
+               " more compute buffer and the shared prefix's cells once more (add them to -c)";
   }
   out.push_back(bw);
 
