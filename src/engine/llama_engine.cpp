@@ -115,7 +115,7 @@ int auto_lanes(const LlamaEngineOptions& options) {
 Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in) {
   LlamaEngineOptions options = in;
   options.n_parallel = std::max(1, options.n_parallel);
-  BW_ASSIGN_OR_RETURN(ModelPtr model, load_llama_model(options.model_path, options.n_gpu_layers));
+  init_llama_backend();  // auto_lanes asks it about GPUs; flags are checked before a model loads for seconds
   options.lanes = options.lanes > 0 ? std::min(options.lanes, 16) : auto_lanes(options);
   const int per_lane_max = 256 - std::max(0, options.prefix_slots);
   if (options.n_parallel > per_lane_max * options.lanes) {
@@ -133,6 +133,7 @@ Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (options.n_threads <= 0) options.n_threads = std::max(1, cores / options.lanes);
   const int64_t lane_ctx = options.n_ctx / options.lanes;
+  BW_ASSIGN_OR_RETURN(ModelPtr model, load_llama_model(options.model_path, options.n_gpu_layers));
   // A request must fit the model's trained context, the user's limit and one lane's KV cells.
   const int64_t trained = llama_model_n_ctx_train(model.get());
   int64_t limit = trained;
