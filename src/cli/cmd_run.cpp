@@ -7,8 +7,8 @@
 
 #include "cli/command.h"
 #include "core/log.h"
-#include "engine/http_engine.h"
-#include "engine/llama_engine.h"
+#include "engine/http/http_engine.h"
+#include "engine/llama/llama_engine.h"
 #include "job/runner.h"
 #include "model/synth.h"
 

@@ -8,7 +8,7 @@
 #include <thread>
 
 #include "core/clock.h"
-#include "engine/http_engine.h"
+#include "engine/http/http_engine.h"
 #include "llama_server_process.h"
 #include "stub_openai_server.h"
 #include "test_support.h"

@@ -1,5 +1,5 @@
 // ConcurrencyLimiter: the adaptive per-endpoint limit, driven with made-up latencies.
-#include "engine/concurrency_limiter.h"
+#include "engine/http/concurrency_limiter.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // EndpointPool: which endpoint gets a request, and what failures do to an endpoint. Time is passed in.
-#include "engine/endpoint_pool.h"
+#include "engine/http/endpoint_pool.h"
 
 #include <gtest/gtest.h>
 

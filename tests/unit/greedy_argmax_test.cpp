@@ -1,4 +1,4 @@
-#include "engine/greedy_argmax.h"
+#include "engine/llama/greedy_argmax.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // What the HTTP engine reads from answers: usage, cached tokens, server kind, error classes, URLs.
-#include "engine/openai_response.h"
+#include "engine/http/openai_response.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "engine/prepared_queue.h"
+#include "engine/llama/prepared_queue.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // SseAssembler: streamed OpenAI answers back into whole bodies, with content arrival times.
-#include "engine/sse_assembler.h"
+#include "engine/http/sse_assembler.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "engine/parallel_rows.h"
+#include "engine/llama/parallel_rows.h"
 
 namespace batchwise {
 

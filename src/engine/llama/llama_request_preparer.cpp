@@ -1,4 +1,4 @@
-#include "engine/llama_request_preparer.h"
+#include "engine/llama/llama_request_preparer.h"
 
 #include <algorithm>
 

@@ -1,4 +1,4 @@
-#include "engine/concurrency_limiter.h"
+#include "engine/http/concurrency_limiter.h"
 
 #include <algorithm>
 

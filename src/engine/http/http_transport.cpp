@@ -1,4 +1,4 @@
-#include "engine/http_transport.h"
+#include "engine/http/http_transport.h"
 
 #include <curl/curl.h>
 

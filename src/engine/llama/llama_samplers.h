@@ -14,8 +14,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "engine/generation_params.h"
-#include "engine/llama_handles.h"
+#include "engine/llama/generation_params.h"
+#include "engine/llama/llama_handles.h"
 #include "llama.h"
 
 namespace batchwise {

@@ -13,7 +13,7 @@
 
 #include "core/status.h"
 #include "engine/engine.h"
-#include "engine/generation_params.h"
+#include "engine/llama/generation_params.h"
 #include "llama.h"
 
 namespace batchwise {

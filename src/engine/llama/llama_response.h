@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "engine/engine.h"
-#include "engine/token_logprobs.h"
+#include "engine/llama/token_logprobs.h"
 #include "llama.h"
 
 namespace batchwise {

@@ -1,6 +1,6 @@
-#include "engine/llama_samplers.h"
+#include "engine/llama/llama_samplers.h"
 
-#include "engine/greedy_argmax.h"
+#include "engine/llama/greedy_argmax.h"
 
 namespace batchwise {
 namespace {

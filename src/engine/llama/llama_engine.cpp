@@ -1,13 +1,13 @@
-#include "engine/llama_engine.h"
+#include "engine/llama/llama_engine.h"
 
 #include <algorithm>
 #include <thread>
 #include <vector>
 
 #include "core/clock.h"
-#include "engine/llama_handles.h"
-#include "engine/llama_lane.h"
-#include "engine/llama_request_preparer.h"
+#include "engine/llama/llama_handles.h"
+#include "engine/llama/llama_lane.h"
+#include "engine/llama/llama_request_preparer.h"
 #include "llama.h"
 
 namespace batchwise {

@@ -1,4 +1,4 @@
-#include "engine/llama_handles.h"
+#include "engine/llama/llama_handles.h"
 
 #include <cstdio>
 #include <mutex>

@@ -19,8 +19,8 @@
 #include <string>
 
 #include "engine/engine.h"
-#include "engine/llama_engine.h"
-#include "engine/prepared_queue.h"
+#include "engine/llama/llama_engine.h"
+#include "engine/llama/prepared_queue.h"
 #include "llama.h"
 
 namespace batchwise {

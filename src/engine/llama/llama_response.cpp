@@ -1,4 +1,4 @@
-#include "engine/llama_response.h"
+#include "engine/llama/llama_response.h"
 
 #include <algorithm>
 

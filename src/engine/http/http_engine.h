@@ -23,7 +23,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/endpoint_pool.h"
+#include "engine/http/endpoint_pool.h"
 #include "engine/engine.h"
 
 namespace batchwise {

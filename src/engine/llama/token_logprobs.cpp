@@ -1,4 +1,4 @@
-#include "engine/token_logprobs.h"
+#include "engine/llama/token_logprobs.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "engine/sse_assembler.h"
+#include "engine/http/sse_assembler.h"
 
 namespace batchwise {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/openai_response.h"
+#include "engine/http/openai_response.h"
 
 #include <algorithm>
 

@@ -16,7 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "engine/concurrency_limiter.h"
+#include "engine/http/concurrency_limiter.h"
 
 namespace batchwise {
 

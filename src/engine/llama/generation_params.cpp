@@ -1,4 +1,4 @@
-#include "engine/generation_params.h"
+#include "engine/llama/generation_params.h"
 
 namespace batchwise {
 namespace {

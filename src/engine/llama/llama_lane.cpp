@@ -1,4 +1,4 @@
-#include "engine/llama_lane.h"
+#include "engine/llama/llama_lane.h"
 
 #include <algorithm>
 #include <optional>
@@ -7,12 +7,12 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "engine/generation_params.h"
-#include "engine/llama_handles.h"
-#include "engine/llama_response.h"
-#include "engine/llama_samplers.h"
-#include "engine/parallel_rows.h"
-#include "engine/token_logprobs.h"
+#include "engine/llama/generation_params.h"
+#include "engine/llama/llama_handles.h"
+#include "engine/llama/llama_response.h"
+#include "engine/llama/llama_samplers.h"
+#include "engine/llama/parallel_rows.h"
+#include "engine/llama/token_logprobs.h"
 
 namespace batchwise {
 namespace {

@@ -1,4 +1,4 @@
-#include "engine/endpoint_pool.h"
+#include "engine/http/endpoint_pool.h"
 
 #include <algorithm>
 #include <limits>

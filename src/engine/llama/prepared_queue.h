@@ -13,7 +13,7 @@
 #include <utility>
 
 #include "engine/engine.h"
-#include "engine/llama_request_preparer.h"
+#include "engine/llama/llama_request_preparer.h"
 
 namespace batchwise {
 

@@ -1,4 +1,4 @@
-#include "engine/http_engine.h"
+#include "engine/http/http_engine.h"
 
 #include <algorithm>
 #include <array>
@@ -11,9 +11,9 @@
 
 #include "core/clock.h"
 #include "core/log.h"
-#include "engine/http_transport.h"
-#include "engine/openai_response.h"
-#include "engine/sse_assembler.h"
+#include "engine/http/http_transport.h"
+#include "engine/http/openai_response.h"
+#include "engine/http/sse_assembler.h"
 
 namespace batchwise {
 namespace {
