@@ -8,6 +8,10 @@ build=${BATCHWISE_BUILD_DIR:-$root/build}
 llama_dir=""
 for arg in "$@"; do case "$arg" in -DLLAMA_CPP_DIR=*) llama_dir=${arg#-DLLAMA_CPP_DIR=};; esac; done
 [ -n "$llama_dir" ] || "$root/scripts/fetch_llama_cpp.sh"
+# The official OpenAI Node SDK for serve's tests, pinned by tests/sdk/package-lock.json.
+if [ ! -d "$root/tests/sdk/node_modules/openai" ]; then
+  (cd "$root/tests/sdk" && npm ci --silent --no-audit --no-fund >/dev/null) || echo "batchwise: npm ci in tests/sdk failed: the SDK test will be skipped" >&2
+fi
 export CCACHE_DIR=${CCACHE_DIR:-$root/.cache/ccache}
 if [ ! -f "$build/build.ninja" ]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \

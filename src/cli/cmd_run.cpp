@@ -122,6 +122,11 @@ int run_on(RunFlags& f, Engine& engine, const HttpEngine* http) {
                   {"state", outcome->state.string()}};
     if (http) j["endpoints"] = endpoints_json(http->endpoints());
     j["resumed"] = outcome->resumed;
+    j["retried_failures"] = outcome->retried_failures;
+    if (!outcome->partial_output.empty()) {
+      j["files"]["partial_output"] = outcome->partial_output.string();
+      j["files"]["partial_errors"] = outcome->partial_errors.string();
+    }
     j["interrupted"] = outcome->interrupted;
     std::printf("%s\n", j.dump(2).c_str());
   } else {
@@ -134,6 +139,10 @@ int run_on(RunFlags& f, Engine& engine, const HttpEngine* http) {
       }
     }
   }
+  if (!outcome->partial_output.empty()) {
+    log_info("results so far: " + outcome->partial_output.string() + " and " + outcome->partial_errors.string() +
+             " (partial; the full files are written when the job completes)");
+  }
   if (outcome->interrupted) {
     log_warn("stopped: " + std::to_string(r.pending) + " requests left; run the same command again to resume");
     return kExitInterrupted;
@@ -141,6 +150,10 @@ int run_on(RunFlags& f, Engine& engine, const HttpEngine* http) {
   if (r.pending == 0) {
     log_info("wrote " + std::to_string(r.ok) + " results to " + outcome->output.string() +
              (r.failed ? " and " + std::to_string(r.failed) + " errors to " + outcome->errors.string() : ""));
+  }
+  if (r.failed > 0) {
+    log_info("after fixing what made them fail, the same command with --retry-failed runs the " +
+             std::to_string(r.failed) + " failed requests again and keeps every success");
   }
   return r.failed > 0 ? kExitFailures : kExitOk;
 }
@@ -161,6 +174,10 @@ Verb add_run_command(CLI::App& app) {
   sub->add_option("--errors", f->run.errors, "error JSONL file (default: OUT.errors.jsonl)");
   sub->add_option("--state", f->run.state, "state database (default: OUT.state.db)");
   sub->add_flag("--restart", f->run.restart, "discard an existing state and start over");
+  sub->add_flag("--retry-failed", f->run.retry_failed,
+                "run again the requests an earlier run of this job recorded as failed (after fixing the cause: "
+                "--ctx, an API key, a server); every success is kept")
+      ->excludes("--restart");
   sub->add_option("--max-attempts", f->run.retry.max_attempts, "attempts per request for retryable failures")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));

@@ -92,6 +92,8 @@ struct JobStore::Impl {
   std::deque<ResultRecord> pending;
   size_t writing = 0;  // results taken by the writer, not yet committed
   std::atomic<int64_t> committed{0};
+  std::atomic<int64_t> stored_ok{0};
+  std::atomic<int64_t> stored_failed{0};
   std::optional<Error> error;
   bool closing = false;
   std::thread writer;
@@ -115,6 +117,18 @@ struct JobStore::Impl {
     sqlite3_bind_double(s, 14, r.total_ms);
     sqlite3_bind_int64(s, 15, r.finished_at);
     if (sqlite3_step(s) != SQLITE_DONE) return std::unexpected(db_error(db.get(), "storing a result"));
+    return {};
+  }
+
+  Status count_stored() {
+    BW_ASSIGN_OR_RETURN(StmtPtr s, prepare(db.get(), "SELECT ok, COUNT(*) FROM results GROUP BY ok"));
+    stored_ok = 0;
+    stored_failed = 0;
+    int rc;
+    while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+      (sqlite3_column_int(s.get(), 0) ? stored_ok : stored_failed) = sqlite3_column_int64(s.get(), 1);
+    }
+    if (rc != SQLITE_DONE) return std::unexpected(db_error(db.get(), "counting results"));
     return {};
   }
 
@@ -153,7 +167,10 @@ struct JobStore::Impl {
       Status st = error ? Status{} : commit_group(group);
       lock.lock();
       if (!st && !error) error = st.error();  // the runner stops and reports it
-      if (st && !error) committed += static_cast<int64_t>(group.size());
+      if (st && !error) {
+        committed += static_cast<int64_t>(group.size());
+        for (const auto& r : group) (r.ok ? stored_ok : stored_failed)++;
+      }
       writing = 0;
       cv_done.notify_all();
     }
@@ -197,6 +214,7 @@ Expected<std::unique_ptr<JobStore>> JobStore::open(const std::filesystem::path& 
                               "error_message, attempts, prompt_tokens, cached_tokens, completion_tokens, queue_ms, "
                               "ttft_ms, total_ms, finished_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"));
   impl->db = std::move(db);
+  BW_TRY(impl->count_stored());
   return std::unique_ptr<JobStore>(new JobStore(std::move(impl)));
 }
 
@@ -258,7 +276,7 @@ Status JobStore::create_job(const JobMeta& meta, const std::vector<LineError>& i
     if (auto st = impl_->insert_one(r); !st) return fail(st);
   }
   if (auto st = exec(db, "COMMIT", "storing the job"); !st) return fail(st);
-  return {};
+  return impl_->count_stored();
 }
 
 Expected<std::unordered_set<int64_t>> JobStore::finished_lines() {
@@ -277,6 +295,18 @@ void JobStore::append(ResultRecord record) {
 }
 
 int64_t JobStore::committed() const { return impl_->committed.load(); }
+
+JobStore::Stored JobStore::stored() const { return {impl_->stored_ok.load(), impl_->stored_failed.load()}; }
+
+Expected<int64_t> JobStore::forget_failures() {
+  BW_TRY(flush());
+  sqlite3* db = impl_->db.get();
+  // Invalid input lines are recorded with 0 attempts when the job is created; they would fail again.
+  BW_TRY(exec(db, "DELETE FROM results WHERE ok = 0 AND attempts > 0", "forgetting failed results"));
+  const int64_t forgotten = sqlite3_changes64(db);
+  BW_TRY(impl_->count_stored());
+  return forgotten;
+}
 
 Status JobStore::flush() {
   std::unique_lock lock(impl_->mu);

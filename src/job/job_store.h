@@ -73,6 +73,17 @@ class JobStore {
   // Results committed since open().
   int64_t committed() const;
 
+  // Results in the state (committed), ok and failed, counted when opened and kept up to date since.
+  struct Stored {
+    int64_t ok = 0;
+    int64_t failed = 0;
+  };
+  Stored stored() const;
+
+  // Deletes the failures a run recorded (not the input's invalid lines, which would fail again), so
+  // they run again: `run --retry-failed`. Returns how many.
+  Expected<int64_t> forget_failures();
+
   // Waits until everything appended is committed; returns the writer's error if a commit failed
   // (disk full): then nothing after the last good commit counts as done.
   Status flush();

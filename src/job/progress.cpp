@@ -2,12 +2,18 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/clock.h"
 #include "core/log.h"
 
 namespace batchwise {
+namespace {
+
+constexpr double kWindowS = 60.0;
+
+}  // namespace
 
 Progress::Progress(int64_t total, double plain_interval_s)
     : total_(total), tty_(::isatty(STDERR_FILENO) == 1), plain_interval_s_(plain_interval_s), start_s_(now_s()) {}
@@ -22,32 +28,46 @@ std::string Progress::format_duration(double seconds) {
   return buf;
 }
 
-std::string Progress::line(int64_t done, int64_t failed, int64_t tokens, double now) const {
-  const double elapsed = std::max(1e-3, now - start_s_);
-  const double rate = static_cast<double>(done - start_done_) / elapsed;
-  const double eta = rate > 0 ? static_cast<double>(total_ - done) / rate : -1;
+void Progress::record(const Sample& s) {
+  window_.push_back(s);
+  // Keep one sample older than the window, so the rates always span about a minute once there is one.
+  while (window_.size() > 2 && s.t - window_[1].t > kWindowS) window_.pop_front();
+}
+
+std::string Progress::line(const Sample& now, int64_t failed, bool final) const {
+  const Sample& from = window_.empty() ? now : window_.front();
+  const double span = std::max(1e-3, now.t - from.t);
+  const double rate = static_cast<double>(now.done - from.done) / span;
+  const double tok_rate = static_cast<double>(now.tokens - from.tokens) / span;
+  const double prompt_rate = static_cast<double>(now.prompt_tokens - from.prompt_tokens) / span;
+  const bool done = final || now.done >= total_;
+  const double eta = rate > 0 ? static_cast<double>(total_ - now.done) / rate : -1;
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%lld/%lld %5.1f%%  %.1f req/s  %.0f tok/s  %s%s", (long long)done,
-                (long long)total_, total_ ? 100.0 * static_cast<double>(done) / static_cast<double>(total_) : 100.0,
-                rate, static_cast<double>(tokens) / elapsed, done >= total_ ? "done in " : "ETA ",
-                format_duration(done >= total_ ? elapsed : eta).c_str());
+  std::snprintf(buf, sizeof buf, "%lld/%lld %5.1f%%  %.1f req/s  %.0f tok/s", (long long)now.done, (long long)total_,
+                total_ ? 100.0 * static_cast<double>(now.done) / static_cast<double>(total_) : 100.0, rate, tok_rate);
   std::string text = buf;
+  if (now.prompt_tokens > 0) {
+    std::snprintf(buf, sizeof buf, "  %.0f prompt tok/s", prompt_rate);
+    text += buf;
+  }
+  text += done ? "  ran " + format_duration(now.t - start_s_) : "  ETA " + format_duration(eta);
   if (failed > 0) text += "  " + std::to_string(failed) + " failed";
   return text;
 }
 
-void Progress::update(int64_t done, int64_t failed, int64_t tokens) {
-  const double now = now_s();
-  if (start_done_ < 0) start_done_ = done;
+void Progress::update(int64_t done, int64_t failed, int64_t tokens, int64_t prompt_tokens) {
+  const Sample s{now_s(), done, tokens, prompt_tokens};
+  if (window_.empty() || s.t - window_.back().t >= 1.0) record(s);
   const double interval = tty_ ? 0.25 : plain_interval_s_;
-  if (now - last_draw_s_ < interval) return;
-  last_draw_s_ = now;
-  draw(line(done, failed, tokens, now), false);
+  if (s.t - last_draw_s_ < interval) return;
+  last_draw_s_ = s.t;
+  draw(line(s, failed, false), false);
 }
 
-void Progress::finish(int64_t done, int64_t failed, int64_t tokens) {
-  if (start_done_ < 0) start_done_ = done;
-  draw(line(done, failed, tokens, now_s()), true);
+void Progress::finish(int64_t done, int64_t failed, int64_t tokens, int64_t prompt_tokens) {
+  const Sample s{now_s(), done, tokens, prompt_tokens};
+  if (window_.empty()) record(s);
+  draw(line(s, failed, true), true);
 }
 
 void Progress::draw(const std::string& text, bool final) {

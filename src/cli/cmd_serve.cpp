@@ -1,0 +1,134 @@
+// `batchwise serve`: the OpenAI Batch API (/v1/files, /v1/batches) and completions over the durable job
+// runner, with models kept loaded, /metrics and a live page.
+#include <csignal>
+#include <cstdlib>
+#include <thread>
+
+#include "cli/command.h"
+#include "core/log.h"
+#include "model/synth.h"
+#include "server/batch_service.h"
+#include "server/http_api.h"
+
+namespace batchwise {
+namespace {
+
+std::atomic<int> g_serve_interrupts{0};
+extern "C" void on_serve_interrupt(int) { g_serve_interrupts.fetch_add(1); }
+
+struct ServeFlags {
+  HttpApiOptions http;
+  BatchServiceOptions service;
+  EnginePoolOptions pool;
+  std::vector<std::string> models;
+  std::string api_key_env;
+  double grace_s = 10;
+};
+
+Status add_models(ServeFlags& f) {
+  if (f.models.empty() && f.pool.http.endpoints.empty()) {
+    BW_ASSIGN_OR_RETURN(auto tiny, default_tiny_model());
+    log_info("no --model given: serving the synthetic tiny model as `tiny` (its text is meaningless)");
+    f.pool.models.push_back({"tiny", tiny});
+  }
+  for (const auto& m : f.models) {
+    const std::filesystem::path path(m);
+    if (!std::filesystem::is_regular_file(path)) {
+      return make_error(ErrorCode::kNotFound, "--model " + m + ": no such file (give a GGUF file)");
+    }
+    const std::string id = path.stem().string();
+    for (const auto& existing : f.pool.models) {
+      if (existing.id == id) return make_error(ErrorCode::kInvalidArgument, "two --model files are named `" + id + "`");
+    }
+    f.pool.models.push_back({id, path});
+  }
+  return {};
+}
+
+int serve_command(ServeFlags& f) {
+  if (!f.api_key_env.empty()) {
+    const char* key = std::getenv(f.api_key_env.c_str());
+    if (!key || !*key) {
+      return report_error({ErrorCode::kInvalidArgument,
+                           "--api-key-env " + f.api_key_env + ": that environment variable is not set or empty"});
+    }
+    f.http.api_key = key;
+  }
+  if (!is_loopback_host(f.http.host) && f.http.api_key.empty()) {
+    return report_error({ErrorCode::kInvalidArgument,
+                         "--host " + f.http.host + " is reachable from other machines: give an API key with "
+                         "--api-key-env NAME (clients send it as Bearer), or bind to 127.0.0.1"});
+  }
+  f.pool.http.api_key = "";  // the endpoints' own key, if any, is not the server's
+  if (auto st = add_models(f); !st) return report_error(st.error());
+  auto service = BatchService::open(f.service, f.pool);
+  if (!service) return report_error(service.error());
+  HttpApi api(f.http, **service);
+  auto port = api.bind();
+  if (!port) return report_error(port.error());
+  log_info("serving on http://" + f.http.host + ":" + std::to_string(*port) + " (state " +
+           f.service.state_dir.string() + "; Ctrl-C stops, batches resume at the next start)");
+  std::signal(SIGINT, on_serve_interrupt);
+  std::signal(SIGTERM, on_serve_interrupt);
+  std::atomic<bool> done{false};
+  std::thread watcher([&] {
+    while (!done && g_serve_interrupts.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    api.stop();
+  });
+  api.listen();
+  done = true;
+  watcher.join();
+  log_info("stopping: finishing requests in flight (up to " + std::to_string(static_cast<int>(f.grace_s)) + " s)");
+  (*service)->shutdown(f.grace_s);
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  return g_serve_interrupts.load() > 0 ? kExitInterrupted : kExitOk;
+}
+
+}  // namespace
+
+Verb add_serve_command(CLI::App& app) {
+  auto f = std::make_shared<ServeFlags>();
+  f->service.state_dir = "batchwise-serve";
+  f->pool.llama.n_parallel = 32;
+  f->pool.llama.n_ctx = 16384;
+  auto* sub = app.add_subcommand("serve", "serve the OpenAI Batch API (/v1/files, /v1/batches) and completions");
+  sub->footer(
+      "Clients use any OpenAI SDK with base_url http://HOST:PORT/v1: upload a batch file (purpose `batch`),\n"
+      "create a batch, poll it, download output_file_id (results so far while it runs). Models load on first\n"
+      "use and stay loaded (least recently used unloaded past --max-models). Everything lives in --state:\n"
+      "kill the server and start it again, and unfinished batches resume with every result exactly once.\n"
+      "GET /metrics is Prometheus text (docs/metrics.md); / is a live page. See docs/serve.md.");
+  sub->add_option("--host", f->http.host, "address to listen on; other than loopback needs --api-key-env")
+      ->capture_default_str();
+  sub->add_option("--port", f->http.port, "TCP port (0: any free one, printed at start)")->capture_default_str();
+  sub->add_option("--state", f->service.state_dir, "folder for files, batches and their results")->capture_default_str();
+  sub->add_option("-m,--model", f->models,
+                  "GGUF model to serve (repeatable); requests name it by its file stem (default: the synthetic "
+                  "tiny model as `tiny`)");
+  sub->add_option("--endpoint", f->pool.http.endpoints,
+                  "OpenAI-compatible server for models not given with -m (repeatable); the `model` is passed on");
+  sub->add_option("--max-models", f->pool.max_models, "models loaded at once; the least recently used idle one is unloaded")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  sub->add_option("--parallel", f->pool.llama.n_parallel, "sequences decoded together per model")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4032));
+  sub->add_option("-c,--ctx-size", f->pool.llama.n_ctx, "KV cache cells per model, tokens")->capture_default_str();
+  sub->add_option("--lanes", f->pool.llama.lanes, "llama.cpp contexts per model (0: 2 on a GPU, 1 on a CPU)")
+      ->capture_default_str();
+  sub->add_option("--n-gpu-layers", f->pool.llama.n_gpu_layers, "layers on the GPU (CUDA builds)")
+      ->capture_default_str();
+  sub->add_option("--api-key-env", f->api_key_env,
+                  "name of the environment variable holding the API key clients must send as Bearer");
+  sub->add_option("--cors-origin", f->http.cors_origin, "allow browser pages from this origin (default: no CORS)");
+  sub->add_option("--max-file-bytes", f->http.max_file_bytes, "largest upload, bytes (larger: 413)")
+      ->capture_default_str();
+  sub->add_option("--max-attempts", f->service.retry.max_attempts, "attempts per request for retryable failures")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  sub->add_option("--stop-grace", f->grace_s, "seconds requests in flight may finish after Ctrl-C")->capture_default_str();
+  return {sub, [f] { return serve_command(*f); }};
+}
+
+}  // namespace batchwise

@@ -1,0 +1,193 @@
+#include "job/job.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "core/clock.h"
+#include "core/files.h"
+#include "core/log.h"
+#include "job/batch_output.h"
+
+namespace batchwise {
+namespace {
+
+// Opens the state and decides between a new job, a resumed one, and a refusal.
+Expected<JobMeta> open_state(JobStore& store, const JobOptions& options, const BatchInput& input,
+                             const std::string& input_hash) {
+  BW_ASSIGN_OR_RETURN(std::optional<JobMeta> existing, store.job());
+  if (existing && !options.restart) {
+    if (existing->input_hash != input_hash) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "the state " + options.state.string() + " belongs to a different input (" +
+                            existing->input_path + ", changed since): pass --restart to discard that state and "
+                            "start over, or --state to keep it and use another");
+    }
+    return *existing;
+  }
+  JobMeta meta;
+  meta.input_path = std::filesystem::absolute(options.input).string();
+  meta.input_hash = input_hash;
+  meta.requests = static_cast<int64_t>(input.requests.size());
+  meta.invalid_lines = static_cast<int64_t>(input.errors.size());
+  meta.created_at = unix_time_s();
+  BW_TRY(store.create_job(meta, input.errors));
+  return meta;
+}
+
+ResultRecord to_record(const InputLine& line, EngineResult& r, int attempts) {
+  ResultRecord rec;
+  rec.line = line.line;
+  rec.custom_id = line.custom_id;
+  rec.attempts = attempts;
+  rec.ok = !r.error.has_value();
+  rec.status_code = r.status_code;
+  if (rec.ok) {
+    rec.body = !r.raw_body.empty() ? std::move(r.raw_body)
+                                   : r.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  } else {
+    rec.error_code = std::string(error_code_name(r.error->code));
+    rec.error_message = r.error->message;
+  }
+  rec.prompt_tokens = r.prompt_tokens;
+  rec.cached_tokens = r.cached_tokens;
+  rec.completion_tokens = r.completion_tokens;
+  rec.queue_ms = r.timings.queue_ms;
+  rec.ttft_ms = r.timings.ttft_ms;
+  rec.total_ms = r.timings.total_ms;
+  rec.finished_at = unix_time_s();
+  return rec;
+}
+
+}  // namespace
+
+std::filesystem::path default_state_path(const std::filesystem::path& output) {
+  std::string s = output.string();
+  if (s.ends_with(".jsonl")) s.resize(s.size() - 6);
+  return s + ".state.db";
+}
+
+Job::~Job() = default;
+
+Expected<std::unique_ptr<Job>> Job::open(JobOptions options) {
+  if (options.errors.empty()) options.errors = default_error_path(options.output);
+  if (options.state.empty()) options.state = default_state_path(options.output);
+  std::unique_ptr<Job> job(new Job());
+  job->options_ = std::move(options);
+  const JobOptions& o = job->options_;
+
+  BW_ASSIGN_OR_RETURN(job->input_, scan_batch_input(o.input));
+  BW_ASSIGN_OR_RETURN(std::string input_hash, hash_file(o.input));
+  BW_ASSIGN_OR_RETURN(job->store_, JobStore::open(o.state));
+  BW_ASSIGN_OR_RETURN(job->meta_, open_state(*job->store_, o, job->input_, input_hash));
+  if (o.retry_failed) {
+    BW_ASSIGN_OR_RETURN(job->forgotten_, job->store_->forget_failures());
+  }
+  BW_ASSIGN_OR_RETURN(std::unordered_set<int64_t> finished, job->store_->finished_lines());
+  BW_ASSIGN_OR_RETURN(BatchReader reader, BatchReader::open(o.input));
+  job->reader_.emplace(std::move(reader));
+
+  // What is left, in dispatch order: priority first, then requests sharing a prefix together.
+  std::vector<const InputLine*> todo;
+  for (const auto& line : job->input_.requests) {
+    job->by_line_[line.line] = &line;
+    if (!finished.contains(line.line)) todo.push_back(&line);
+  }
+  std::stable_sort(todo.begin(), todo.end(), [](const InputLine* a, const InputLine* b) {
+    if (a->priority != b->priority) return a->priority > b->priority;
+    return a->prefix_key < b->prefix_key;
+  });
+  for (const InputLine* l : todo) job->ready_.push_back(l->line);
+  job->resumed_ = static_cast<int64_t>(finished.size());
+  return job;
+}
+
+std::optional<EngineRequest> Job::next_request() {
+  if (cancelled_) return std::nullopt;
+  while (!retries_.empty() && retries_.top().due_s <= now_s()) {
+    ready_.push_front(retries_.top().line);
+    retries_.pop();
+  }
+  while (!ready_.empty()) {
+    const InputLine& line = *by_line_.at(ready_.front());
+    ready_.pop_front();
+    attempts_[line.line]++;
+    auto request = reader_->read(line);
+    if (!request) {
+      EngineResult r;
+      r.status_code = 400;
+      r.error = request.error();
+      record(line, r);
+      continue;
+    }
+    request->request_id = line.custom_id;
+    request->prefix_key = line.prefix_key;
+    in_flight_++;
+    return std::move(*request);
+  }
+  return std::nullopt;
+}
+
+void Job::give_back(int64_t line) {
+  in_flight_--;
+  attempts_[line]--;
+  ready_.push_front(line);
+}
+
+AnswerEffect Job::on_answer(EngineResult answer, bool stopping) {
+  in_flight_--;
+  AnswerEffect effect;
+  const InputLine& line = *by_line_.at(static_cast<int64_t>(answer.key));
+  stopping = stopping || cancelled_;
+  if (answer.error && answer.error->code == ErrorCode::kCancelled) {
+    if (!stopping) ready_.push_front(line.line);  // cancelled by the engine itself: run again
+    return effect;
+  }
+  if (answer.error && RetryPolicy::retryable(answer.error->code)) {
+    effect.out_of_memory = answer.error->code == ErrorCode::kOutOfMemory;
+    // Stopping: the line stays pending, so a resume sends it again rather than keeping this failure.
+    if (stopping) return effect;
+    if (options_.retry.should_retry(answer.error->code, attempts_[line.line])) {
+      // The server's Retry-After, when it gave one, is the least we wait.
+      const double delay_s = std::max(answer.retry_after_s, options_.retry.delay_s(attempts_[line.line], rng_));
+      retries_.push({now_s() + delay_s, line.line});
+      return effect;
+    }
+  }
+  effect.succeeded = !answer.error;
+  record(line, answer);
+  return effect;
+}
+
+void Job::record(const InputLine& line, EngineResult& answer) {
+  if (answer.error) failed_++;
+  if (!answer.error && answer.timings.itl_ms > 0) inter_token_ms_.push_back(answer.timings.itl_ms);
+  completion_tokens_ += answer.completion_tokens;
+  ResultRecord rec = to_record(line, answer, attempts_[line.line]);
+  if (observer_) observer_(rec);
+  store_->append(std::move(rec));
+}
+
+double Job::next_send_in_s() const {
+  if (cancelled_) return std::numeric_limits<double>::infinity();
+  if (!ready_.empty()) return 0;
+  if (retries_.empty()) return std::numeric_limits<double>::infinity();
+  return std::max(0.0, retries_.top().due_s - now_s());
+}
+
+bool Job::idle() const {
+  return in_flight_ == 0 && (cancelled_ || (ready_.empty() && retries_.empty()));
+}
+
+JobCounts Job::counts() const {
+  const JobStore::Stored s = store_->stored();
+  return {meta_.requests + meta_.invalid_lines, s.ok, s.failed};
+}
+
+Expected<RunReport> Job::report() { return build_report(*store_, meta_); }
+
+Status Job::write_files(const std::filesystem::path& output, const std::filesystem::path& errors) {
+  BW_TRY(write_output_files(*store_, output, errors));
+  return {};
+}
+
+}  // namespace batchwise

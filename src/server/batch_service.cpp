@@ -1,0 +1,594 @@
+#include "server/batch_service.h"
+
+#include <future>
+
+#include "core/clock.h"
+#include "core/files.h"
+#include "core/log.h"
+#include "hardware/nvml.h"
+#include "job/batch_input.h"
+#include "job/batch_output.h"
+#include "server/batch_window.h"
+#include "server/ids.h"
+
+namespace batchwise {
+namespace {
+
+constexpr size_t kRecentErrors = 20;
+
+// Fields that start with this are the server's own and never shown to a client.
+constexpr std::string_view kPrivatePrefix = "batchwise_";
+
+nlohmann::json public_view(nlohmann::json doc) {
+  for (auto it = doc.begin(); it != doc.end();) {
+    if (std::string_view(it.key()).starts_with(kPrivatePrefix)) {
+      it = doc.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return doc;
+}
+
+bool is_unfinished(const std::string& status) {
+  return status == "validating" || status == "in_progress" || status == "finalizing" || status == "cancelling";
+}
+
+nlohmann::json error_list(const std::string& code, const std::string& message) {
+  return {{"object", "list"}, {"data", {{{"code", code}, {"message", message}, {"param", nullptr}, {"line", nullptr}}}}};
+}
+
+// The `model` of the first valid line: a batch runs on one model, as OpenAI's do.
+std::string first_model(const std::filesystem::path& path, const BatchInput& input) {
+  auto reader = BatchReader::open(path);
+  if (!reader || input.requests.empty()) return "";
+  auto request = reader->read(input.requests.front());
+  if (!request) return "";
+  const auto it = request->body.find("model");
+  return it != request->body.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+nlohmann::json list_object(std::vector<nlohmann::json> items, size_t limit) {
+  const bool has_more = items.size() > limit;
+  if (has_more) items.resize(limit);
+  nlohmann::json data = nlohmann::json::array();
+  for (auto& d : items) data.push_back(public_view(std::move(d)));
+  return {{"object", "list"},
+          {"data", data},
+          {"first_id", data.empty() ? nlohmann::json() : data.front()["id"]},
+          {"last_id", data.empty() ? nlohmann::json() : data.back()["id"]},
+          {"has_more", has_more}};
+}
+
+Error not_found(const std::string& what, const std::string& id) {
+  return Error{ErrorCode::kNotFound, "no " + what + " with id `" + id + "`"};
+}
+
+}  // namespace
+
+struct BatchService::Live {
+  std::shared_ptr<Job> job;
+  std::string model;
+  double started_s = 0;
+  int64_t done_at_start = 0;
+};
+
+BatchService::BatchService(BatchServiceOptions options, std::unique_ptr<ServerStore> store)
+    : options_(std::move(options)), store_(std::move(store)) {}
+
+Expected<std::unique_ptr<BatchService>> BatchService::open(BatchServiceOptions options, EnginePoolOptions pool_options) {
+  BW_ASSIGN_OR_RETURN(auto store, ServerStore::open(options.state_dir));
+  std::unique_ptr<BatchService> s(new BatchService(std::move(options), std::move(store)));
+  BatchService* self = s.get();
+  s->pool_ = std::make_unique<EnginePool>(std::move(pool_options), [self](std::shared_ptr<Job> job) {
+    std::lock_guard lock(self->mu_);
+    for (const auto& [id, live] : self->live_) {
+      if (live->job == job) self->events_.push_back({EventKind::kIdle, id});
+    }
+    self->cv_.notify_all();
+  });
+  BW_ASSIGN_OR_RETURN(auto batches, s->store_->list("batch", SIZE_MAX));
+  int resumed = 0;
+  for (const auto& b : batches) {
+    if (is_unfinished(b.value("status", ""))) {
+      s->events_.push_back({EventKind::kStart, b["id"].get<std::string>()});
+      resumed++;
+    }
+  }
+  if (resumed > 0) log_info("serve: taking up " + std::to_string(resumed) + " unfinished batches");
+  s->worker_ = std::thread([self] { self->worker(); });
+  return s;
+}
+
+BatchService::~BatchService() { shutdown(0); }
+
+void BatchService::push(Event e) {
+  std::lock_guard lock(mu_);
+  events_.push_back(std::move(e));
+  cv_.notify_all();
+}
+
+void BatchService::remember_error(const std::string& what) {
+  std::lock_guard lock(mu_);
+  recent_errors_.push_back(what);
+  while (recent_errors_.size() > kRecentErrors) recent_errors_.pop_front();
+}
+
+Status BatchService::update(const std::string& id, const std::function<void(nlohmann::json&)>& change) {
+  std::lock_guard lock(doc_mu_);
+  BW_ASSIGN_OR_RETURN(auto doc, store_->get("batch", id));
+  if (!doc) return std::unexpected(not_found("batch", id));
+  change(*doc);
+  return store_->put("batch", id, *doc);
+}
+
+// ---- files ----
+
+Expected<nlohmann::json> BatchService::create_file(const std::string& filename, const std::string& purpose,
+                                                   const std::string& content) {
+  if (purpose != "batch") {
+    return make_error(ErrorCode::kInvalidArgument, "purpose `" + purpose + "`: this server takes files with purpose `batch`");
+  }
+  const std::string id = new_file_id();
+  const auto path = store_->file_path(id);
+  BW_TRY(write_file_atomic(path, content));
+  auto input = scan_batch_input(path);
+  if (!input || input->requests.empty()) {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+    const std::string why = !input ? input.error().message
+                            : input->errors.empty() ? "the file is empty"
+                                                    : input->errors.front().message;
+    return make_error(ErrorCode::kInvalidArgument, "`" + filename + "` holds no valid batch request line: " + why);
+  }
+  nlohmann::json doc = {{"id", id},
+                        {"object", "file"},
+                        {"bytes", content.size()},
+                        {"created_at", unix_time_s()},
+                        {"filename", filename},
+                        {"purpose", "batch"},
+                        {"status", "processed"},
+                        {"status_details", nullptr},
+                        {"batchwise_model", first_model(path, *input)},
+                        {"batchwise_invalid_lines", input->errors.size()}};
+  BW_TRY(store_->put("file", id, doc));
+  return public_view(doc);
+}
+
+Expected<nlohmann::json> BatchService::get_file(const std::string& id) {
+  if (!is_file_id(id)) return std::unexpected(not_found("file", id));
+  BW_ASSIGN_OR_RETURN(auto doc, store_->get("file", id));
+  if (!doc) return std::unexpected(not_found("file", id));
+  return public_view(*doc);
+}
+
+Expected<nlohmann::json> BatchService::list_files(size_t limit, const std::string& after) {
+  BW_ASSIGN_OR_RETURN(auto docs, store_->list("file", limit + 1, after));
+  return list_object(std::move(docs), limit);
+}
+
+Expected<FileContent> BatchService::file_content(const std::string& id) {
+  if (!is_file_id(id)) return std::unexpected(not_found("file", id));
+  BW_ASSIGN_OR_RETURN(auto doc, store_->get("file", id));
+  if (!doc) return std::unexpected(not_found("file", id));
+  const std::string batch_id = doc->value("batchwise_batch", "");
+  if (batch_id.empty()) return FileContent{store_->file_path(id), ""};
+  const bool errors = doc->value("batchwise_part", "") == "errors";
+  std::shared_ptr<Live> live;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = live_.find(batch_id); it != live_.end()) live = it->second;
+  }
+  if (live) {  // the results committed so far
+    FileContent c;
+    BW_TRY(live->job->store().for_each_result([&](const ResultRecord& r) {
+      if (r.ok != errors) c.text += format_output_line(r) + "\n";
+    }));
+    return c;
+  }
+  const auto path = store_->batch_dir(batch_id) / (errors ? "errors.jsonl" : "output.jsonl");
+  if (!std::filesystem::exists(path)) return FileContent{};
+  return FileContent{path, ""};
+}
+
+Expected<nlohmann::json> BatchService::delete_file(const std::string& id) {
+  if (!is_file_id(id)) return std::unexpected(not_found("file", id));
+  BW_ASSIGN_OR_RETURN(auto doc, store_->get("file", id));
+  if (!doc) return std::unexpected(not_found("file", id));
+  BW_TRY(store_->remove("file", id));
+  std::error_code ec;
+  std::filesystem::remove(store_->file_path(id), ec);
+  return nlohmann::json{{"id", id}, {"object", "file"}, {"deleted", true}};
+}
+
+// ---- batches ----
+
+Expected<nlohmann::json> BatchService::create_batch(const nlohmann::json& req) {
+  if (!req.is_object()) return make_error(ErrorCode::kInvalidArgument, "the body must be a JSON object");
+  const auto field = [&](const char* name) -> const nlohmann::json* {
+    auto it = req.find(name);
+    return it == req.end() || it->is_null() ? nullptr : &*it;
+  };
+  const nlohmann::json* input = field("input_file_id");
+  if (!input || !input->is_string()) {
+    return make_error(ErrorCode::kInvalidArgument, "field `input_file_id` is required (the id of an uploaded file)");
+  }
+  const std::string input_id = input->get<std::string>();
+  BW_ASSIGN_OR_RETURN(auto file, is_file_id(input_id) ? store_->get("file", input_id)
+                                                        : Expected<std::optional<nlohmann::json>>(std::nullopt));
+  if (!file || file->value("purpose", "") != "batch") {
+    return make_error(ErrorCode::kNotFound, "input_file_id `" + input_id + "`: no uploaded batch file has that id");
+  }
+  const nlohmann::json* endpoint = field("endpoint");
+  if (!endpoint || !endpoint->is_string() || !api_kind_from_url(endpoint->get<std::string>())) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "field `endpoint` must be /v1/chat/completions, /v1/completions or /v1/embeddings");
+  }
+  const nlohmann::json* window = field("completion_window");
+  const std::string window_text = window && window->is_string() ? window->get<std::string>() : "";
+  BW_ASSIGN_OR_RETURN(double window_s, parse_completion_window(window_text));
+  const nlohmann::json* metadata = field("metadata");
+  BW_TRY(check_metadata(metadata ? *metadata : nlohmann::json()));
+
+  const std::string id = new_batch_id();
+  const int64_t now = unix_time_s();
+  nlohmann::json doc = {{"id", id},
+                        {"object", "batch"},
+                        {"endpoint", *endpoint},
+                        {"errors", nullptr},
+                        {"input_file_id", input_id},
+                        {"completion_window", window_text},
+                        {"status", "validating"},
+                        {"output_file_id", nullptr},
+                        {"error_file_id", nullptr},
+                        {"created_at", now},
+                        {"in_progress_at", nullptr},
+                        {"expires_at", now + static_cast<int64_t>(window_s)},
+                        {"finalizing_at", nullptr},
+                        {"completed_at", nullptr},
+                        {"failed_at", nullptr},
+                        {"expired_at", nullptr},
+                        {"cancelling_at", nullptr},
+                        {"cancelled_at", nullptr},
+                        {"request_counts", {{"total", 0}, {"completed", 0}, {"failed", 0}}},
+                        {"metadata", metadata ? *metadata : nlohmann::json()},
+                        {"model", file->value("batchwise_model", "")}};
+  BW_TRY(store_->put("batch", id, doc));
+  push({EventKind::kStart, id});
+  return public_view(doc);
+}
+
+nlohmann::json BatchService::with_counts(nlohmann::json doc) {
+  std::shared_ptr<Live> live;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = live_.find(doc.value("id", "")); it != live_.end()) live = it->second;
+  }
+  if (live) {
+    const JobCounts c = live->job->counts();
+    doc["request_counts"] = {{"total", c.total}, {"completed", c.ok}, {"failed", c.failed}};
+  }
+  return public_view(std::move(doc));
+}
+
+Expected<nlohmann::json> BatchService::get_batch(const std::string& id) {
+  if (!is_batch_id(id)) return std::unexpected(not_found("batch", id));
+  BW_ASSIGN_OR_RETURN(auto doc, store_->get("batch", id));
+  if (!doc) return std::unexpected(not_found("batch", id));
+  return with_counts(std::move(*doc));
+}
+
+Expected<nlohmann::json> BatchService::list_batches(size_t limit, const std::string& after) {
+  BW_ASSIGN_OR_RETURN(auto docs, store_->list("batch", limit + 1, after));
+  for (auto& d : docs) d = with_counts(std::move(d));
+  return list_object(std::move(docs), limit);
+}
+
+Expected<nlohmann::json> BatchService::cancel_batch(const std::string& id) {
+  if (!is_batch_id(id)) return std::unexpected(not_found("batch", id));
+  BW_TRY(update(id, [&](nlohmann::json& d) {
+    const std::string status = d.value("status", "");
+    if (status == "validating" || status == "in_progress") {
+      d["status"] = "cancelling";
+      d["cancelling_at"] = unix_time_s();
+    }
+  }));
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = live_.find(id); it != live_.end()) it->second->job->cancel();
+  }
+  return get_batch(id);
+}
+
+// ---- the worker: starts, finishes and expires batches ----
+
+void BatchService::worker() {
+  double next_check_s = 0;
+  std::vector<std::string> waiting;  // batches whose model had no free slot: tried again each second
+  while (true) {
+    std::optional<Event> event;
+    {
+      std::unique_lock lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping_ || !events_.empty(); });
+      if (stopping_) return;
+      if (!events_.empty()) {
+        event = std::move(events_.front());
+        events_.pop_front();
+      }
+    }
+    if (event && event->kind == EventKind::kStart && !start_batch(event->batch_id)) waiting.push_back(event->batch_id);
+    if (event && event->kind == EventKind::kIdle) finish_batch(event->batch_id);
+    if (now_s() >= next_check_s) {
+      next_check_s = now_s() + 1.0;
+      check_windows();
+      std::vector<std::string> again;
+      for (const auto& id : waiting) {
+        if (!start_batch(id)) again.push_back(id);
+      }
+      waiting.swap(again);
+    }
+  }
+}
+
+bool BatchService::start_batch(const std::string& id) {
+  auto doc = store_->get("batch", id);
+  if (!doc || !*doc || !is_unfinished((**doc).value("status", ""))) return true;
+  const nlohmann::json& b = **doc;
+  bool failed_batch = false;
+  auto fail = [&](const std::string& code, const std::string& message) {
+    log_warn("serve: batch " + id + " failed: " + message);
+    failed_batch = true;
+    remember_error(id + ": " + message);
+    (void)update(id, [&](nlohmann::json& d) {
+      d["status"] = "failed";
+      d["failed_at"] = unix_time_s();
+      d["errors"] = error_list(code, message);
+    });
+  };
+  auto model = pool_->resolve(b.value("model", ""));
+  if (!model) return fail("model_not_found", model.error().message), failed_batch;
+  const auto dir = store_->batch_dir(id);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  JobOptions o;
+  o.input = store_->file_path(b.value("input_file_id", ""));
+  o.output = dir / "output.jsonl";
+  o.errors = dir / "errors.jsonl";
+  o.state = dir / "state.db";
+  o.retry = options_.retry;
+  auto job = Job::open(o);
+  if (!job) return fail("invalid_file", job.error().message), failed_batch;
+  auto runner = pool_->acquire(*model);
+  if (!runner) {
+    if (runner.error().code == ErrorCode::kUnavailable) return false;  // every model slot busy: again soon
+    return fail("model_unavailable", runner.error().message), failed_batch;
+  }
+  std::shared_ptr<Job> shared = std::move(*job);
+  const std::string model_id = *model;
+  shared->set_observer([this, model_id, id](const ResultRecord& r) {
+    metrics_.observe(model_id, r, false);
+    if (!r.ok) remember_error(id + " " + r.custom_id + ": " + r.error_code + ": " + r.error_message);
+  });
+  const JobCounts counts = shared->counts();
+  auto live = std::make_shared<Live>(Live{shared, model_id, now_s(), counts.ok + counts.failed});
+  (void)update(id, [&](nlohmann::json& d) {
+    for (const char* part : {"output", "errors"}) {
+      const char* field = std::string_view(part) == "output" ? "output_file_id" : "error_file_id";
+      if (!d[field].is_null()) continue;
+      const std::string fid = new_file_id();
+      (void)store_->put("file", fid,
+                        {{"id", fid}, {"object", "file"}, {"bytes", 0}, {"created_at", unix_time_s()},
+                         {"filename", id + "_" + part + ".jsonl"}, {"purpose", "batch_output"},
+                         {"status", "processed"}, {"status_details", nullptr}, {"batchwise_batch", id},
+                         {"batchwise_part", part}});
+      d[field] = fid;
+    }
+    if (d["status"] == "validating") d["status"] = "in_progress";
+    if (d.value("model", "").empty()) d["model"] = model_id;  // the model it runs on, when the lines named none
+    if (d["in_progress_at"].is_null()) d["in_progress_at"] = unix_time_s();
+    d["request_counts"] = {{"total", counts.total}, {"completed", counts.ok}, {"failed", counts.failed}};
+    if (shared->meta().invalid_lines > 0) {
+      d["errors"] = error_list("invalid_request", std::to_string(shared->meta().invalid_lines) +
+                                                      " lines of the input are not valid requests: see the error file");
+    }
+    if (d["status"] == "cancelling") shared->cancel();
+  });
+  {
+    std::lock_guard lock(mu_);
+    live_[id] = live;
+  }
+  (**runner).add(shared);
+  return true;
+}
+
+void BatchService::finish_batch(const std::string& id) {
+  std::shared_ptr<Live> live;
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_) return;  // a batch stopped by shutdown stays in_progress and resumes at the next start
+    auto it = live_.find(id);
+    if (it == live_.end()) return;
+    live = it->second;
+  }
+  Job& job = *live->job;
+  if (auto st = job.flush(); !st) return remember_error(id + ": " + st.error().message);
+  auto doc = store_->get("batch", id);
+  if (!doc || !*doc) return;
+  const std::string status = (**doc).value("status", "");
+  const bool expiring = (**doc).value("batchwise_expiring", false);
+  if (status == "in_progress" && !expiring) {
+    (void)update(id, [&](nlohmann::json& d) {
+      d["status"] = "finalizing";
+      d["finalizing_at"] = unix_time_s();
+    });
+  }
+  const auto dir = store_->batch_dir(id);
+  if (auto st = job.write_files(dir / "output.jsonl", dir / "errors.jsonl"); !st) {
+    return remember_error(id + ": writing the output: " + st.error().message);
+  }
+  const JobCounts c = job.counts();
+  (void)update(id, [&](nlohmann::json& d) {
+    const int64_t now = unix_time_s();
+    if (d["status"] == "cancelling") {
+      d["status"] = "cancelled";
+      d["cancelled_at"] = now;
+    } else if (expiring) {
+      d["status"] = "expired";
+      d["expired_at"] = now;
+    } else {
+      d["status"] = "completed";
+      d["completed_at"] = now;
+    }
+    d["request_counts"] = {{"total", c.total}, {"completed", c.ok}, {"failed", c.failed}};
+    for (const char* field : {"output_file_id", "error_file_id"}) {
+      if (!d[field].is_string()) continue;
+      const std::string fid = d[field];
+      const auto path = dir / (std::string_view(field) == "output_file_id" ? "output.jsonl" : "errors.jsonl");
+      std::error_code ec;
+      const auto bytes = std::filesystem::file_size(path, ec);
+      if (auto f = store_->get("file", fid); f && *f) {
+        (**f)["bytes"] = ec ? 0 : bytes;
+        (void)store_->put("file", fid, **f);
+      }
+    }
+  });
+  std::lock_guard lock(mu_);
+  live_.erase(id);
+}
+
+void BatchService::check_windows() {
+  std::vector<std::pair<std::string, std::shared_ptr<Live>>> live;
+  {
+    std::lock_guard lock(mu_);
+    live.assign(live_.begin(), live_.end());
+  }
+  const int64_t now = unix_time_s();
+  for (auto& [id, l] : live) {
+    auto doc = store_->get("batch", id);
+    if (!doc || !*doc || (**doc).value("status", "") != "in_progress") continue;
+    if ((**doc).value("batchwise_expiring", false) || now < (**doc).value("expires_at", INT64_MAX)) continue;
+    log_warn("serve: batch " + id + " passed its completion window: stopping it, keeping what it has");
+    (void)update(id, [](nlohmann::json& d) { d["batchwise_expiring"] = true; });
+    l->job->cancel();
+  }
+}
+
+// ---- interactive ----
+
+Expected<std::string> BatchService::complete(ApiKind kind, const nlohmann::json& body) {
+  if (!body.is_object()) return make_error(ErrorCode::kInvalidArgument, "the body must be a JSON object");
+  const auto m = body.find("model");
+  BW_ASSIGN_OR_RETURN(std::string model, pool_->resolve(m != body.end() && m->is_string() ? m->get<std::string>() : ""));
+  BW_ASSIGN_OR_RETURN(JobRunner * runner, pool_->acquire(model));
+  EngineRequest request;
+  request.kind = kind;
+  request.body = body;
+  request.request_id = "req_" + new_batch_id().substr(6, 16);
+  auto promise = std::make_shared<std::promise<EngineResult>>();
+  auto answer = promise->get_future();
+  if (!runner->submit_interactive(std::move(request), [promise](EngineResult r) { promise->set_value(std::move(r)); })) {
+    return make_error(ErrorCode::kUnavailable, "the server is stopping");
+  }
+  if (answer.wait_for(std::chrono::duration<double>(options_.interactive_timeout_s)) != std::future_status::ready) {
+    return make_error(ErrorCode::kTimeout, "no answer within " + std::to_string(options_.interactive_timeout_s) + " s");
+  }
+  EngineResult r = answer.get();
+  ResultRecord rec;
+  rec.ok = !r.error;
+  rec.prompt_tokens = r.prompt_tokens;
+  rec.cached_tokens = r.cached_tokens;
+  rec.completion_tokens = r.completion_tokens;
+  rec.queue_ms = r.timings.queue_ms;
+  rec.ttft_ms = r.timings.ttft_ms;
+  rec.total_ms = r.timings.total_ms;
+  metrics_.observe(model, rec, true);
+  if (r.error) return std::unexpected(*r.error);
+  return !r.raw_body.empty() ? r.raw_body : r.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+nlohmann::json BatchService::models_list() const {
+  nlohmann::json data = nlohmann::json::array();
+  for (const auto& id : pool_->local_ids()) {
+    data.push_back({{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "batchwise"}});
+  }
+  return {{"object", "list"}, {"data", data}};
+}
+
+// ---- observability ----
+
+std::optional<GpuSampler::Sample> BatchService::sample_gpu() {
+  std::lock_guard lock(gpu_mu_);
+  return gpus_.sample();
+}
+
+std::string BatchService::metrics_text() {
+  ServeGauges g;
+  if (auto all = store_->list("batch", SIZE_MAX)) {
+    for (const auto& b : *all) g.batches_by_status[b.value("status", "unknown")]++;
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, l] : live_) {
+      const JobCounts c = l->job->counts();
+      g.queued_requests += c.total - c.ok - c.failed;
+    }
+  }
+  g.models = pool_->views();
+  if (auto s = sample_gpu()) {
+    g.gpu_memory_used_bytes = s->memory_used_bytes;
+    g.gpu_utilization_percent = s->utilization_percent;
+  }
+  return metrics_.render(g);
+}
+
+nlohmann::json BatchService::status_json() {
+  nlohmann::json batches = nlohmann::json::array();
+  std::map<std::string, std::shared_ptr<Live>> live;
+  {
+    std::lock_guard lock(mu_);
+    live = live_;
+  }
+  if (auto docs = store_->list("batch", 50)) {
+    for (auto& d : *docs) {
+      nlohmann::json b = with_counts(d);
+      if (auto it = live.find(b.value("id", "")); it != live.end()) {
+        const JobCounts c = it->second->job->counts();
+        const double elapsed = std::max(1e-3, now_s() - it->second->started_s);
+        const double rate = static_cast<double>(c.ok + c.failed - it->second->done_at_start) / elapsed;
+        b["requests_per_s"] = rate;
+        b["eta_s"] = rate > 0 ? nlohmann::json(static_cast<double>(c.total - c.ok - c.failed) / rate) : nlohmann::json();
+      }
+      batches.push_back(std::move(b));
+    }
+  }
+  nlohmann::json models = nlohmann::json::array();
+  for (const auto& m : pool_->views()) {
+    models.push_back({{"id", m.id}, {"loaded", m.loaded}, {"in_flight", m.in_flight}, {"loads", m.loads},
+                      {"evictions", m.evictions}, {"generated_tokens", m.stats.generated_tokens},
+                      {"prompt_tokens_evaluated", m.stats.prompt_tokens_evaluated}});
+  }
+  nlohmann::json j = {{"batches", batches}, {"models", models}, {"time", unix_time_s()}};
+  {
+    std::lock_guard lock(mu_);
+    j["recent_errors"] = recent_errors_;
+  }
+  if (auto s = sample_gpu()) {
+    j["gpu"] = {{"memory_used_bytes", s->memory_used_bytes}, {"utilization_percent", s->utilization_percent}};
+  }
+  return j;
+}
+
+void BatchService::shutdown(double grace_s) {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ && !worker_.joinable()) return;
+    stopping_ = true;
+    cv_.notify_all();
+  }
+  if (worker_.joinable()) worker_.join();
+  if (pool_) pool_->shutdown(grace_s);
+  std::lock_guard lock(mu_);
+  live_.clear();
+}
+
+}  // namespace batchwise

@@ -1,0 +1,111 @@
+// BatchService: the Files and Batches APIs' behaviour, without HTTP. Uploaded files are checked as batch
+// files and kept in the state folder; a batch becomes a Job (its own state database, so it resumes
+// exactly as `run` does) on its model's JobRunner, and moves through OpenAI's statuses: validating ->
+// in_progress -> finalizing -> completed, or failed (nothing valid to run), expired (past its
+// completion window: what was done is kept), cancelling -> cancelled (what was in flight finishes and is
+// kept). A batch's output and error files exist from the moment it starts, and downloading them gives
+// the results committed so far. On start-up every batch that was not finished is taken up again.
+// Interactive completions go to the same engines, ahead of batch work.
+//
+// Threads: every public method may be called from any thread (HTTP handlers). One worker thread of its
+// own starts batches, finishes them and checks completion windows.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "core/status.h"
+#include "hardware/nvml.h"
+#include "server/engine_pool.h"
+#include "server/metrics.h"
+#include "server/server_store.h"
+
+namespace batchwise {
+
+struct BatchServiceOptions {
+  std::filesystem::path state_dir;
+  RetryPolicy retry;
+  double interactive_timeout_s = 600;
+};
+
+// A file's bytes: on disk (a finished batch's output, an upload), or made now (results so far).
+struct FileContent {
+  std::filesystem::path path;  // empty: use `text`
+  std::string text;
+};
+
+class BatchService {
+ public:
+  // Opens the state folder and takes up every unfinished batch. `pool` outlives the service's shutdown().
+  static Expected<std::unique_ptr<BatchService>> open(BatchServiceOptions options, EnginePoolOptions pool_options);
+  ~BatchService();
+
+  Expected<nlohmann::json> create_file(const std::string& filename, const std::string& purpose,
+                                       const std::string& content);
+  Expected<nlohmann::json> get_file(const std::string& id);
+  Expected<nlohmann::json> list_files(size_t limit, const std::string& after);
+  Expected<FileContent> file_content(const std::string& id);
+  Expected<nlohmann::json> delete_file(const std::string& id);
+
+  Expected<nlohmann::json> create_batch(const nlohmann::json& request);
+  Expected<nlohmann::json> get_batch(const std::string& id);
+  Expected<nlohmann::json> list_batches(size_t limit, const std::string& after);
+  Expected<nlohmann::json> cancel_batch(const std::string& id);
+
+  // An interactive request; the answer's body (as the engine produced it) or its error.
+  Expected<std::string> complete(ApiKind kind, const nlohmann::json& body);
+  nlohmann::json models_list() const;
+
+  std::string metrics_text();
+  void count_http_request(int status_code) { metrics_.count_http_request(status_code); }
+  // The live page's data: batches with progress and rates, models, GPU, recent errors.
+  nlohmann::json status_json();
+
+  // Stops taking work; batches in progress stay in_progress in the state and resume at the next start.
+  void shutdown(double grace_s);
+
+ private:
+  struct Live;
+  enum class EventKind { kStart, kIdle };
+  struct Event {
+    EventKind kind;
+    std::string batch_id;
+  };
+  BatchService(BatchServiceOptions options, std::unique_ptr<ServerStore> store);
+  void worker();
+  // false: the batch's model has no free slot now; try again later.
+  bool start_batch(const std::string& id);
+  void finish_batch(const std::string& id);
+  void check_windows();
+  Status update(const std::string& id, const std::function<void(nlohmann::json&)>& change);
+  nlohmann::json with_counts(nlohmann::json batch);
+  void push(Event e);
+  void remember_error(const std::string& what);
+  std::optional<GpuSampler::Sample> sample_gpu();
+
+  BatchServiceOptions options_;
+  std::unique_ptr<ServerStore> store_;
+  std::unique_ptr<EnginePool> pool_;
+  ServeMetrics metrics_;
+
+  std::mutex mu_;  // live_, events_, recent_errors_, stopping_
+  std::condition_variable cv_;
+  std::map<std::string, std::shared_ptr<Live>> live_;
+  std::deque<Event> events_;
+  std::deque<std::string> recent_errors_;
+  bool stopping_ = false;
+  std::mutex doc_mu_;  // read-modify-write of batch documents
+  std::mutex gpu_mu_;
+  GpuSampler gpus_;
+  std::thread worker_;
+};
+
+}  // namespace batchwise

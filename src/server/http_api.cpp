@@ -1,0 +1,246 @@
+#include "server/http_api.h"
+
+#include <httplib.h>
+
+#include "core/files.h"
+#include "core/log.h"
+#include "server/ids.h"
+#include "server/status_page.h"
+
+namespace batchwise {
+namespace {
+
+int http_status(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::kInvalidArgument:
+    case ErrorCode::kUnsupported:
+    case ErrorCode::kContextExceeded:
+    case ErrorCode::kCorrupt: return 400;
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kRateLimited: return 429;
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kOutOfMemory:
+    case ErrorCode::kCancelled: return 503;
+    case ErrorCode::kTimeout: return 504;
+    default: return 500;
+  }
+}
+
+void send_json(httplib::Response& res, int status, const nlohmann::json& body) {
+  res.status = status;
+  res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), "application/json");
+}
+
+// OpenAI's error object.
+void send_error(httplib::Response& res, int status, const std::string& message, const std::string& code = "") {
+  const char* type = status == 401 ? "authentication_error"
+                     : status >= 500 ? "server_error"
+                     : status == 429 ? "rate_limit_error"
+                                     : "invalid_request_error";
+  send_json(res, status,
+            {{"error", {{"message", message}, {"type", type}, {"param", nullptr},
+                        {"code", code.empty() ? nlohmann::json() : nlohmann::json(code)}}}});
+}
+
+void send_error(httplib::Response& res, const Error& e) {
+  send_error(res, http_status(e.code), e.message, std::string(error_code_name(e.code)));
+}
+
+template <class T>
+void send(httplib::Response& res, const Expected<T>& value, int ok_status = 200) {
+  if (!value) return send_error(res, value.error());
+  send_json(res, ok_status, *value);
+}
+
+size_t list_limit(const httplib::Request& req) {
+  if (!req.has_param("limit")) return 20;
+  const long n = std::strtol(req.get_param_value("limit").c_str(), nullptr, 10);
+  return static_cast<size_t>(std::clamp<long>(n, 1, 100));
+}
+
+}  // namespace
+
+bool is_loopback_host(const std::string& host) {
+  return host == "localhost" || host == "::1" || host == "[::1]" || host.starts_with("127.");
+}
+
+bool json_nesting_exceeds(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') in_string = true;
+    else if (c == '[' || c == '{') {
+      if (++depth > limit) return true;
+    } else if (c == ']' || c == '}') depth--;
+  }
+  return false;
+}
+
+struct HttpApi::Impl {
+  HttpApiOptions options;
+  BatchService& service;
+  httplib::Server server;
+
+  Impl(HttpApiOptions o, BatchService& s) : options(std::move(o)), service(s) {}
+
+  // The body as JSON, or an error already sent.
+  std::optional<nlohmann::json> json_body(const httplib::Request& req, httplib::Response& res) {
+    if (req.body.size() > options.max_json_body_bytes) {
+      send_error(res, 413, "the request body is over " + std::to_string(options.max_json_body_bytes) + " bytes");
+      return std::nullopt;
+    }
+    if (json_nesting_exceeds(req.body, options.max_json_depth)) {
+      send_error(res, 400, "the request body nests deeper than " + std::to_string(options.max_json_depth) + " levels");
+      return std::nullopt;
+    }
+    auto j = nlohmann::json::parse(req.body, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      send_error(res, 400, "the request body is not a JSON object");
+      return std::nullopt;
+    }
+    return j;
+  }
+
+  void completion(ApiKind kind, const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req, res);
+    if (!body) return;
+    if (auto s = body->find("stream"); s != body->end() && s->is_boolean() && s->get<bool>()) {
+      return send_error(res, 400, "`stream: true` is not served yet: ask without streaming", "unsupported");
+    }
+    auto answer = service.complete(kind, *body);
+    if (!answer) return send_error(res, answer.error());
+    res.status = 200;
+    res.set_content(*answer, "application/json");
+  }
+
+  void upload(const httplib::Request& req, httplib::Response& res) {
+    if (!req.is_multipart_form_data() || !req.has_file("file")) {
+      return send_error(res, 400, "send the file as multipart/form-data with fields `file` and `purpose`");
+    }
+    const auto file = req.get_file_value("file");
+    if (file.content.size() > options.max_file_bytes) {
+      return send_error(res, 413, "the file is over the limit of " + std::to_string(options.max_file_bytes) + " bytes");
+    }
+    const std::string purpose = req.has_file("purpose") ? req.get_file_value("purpose").content : "";
+    send(res, service.create_file(file.filename.empty() ? "upload.jsonl" : file.filename, purpose, file.content));
+  }
+
+  void content(const std::string& id, httplib::Response& res) {
+    auto c = service.file_content(id);
+    if (!c) return send_error(res, c.error());
+    if (c->path.empty()) {
+      res.set_content(c->text, "application/jsonl");
+      return;
+    }
+    auto text = read_file(c->path);
+    if (!text) return send_error(res, text.error());
+    res.set_content(*text, "application/jsonl");
+  }
+
+  void routes() {
+    using R = const httplib::Request&;
+    using W = httplib::Response&;
+    server.Get("/health", [](R, W res) { send_json(res, 200, {{"status", "ok"}}); });
+    server.Get("/", [](R, W res) { res.set_content(std::string(status_page_html()), "text/html; charset=utf-8"); });
+    server.Get("/status.json", [this](R, W res) { send_json(res, 200, service.status_json()); });
+    server.Get("/metrics", [this](R, W res) {
+      res.set_content(service.metrics_text(), "text/plain; version=0.0.4; charset=utf-8");
+    });
+    server.Get("/v1/models", [this](R, W res) { send_json(res, 200, service.models_list()); });
+    server.Post("/v1/chat/completions", [this](R req, W res) { completion(ApiKind::kChatCompletions, req, res); });
+    server.Post("/v1/completions", [this](R req, W res) { completion(ApiKind::kCompletions, req, res); });
+    server.Post("/v1/embeddings", [this](R req, W res) { completion(ApiKind::kEmbeddings, req, res); });
+
+    server.Post("/v1/files", [this](R req, W res) { upload(req, res); });
+    server.Get("/v1/files", [this](R req, W res) {
+      send(res, service.list_files(list_limit(req), req.get_param_value("after")));
+    });
+    server.Get(R"(/v1/files/([^/]+)/content)", [this](R req, W res) { content(req.matches[1], res); });
+    server.Get(R"(/v1/files/([^/]+))", [this](R req, W res) { send(res, service.get_file(req.matches[1])); });
+    server.Delete(R"(/v1/files/([^/]+))", [this](R req, W res) { send(res, service.delete_file(req.matches[1])); });
+
+    server.Post("/v1/batches", [this](R req, W res) {
+      if (auto body = json_body(req, res)) send(res, service.create_batch(*body));
+    });
+    server.Get("/v1/batches", [this](R req, W res) {
+      send(res, service.list_batches(list_limit(req), req.get_param_value("after")));
+    });
+    server.Get(R"(/v1/batches/([^/]+))", [this](R req, W res) { send(res, service.get_batch(req.matches[1])); });
+    server.Post(R"(/v1/batches/([^/]+)/cancel)", [this](R req, W res) { send(res, service.cancel_batch(req.matches[1])); });
+  }
+
+  void guards() {
+    server.set_payload_max_length(options.max_file_bytes + (1u << 20));  // multipart framing on top
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (!options.cors_origin.empty()) {
+        res.set_header("Access-Control-Allow-Origin", options.cors_origin);
+        res.set_header("Access-Control-Allow-Headers", "Authorization, Content-Type");
+        res.set_header("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+        if (req.method == "OPTIONS") {
+          res.status = 204;
+          return httplib::Server::HandlerResponse::Handled;
+        }
+      }
+      if (options.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
+      const std::string auth = req.get_header_value("Authorization");
+      if (!auth.starts_with("Bearer ") || !constant_time_equal(std::string_view(auth).substr(7), options.api_key)) {
+        send_error(res, 401, "a valid API key is needed: send `Authorization: Bearer KEY`", "invalid_api_key");
+        return httplib::Server::HandlerResponse::Handled;
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    // The one exception boundary: whatever a handler throws becomes a 500 with an error object.
+    server.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+      std::string what = "unknown error";
+      try {
+        if (ep) std::rethrow_exception(ep);
+      } catch (const std::exception& e) {
+        what = e.what();
+      } catch (...) {
+      }
+      log_warn("serve: " + req.method + " " + req.path + " failed: " + what);
+      send_error(res, 500, "internal error: " + what);
+    });
+    server.set_logger([this](const httplib::Request&, const httplib::Response& res) {
+      service.count_http_request(res.status);
+    });
+    server.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      if (res.status == 404) send_error(res, 404, "no such route");
+      else if (res.status == 413) send_error(res, 413, "the request body is too large");
+      else if (res.status >= 400) send_error(res, res.status, "request failed");
+    });
+  }
+};
+
+HttpApi::HttpApi(HttpApiOptions options, BatchService& service)
+    : impl_(std::make_unique<Impl>(std::move(options), service)) {
+  impl_->routes();
+  impl_->guards();
+}
+
+HttpApi::~HttpApi() { stop(); }
+
+Expected<int> HttpApi::bind() {
+  const std::string& host = impl_->options.host;
+  const int port = impl_->options.port == 0 ? impl_->server.bind_to_any_port(host)
+                   : impl_->server.bind_to_port(host, impl_->options.port) ? impl_->options.port
+                                                                         : -1;
+  if (port < 0) {
+    return make_error(ErrorCode::kUnavailable, "cannot listen on " + host + ":" + std::to_string(impl_->options.port) +
+                                                   " (in use, or not an address of this machine): pick another --port");
+  }
+  return port;
+}
+
+void HttpApi::listen() { impl_->server.listen_after_bind(); }
+
+void HttpApi::stop() { impl_->server.stop(); }
+
+}  // namespace batchwise

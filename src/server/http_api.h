@@ -1,0 +1,54 @@
+// HttpApi: `serve`'s HTTP front: OpenAI's /v1/files, /v1/batches, /v1/models, /v1/chat/completions,
+// /v1/completions and /v1/embeddings over a BatchService, plus /metrics (Prometheus), /status.json and
+// the live page at /. Every handler runs behind one exception boundary, so a bad request is an
+// OpenAI-style error object ({"error": {message, type, param, code}}) and never a crash. With an API key
+// every path but /health needs `Authorization: Bearer KEY` (compared in constant time). No CORS header
+// is sent unless an origin is named.
+//
+// Threads: cpp-httplib's pool serves requests; listen() blocks until stop() is called from another thread.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+#include "server/batch_service.h"
+
+namespace batchwise {
+
+struct HttpApiOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;                          // 0: any free port (bound() says which)
+  std::string api_key;                      // empty: no authentication (loopback only, checked by the caller)
+  std::string cors_origin;                  // empty: no CORS headers
+  size_t max_file_bytes = 200u << 20;       // an upload over this is 413
+  size_t max_json_body_bytes = 32u << 20;   // other request bodies
+  int max_json_depth = 64;                  // nesting deeper than this is refused before it is parsed
+};
+
+class HttpApi {
+ public:
+  HttpApi(HttpApiOptions options, BatchService& service);
+  ~HttpApi();
+
+  // Binds the socket; returns the port (the one asked for, or the free one for port 0).
+  Expected<int> bind();
+  // Serves until stop().
+  void listen();
+  void stop();
+
+  struct Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+// Whether `host` is a loopback address (127.0.0.0/8, ::1, localhost): the only hosts `serve` binds to
+// without an API key.
+bool is_loopback_host(const std::string& host);
+
+// Whether JSON text nests arrays/objects deeper than `limit` (strings are skipped): checked before parsing.
+bool json_nesting_exceeds(std::string_view text, int limit);
+
+}  // namespace batchwise

@@ -1,0 +1,103 @@
+// `batchwise serve` as its users' own tools see it: the official OpenAI Node SDK, a real Prometheus
+// scraping /metrics, and Debian's headless Chromium loading the live page while a batch runs. Each test
+// skips with a message only where its tool is not installed (scripts/install_deps.sh installs them all).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "serve_process.h"
+#include "test_support.h"
+
+namespace batchwise {
+namespace {
+
+using nlohmann::json;
+using test::Serve;
+
+bool have(const std::string& tool) { return test::run_shell("command -v " + tool + " >/dev/null").exit_code == 0; }
+
+std::string chromium_binary() {
+  for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
+    if (have(name)) return name;
+  }
+  return "";
+}
+
+TEST(ServeClients, TheOfficialOpenAiNodeSdkRunsABatchAndCancelsOne) {
+  const std::filesystem::path sdk = std::filesystem::path(BATCHWISE_SOURCE_DIR) / "tests" / "sdk";
+  if (!have("node") || !std::filesystem::exists(sdk / "node_modules" / "openai")) {
+    GTEST_SKIP() << "node or the pinned openai package is missing: scripts/build.sh installs it (npm ci in tests/sdk)";
+  }
+  const auto dir = test::scratch_dir();
+  test::write_text(dir / "in.jsonl", test::serve_batch_file(30, 4));
+  Serve serve(dir / "state");
+  const auto r = test::run_shell("cd " + test::shell_quote(sdk.string()) + " && BASE_URL=" + serve.url() +
+                                 "/v1 node batch_roundtrip.mjs " + test::shell_quote((dir / "in.jsonl").string()) +
+                                 " 30");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const json seen = json::parse(r.out);
+  EXPECT_EQ(seen["completed"], 30);
+  EXPECT_EQ(seen["statuses"].back(), "completed");
+  EXPECT_TRUE(seen["cancelled"] == "cancelled" || seen["cancelled"] == "completed");
+}
+
+TEST(ServeClients, PrometheusScrapesTheRequestCountOfABatch) {
+  if (!have("prometheus")) GTEST_SKIP() << "prometheus is not installed (Debian package `prometheus`)";
+  const auto dir = test::scratch_dir();
+  Serve serve(dir / "state");
+  const std::string id = serve.create_batch(serve.upload(test::serve_batch_file(25, 4)))["id"];
+  serve.wait(id, [](const json& b) { return b["status"] == "completed"; });
+
+  const int prom_port = test::free_local_port();
+  test::write_text(dir / "prometheus.yml", "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: batchwise\n"
+                                           "    static_configs:\n      - targets: ['127.0.0.1:" +
+                                               std::to_string(serve.process().port()) + "']\n");
+  std::string error;
+  auto prom = test::ServerProcess::start(
+      {"prometheus", "--config.file=" + (dir / "prometheus.yml").string(),
+       "--storage.tsdb.path=" + (dir / "tsdb").string(), "--web.listen-address=127.0.0.1:" + std::to_string(prom_port)},
+      prom_port, dir / "prometheus.log", 60, &error, "/-/ready");
+  ASSERT_TRUE(prom) << error;
+  httplib::Client client("127.0.0.1", prom_port);
+  double value = -1;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline && value != 25) {
+    auto res = client.Get("/api/v1/query?query=batchwise_requests_total%7Boutcome%3D%22ok%22%7D");
+    if (res && res->status == 200) {
+      const json j = json::parse(res->body, nullptr, false);
+      if (j.is_object() && !j["data"]["result"].empty()) value = std::stod(j["data"]["result"][0]["value"][1].get<std::string>());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  EXPECT_EQ(value, 25) << "Prometheus never read the batch's 25 requests";
+  auto up = client.Get("/api/v1/query?query=up%7Bjob%3D%22batchwise%22%7D");
+  ASSERT_TRUE(up);
+  EXPECT_NE(up->body.find("\"1\""), std::string::npos) << "the scrape target is not up: " << up->body;
+}
+
+TEST(ServeClients, HeadlessChromiumShowsTheLivePageWithARunningBatch) {
+  const std::string chromium = chromium_binary();
+  if (chromium.empty()) GTEST_SKIP() << "chromium is not installed (Debian package `chromium`)";
+  const auto dir = test::scratch_dir();
+  Serve serve(dir / "state");
+  const std::string id = serve.create_batch(serve.upload(test::serve_batch_file(400, 16)))["id"];
+  serve.wait(id, [](const json& b) { return b["status"] == "in_progress"; });
+  const std::string flags = " --headless --no-sandbox --disable-gpu --virtual-time-budget=4000 ";
+  const auto dom = test::run_shell(chromium + flags + "--dump-dom " + serve.url() + "/ 2>/dev/null");
+  ASSERT_EQ(dom.exit_code, 0) << dom.err;
+  EXPECT_NE(dom.out.find(id), std::string::npos) << "the page does not list the batch";
+  EXPECT_NE(dom.out.find("in_progress"), std::string::npos);
+  EXPECT_NE(dom.out.find("tiny"), std::string::npos) << "the page does not list the model";
+  const auto shot = dir / "page.png";
+  const auto r = test::run_shell(chromium + flags + "--window-size=1200,700 --screenshot=" + shot.string() + " " +
+                                 serve.url() + "/ 2>/dev/null");
+  ASSERT_EQ(r.exit_code, 0);
+  ASSERT_TRUE(std::filesystem::exists(shot));
+  // A blank 1200x700 page compresses to a few KB; tables of text do not.
+  EXPECT_GT(std::filesystem::file_size(shot), 12000u);
+  serve.http().Post(("/v1/batches/" + id + "/cancel").c_str(), "", "application/json");
+}
+
+}  // namespace
+}  // namespace batchwise
