@@ -60,6 +60,8 @@ Expected<std::string> EnginePool::resolve(const std::string& model) const {
     if (m.id == model) return m.id;
   }
   if (has_endpoints()) return std::string(kEndpointModelId);
+  // One model and nowhere else to send a request: it answers for every name, as llama-server does.
+  if (options_.models.size() == 1) return options_.models.front().id;
   std::string served;
   for (const auto& m : options_.models) served += (served.empty() ? "" : ", ") + m.id;
   return make_error(ErrorCode::kNotFound, "model `" + model + "` is not served here (served: " + served +

@@ -61,8 +61,9 @@ class EnginePool {
   // The local model ids, then "endpoint" models (any other name) when endpoints are configured.
   std::vector<std::string> local_ids() const;
   bool has_endpoints() const { return !options_.http.endpoints.empty(); }
-  // The id a request for `model` is served under: "" picks the first local model; an unknown name is
-  // kNotFound (with the served names) unless endpoints are configured.
+  // The id a request for `model` is served under: "" picks the first local model; an unknown name goes to
+  // the endpoints when there are any, else to the one local model when there is one, else is kNotFound
+  // (naming the served models).
   Expected<std::string> resolve(const std::string& model) const;
 
   // The runner for a resolved model id, loading the model first if needed. The runner stays valid until

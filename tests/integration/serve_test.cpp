@@ -46,7 +46,7 @@ TEST(Serve, ABatchGoesFromValidatingToCompletedWithEveryCustomIdOnce) {
 TEST(Serve, KilledMidBatchItResumesAndFinishesWithoutRedoingWhatWasDone) {
   const auto dir = test::scratch_dir();
   Serve serve(dir / "state");
-  const std::string file_id = serve.upload(test::serve_batch_file(240, 16));
+  const std::string file_id = serve.upload(test::serve_batch_file(240, 8));
   const std::string id = serve.create_batch(file_id)["id"];
   const json before = serve.wait(id, [](const json& b) { return b["request_counts"].value("completed", 0) >= 30; });
   const int64_t done_before = before["request_counts"]["completed"];  // durable when reported
@@ -134,6 +134,18 @@ TEST(Serve, WithOneModelSlotTwoModelsTakeTurnsLeastRecentlyUsedFirst) {
   EXPECT_NE(metrics->body.find("batchwise_model_loaded{model=\"beta\"} 0"), std::string::npos);
   const json models = serve.get("/v1/models");
   EXPECT_EQ(models["data"].size(), 2u);
+
+  // A model with work is never unloaded: while alpha runs a batch, beta cannot take its slot.
+  const std::string busy = serve.create_batch(serve.upload(test::serve_batch_file(300, 16, "alpha")))["id"];
+  serve.wait(busy, [](const json& b) { return b["status"] == "in_progress"; });
+  auto refused = serve.http().Post("/v1/chat/completions",
+                                   json{{"model", "beta"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}},
+                                        {"max_tokens", 2}}.dump(),
+                                   "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503) << refused->body;
+  serve.http().Post(("/v1/batches/" + busy + "/cancel").c_str(), "", "application/json");
+  EXPECT_EQ(serve.wait(busy, [](const json& b) { return b["status"] == "cancelled"; })["status"], "cancelled");
   auto unknown = serve.http().Post("/v1/chat/completions", R"({"model":"gamma","messages":[]})", "application/json");
   ASSERT_TRUE(unknown);
   EXPECT_EQ(unknown->status, 404);

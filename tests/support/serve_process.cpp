@@ -71,7 +71,7 @@ json Serve::get(const std::string& path) {
 }
 
 json Serve::wait(const std::string& id, const std::function<bool(const json&)>& until) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);  // generous: CI machines are slow and shared
   json b;
   while (std::chrono::steady_clock::now() < deadline) {
     b = get("/v1/batches/" + id);

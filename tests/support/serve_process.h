@@ -27,7 +27,7 @@ class Serve {
   std::string upload(const std::string& content);  // the file id
   nlohmann::json create_batch(const std::string& file_id, const std::string& window = "24h");
   nlohmann::json get(const std::string& path);
-  // Polls the batch until `until` holds for it (or 120 s pass, a test failure).
+  // Polls the batch until `until` holds for it (or 300 s pass, a test failure).
   nlohmann::json wait(const std::string& id, const std::function<bool(const nlohmann::json&)>& until);
   std::vector<nlohmann::json> content(const std::string& file_id);
 
