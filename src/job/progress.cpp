@@ -70,6 +70,12 @@ void Progress::finish(int64_t done, int64_t failed, int64_t tokens, int64_t prom
   draw(line(s, failed, true), true);
 }
 
+void Progress::clear() {
+  if (!tty_ || log_level() < LogLevel::kInfo) return;
+  std::fprintf(stderr, "\r\033[K");
+  std::fflush(stderr);
+}
+
 void Progress::draw(const std::string& text, bool final) {
   if (log_level() < LogLevel::kInfo) return;  // --quiet
   if (tty_) {

@@ -17,6 +17,9 @@ class Progress {
   // Called often (every loop); draws at most a few times a second. `tokens`: completion tokens generated
   // so far; `prompt_tokens`: prompt tokens evaluated so far.
   void update(int64_t done, int64_t failed, int64_t tokens, int64_t prompt_tokens = 0);
+  // Erases the line drawn in place (a terminal), so a log message can take its place; the next update
+  // draws it again.
+  void clear();
   // Draws the final line and ends it.
   void finish(int64_t done, int64_t failed, int64_t tokens, int64_t prompt_tokens = 0);
 

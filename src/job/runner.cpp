@@ -54,7 +54,7 @@ struct RssTrend {
 class StallWatch {
  public:
   explicit StallWatch(double warn_after_s) : warn_after_s_(warn_after_s), last_change_s_(now_s()) {}
-  void update(int64_t done, size_t in_flight) {
+  void update(int64_t done, size_t in_flight, Progress& progress) {
     const double now = now_s();
     if (done != last_done_ || in_flight == 0) {
       last_done_ = done;
@@ -64,6 +64,7 @@ class StallWatch {
     }
     if (!warned_ && now - last_change_s_ > warn_after_s_) {
       warned_ = true;
+      progress.clear();
       log_warn("no request finished in the last " + std::to_string(static_cast<int>(now - last_change_s_)) +
                " s with " + std::to_string(in_flight) +
                " in flight: is the engine or server stuck? Check the server's log and that it answers "
@@ -128,6 +129,7 @@ Expected<RunOutcome> run_batch(const RunOptions& options, Engine& engine) {
     if (interrupts >= 1 && !stopping) {
       stopping = true;
       stop_deadline = now_s() + options.stop_grace_s;
+      progress.clear();
       log_warn("interrupted: finishing " + std::to_string(runner.in_flight()) +
                " requests in flight (Ctrl-C again to stop now)");
       runner.stop(/*finish_in_flight=*/true);
@@ -143,7 +145,7 @@ Expected<RunOutcome> run_batch(const RunOptions& options, Engine& engine) {
     runner.step(0.1);
     const int64_t done = outcome.resumed + store.committed();
     rss.maybe_sample(done);
-    stall.update(done, runner.in_flight());
+    stall.update(done, runner.in_flight(), progress);
     const EngineStats live = engine.stats();
     progress.update(done, job->failed_this_run(), generated_so_far(live, job->completion_tokens()),
                     live.prompt_tokens_evaluated);
