@@ -26,6 +26,7 @@ struct RunFlags {
   HttpEngineOptions http;
   std::string api_key_env;
   std::string model;
+  std::string gpus;
   bool json = false;
 };
 
@@ -83,6 +84,10 @@ int run_command(RunFlags& f) {
   f.run.input = f.input;
   f.run.interrupts = &g_interrupts;
   if (!f.http.endpoints.empty()) {
+    if (!f.gpus.empty()) {
+      return report_error({ErrorCode::kInvalidArgument, "--gpus is for the embedded engine: the servers of "
+                                                        "--endpoint choose their own GPUs"});
+    }
     auto http = make_endpoint_engine(f);
     if (!http) return report_error(http.error());
     return run_on(f, **http, http->get());
@@ -90,6 +95,15 @@ int run_command(RunFlags& f) {
   if (f.http.stream) {
     return report_error({ErrorCode::kInvalidArgument,
                          "--stream needs --endpoint (the embedded engine measures time to first token itself)"});
+  }
+  if (!f.gpus.empty()) {
+    auto gpus = parse_gpu_list(f.gpus);
+    if (!gpus) return report_error(gpus.error());
+    f.engine.gpus = *gpus;
+  } else if (visible_gpu_count() > 1) {
+    log_info(std::to_string(visible_gpu_count()) +
+             " GPUs: the model's layers are split over them (llama.cpp's default); when it fits one GPU, "
+             "--gpus all runs one copy per GPU instead, for about that many times the throughput");
   }
   if (f.model.empty()) {
     auto tiny = default_tiny_model();
@@ -196,6 +210,10 @@ Verb add_run_command(CLI::App& app) {
   sub->add_option("--ubatch", f->engine.n_ubatch, "tokens per compute step")->capture_default_str();
   sub->add_option("-t,--threads", f->engine.n_threads, "CPU threads per lane (0: the cores split between lanes)")->capture_default_str();
   sub->add_option("--gpu-layers", f->engine.n_gpu_layers, "layers on the GPU (CUDA builds)")->capture_default_str();
+  sub->add_option("--gpus", f->gpus,
+                  "`all` or GPU numbers (0,1): one copy of the model on each, with its own lanes, --parallel "
+                  "sequences and --ctx cells, fed from one queue (default: one copy, its layers split over every "
+                  "GPU as llama.cpp does)");
   sub->add_option("--max-request-tokens", f->engine.max_request_tokens,
                   "prompt + max_tokens limit per request (0: the model's trained context)")
       ->capture_default_str();

@@ -1,6 +1,7 @@
 #include "engine/llama/llama_engine.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
@@ -22,10 +23,12 @@ int helper_threads(const LlamaEngineOptions& options) {
 
 class LlamaEngine final : public Engine {
  public:
-  LlamaEngine(const LlamaEngineOptions& options, ModelPtr model, int64_t request_token_limit, std::string limit_hint,
-              int64_t lane_ctx)
-      : options_(options), model_(std::move(model)),
-        preparer_(model_.get(), options.model_path.filename().string(), request_token_limit, std::move(limit_hint)),
+  // `models`: one copy per device (the first also tokenizes: the copies' vocabularies are the same).
+  LlamaEngine(const LlamaEngineOptions& options, std::vector<ModelPtr> models, int64_t request_token_limit,
+              std::string limit_hint, int64_t lane_ctx)
+      : options_(options), models_(std::move(models)),
+        preparer_(models_.front().get(), options.model_path.filename().string(), request_token_limit,
+                  std::move(limit_hint)),
         shared_(max_in_flight()), lane_ctx_(lane_ctx) {
     shared_.model_name = options.model_path.stem().string();
   }
@@ -33,17 +36,19 @@ class LlamaEngine final : public Engine {
   ~LlamaEngine() override {
     stop(false);
     if (closer_.joinable()) closer_.join();  // it joins the lanes and preparers
-    lanes_.clear();                          // before the model they use
+    lanes_.clear();                          // before the models they use
   }
 
-  // Creates the lanes' contexts; the options' sequences and KV cells are split between them.
+  // Creates each model copy's lanes; a copy's sequences and KV cells are split between its lanes.
   Status add_lanes() {
-    for (int i = 0; i < options_.lanes; ++i) {
-      LlamaEngineOptions lane = options_;
-      lane.n_parallel = options_.n_parallel / options_.lanes + (i < options_.n_parallel % options_.lanes ? 1 : 0);
-      lane.n_ctx = static_cast<int>(lane_ctx_);
-      BW_ASSIGN_OR_RETURN(std::unique_ptr<LlamaLane> l, make_llama_lane(model_.get(), lane, shared_));
-      lanes_.push_back(std::move(l));
+    for (const ModelPtr& model : models_) {
+      for (int i = 0; i < options_.lanes; ++i) {
+        LlamaEngineOptions lane = options_;
+        lane.n_parallel = options_.n_parallel / options_.lanes + (i < options_.n_parallel % options_.lanes ? 1 : 0);
+        lane.n_ctx = static_cast<int>(lane_ctx_);
+        BW_ASSIGN_OR_RETURN(std::unique_ptr<LlamaLane> l, make_llama_lane(model.get(), lane, shared_));
+        lanes_.push_back(std::move(l));
+      }
     }
     return {};
   }
@@ -62,7 +67,7 @@ class LlamaEngine final : public Engine {
 
   void stop(bool finish_in_flight) override { shared_.queue.stop(finish_in_flight); }
 
-  size_t max_in_flight() const override { return static_cast<size_t>(options_.n_parallel) * 2; }
+  size_t max_in_flight() const override { return static_cast<size_t>(options_.n_parallel) * 2 * models_.size(); }
 
   EngineStats stats() const override {
     std::lock_guard lock(shared_.stats_mu);
@@ -71,9 +76,17 @@ class LlamaEngine final : public Engine {
 
   std::string description() const override {
     std::string lanes = options_.lanes > 1 ? " in " + std::to_string(options_.lanes) + " lanes" : "";
+    std::string copies;
+    if (!options_.gpus.empty()) {
+      copies = " on each of " + std::to_string(models_.size()) + " devices (";
+      for (size_t i = 0; i < options_.gpus.size(); ++i) {
+        copies += (i ? ", " : "") + (options_.gpus[i] < 0 ? std::string("CPU") : "GPU " + std::to_string(options_.gpus[i]));
+      }
+      copies += ")";
+    }
     return "llama.cpp (embedded): " + options_.model_path.filename().string() + ", " +
            std::to_string(options_.n_parallel) + " sequences" + lanes + ", " +
-           std::to_string(lane_ctx_ * options_.lanes) + " KV cells";
+           std::to_string(lane_ctx_ * options_.lanes) + " KV cells" + copies;
   }
 
  private:
@@ -93,7 +106,7 @@ class LlamaEngine final : public Engine {
   }
 
   const LlamaEngineOptions options_;
-  ModelPtr model_;
+  std::vector<ModelPtr> models_;
   const RequestPreparer preparer_;
   mutable LaneShared shared_;
   const int64_t lane_ctx_;
@@ -106,11 +119,67 @@ class LlamaEngine final : public Engine {
 // other's GPU work: +32% req/s at 128 sequences on an H200, bench/results/README.md), one on a CPU,
 // where lanes only compete for the same cores.
 int auto_lanes(const LlamaEngineOptions& options) {
-  const bool on_gpu = llama_supports_gpu_offload() && options.n_gpu_layers > 0;
+  const bool on_cpu_copies = !options.gpus.empty() && options.gpus.front() < 0;
+  const bool on_gpu = llama_supports_gpu_offload() && options.n_gpu_layers > 0 && !on_cpu_copies;
   return on_gpu && options.n_parallel >= 2 ? 2 : 1;
 }
 
+// Where each copy goes; checks every GPU named exists.
+Expected<std::vector<ModelPlacement>> placements(const std::vector<int>& gpus) {
+  if (gpus.empty()) return std::vector<ModelPlacement>{ModelPlacement{}};
+  const int available = llama_gpu_count();
+  std::vector<ModelPlacement> out;
+  for (int g : gpus) {
+    if (g < 0) {
+      out.push_back({ModelPlacement::Kind::kCpu, 0});
+      continue;
+    }
+    if (g >= available) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--gpus " + std::to_string(g) + ": " +
+                            (available == 0 ? std::string("this batchwise sees no GPU (a build without CUDA sees none: "
+                                                          "build with -DBATCHWISE_CUDA=ON, and check nvidia-smi)")
+                                            : "there are " + std::to_string(available) + " GPUs, numbered 0 to " +
+                                                  std::to_string(available - 1)));
+    }
+    out.push_back({ModelPlacement::Kind::kGpu, g});
+  }
+  return out;
+}
+
 }  // namespace
+
+int visible_gpu_count() { return llama_gpu_count(); }
+
+Expected<std::vector<int>> parse_gpu_list(const std::string& text) {
+  std::vector<int> gpus;
+  if (text == "all") {
+    const int n = llama_gpu_count();
+    if (n == 0) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "--gpus all: this batchwise sees no GPU (a build without CUDA sees none: build with "
+                        "-DBATCHWISE_CUDA=ON, and check nvidia-smi)");
+    }
+    for (int i = 0; i < n; ++i) gpus.push_back(i);
+    return gpus;
+  }
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = std::min(text.find(',', start), text.size());
+    const std::string item = text.substr(start, comma - start);
+    char* end = nullptr;
+    const long g = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0' || g < 0 || g > 1023) {
+      return make_error(ErrorCode::kInvalidArgument, "--gpus " + text + ": give `all` or GPU numbers such as 0,1");
+    }
+    if (std::find(gpus.begin(), gpus.end(), static_cast<int>(g)) != gpus.end()) {
+      return make_error(ErrorCode::kInvalidArgument, "--gpus " + text + ": GPU " + item + " is named twice");
+    }
+    gpus.push_back(static_cast<int>(g));
+    start = comma + 1;
+  }
+  return gpus;
+}
 
 Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in) {
   LlamaEngineOptions options = in;
@@ -133,9 +202,15 @@ Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (options.n_threads <= 0) options.n_threads = std::max(1, cores / options.lanes);
   const int64_t lane_ctx = options.n_ctx / options.lanes;
-  BW_ASSIGN_OR_RETURN(ModelPtr model, load_llama_model(options.model_path, options.n_gpu_layers));
+  BW_ASSIGN_OR_RETURN(std::vector<ModelPlacement> where, placements(options.gpus));
+  std::vector<ModelPtr> models;
+  for (const ModelPlacement& p : where) {
+    BW_ASSIGN_OR_RETURN(ModelPtr m, load_llama_model(options.model_path, options.n_gpu_layers, p));
+    models.push_back(std::move(m));
+  }
+  llama_model* model = models.front().get();
   // A request must fit the model's trained context, the user's limit and one lane's KV cells.
-  const int64_t trained = llama_model_n_ctx_train(model.get());
+  const int64_t trained = llama_model_n_ctx_train(model);
   int64_t limit = trained;
   std::string hint = "the model's trained context";
   if (options.max_request_tokens > 0 && options.max_request_tokens < limit) {
@@ -146,7 +221,7 @@ Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in
     hint = options.lanes > 1 ? "the KV cells of one of " + std::to_string(options.lanes) + " lanes: raise --ctx or lower --lanes"
                              : "the KV cells: raise --ctx";
   }
-  auto engine = std::make_unique<LlamaEngine>(options, std::move(model), limit, hint, lane_ctx);
+  auto engine = std::make_unique<LlamaEngine>(options, std::move(models), limit, hint, lane_ctx);
   BW_TRY(engine->add_lanes());
   return std::unique_ptr<Engine>(std::move(engine));
 }

@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "engine/engine.h"
 
@@ -33,7 +35,18 @@ struct LlamaEngineOptions {
   // copies one token per sequence to the host instead of a row of logits (128k floats for Llama 3).
   // Requests that sample or ask for logprobs still get their logits.
   bool device_sampling = false;
+  // One copy of the model per listed GPU (`--gpus`), each with `lanes` lanes, `n_parallel` sequences and
+  // `n_ctx` KV cells of its own, all fed from one queue: N GPUs, about N times the throughput of one, for a
+  // model that fits one GPU. Empty: one copy, placed by llama.cpp (its layers split over every GPU).
+  // -1 puts a copy on the CPU: the same bookkeeping without a GPU (tests).
+  std::vector<int> gpus;
 };
+
+// The GPUs llama.cpp sees (0 in a build without CUDA), without loading a model.
+int visible_gpu_count();
+
+// "all" -> every GPU llama.cpp sees; "0,1" -> those. Errors name the GPUs there are.
+Expected<std::vector<int>> parse_gpu_list(const std::string& text);
 
 // Loads the model and creates the context; errors name the file and what to do.
 Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& options);

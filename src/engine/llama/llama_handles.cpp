@@ -23,14 +23,27 @@ void init_llama_backend() {
   });
 }
 
-Expected<ModelPtr> load_llama_model(const std::filesystem::path& path, int n_gpu_layers) {
+int llama_gpu_count() {
+  init_llama_backend();
+  int n = 0;
+  for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+    if (ggml_backend_dev_type(ggml_backend_dev_get(i)) == GGML_BACKEND_DEVICE_TYPE_GPU) n++;
+  }
+  return n;
+}
+
+Expected<ModelPtr> load_llama_model(const std::filesystem::path& path, int n_gpu_layers, ModelPlacement placement) {
   init_llama_backend();
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     return make_error(ErrorCode::kNotFound, "model file " + path.string() + " not found");
   }
   llama_model_params mp = llama_model_default_params();
-  mp.n_gpu_layers = n_gpu_layers;
+  mp.n_gpu_layers = placement.kind == ModelPlacement::Kind::kCpu ? 0 : n_gpu_layers;
+  if (placement.kind == ModelPlacement::Kind::kGpu) {
+    mp.split_mode = LLAMA_SPLIT_MODE_NONE;  // the whole model on main_gpu: one copy per GPU, no traffic between them
+    mp.main_gpu = placement.gpu;
+  }
   ModelPtr model(llama_model_load_from_file(path.c_str(), mp));
   if (!model) {
     return make_error(ErrorCode::kCorrupt,

@@ -27,7 +27,18 @@ using SamplerPtr = std::unique_ptr<llama_sampler, SamplerDeleter>;
 // everything with --verbose).
 void init_llama_backend();
 
+// Where one copy of a model goes: where llama.cpp puts it by default (its layers split over every GPU), all
+// of it on one GPU (split mode none), or all of it on the CPU.
+struct ModelPlacement {
+  enum class Kind { kDefault, kGpu, kCpu };
+  Kind kind = Kind::kDefault;
+  int gpu = 0;  // with kGpu: the index among the GPUs llama.cpp sees
+};
+
 // Loads a GGUF (memory-mapped); a missing or malformed file gives an error naming it.
-Expected<ModelPtr> load_llama_model(const std::filesystem::path& path, int n_gpu_layers);
+Expected<ModelPtr> load_llama_model(const std::filesystem::path& path, int n_gpu_layers, ModelPlacement placement = {});
+
+// The GPUs llama.cpp's backends see (0 in a build without CUDA).
+int llama_gpu_count();
 
 }  // namespace batchwise
