@@ -26,6 +26,7 @@ struct RunFlags {
   HttpEngineOptions http;
   std::string api_key_env;
   std::string model;
+  std::string shard;
   bool json = false;
 };
 
@@ -82,6 +83,12 @@ int run_on(RunFlags& f, Engine& engine, const HttpEngine* http);
 int run_command(RunFlags& f) {
   f.run.input = f.input;
   f.run.interrupts = &g_interrupts;
+  if (!f.shard.empty()) {
+    auto shard = parse_shard(f.shard);
+    if (!shard) return report_error(shard.error());
+    f.run.shard = *shard;
+    f.run.output = shard_output_path(f.run.output, *shard);  // the state and errors follow it
+  }
   if (!f.http.endpoints.empty()) {
     auto http = make_endpoint_engine(f);
     if (!http) return report_error(http.error());
@@ -161,6 +168,10 @@ Verb add_run_command(CLI::App& app) {
   sub->add_option("--errors", f->run.errors, "error JSONL file (default: OUT.errors.jsonl)");
   sub->add_option("--state", f->run.state, "state database (default: OUT.state.db)");
   sub->add_flag("--restart", f->run.restart, "discard an existing state and start over");
+  sub->add_option("--shard", f->shard,
+                  "I/N: run only the lines whose custom_id hashes to shard I of N (0-based; FNV-1a 64 mod N), "
+                  "into OUT.shard-I-of-N.jsonl and its own state; `batchwise merge` joins the shards "
+                  "(default: the whole input)");
   sub->add_option("--max-attempts", f->run.retry.max_attempts, "attempts per request for retryable failures")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));

@@ -80,6 +80,12 @@ Expected<JobMeta> open_job(JobStore& store, const RunOptions& options, const Bat
                             existing->input_path + ", changed since): pass --restart to discard that state and "
                             "start over, or --state to keep it and use another");
     }
+    if (existing->shard != options.shard) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "the state " + options.state.string() + " holds shard " + shard_name(existing->shard) +
+                            " of its input, not " + shard_name(options.shard) +
+                            ": give each shard its own --state (the default OUT.shard-I-of-N.state.db does)");
+    }
     return *existing;
   }
   JobMeta meta;
@@ -88,6 +94,8 @@ Expected<JobMeta> open_job(JobStore& store, const RunOptions& options, const Bat
   meta.requests = static_cast<int64_t>(input.requests.size());
   meta.invalid_lines = static_cast<int64_t>(input.errors.size());
   meta.created_at = unix_time_s();
+  meta.shard = options.shard;
+  meta.input_lines = input.total_lines;
   BW_TRY(store.create_job(meta, input.errors));
   return meta;
 }
@@ -131,6 +139,7 @@ Expected<RunOutcome> run_batch(const RunOptions& in, Engine& engine) {
   const double start = now_s();
 
   BW_ASSIGN_OR_RETURN(BatchInput input, scan_batch_input(options.input));
+  keep_shard(input, options.shard);
   BW_ASSIGN_OR_RETURN(std::string input_hash, hash_file(options.input));
   for (const auto& e : input.errors) log_warn(e.message);
   BW_ASSIGN_OR_RETURN(std::unique_ptr<JobStore> store, JobStore::open(options.state));
