@@ -27,6 +27,7 @@ struct RunFlags {
   std::string api_key_env;
   std::string model;
   std::string gpus;
+  std::string shard;
   bool json = false;
 };
 
@@ -83,6 +84,12 @@ int run_on(RunFlags& f, Engine& engine, const HttpEngine* http);
 int run_command(RunFlags& f) {
   f.run.input = f.input;
   f.run.interrupts = &g_interrupts;
+  if (!f.shard.empty()) {
+    auto shard = parse_shard(f.shard);
+    if (!shard) return report_error(shard.error());
+    f.run.shard = *shard;
+    f.run.output = shard_output_path(f.run.output, *shard);  // the state and errors follow it
+  }
   if (!f.http.endpoints.empty()) {
     if (!f.gpus.empty()) {
       return report_error({ErrorCode::kInvalidArgument, "--gpus is for the embedded engine: the servers of "
@@ -192,6 +199,10 @@ Verb add_run_command(CLI::App& app) {
                 "run again the requests an earlier run of this job recorded as failed (after fixing the cause: "
                 "--ctx, an API key, a server); every success is kept")
       ->excludes("--restart");
+  sub->add_option("--shard", f->shard,
+                  "I/N: run only the lines whose custom_id hashes to shard I of N (0-based; FNV-1a 64 mod N), "
+                  "into OUT.shard-I-of-N.jsonl and its own state; `batchwise merge` joins the shards "
+                  "(default: the whole input)");
   sub->add_option("--max-attempts", f->run.retry.max_attempts, "attempts per request for retryable failures")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));

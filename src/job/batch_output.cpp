@@ -80,4 +80,23 @@ Expected<WrittenFiles> write_output_files(JobStore& store, const std::filesystem
   return counts;
 }
 
+Expected<WrittenFiles> write_result_files(const NextResult& next, const std::filesystem::path& output,
+                                          const std::filesystem::path& errors) {
+  BW_ASSIGN_OR_RETURN(AtomicWriter out, AtomicWriter::create(output));
+  BW_ASSIGN_OR_RETURN(AtomicWriter err, AtomicWriter::create(errors));
+  WrittenFiles counts;
+  ResultRecord r;
+  while (true) {
+    BW_ASSIGN_OR_RETURN(const bool more, next(r));
+    if (!more) break;
+    if (!(r.ok ? out : err).write(format_output_line(r))) {
+      return make_error(ErrorCode::kIo, "cannot write " + (r.ok ? output : errors).string() + " (disk full?)");
+    }
+    (r.ok ? counts.ok : counts.failed)++;
+  }
+  BW_TRY(out.commit());
+  BW_TRY(err.commit());
+  return counts;
+}
+
 }  // namespace batchwise

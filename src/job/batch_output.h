@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "core/status.h"
@@ -23,6 +24,12 @@ struct WrittenFiles {
 
 // Writes both files from the store's committed results, each atomically (temp file + rename).
 Expected<WrittenFiles> write_output_files(JobStore& store, const std::filesystem::path& output,
+                                          const std::filesystem::path& errors);
+
+// The same from results given one at a time: `next` fills its argument and returns true, or returns
+// false after the last one (merge gives several shards' results in line order this way).
+using NextResult = std::function<Expected<bool>(ResultRecord&)>;
+Expected<WrittenFiles> write_result_files(const NextResult& next, const std::filesystem::path& output,
                                           const std::filesystem::path& errors);
 
 }  // namespace batchwise

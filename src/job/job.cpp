@@ -22,6 +22,12 @@ Expected<JobMeta> open_state(JobStore& store, const JobOptions& options, const B
                             existing->input_path + ", changed since): pass --restart to discard that state and "
                             "start over, or --state to keep it and use another");
     }
+    if (existing->shard != options.shard) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "the state " + options.state.string() + " holds shard " + shard_name(existing->shard) +
+                            " of its input, not " + shard_name(options.shard) +
+                            ": give each shard its own --state (the default OUT.shard-I-of-N.state.db does)");
+    }
     return *existing;
   }
   JobMeta meta;
@@ -30,6 +36,8 @@ Expected<JobMeta> open_state(JobStore& store, const JobOptions& options, const B
   meta.requests = static_cast<int64_t>(input.requests.size());
   meta.invalid_lines = static_cast<int64_t>(input.errors.size());
   meta.created_at = unix_time_s();
+  meta.shard = options.shard;
+  meta.input_lines = input.total_lines;
   BW_TRY(store.create_job(meta, input.errors));
   return meta;
 }
@@ -76,6 +84,7 @@ Expected<std::unique_ptr<Job>> Job::open(JobOptions options) {
   const JobOptions& o = job->options_;
 
   BW_ASSIGN_OR_RETURN(job->input_, scan_batch_input(o.input));
+  keep_shard(job->input_, o.shard);
   BW_ASSIGN_OR_RETURN(std::string input_hash, hash_file(o.input));
   BW_ASSIGN_OR_RETURN(job->store_, JobStore::open(o.state));
   BW_ASSIGN_OR_RETURN(job->meta_, open_state(*job->store_, o, job->input_, input_hash));

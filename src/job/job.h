@@ -25,6 +25,7 @@
 #include "job/job_store.h"
 #include "job/report.h"
 #include "job/retry_policy.h"
+#include "job/shard.h"
 
 namespace batchwise {
 
@@ -36,6 +37,7 @@ struct JobOptions {
   bool restart = false;           // discard an existing state instead of resuming it
   bool retry_failed = false;      // forget the failures an earlier run recorded, so they run again
   RetryPolicy retry;
+  Shard shard;                    // only this part of the input (--shard I/N)
 };
 
 // Results committed to the state (durable), as a client may be told them.

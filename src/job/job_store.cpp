@@ -233,6 +233,9 @@ Expected<std::optional<JobMeta>> JobStore::job() {
     if (key == "requests") meta.requests = std::stoll(value);
     if (key == "invalid_lines") meta.invalid_lines = std::stoll(value);
     if (key == "created_at") meta.created_at = std::stoll(value);
+    if (key == "shard_index") meta.shard.index = std::stoll(value);
+    if (key == "shard_count") meta.shard.count = std::stoll(value);
+    if (key == "input_lines") meta.input_lines = std::stoll(value);
   }
   if (!found) return std::optional<JobMeta>();
   if (version != kSchemaVersion) {
@@ -258,6 +261,9 @@ Status JobStore::create_job(const JobMeta& meta, const std::vector<LineError>& i
       {"requests", std::to_string(meta.requests)},
       {"invalid_lines", std::to_string(meta.invalid_lines)},
       {"created_at", std::to_string(meta.created_at)},
+      {"shard_index", std::to_string(meta.shard.index)},
+      {"shard_count", std::to_string(meta.shard.count)},
+      {"input_lines", std::to_string(meta.input_lines)},
   };
   for (const auto& [key, value] : rows) {
     sqlite3_reset(put.get());
@@ -322,33 +328,53 @@ std::optional<Error> JobStore::write_error() const {
   return impl_->error;
 }
 
+namespace {
+
+constexpr const char* kResultColumns =
+    "SELECT line, custom_id, ok, status_code, body, error_code, error_message, attempts, prompt_tokens, "
+    "cached_tokens, completion_tokens, queue_ms, ttft_ms, total_ms, finished_at FROM results ";
+
+ResultRecord read_result(sqlite3_stmt* s) {
+  ResultRecord r;
+  r.line = sqlite3_column_int64(s, 0);
+  r.custom_id = column_text(s, 1);
+  r.ok = sqlite3_column_int(s, 2) != 0;
+  r.status_code = sqlite3_column_int(s, 3);
+  r.body = column_text(s, 4);
+  r.error_code = column_text(s, 5);
+  r.error_message = column_text(s, 6);
+  r.attempts = sqlite3_column_int(s, 7);
+  r.prompt_tokens = sqlite3_column_int64(s, 8);
+  r.cached_tokens = sqlite3_column_int64(s, 9);
+  r.completion_tokens = sqlite3_column_int64(s, 10);
+  r.queue_ms = sqlite3_column_double(s, 11);
+  r.ttft_ms = sqlite3_column_double(s, 12);
+  r.total_ms = sqlite3_column_double(s, 13);
+  r.finished_at = sqlite3_column_int64(s, 14);
+  return r;
+}
+
+}  // namespace
+
 Status JobStore::for_each_result(const std::function<void(const ResultRecord&)>& fn) {
-  BW_ASSIGN_OR_RETURN(StmtPtr s, prepare(impl_->db.get(),
-                                         "SELECT line, custom_id, ok, status_code, body, error_code, error_message, "
-                                         "attempts, prompt_tokens, cached_tokens, completion_tokens, queue_ms, "
-                                         "ttft_ms, total_ms, finished_at FROM results ORDER BY line"));
+  const std::string sql = std::string(kResultColumns) + "ORDER BY line";
+  BW_ASSIGN_OR_RETURN(StmtPtr s, prepare(impl_->db.get(), sql.c_str()));
   int rc;
-  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
-    ResultRecord r;
-    r.line = sqlite3_column_int64(s.get(), 0);
-    r.custom_id = column_text(s.get(), 1);
-    r.ok = sqlite3_column_int(s.get(), 2) != 0;
-    r.status_code = sqlite3_column_int(s.get(), 3);
-    r.body = column_text(s.get(), 4);
-    r.error_code = column_text(s.get(), 5);
-    r.error_message = column_text(s.get(), 6);
-    r.attempts = sqlite3_column_int(s.get(), 7);
-    r.prompt_tokens = sqlite3_column_int64(s.get(), 8);
-    r.cached_tokens = sqlite3_column_int64(s.get(), 9);
-    r.completion_tokens = sqlite3_column_int64(s.get(), 10);
-    r.queue_ms = sqlite3_column_double(s.get(), 11);
-    r.ttft_ms = sqlite3_column_double(s.get(), 12);
-    r.total_ms = sqlite3_column_double(s.get(), 13);
-    r.finished_at = sqlite3_column_int64(s.get(), 14);
-    fn(r);
-  }
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) fn(read_result(s.get()));
   if (rc != SQLITE_DONE) return std::unexpected(db_error(impl_->db.get(), "reading results"));
   return {};
+}
+
+Expected<std::vector<ResultRecord>> JobStore::results_after(int64_t after_line, int64_t limit) {
+  const std::string sql = std::string(kResultColumns) + "WHERE line > ? ORDER BY line LIMIT ?";
+  BW_ASSIGN_OR_RETURN(StmtPtr s, prepare(impl_->db.get(), sql.c_str()));
+  sqlite3_bind_int64(s.get(), 1, after_line);
+  sqlite3_bind_int64(s.get(), 2, limit);
+  std::vector<ResultRecord> out;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) out.push_back(read_result(s.get()));
+  if (rc != SQLITE_DONE) return std::unexpected(db_error(impl_->db.get(), "reading results"));
+  return out;
 }
 
 }  // namespace batchwise

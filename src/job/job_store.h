@@ -18,6 +18,7 @@
 
 #include "core/status.h"
 #include "job/batch_input.h"
+#include "job/shard.h"
 
 namespace batchwise {
 
@@ -45,6 +46,10 @@ struct JobMeta {
   int64_t requests = 0;       // valid lines
   int64_t invalid_lines = 0;
   int64_t created_at = 0;
+  // The part of the input this state runs (`run --shard I/N`); 0/1 when not sharded and in states
+  // written before shards existed.
+  Shard shard;
+  int64_t input_lines = 0;    // non-blank lines of the whole input, every shard's; 0 when unknown
 };
 
 struct StoreOptions {
@@ -93,6 +98,10 @@ class JobStore {
 
   // Every committed result, in line order.
   Status for_each_result(const std::function<void(const ResultRecord&)>& fn);
+
+  // Up to `limit` committed results after `after_line`, in line order: merge walks several shards'
+  // states in step without holding any of them whole.
+  Expected<std::vector<ResultRecord>> results_after(int64_t after_line, int64_t limit);
 
   struct Impl;
 

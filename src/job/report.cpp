@@ -46,10 +46,14 @@ int64_t peak_rss_bytes() { return proc_status_kib("VmHWM:"); }
 int64_t current_rss_bytes() { return proc_status_kib("VmRSS:"); }
 
 Expected<RunReport> build_report(JobStore& store, const JobMeta& meta) {
+  return build_report(std::vector<JobStore*>{&store}, meta.requests + meta.invalid_lines);
+}
+
+Expected<RunReport> build_report(const std::vector<JobStore*>& stores, int64_t requests) {
   RunReport r;
-  r.requests = meta.requests + meta.invalid_lines;
+  r.requests = requests;
   std::vector<double> queue, ttft, total;
-  BW_TRY(store.for_each_result([&](const ResultRecord& rec) {
+  auto add = [&](const ResultRecord& rec) {
     if (rec.ok) {
       r.ok++;
       r.prompt_tokens += rec.prompt_tokens;
@@ -62,7 +66,8 @@ Expected<RunReport> build_report(JobStore& store, const JobMeta& meta) {
       r.failed++;
       r.failed_by_class[rec.error_code]++;
     }
-  }));
+  };
+  for (JobStore* store : stores) BW_TRY(store->for_each_result(add));
   r.pending = r.requests - r.ok - r.failed;
   r.evaluated_prompt_tokens = r.prompt_tokens - r.cached_tokens;
   r.queue = latency_percentiles(queue);

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "core/status.h"
 #include "engine/engine.h"
@@ -54,6 +55,8 @@ struct RunReport {
 
 // Counts and latencies from the committed results; wall time and engine counters are added by the caller.
 Expected<RunReport> build_report(JobStore& store, const JobMeta& meta);
+// The same over several states (the shards of one job) whose input has `requests` lines in all.
+Expected<RunReport> build_report(const std::vector<JobStore*>& stores, int64_t requests);
 
 nlohmann::json report_json(const RunReport& r);
 std::string report_text(const RunReport& r);

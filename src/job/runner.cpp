@@ -96,8 +96,8 @@ std::filesystem::path partial_path(const std::filesystem::path& path) {
 
 Expected<RunOutcome> run_batch(const RunOptions& options, Engine& engine) {
   const double start = now_s();
-  JobOptions job_options{options.input, options.output,       options.errors, options.state,
-                         options.restart, options.retry_failed, options.retry};
+  JobOptions job_options{options.input,   options.output,       options.errors, options.state,
+                         options.restart, options.retry_failed, options.retry,  options.shard};
   BW_ASSIGN_OR_RETURN(std::shared_ptr<Job> job, Job::open(job_options));
   const JobOptions& o = job->options();
   RunOutcome outcome;

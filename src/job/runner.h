@@ -15,6 +15,7 @@
 #include "job/job.h"
 #include "job/report.h"
 #include "job/retry_policy.h"
+#include "job/shard.h"
 
 namespace batchwise {
 
@@ -25,6 +26,7 @@ struct RunOptions {
   std::filesystem::path state;    // empty: OUT.state.db
   bool restart = false;           // discard an existing state instead of resuming it
   bool retry_failed = false;      // run again the lines an earlier run recorded as failed
+  Shard shard;                    // run only this part of the input (--shard I/N; paths are the caller's)
   RetryPolicy retry;
   double progress_interval_s = 10.0;  // plain progress lines when stderr is not a terminal
   double stop_grace_s = 5.0;          // after Ctrl-C, how long in-flight requests may finish

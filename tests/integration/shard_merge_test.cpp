@@ -1,0 +1,154 @@
+// `run --shard I/N` and `merge` on one machine: the shards of a job, merged, are the job a single run
+// does; merge refuses what would lose or double a result, and says what to do.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "test_support.h"
+
+namespace batchwise::test {
+namespace {
+
+std::filesystem::path make_input(const std::filesystem::path& dir, const std::string& name, int n, int seed = 1) {
+  const auto path = dir / name;
+  const auto r = run_batchwise({"gen-workload", "seed", "-n", std::to_string(n), "--prefix-tokens", "40",
+                                "--unique-tokens", "10", "--output-tokens", "2", "--seed", std::to_string(seed),
+                                "-o", path.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return path;
+}
+
+CommandResult run_shard(const std::filesystem::path& in, const std::filesystem::path& out, const std::string& shard) {
+  return run_batchwise({"-q", "run", in.string(), "-o", out.string(), "-p", "16", "--shard", shard});
+}
+
+// custom_id -> usage (prompt, completion tokens) of every line of a batch output file.
+std::map<std::string, std::pair<int64_t, int64_t>> usage_by_id(const std::filesystem::path& path) {
+  std::map<std::string, std::pair<int64_t, int64_t>> out;
+  for (const auto& l : read_jsonl(path)) {
+    const auto& u = l["response"]["body"]["usage"];
+    EXPECT_TRUE(out.emplace(l["custom_id"], std::pair{u["prompt_tokens"].get<int64_t>(),
+                                                       u["completion_tokens"].get<int64_t>()})
+                    .second)
+        << l["custom_id"] << " twice in " << path;
+  }
+  return out;
+}
+
+TEST(ShardMerge, ThreeShardsMergedEqualOneRunOfTheWholeInput) {
+  ensure_tiny_model();
+  const auto dir = scratch_dir();
+  const auto in = make_input(dir, "in.jsonl", 120);
+  std::set<std::string> expected;
+  for (const auto& l : read_jsonl(in)) expected.insert(l["custom_id"]);
+
+  size_t shard_lines = 0;
+  for (int i = 0; i < 3; ++i) {
+    const auto r = run_shard(in, dir / "out.jsonl", std::to_string(i) + "/3");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto part = dir / ("out.shard-" + std::to_string(i) + "-of-3.jsonl");
+    ASSERT_TRUE(std::filesystem::exists(part));
+    EXPECT_TRUE(std::filesystem::exists(dir / ("out.shard-" + std::to_string(i) + "-of-3.state.db")));
+    shard_lines += read_jsonl(part).size();
+  }
+  EXPECT_EQ(shard_lines, expected.size());
+  const auto report = run_batchwise({"report", "--json", (dir / "out.shard-0-of-3.state.db").string(),
+                                     (dir / "out.shard-1-of-3.state.db").string(),
+                                     (dir / "out.shard-2-of-3.state.db").string()});
+  ASSERT_EQ(report.exit_code, 0) << report.err;
+  const auto rj = nlohmann::json::parse(report.out);
+  EXPECT_EQ(rj["ok"], 120);
+  EXPECT_EQ(rj["pending"], 0);
+  EXPECT_EQ(rj["shards"].size(), 3u);
+
+  const auto merged = run_batchwise({"merge", "-o", (dir / "out.jsonl").string()});
+  ASSERT_EQ(merged.exit_code, 0) << merged.err;
+  const auto whole = run_batchwise({"-q", "run", in.string(), "-o", (dir / "whole.jsonl").string(), "-p", "16"});
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+
+  const auto merged_usage = usage_by_id(dir / "out.jsonl");
+  std::set<std::string> merged_ids;
+  for (const auto& [id, u] : merged_usage) merged_ids.insert(id);
+  EXPECT_EQ(merged_ids, expected);
+  EXPECT_EQ(merged_usage, usage_by_id(dir / "whole.jsonl"));
+  // In input order, as one run writes it.
+  std::vector<std::string> merged_order, whole_order;
+  for (const auto& l : read_jsonl(dir / "out.jsonl")) merged_order.push_back(l["id"]);
+  for (const auto& l : read_jsonl(dir / "whole.jsonl")) whole_order.push_back(l["id"]);
+  EXPECT_EQ(merged_order, whole_order);
+}
+
+TEST(ShardMerge, RefusesAMissingAnUnfinishedAForeignShardAndAnIdInTwoShards) {
+  ensure_tiny_model();
+  const auto dir = scratch_dir();
+  const auto in = make_input(dir, "in.jsonl", 60);
+  const auto other = make_input(dir, "other.jsonl", 60, /*seed=*/2);
+  ASSERT_EQ(run_shard(in, dir / "out.jsonl", "0/2").exit_code, 0);
+  const auto state0 = dir / "out.shard-0-of-2.state.db";
+  const auto state1 = dir / "out.shard-1-of-2.state.db";
+
+  auto missing = run_batchwise({"merge", "-o", (dir / "out.jsonl").string()});
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("shard 1/2 of this job has no state"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("--shard 1/2"), std::string::npos) << missing.err;  // the command that makes it
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.jsonl"));
+
+  // Shard 1 of another input, its state put where this job's shard 1 goes.
+  ASSERT_EQ(run_shard(other, dir / "o.jsonl", "1/2").exit_code, 0);
+  std::filesystem::copy_file(dir / "o.shard-1-of-2.state.db", state1);
+  auto foreign = run_batchwise({"merge", "-o", (dir / "out.jsonl").string()});
+  EXPECT_EQ(foreign.exit_code, 2);
+  EXPECT_NE(foreign.err.find("ran on another input"), std::string::npos) << foreign.err;
+  EXPECT_NE(foreign.err.find("other.jsonl"), std::string::npos) << foreign.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.jsonl"));
+  std::filesystem::remove(state1);
+
+  // An unfinished shard 1: killed as soon as it has committed something.
+  run_shell(batchwise_bin() + " -q run " + shell_quote(in.string()) + " -o " +
+            shell_quote((dir / "out.jsonl").string()) + " -p 1 --shard 1/2 & pid=$!; "
+            "for i in $(seq 200); do n=$(sqlite3 " + shell_quote(state1.string()) +
+            " 'select count(*) from results' 2>/dev/null || echo 0); [ \"${n:-0}\" -gt 0 ] && break; sleep 0.05; done; "
+            "kill -9 $pid; wait $pid; exit 0");
+  ASSERT_TRUE(std::filesystem::exists(state1));
+  auto unfinished = run_batchwise({"merge", "-o", (dir / "out.jsonl").string()});
+  EXPECT_EQ(unfinished.exit_code, 2);
+  EXPECT_NE(unfinished.err.find("shard 1/2"), std::string::npos) << unfinished.err;
+  EXPECT_NE(unfinished.err.find("is not finished"), std::string::npos) << unfinished.err;
+  EXPECT_NE(unfinished.err.find("again to resume it"), std::string::npos) << unfinished.err;
+
+  // Resumed, it merges.
+  ASSERT_EQ(run_shard(in, dir / "out.jsonl", "1/2").exit_code, 0);
+  ASSERT_EQ(run_batchwise({"merge", "-o", (dir / "out.jsonl").string()}).exit_code, 0);
+  std::filesystem::remove(dir / "out.jsonl");
+
+  // A test double for a fault no run makes: shard 1's state edited to also hold one of shard 0's ids.
+  const auto tamper = run_shell(
+      "sqlite3 " + shell_quote(state1.string()) + " \"ATTACH " + shell_quote(state0.string()) +
+      " AS s0; INSERT INTO results SELECT line + 100000, custom_id, ok, status_code, body, error_code, "
+      "error_message, attempts, prompt_tokens, cached_tokens, completion_tokens, queue_ms, ttft_ms, total_ms, "
+      "finished_at FROM s0.results LIMIT 1;\"");
+  ASSERT_EQ(tamper.exit_code, 0) << tamper.err;
+  auto twice = run_batchwise({"merge", "-o", (dir / "out.jsonl").string()});
+  EXPECT_EQ(twice.exit_code, 3);
+  EXPECT_NE(twice.err.find("has a result in shard 0/2 and in shard 1/2"), std::string::npos) << twice.err;
+  EXPECT_NE(twice.err.find("custom_id `"), std::string::npos) << twice.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.jsonl"));
+}
+
+TEST(ShardMerge, ResumingAStateWithAnotherShardIsRefused) {
+  ensure_tiny_model();
+  const auto dir = scratch_dir();
+  const auto in = make_input(dir, "in.jsonl", 20);
+  ASSERT_EQ(run_batchwise({"-q", "run", in.string(), "-o", (dir / "a.jsonl").string(), "--shard", "0/2", "--state",
+                           (dir / "s.db").string()})
+                .exit_code,
+            0);
+  const auto r = run_batchwise({"-q", "run", in.string(), "-o", (dir / "a.jsonl").string(), "--shard", "1/2",
+                                "--state", (dir / "s.db").string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("holds shard 0/2 of its input, not 1/2"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace batchwise::test
