@@ -26,6 +26,7 @@ Verb add_synth_command(CLI::App& app);
 Verb add_run_command(CLI::App& app);
 Verb add_report_command(CLI::App& app);
 Verb add_gen_workload_command(CLI::App& app);
+Verb add_tune_command(CLI::App& app);
 
 // Prints one clear line for an error and returns the exit code for it.
 int report_error(const Error& error);

@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
 
   // The verbs, in the order `--help` lists them.
   const std::vector<Verb> verbs = {
-      add_probe_command(app), add_plan_command(app),         add_run_command(app),
+      add_probe_command(app), add_plan_command(app), add_tune_command(app), add_run_command(app),
       add_report_command(app), add_synth_command(app), add_gen_workload_command(app),
   };
   try {
