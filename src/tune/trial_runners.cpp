@@ -47,8 +47,10 @@ void classify_child_end(const ChildResult& r, Trial& t) {
     t.why = "stopped: ran past the trial timeout";
   } else if (ran_out_of_memory(r)) {
     t.outcome = TrialOutcome::kOutOfMemory;
+    const std::string said = last_line(r.err);
     t.why = r.signal ? "out of memory: killed by signal " + std::to_string(r.signal)
-                     : "out of memory: " + last_line(r.err);
+            : said.find("out of memory") != std::string::npos ? said
+                                                              : "out of memory: " + said;
   } else if (!r.exited_ok()) {
     t.outcome = TrialOutcome::kFailed;
     t.why = (r.signal ? "killed by signal " + std::to_string(r.signal) : "exit status " + std::to_string(r.exit_code)) +

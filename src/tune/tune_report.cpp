@@ -1,4 +1,5 @@
 // tune's result written out: JSON for programs (and the cache), a table for people.
+#include <algorithm>
 #include <cstdio>
 
 #include "tune/tuner.h"
@@ -53,6 +54,16 @@ nlohmann::json tune_result_json(const TuneResult& r) {
                       {"reason", r.choice.reason},
                       {"memory_limit_bytes", r.memory_limit_bytes ? nlohmann::json(*r.memory_limit_bytes) : nlohmann::json()}};
   if (r.speed_factor) j["speed_factor"] = *r.speed_factor;
+  // The memory limit as the search found it: the largest setting that ran, the smallest that did not.
+  std::optional<int64_t> largest_ok, smallest_bad;
+  for (const auto& t : r.trials) {
+    if (t.feasible()) largest_ok = std::max(largest_ok.value_or(t.knob), t.knob);
+    const bool memory = t.outcome == TrialOutcome::kOutOfMemory || t.outcome == TrialOutcome::kOverMemoryLimit ||
+                        t.outcome == TrialOutcome::kPredictedTooBig;
+    if (memory) smallest_bad = std::min(smallest_bad.value_or(t.knob), t.knob);
+  }
+  j["largest_feasible"] = largest_ok ? nlohmann::json(*largest_ok) : nlohmann::json();
+  j["smallest_infeasible"] = smallest_bad ? nlohmann::json(*smallest_bad) : nlohmann::json();
   return j;
 }
 
@@ -114,7 +125,7 @@ std::string tune_result_text(const TuneResult& r) {
     std::snprintf(buf, sizeof buf, "from the cache (%s) in %.2f s; the search took %d trials, %.1f s; --refresh measures again\n",
                   r.cache_path.string().c_str(), r.answer_s, r.trials_run, r.wall_s);
   } else {
-    std::snprintf(buf, sizeof buf, "trials: %d run, %d iterations of the search, wall time %.1f s; cached in %s\n", r.trials_run,
+    std::snprintf(buf, sizeof buf, "trials: %d run (%d settings considered), wall time %.1f s; cached in %s\n", r.trials_run,
                   static_cast<int>(r.trials.size()), r.wall_s, r.cache_path.string().c_str());
   }
   out += buf;

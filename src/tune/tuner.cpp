@@ -207,7 +207,8 @@ Expected<TuneResult> tune(const TuneOptions& o) {
   start = std::clamp<int64_t>(start, o.min_knob, max_knob);
   r.memory_limit_bytes = o.memory_limit_bytes;
   if (!r.memory_limit_bytes && o.kind != TuneKind::kEndpoint) r.memory_limit_bytes = hw.primary().memory_bytes;
-  const nlohmann::json settings = settings_json(o, max_knob, start, max_lanes, r.memory_limit_bytes);
+  // The user's limit, not the default: available RAM changes from one call to the next.
+  const nlohmann::json settings = settings_json(o, max_knob, start, max_lanes, o.memory_limit_bytes);
 
   if (!o.refresh) {
     if (const auto cached = load_tune(r.key); cached && cached->settings == settings) {
