@@ -69,27 +69,27 @@ class Search {
         best = next;
       }
     }
-    // A start that overshot (no better than the baseline, or infeasible): halve until one is better.
-    if (past && *past == start && best == o_.min_knob) {
-      for (int64_t k = start / 2; k > o_.min_knob && !out_of_trials(); k /= 2) {
-        if (good(k) && throughput(k) > throughput(best)) {
-          best = k;
-          break;
-        }
-        past = k;
-      }
+    // Refinement: the best lies between its measured neighbours (a unimodal curve). Halve the wider
+    // side of the bracket until both sides are within a quarter of the best knob; a start that
+    // overshot the peak is walked back the same way.
+    int64_t lo = best, hi = best;
+    for (const auto& [k, i] : index_) {
+      if (!trials_[i].ran()) continue;
+      if (k < best) lo = k;
+      if (k > best && hi == best) hi = k;
     }
-    // Bisection between the best and the point past it, moving towards whichever end is better.
-    if (past) {
-      int64_t anchor = best, other = *past;
-      if (good(other) && throughput(other) > throughput(anchor)) std::swap(anchor, other);
-      while (std::abs(anchor - other) > std::max<int64_t>(1, std::min(anchor, other) / 4) && !out_of_trials()) {
-        const int64_t mid = std::min(anchor, other) + std::abs(anchor - other) / 2;
-        if (good(mid) && throughput(mid) >= throughput(anchor)) {
-          anchor = mid;
-        } else {
-          other = mid;
-        }
+    if (past && hi == best && *past > best) hi = *past;
+    while (!out_of_trials()) {
+      const int64_t tol = std::max<int64_t>(1, best / 4);
+      const int64_t below = best - lo, above = hi - best;
+      if (below <= tol && above <= tol) break;
+      const bool up = above > tol && (above >= below || below <= tol);
+      const int64_t mid = up ? best + above / 2 : best - below / 2;
+      if (good(mid) && throughput(mid) > throughput(best)) {
+        (up ? lo : hi) = best;
+        best = mid;
+      } else {
+        (up ? hi : lo) = mid;
       }
     }
     SearchResult r;

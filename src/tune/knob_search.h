@@ -2,10 +2,10 @@
 // size) with the highest measured throughput in few trials, without running a setting whose memory
 // would not fit. Seed 001's Dynamic Batch Optimizer, in three phases:
 //   1. the knob at 1 (the baseline every speedup is over), then `start` (plan's recommendation);
-//   2. exponential: double while a doubling gains more than `min_gain` and fits; when `start` itself
-//      was no better than half of it, halve instead;
-//   3. bisection between the best point and the first one past it (flat or infeasible), towards the
-//      better end, until the bracket is narrower than a quarter of the best knob.
+//   2. exponential: double while a doubling gains more than `min_gain` and fits;
+//   3. bisection: the best lies between its measured neighbours; halve the wider side of that bracket
+//      (keeping whichever point is better) until both sides are within a quarter of the best knob. A
+//      start that overshot the peak is walked back the same way.
 // Memory: MemoryPredictor fits bytes = fixed + per_unit x knob to the trials measured so far; a setting
 // whose prediction + `memory_margin` exceeds the limit is recorded as kPredictedTooBig and not run, and
 // no setting above one that ran out of memory is run. The measure function runs the trial (in a child
