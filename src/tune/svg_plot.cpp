@@ -31,11 +31,11 @@ std::string fmt(const char* f, double v) {
   return buf;
 }
 
-// A round upper bound for an axis: 1, 2 or 5 times a power of ten.
+// A round upper bound for an axis: 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6 or 8 times a power of ten.
 double nice_ceiling(double v) {
   if (v <= 0) return 1;
   const double p = std::pow(10.0, std::floor(std::log10(v)));
-  for (double m : {1.0, 2.0, 5.0, 10.0}) {
+  for (double m : {1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0}) {
     if (m * p >= v) return m * p;
   }
   return 10 * p;
@@ -76,7 +76,10 @@ std::string tune_plot_svg(const std::vector<Trial>& trials, const Choice& choice
                   fmt("%.0f", kHeight) + "\" viewBox=\"0 0 " + fmt("%.0f", kWidth) + " " + fmt("%.0f", kHeight) +
                   "\" font-family=\"sans-serif\" font-size=\"13\">\n";
   s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
-  s += text(kWidth / 2, 28, labels.title, "middle", "font-size=\"16\" font-weight=\"bold\"");
+  // A long command line would run off the image: keep its start and end.
+  const std::string title =
+      labels.title.size() <= 90 ? labels.title : labels.title.substr(0, 60) + " ... " + labels.title.substr(labels.title.size() - 25);
+  s += text(kWidth / 2, 28, title, "middle", "font-size=\"15\" font-weight=\"bold\"");
   // Grid and axes.
   s += "<g stroke=\"#ddd\">\n";
   for (int i = 0; i <= 5; ++i) {
@@ -135,7 +138,7 @@ std::string tune_plot_svg(const std::vector<Trial>& trials, const Choice& choice
               x > kLeft + plot_w * 0.7 ? "end" : "middle", "fill=\"#2ca02c\" font-weight=\"bold\"");
   }
   // Legend.
-  const double lx = kLeft + 12, ly = kTop + plot_h - 58;
+  const double lx = kLeft + 12, ly = kTop + 22;  // top left: a throughput curve rises away from it
   s += "<rect x=\"" + fmt("%.1f", lx - 6) + "\" y=\"" + fmt("%.1f", ly - 14) + "\" width=\"230\" height=\"" +
        (infeasible.empty() ? std::string("44") : std::string("62")) + "\" fill=\"white\" stroke=\"#ccc\"/>\n";
   s += "<line x1=\"" + fmt("%.1f", lx) + "\" y1=\"" + fmt("%.1f", ly - 4) + "\" x2=\"" + fmt("%.1f", lx + 24) + "\" y2=\"" +
