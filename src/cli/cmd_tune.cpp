@@ -26,6 +26,7 @@ struct TuneFlags {
   double slo_ttft_ms = 0;
   double slo_p95_ms = 0;
   int threads = 0;
+  std::string run_flags;
   std::string plot;
   bool json = false;
 };
@@ -92,6 +93,11 @@ int run_tune(TuneFlags& f) {
   if (f.slo_ttft_ms > 0) o.slo.ttft_p95_ms = f.slo_ttft_ms;
   if (f.slo_p95_ms > 0) o.slo.total_p95_ms = f.slo_p95_ms;
   if (f.threads > 0) o.run_args = {"--threads", std::to_string(f.threads)};
+  for (size_t at = 0; at < f.run_flags.size();) {  // split on spaces: flags, not shell words
+    const size_t end = std::min(f.run_flags.find(' ', at), f.run_flags.size());
+    if (end > at) o.run_args.push_back(f.run_flags.substr(at, end - at));
+    at = end + 1;
+  }
   if (!o.command.empty() && !o.endpoints.empty()) {
     return report_error({ErrorCode::kInvalidArgument, "give --cmd or --endpoint, not both"});
   }
@@ -187,6 +193,8 @@ Verb add_tune_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--trial-timeout", o.trial_timeout_s, "seconds one trial may take before it is stopped")->capture_default_str();
   sub->add_option("-t,--threads", f->threads, "CPU threads per lane for embedded trials (0: run's default)")->capture_default_str();
+  sub->add_option("--run-flags", f->run_flags,
+                  "more `batchwise run` flags for every embedded/endpoint trial, space-separated (e.g. \"-b 4096 --ubatch 1024\")");
   sub->add_flag("--exhaustive", o.exhaustive, "measure every setting from --min to --max (what the search is compared with)");
   sub->add_flag("--refresh", o.refresh, "measure again even when the cache has an answer");
   sub->add_option("--plot", f->plot, "write throughput and p95 latency against the setting as an SVG file");
