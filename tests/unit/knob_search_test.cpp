@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <functional>
 
 namespace batchwise {
@@ -61,6 +62,8 @@ TEST(KnobSearch, ChoiceIsWithin3PercentOfAnExhaustiveSweepInAtMost40PercentOfIts
       EXPECT_GE(r.trials[*r.best].items_per_s, 0.97 * best) << c.name << ", start " << start << ": chose knob "
                                                              << r.trials[*r.best].knob;
       EXPECT_LE(r.trials_run, 0.40 * kGrid) << c.name << ", start " << start;
+      std::printf("%-45s start %2lld: %2d trials, %.3f of the best\n", c.name, static_cast<long long>(start), r.trials_run,
+                  r.trials[*r.best].items_per_s / best);
     }
   }
 }
