@@ -2,6 +2,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -106,13 +107,19 @@ Expected<ChildResult> run_child(const ChildOptions& o) {
   ChildResult r;
   bool out_open = true, err_open = true, exited = false;
   int status = 0;
+  struct rusage usage {};
   double next_sample = start;
   while (!exited || out_open || err_open) {
     std::array<pollfd, 2> fds{pollfd{out_open ? out_pipe[0] : -1, POLLIN, 0}, pollfd{err_open ? err_pipe[0] : -1, POLLIN, 0}};
     ::poll(fds.data(), fds.size(), static_cast<int>(o.sample_interval_s * 1000));
     if (out_open && (fds[0].revents & (POLLIN | POLLHUP))) out_open = drain(out_pipe[0], r.out);
     if (err_open && (fds[1].revents & (POLLIN | POLLHUP))) err_open = drain(err_pipe[0], r.err);
-    if (!exited && ::waitpid(pid, &status, WNOHANG) == pid) exited = true;
+    if (!exited && ::wait4(pid, &status, WNOHANG, &usage) == pid) {
+      exited = true;
+      // The kernel's exact peak of the child (and the children it waited for): short trials end
+      // between two samples.
+      r.peak_rss_bytes = std::max(r.peak_rss_bytes, static_cast<int64_t>(usage.ru_maxrss) * 1024);
+    }
     if (exited || now_s() < next_sample) continue;
     next_sample = now_s() + o.sample_interval_s;
     const int64_t rss = process_tree_rss_bytes(pid);

@@ -28,7 +28,7 @@ struct ChildResult {
   bool over_memory_limit = false;  // killed by us: memory passed the limit
   bool timed_out = false;      // killed by us: ran past timeout_s
   std::string out, err;
-  int64_t peak_rss_bytes = 0;  // sampled, the child's process tree
+  int64_t peak_rss_bytes = 0;  // the child's process tree, sampled; at least the kernel's peak for the child
   std::optional<int64_t> peak_gpu_memory_bytes;  // sampled device memory in use (NVML), all processes
   double wall_s = 0;
   bool exited_ok() const { return signal == 0 && exit_code == 0 && !over_memory_limit && !timed_out; }
