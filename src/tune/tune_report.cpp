@@ -125,8 +125,9 @@ std::string tune_result_text(const TuneResult& r) {
     std::snprintf(buf, sizeof buf, "from the cache (%s) in %.2f s; the search took %d trials, %.1f s; --refresh measures again\n",
                   r.cache_path.string().c_str(), r.answer_s, r.trials_run, r.wall_s);
   } else {
-    std::snprintf(buf, sizeof buf, "trials: %d run (%d settings considered), wall time %.1f s; cached in %s\n", r.trials_run,
-                  static_cast<int>(r.trials.size()), r.wall_s, r.cache_path.string().c_str());
+    const std::string cached = r.cache_path.empty() ? "not cached (no answer)" : "cached in " + r.cache_path.string();
+    std::snprintf(buf, sizeof buf, "trials: %d run (%d settings considered), wall time %.1f s; %s\n", r.trials_run,
+                  static_cast<int>(r.trials.size()), r.wall_s, cached.c_str());
   }
   out += buf;
   return out;
