@@ -122,6 +122,53 @@ std::optional<double> median_speed_factor(const std::vector<Trial>& trials, int&
   return ratios[ratios.size() / 2];
 }
 
+// The cached trials for this key and these settings into `r`; false on a miss (or an unreadable entry).
+bool read_cached(TuneResult& r, const nlohmann::json& settings) {
+  const auto cached = load_tune(r.key);
+  if (!cached || cached->settings != settings) return false;
+  const auto& j = cached->result;
+  if (!j.contains("trials") || !j["trials"].is_array()) return false;
+  std::vector<Trial> trials;
+  for (const auto& t : j["trials"]) {
+    auto trial = trial_from_json(t);
+    if (!trial) return false;
+    trials.push_back(*trial);
+  }
+  r.trials = std::move(trials);
+  r.from_cache = true;
+  r.cache_path = cached->path;
+  r.trials_run = j.value("trials_run", 0);
+  r.wall_s = j.value("wall_s", 0.0);
+  if (j.contains("speed_factor") && j["speed_factor"].is_number()) r.speed_factor = j["speed_factor"].get<double>();
+  return true;
+}
+
+RunTrialOptions run_trial_options(const TuneOptions& o, std::optional<int64_t> memory_limit_bytes) {
+  RunTrialOptions ro;
+  ro.self_exe = o.self_exe;
+  ro.workload = o.workload;
+  ro.work_dir = o.work_dir;
+  ro.engine_args = o.run_args;
+  if (o.kind == TuneKind::kEmbedded) ro.engine_args.insert(ro.engine_args.begin(), {"-m", o.model.string()});
+  ro.endpoints = o.endpoints;
+  ro.waves = o.trial_waves;
+  ro.min_requests = o.min_trial_requests;
+  ro.max_requests = o.max_trial_requests;
+  ro.memory_limit_bytes = memory_limit_bytes;
+  ro.timeout_s = o.trial_timeout_s;
+  return ro;
+}
+
+// KV cells (--ctx) for K requests over `lanes`: each lane holds the shared prefix once and every
+// sequence its own part, with room for the chat template and the 4-bytes-a-token estimate's error.
+int64_t trial_ctx_tokens(const WorkloadSketch& w, int64_t k, int lanes) {
+  const int64_t per_lane = (k + lanes - 1) / lanes;
+  const double cells =
+      1.5 * static_cast<double>(w.shared_prefix_tokens + per_lane * (w.prompt_tokens - w.shared_prefix_tokens + w.output_tokens + 64)) +
+      512;
+  return lanes * ((static_cast<int64_t>(cells) + 255) / 256 * 256);
+}
+
 }  // namespace
 
 std::string_view knob_name(TuneKind kind) {
@@ -210,50 +257,16 @@ Expected<TuneResult> tune(const TuneOptions& o) {
   // The user's limit, not the default: available RAM changes from one call to the next.
   const nlohmann::json settings = settings_json(o, max_knob, start, max_lanes, o.memory_limit_bytes);
 
-  if (!o.refresh) {
-    if (const auto cached = load_tune(r.key); cached && cached->settings == settings) {
-      const auto& j = cached->result;
-      if (j.contains("trials") && j["trials"].is_array()) {
-        bool ok = true;
-        for (const auto& t : j["trials"]) {
-          auto trial = trial_from_json(t);
-          if (!trial) {
-            ok = false;
-            break;
-          }
-          r.trials.push_back(*trial);
-        }
-        if (ok) {
-          r.from_cache = true;
-          r.cache_path = cached->path;
-          r.trials_run = j.value("trials_run", 0);
-          r.wall_s = j.value("wall_s", 0.0);
-          if (j.contains("speed_factor") && j["speed_factor"].is_number()) r.speed_factor = j["speed_factor"].get<double>();
-          r.choice = choose(r.trials, o.slo);
-          r.answer_s = now_s() - started;
-          return r;
-        }
-        r.trials.clear();
-      }
-    }
+  if (!o.refresh && read_cached(r, settings)) {
+    r.choice = choose(r.trials, o.slo);  // an SLO applies to the cached trials: nothing is measured again
+    r.answer_s = now_s() - started;
+    return r;
   }
 
   // The trial for one knob value, with plan's prediction beside it.
   std::optional<RunTrials> runs;
   if (o.kind != TuneKind::kCommand) {
-    RunTrialOptions ro;
-    ro.self_exe = o.self_exe;
-    ro.workload = o.workload;
-    ro.work_dir = o.work_dir;
-    ro.engine_args = o.run_args;
-    if (o.kind == TuneKind::kEmbedded) ro.engine_args.insert(ro.engine_args.begin(), {"-m", o.model.string()});
-    ro.endpoints = o.endpoints;
-    ro.waves = o.trial_waves;
-    ro.min_requests = o.min_trial_requests;
-    ro.max_requests = o.max_trial_requests;
-    ro.memory_limit_bytes = r.memory_limit_bytes;
-    ro.timeout_s = o.trial_timeout_s;
-    BW_ASSIGN_OR_RETURN(runs, RunTrials::open(ro));
+    BW_ASSIGN_OR_RETURN(runs, RunTrials::open(run_trial_options(o, r.memory_limit_bytes)));
   }
   int serial = 0;
   auto measure_at = [&](int64_t k, int lanes) {
@@ -261,16 +274,7 @@ Expected<TuneResult> tune(const TuneOptions& o) {
     if (o.kind == TuneKind::kCommand) {
       t = run_command_trial(CommandTrialOptions{o.command, r.memory_limit_bytes, o.trial_timeout_s}, k);
     } else {
-      std::optional<int64_t> ctx;
-      if (o.kind == TuneKind::kEmbedded) {
-        // KV cells for K requests: each lane holds the shared prefix once and every sequence its own
-        // part, with room for the chat template and the tokenizer's variance.
-        const int64_t per_lane = (k + lanes - 1) / lanes;
-        const double cells = 1.5 * static_cast<double>(sketch->shared_prefix_tokens +
-                                                      per_lane * (sketch->prompt_tokens - sketch->shared_prefix_tokens +
-                                                                  sketch->output_tokens + 64)) + 512;
-        ctx = lanes * ((static_cast<int64_t>(cells) + 255) / 256 * 256);
-      }
+      const auto ctx = o.kind == TuneKind::kEmbedded ? std::optional<int64_t>(trial_ctx_tokens(*sketch, k, lanes)) : std::nullopt;
       t = runs->run(k, lanes, ctx);
     }
     if (predictor) {
