@@ -85,6 +85,14 @@ int run_tune(TuneFlags& f) {
   if (!cache) return report_error(cache.error());
   o.work_dir = *cache / "tune" / ("work-" + std::to_string(::getpid()));
   std::filesystem::create_directories(o.work_dir, ec);
+  // Trial slices and outputs are scratch: gone however this function returns.
+  struct RemoveOnReturn {
+    std::filesystem::path dir;
+    ~RemoveOnReturn() {
+      std::error_code ignored;
+      std::filesystem::remove_all(dir, ignored);
+    }
+  } scratch{o.work_dir};
   if (!f.memory_limit.empty()) {
     auto bytes = parse_bytes(f.memory_limit);
     if (!bytes) return report_error(bytes.error());
@@ -121,7 +129,6 @@ int run_tune(TuneFlags& f) {
     }
   }
   auto result = tune(o);
-  std::filesystem::remove_all(o.work_dir, ec);
   if (!result) return report_error(result.error());
   if (result->from_cache) log_info("answered from the cache in " + std::to_string(result->answer_s).substr(0, 4) + " s (--refresh measures again)");
   if (!f.plot.empty()) {
