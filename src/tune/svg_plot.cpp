@@ -134,7 +134,7 @@ std::string tune_plot_svg(const std::vector<Trial>& trials, const Choice& choice
     const Trial& t = trials[*choice.chosen];
     const double x = x_of(t.knob), y = y_rate(t.items_per_s);
     s += "<circle cx=\"" + fmt("%.1f", x) + "\" cy=\"" + fmt("%.1f", y) + "\" r=\"10\" fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"3\"/>\n";
-    s += text(x, y - 16, "chosen: " + std::to_string(t.knob) + " (" + fmt("%.3g", t.items_per_s) + " " + labels.throughput_unit + ")",
+    s += text(x, y - 16, "chosen: " + std::to_string(t.knob) + " (" + fmt(t.items_per_s < 100 ? "%.3g" : "%.0f", t.items_per_s) + " " + labels.throughput_unit + ")",
               x > kLeft + plot_w * 0.7 ? "end" : "middle", "fill=\"#2ca02c\" font-weight=\"bold\"");
   }
   // Legend.
