@@ -77,15 +77,22 @@ TEST(Tune, EmbeddedEngineChoosesCachesAndFeedsPlanAndRun) {
   EXPECT_NE(second.err.find("from the cache"), std::string::npos);
 
   // A tight SLO (from the cached trials: nothing is measured again) picks a smaller setting.
-  // The SLO is just below what the fastest setting measured: a request's latency grows with the
-  // requests in flight, so a smaller setting meets it.
+  // An SLO just below what the fastest setting measured is applied to the cached trials (nothing is
+  // measured again): whatever it picks meets it, and it is not the unconstrained choice. (On this shared
+  // CPU the measured latencies are too noisy to promise the SLO's pick is a smaller setting; the
+  // deterministic program below checks that.)
   const double slo_ms = 0.9 * j["chosen"]["p95_ms"].get<double>();
   auto slo_args = base;
   slo_args.insert(slo_args.end(), {"--slo-p95-ms", std::to_string(slo_ms)});
-  const auto slo = json_of(tune_cli(cache, slo_args));
-  ASSERT_TRUE(slo["chosen"].is_object()) << slo.dump();
-  EXPECT_LE(slo["chosen"]["p95_ms"].get<double>(), slo_ms);
-  EXPECT_LT(slo["chosen"]["knob"].get<int>(), j["chosen"]["knob"].get<int>());
+  const auto slo_run = tune_cli(cache, slo_args);
+  const auto slo = json_of(slo_run);
+  EXPECT_TRUE(slo["from_cache"].get<bool>());
+  if (slo["chosen"].is_object()) {
+    EXPECT_LE(slo["chosen"]["p95_ms"].get<double>(), slo_ms);
+    EXPECT_NE(slo["chosen"]["knob"], j["chosen"]["knob"]);
+  } else {
+    EXPECT_EQ(slo_run.exit_code, 1);
+  }
 
   // plan on this hardware is now calibrated; run without --parallel starts from the tuned setting.
   const auto plan = tune_cli(cache, {"plan", "-m", model});
@@ -185,6 +192,23 @@ TEST(Tune, EndpointConcurrencyAgainstTheStubServer) {
       << run.err;
 }
 
+// A batch program whose latency is its batch time (awk: 20 ms per call + 0.2 ms per item, out of memory past
+// 40): without an SLO the largest batch that fits wins, with p95 <= 25 ms one of at most 25 items.
+const char* kAwkProgram =
+    R"(awk -v b={batch} 'BEGIN { if (b > 40) { print "out of memory" > "/dev/stderr"; exit 1 }
+                                 printf "{\"items\": %d, \"seconds\": %f}\n", b, 0.02 + b * 0.0002 }')";
+
+TEST(Tune, ATightSloPicksASmallerBatchThanNone) {
+  const auto dir = scratch_dir();
+  const auto none = json_of(tune_cli(dir / "cache", {"tune", "--cmd", kAwkProgram, "--json"}));
+  ASSERT_TRUE(none["chosen"].is_object());
+  EXPECT_EQ(none["chosen"]["knob"], 40);
+  const auto tight = json_of(tune_cli(dir / "cache", {"tune", "--cmd", kAwkProgram, "--slo-p95-ms", "25", "--json"}));
+  ASSERT_TRUE(tight["chosen"].is_object());
+  EXPECT_LE(tight["chosen"]["knob"].get<int>(), 25);
+  EXPECT_LE(tight["chosen"]["p95_ms"].get<double>(), 25.0);
+}
+
 // The plot as a person sees it: rendered by headless Chromium, labels in the DOM, not a blank image.
 TEST(Tune, PlotRendersWithItsLabelsInChromium) {
   if (run_shell("command -v chromium").exit_code != 0) {
@@ -192,12 +216,8 @@ TEST(Tune, PlotRendersWithItsLabelsInChromium) {
   }
   const auto dir = scratch_dir();
   const auto svg = dir / "tune.svg";
-  // A deterministic batch program (awk): a fixed 20 ms per call plus 0.2 ms per item, out of memory past 40,
-  // so the plot has a rising curve, a knee, a choice and infeasible settings every time.
-  const std::string program =
-      R"(awk -v b={batch} 'BEGIN { if (b > 40) { print "out of memory" > "/dev/stderr"; exit 1 }
-                                   printf "{\"items\": %d, \"seconds\": %f}\n", b, 0.02 + b * 0.0002 }')";
-  const auto r = tune_cli(dir / "cache", {"tune", "--cmd", program, "--plot", svg.string()});
+  // The deterministic program: a rising curve, a knee, a choice and infeasible settings every time.
+  const auto r = tune_cli(dir / "cache", {"tune", "--cmd", kAwkProgram, "--plot", svg.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const std::string chromium = "chromium --headless --no-sandbox --disable-gpu --user-data-dir=" + shell_quote((dir / "profile").string());
   const auto dom = run_shell(chromium + " --dump-dom " + shell_quote("file://" + svg.string()) + " 2>/dev/null");
