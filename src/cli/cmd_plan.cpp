@@ -27,6 +27,7 @@ struct PlanFlags {
   bool no_flash_attn = false;
   bool no_prefix_sharing = false;
   bool json = false;
+  bool uncalibrated = false;
 };
 
 int run_plan(const PlanFlags& f) {
@@ -57,6 +58,7 @@ int run_plan(const PlanFlags& f) {
   req.ubatch_tokens = f.ubatch;
   req.flash_attention = !f.no_flash_attn;
   req.share_prefix = !f.no_prefix_sharing;
+  req.use_measured_calibration = !f.uncalibrated;
   auto plan = make_plan(req);
   if (!plan) return report_error(plan.error());
   std::printf("%s\n", (f.json ? plan_to_json(*plan) : plan_to_text(*plan)).c_str());
@@ -83,6 +85,8 @@ Verb add_plan_command(CLI::App& app) {
   sub->add_option("--ubatch", f->ubatch, "physical batch, tokens (sizes the compute buffer)")->capture_default_str();
   sub->add_flag("--no-flash-attn", f->no_flash_attn, "plan without flash attention");
   sub->add_flag("--no-prefix-sharing", f->no_prefix_sharing, "the engine does not share a prefix's KV cells");
+  sub->add_flag("--uncalibrated", f->uncalibrated,
+                "ignore the speed calibration `batchwise tune` measured on this hardware (default: use it when there is one)");
   sub->add_flag("--json", f->json, "print as JSON (every figure named with its unit)");
   return {sub, [f] { return run_plan(*f); }};
 }

@@ -11,6 +11,7 @@
 #include "engine/llama/llama_engine.h"
 #include "job/runner.h"
 #include "model/synth.h"
+#include "tune/tuner.h"
 
 namespace batchwise {
 namespace {
@@ -29,7 +30,33 @@ struct RunFlags {
   std::string gpus;
   std::string shard;
   bool json = false;
+  CLI::App* command = nullptr;  // to ask which flags were given
 };
+
+// Without --parallel/--lanes (or --max-concurrency with --endpoint), start from what `batchwise tune`
+// measured for this model, hardware and workload shape, when it has.
+void apply_tuned_setting(RunFlags& f) {
+  const bool endpoint = !f.http.endpoints.empty();
+  if (endpoint ? f.command->count("--max-concurrency") > 0
+               : f.command->count("--parallel") + f.command->count("--lanes") > 0) {
+    return;
+  }
+  auto key = endpoint ? endpoint_key(f.http.endpoints, f.input) : embedded_key(f.engine.model_path, f.input);
+  if (!key) return;
+  const auto tuned = cached_setting(*key);
+  if (!tuned) return;
+  if (endpoint) {
+    f.http.initial_concurrency = static_cast<int>(tuned->knob);
+    f.http.max_concurrency = std::max(f.http.max_concurrency, static_cast<int>(tuned->knob));
+    log_info("using the tuned concurrency: " + std::to_string(tuned->knob) + " in flight per endpoint to start (" +
+             tuned->cache_path.string() + "; --max-concurrency overrides)");
+  } else {
+    f.engine.n_parallel = static_cast<int>(tuned->knob);
+    f.engine.lanes = tuned->lanes;
+    log_info("using the tuned setting: --parallel " + std::to_string(tuned->knob) + " --lanes " + std::to_string(tuned->lanes) +
+             " (" + tuned->cache_path.string() + "; --parallel/--lanes override)");
+  }
+}
 
 nlohmann::json engine_json(const EngineStats& e) {
   nlohmann::json j = {{"prompt_tokens_submitted", e.prompt_tokens_submitted},
@@ -95,6 +122,7 @@ int run_command(RunFlags& f) {
       return report_error({ErrorCode::kInvalidArgument, "--gpus is for the embedded engine: the servers of "
                                                         "--endpoint choose their own GPUs"});
     }
+    apply_tuned_setting(f);
     auto http = make_endpoint_engine(f);
     if (!http) return report_error(http.error());
     return run_on(f, **http, http->get());
@@ -120,6 +148,7 @@ int run_command(RunFlags& f) {
   } else {
     f.engine.model_path = f.model;
   }
+  apply_tuned_setting(f);
   auto engine = make_llama_engine(f.engine);
   if (!engine) return report_error(engine.error());
   return run_on(f, **engine, nullptr);
@@ -184,6 +213,7 @@ int run_on(RunFlags& f, Engine& engine, const HttpEngine* http) {
 Verb add_run_command(CLI::App& app) {
   auto f = std::make_shared<RunFlags>();
   auto* sub = app.add_subcommand("run", "run an OpenAI Batch JSONL file to completion (resumable)");
+  f->command = sub;
   sub->footer(
       "Results go to OUT (OpenAI batch output lines), failures to OUT.errors.jsonl, progress to stderr.\n"
       "The state database (default OUT.state.db) makes the job resumable: run the same command again after a\n"
@@ -207,7 +237,8 @@ Verb add_run_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
   sub->add_option("-m,--model", f->model, "GGUF model (default: a cached synthetic tiny model)");
-  sub->add_option("-p,--parallel", f->engine.n_parallel, "sequences decoded together, over all lanes (252 per lane)")
+  sub->add_option("-p,--parallel", f->engine.n_parallel, "sequences decoded together, over all lanes (252 per lane; default: a cached `batchwise tune` "
+                  "result for this model, hardware and workload, else 64)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4032));
   sub->add_option("-c,--ctx", f->engine.n_ctx, "KV cache cells, tokens, split evenly between lanes")->capture_default_str();

@@ -29,6 +29,7 @@ Verb add_gen_workload_command(CLI::App& app);
 Verb add_serve_command(CLI::App& app);
 Verb add_merge_command(CLI::App& app);
 Verb add_slurm_command(CLI::App& app);
+Verb add_tune_command(CLI::App& app);
 
 // Prints one clear line for an error and returns the exit code for it.
 int report_error(const Error& error);

@@ -20,9 +20,9 @@ int main(int argc, char** argv) {
 
   // The verbs, in the order `--help` lists them.
   const std::vector<Verb> verbs = {
-      add_probe_command(app),  add_plan_command(app),  add_run_command(app),   add_serve_command(app),
-      add_report_command(app), add_merge_command(app), add_slurm_command(app), add_synth_command(app),
-      add_gen_workload_command(app),
+      add_probe_command(app),  add_plan_command(app),  add_tune_command(app),   add_run_command(app),
+      add_serve_command(app),  add_report_command(app), add_merge_command(app), add_slurm_command(app),
+      add_synth_command(app),  add_gen_workload_command(app),
   };
   try {
     app.parse(argc, argv);

@@ -19,6 +19,7 @@ namespace batchwise {
 struct LatencySummary {
   double p50_ms = 0;
   double p90_ms = 0;
+  double p95_ms = 0;  // what tune's SLOs are written in
   double p99_ms = 0;
 };
 

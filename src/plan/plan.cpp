@@ -1,6 +1,10 @@
 #include "plan/plan.h"
 
 #include <algorithm>
+#include <cstdio>
+
+#include "hardware/hardware_key.h"
+#include "plan/measured_calibration.h"
 
 namespace batchwise {
 namespace {
@@ -50,6 +54,16 @@ Expected<Plan> make_plan(const PlanRequest& request) {
   in.weights = plan.weights;
   in.workload = request.workload;
   in.calibration = request.calibration;
+  if (request.use_measured_calibration && !request.gpu) {
+    if (const auto m = load_measured_calibration(hardware_key(plan.hardware))) {
+      in.calibration = scale_speed(request.calibration, m->speed_factor);
+      plan.measured_speed_factor = m->speed_factor;
+      char note[256];
+      std::snprintf(note, sizeof note, "calibrated: speeds x %.3g, the median of %d tune trials on this hardware (%s)",
+                    m->speed_factor, m->trials, m->measured_with.c_str());
+      plan.notes.push_back(note);
+    }
+  }
   in.max_latency_s = request.max_latency_s;
   in.share_prefix = request.share_prefix;
   BW_ASSIGN_OR_RETURN(in.base.k_type, parse_weight_type(request.kv_type));

@@ -30,6 +30,8 @@ struct PlanRequest {
   bool flash_attention = true;
   bool share_prefix = true;
   Calibration calibration;
+  // Scale the speed model by what `tune` measured on this hardware (probed hardware only).
+  bool use_measured_calibration = false;
 };
 
 struct DeviceShare {
@@ -48,6 +50,7 @@ struct Plan {
   std::vector<DeviceShare> devices;  // the recommended batch's memory on each device (layers split evenly)
   std::vector<EngineFlags> flags;    // for the recommended batch
   std::vector<std::string> notes;
+  std::optional<double> measured_speed_factor;  // set when tune's calibration was applied
 };
 
 Expected<Plan> make_plan(const PlanRequest& request);
