@@ -25,8 +25,8 @@ PY
 }
 {
   measure batched
-  measure one_at_a_time_prefix_cached -p 1
-  measure naive_one_at_a_time -p 1 --prefix-slots 0
+  measure one_at_a_time_prefix_cached -np 1
+  measure naive_one_at_a_time -np 1 --prefix-slots 0
 } > "$work/rows.jsonl"
 out="$root/bench/results/$(date +%Y-%m-%d)-run-vs-sequential.json"
 python3 - "$work/rows.jsonl" "$n" "$out" <<'PY'

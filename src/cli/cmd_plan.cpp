@@ -80,7 +80,7 @@ Verb add_plan_command(CLI::App& app) {
   sub->add_option("--shared-prefix", f->shared_prefix, "prompt tokens every request shares (overrides the workload)");
   sub->add_option("--kv-type", f->kv_type, "KV cache type: f16, q8_0, q4_0")->capture_default_str();
   sub->add_option("--max-latency", f->max_latency_s, "latency SLO, seconds per request (0: none)");
-  sub->add_option("--ubatch", f->ubatch, "physical batch, tokens (sizes the compute buffer)")->capture_default_str();
+  sub->add_option("--ubatch-size", f->ubatch, "(-ub) physical batch, tokens (sizes the compute buffer)")->capture_default_str();
   sub->add_flag("--no-flash-attn", f->no_flash_attn, "plan without flash attention");
   sub->add_flag("--no-prefix-sharing", f->no_prefix_sharing, "the engine does not share a prefix's KV cells");
   sub->add_flag("--json", f->json, "print as JSON (every figure named with its unit)");
