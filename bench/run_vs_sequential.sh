@@ -11,7 +11,7 @@ model_args=()
 [ $# -ge 2 ] && model_args=(-m "$2")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$bin" -q gen-workload seed -n "$n" --ignore-eos -o "$work/seed.jsonl"
+"$bin" -q gen-workload seed --force -n "$n" --ignore-eos -o "$work/seed.jsonl"
 measure() {  # name, extra run flags...
   local name=$1; shift
   "$bin" -q run "$work/seed.jsonl" -o "$work/$name.jsonl" "${model_args[@]}" --json "$@" > "$work/$name.report.json"

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/output_guard.h"
 #include "core/log.h"
 #include "engine/http/http_engine.h"
 #include "engine/llama/llama_engine.h"
@@ -27,7 +28,22 @@ struct RunFlags {
   std::string api_key_env;
   std::string model;
   bool json = false;
+  bool force = false;
 };
+
+// Before the model loads: -o names a file (the job resumes from it), and one that exists without this
+// job's state beside it belongs to someone else.
+Status check_output_flags(const RunFlags& f) {
+  if (f.run.output == "-") {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "-o -: run writes its results to a file (a job is resumed from it); name a file and read it "
+                      "while the job runs with `batchwise report STATE`");
+  }
+  const auto state = f.run.state.empty() ? default_state_path(f.run.output) : std::filesystem::path(f.run.state);
+  std::error_code ec;
+  if (std::filesystem::exists(state, ec)) return {};  // this job's own output, rewritten as it resumes
+  return refuse_overwrite(f.run.output, "-o", f.force);
+}
 
 nlohmann::json engine_json(const EngineStats& e) {
   nlohmann::json j = {{"prompt_tokens_submitted", e.prompt_tokens_submitted},
@@ -82,6 +98,7 @@ int run_on(RunFlags& f, Engine& engine, const HttpEngine* http);
 int run_command(RunFlags& f) {
   f.run.input = f.input;
   f.run.interrupts = &g_interrupts;
+  if (auto st = check_output_flags(f); !st) return report_error(st.error());
   if (!f.http.endpoints.empty()) {
     auto http = make_endpoint_engine(f);
     if (!http) return report_error(http.error());
@@ -172,6 +189,7 @@ Verb add_run_command(CLI::App& app) {
   sub->add_option("--errors", f->run.errors, "error JSONL file (default: OUT.errors.jsonl)");
   sub->add_option("--state", f->run.state, "state database (default: OUT.state.db)");
   sub->add_flag("--restart", f->run.restart, "discard an existing state and start over");
+  sub->add_flag("--force", f->force, "replace an existing OUT that is not this job's (no state beside it)");
   sub->add_option("--max-attempts", f->run.retry.max_attempts, "attempts per request for retryable failures")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
