@@ -162,8 +162,9 @@ class Lane final : public LlamaLane {
         prefixes_[best_slot].last_used = ++clock_;
       }
     }
-    if (!s->p.params.greedy()) s->sampler = make_request_sampler(s->p.params, s->p.request.key);
-    s->on_device = device_samplers_.enabled() && s->p.params.greedy() && s->p.params.top_logprobs < 0;
+    const GenerationParams& params = s->p.params;
+    if (!params.greedy() || !params.grammar.empty()) s->sampler = make_request_sampler(params, s->p.request.key, vocab_);
+    s->on_device = device_samplers_.enabled() && params.greedy() && params.grammar.empty() && params.top_logprobs < 0;
     device_samplers_.set(ctx_.get(), s->id, s->on_device);
     active_.push_back(std::move(s));
     return true;
