@@ -2,7 +2,6 @@
 
 #include <array>
 
-#include "json-schema-to-grammar.h"  // llama.cpp's common library
 
 namespace batchwise {
 namespace {
@@ -16,13 +15,35 @@ bool is_set(const nlohmann::json& body, const char* field) {
          !(body[field].is_object() && body[field].empty());
 }
 
-Expected<std::string> schema_grammar(const nlohmann::json& schema, const std::string& field) {
-  try {
-    return json_schema_to_grammar(common_json::parse(schema.dump()));
-  } catch (const std::exception& e) {
-    return std::unexpected(field_error(field, std::string("is not a JSON schema llama.cpp can turn into a grammar: ") + e.what()));
-  }
-}
+// llama.cpp's grammars/json.gbnf: any JSON object. llama.cpp's json-schema-to-grammar lives in its
+// `llama-common` library, whose bundled cpp-httplib clashes with the system one (heap corruption in one
+// binary), so json_schema is refused until that converter can be linked on its own.
+constexpr const char* kJsonObjectGrammar = R"GBNF(root   ::= object
+value  ::= object | array | string | number | ("true" | "false" | "null") ws
+
+object ::=
+  "{" ws (
+            string ":" ws value
+    ("," ws string ":" ws value)*
+  )? "}" ws
+
+array  ::=
+  "[" ws (
+            value
+    ("," ws value)*
+  )? "]" ws
+
+string ::=
+  "\"" (
+    [^"\\\x7F\x00-\x1F] |
+    "\\" (["\\bfnrt] | "u" [0-9a-fA-F]{4}) # escapes
+  )* "\"" ws
+
+number ::= ("-"? ([0-9] | [1-9] [0-9]{0,15})) ("." [0-9]+)? ([eE] [-+]? [0-9] [1-9]{0,15})? ws
+
+# Optional space: by convention, applied in this grammar after literal chars when allowed
+ws ::= | " " | "\n" [ \t]{0,20}
+)GBNF";
 
 }  // namespace
 
@@ -34,13 +55,11 @@ Expected<std::string> response_format_grammar(const nlohmann::json& body) {
   }
   const std::string type = rf["type"].get<std::string>();
   if (type == "text") return std::string();
-  if (type == "json_object") return schema_grammar(nlohmann::json{{"type", "object"}}, "response_format");
+  if (type == "json_object") return std::string(kJsonObjectGrammar);
   if (type == "json_schema") {
-    const auto js = rf.contains("json_schema") ? rf["json_schema"] : nlohmann::json();
-    if (!js.is_object() || !js.contains("schema") || !js["schema"].is_object()) {
-      return std::unexpected(field_error("response_format.json_schema.schema", "must be a JSON schema object"));
-    }
-    return schema_grammar(js["schema"], "response_format.json_schema.schema");
+    return std::unexpected(Error{ErrorCode::kUnsupported,
+                                 "body field `response_format`: json_schema is not supported by the embedded engine yet "
+                                 "(json_object is; or use --endpoint with llama-server)"});
   }
   return std::unexpected(field_error("response_format.type", "must be text, json_object or json_schema"));
 }
