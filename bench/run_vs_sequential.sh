@@ -11,7 +11,7 @@ model_args=()
 [ $# -ge 2 ] && model_args=(-m "$2")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-"$bin" -q gen-workload seed -n "$n" --ignore-eos -o "$work/seed.jsonl"
+"$bin" -q gen-workload seed --force -n "$n" --ignore-eos -o "$work/seed.jsonl"
 measure() {  # name, extra run flags...
   local name=$1; shift
   "$bin" -q run "$work/seed.jsonl" -o "$work/$name.jsonl" "${model_args[@]}" --json "$@" > "$work/$name.report.json"
@@ -25,8 +25,8 @@ PY
 }
 {
   measure batched
-  measure one_at_a_time_prefix_cached -p 1
-  measure naive_one_at_a_time -p 1 --prefix-slots 0
+  measure one_at_a_time_prefix_cached -np 1
+  measure naive_one_at_a_time -np 1 --prefix-slots 0
 } > "$work/rows.jsonl"
 out="$root/bench/results/$(date +%Y-%m-%d)-run-vs-sequential.json"
 python3 - "$work/rows.jsonl" "$n" "$out" <<'PY'

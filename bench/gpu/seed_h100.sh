@@ -88,7 +88,7 @@ stage_embedded() {  # QUANT N P...   (env: CELLS_PER_SEQ, CTX_SLACK, UBATCH, SAM
     local tag="$q-$p-l$lanes-c$ctx-ub${UBATCH:-1024}${EXTRA_TAG:-}"
     rm -f build-gpu/emb.*
     log "embedded $tag"
-    $bin -v run "$w" -o build-gpu/emb.jsonl -m "$(model_path $q)" -p "$p" --lanes "$lanes" -c "$ctx" -b 4096 --ubatch "${UBATCH:-1024}" \
+    $bin -v run "$w" -o build-gpu/emb.jsonl -m "$(model_path $q)" -np "$p" --lanes "$lanes" -c "$ctx" -b 4096 -ub "${UBATCH:-1024}" \
       $([ "${SAMPLING:-host}" = device ] && echo --device-sampling) ${EXTRA:-} --json > "$out/embedded-$tag.json" 2> "$out/embedded-$tag.log" \
       || { tail -5 "$out/embedded-$tag.log"; continue; }
     grep -E "engine:" "$out/embedded-$tag.log" >&2 || true
@@ -121,7 +121,7 @@ stage_naive() {  # QUANT N
   local q=$1 n=$2
   local w; w=$(workload "$n")
   rm -f build-gpu/naive.*
-  $bin -q run "$w" -o build-gpu/naive.jsonl -m "$(model_path $q)" -p 1 --prefix-slots 0 -c 4096 --json \
+  $bin -q run "$w" -o build-gpu/naive.jsonl -m "$(model_path $q)" -np 1 --prefix-slots 0 -c 4096 --json \
     > "$out/naive-$q.json" 2> "$out/naive-$q.log" || tail "$out/naive-$q.log"
   record "$(python3 -c "import json; r=json.load(open('$out/naive-$q.json')); print(json.dumps({'requests_per_s': r['requests_per_s'], 'ok': r['ok'], 'wall_s': r['wall_s']}))")" \
     "{\"peer\": \"naive-one-at-a-time\", \"quant\": \"$q\", \"parallel\": 1, \"requests\": $n}"

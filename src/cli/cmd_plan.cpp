@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "hardware/gpu_catalogue.h"
 #include "plan/plan.h"
 #include "plan/plan_report.h"
 
@@ -30,7 +31,21 @@ struct PlanFlags {
   bool uncalibrated = false;
 };
 
+// `plan --gpu list`: the catalogue a --gpu name is looked up in, with the figures plan uses.
+int list_gpus() {
+  auto gpus = load_gpu_catalogue();
+  if (!gpus) return report_error(gpus.error());
+  std::printf("%-22s %10s %12s %14s\n", "gpu", "memory", "bandwidth", "fp16 dense");
+  for (const auto& g : *gpus) {
+    std::printf("%-22s %6.1f GiB %7.0f GB/s %8.0f TFLOP/s\n", g.name.c_str(), g.memory_bytes / 1073741824.0,
+                g.bandwidth_bytes_per_s / 1e9, g.fp16_flops_per_s / 1e12);
+  }
+  return kExitOk;
+}
+
 int run_plan(const PlanFlags& f) {
+  if (f.gpu == "list") return list_gpus();
+  if (f.model.empty()) return report_error({ErrorCode::kInvalidArgument, "plan needs -m/--model (a preset, FILE.gguf or config.json)"});
   PlanRequest req;
   req.model = f.model;
   if (!f.quant.empty()) req.quant = f.quant;
@@ -70,10 +85,11 @@ int run_plan(const PlanFlags& f) {
 Verb add_plan_command(CLI::App& app) {
   auto f = std::make_shared<PlanFlags>();
   auto* sub = app.add_subcommand("plan", "memory, batch, context, throughput and engine flags for a model on your hardware");
-  sub->add_option("-m,--model", f->model, "preset name, FILE.gguf, or a HuggingFace config.json (or its folder)")->required();
+  sub->add_option("-m,--model", f->model, "preset name, FILE.gguf, or a HuggingFace config.json (or its folder); required");
   sub->add_option("--quant", f->quant, "weight quantization (f16, q8_0, q6_k, q5_k_m, q4_k_m, q4_0, ...; default: "
                                        "the GGUF's own, else q4_k_m)");
-  sub->add_option("--gpu", f->gpu, "plan for this catalogue GPU instead of the probed hardware (e.g. \"RTX 4090\", cpu)");
+  sub->add_option("--gpu", f->gpu, "plan for this catalogue GPU instead of the probed hardware (e.g. \"RTX 4090\", cpu); "
+                                   "`--gpu list` prints the catalogue");
   sub->add_option("--gpus", f->gpus, "number of such GPUs, layers split evenly")->capture_default_str();
   sub->add_option("--workload", f->workload, "seed (2,000 shared + 50 prompt tokens, 32 out), chat (500/250), long (8,000/500)")
       ->capture_default_str();
@@ -82,7 +98,7 @@ Verb add_plan_command(CLI::App& app) {
   sub->add_option("--shared-prefix", f->shared_prefix, "prompt tokens every request shares (overrides the workload)");
   sub->add_option("--kv-type", f->kv_type, "KV cache type: f16, q8_0, q4_0")->capture_default_str();
   sub->add_option("--max-latency", f->max_latency_s, "latency SLO, seconds per request (0: none)");
-  sub->add_option("--ubatch", f->ubatch, "physical batch, tokens (sizes the compute buffer)")->capture_default_str();
+  sub->add_option("--ubatch-size", f->ubatch, "(-ub) physical batch, tokens (sizes the compute buffer)")->capture_default_str();
   sub->add_flag("--no-flash-attn", f->no_flash_attn, "plan without flash attention");
   sub->add_flag("--no-prefix-sharing", f->no_prefix_sharing, "the engine does not share a prefix's KV cells");
   sub->add_flag("--uncalibrated", f->uncalibrated,

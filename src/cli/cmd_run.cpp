@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/output_guard.h"
 #include "core/log.h"
 #include "engine/http/http_engine.h"
 #include "engine/llama/llama_engine.h"
@@ -31,7 +32,22 @@ struct RunFlags {
   std::string shard;
   bool json = false;
   CLI::App* command = nullptr;  // to ask which flags were given
+  bool force = false;
 };
+
+// Before the model loads: -o names a file (the job resumes from it), and one that exists without this
+// job's state beside it belongs to someone else.
+Status check_output_flags(const RunFlags& f) {
+  if (f.run.output == "-") {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "-o -: run writes its results to a file (a job is resumed from it); name a file and read it "
+                      "while the job runs with `batchwise report STATE`");
+  }
+  const auto state = f.run.state.empty() ? default_state_path(f.run.output) : std::filesystem::path(f.run.state);
+  std::error_code ec;
+  if (std::filesystem::exists(state, ec)) return {};  // this job's own output, rewritten as it resumes
+  return refuse_overwrite(f.run.output, "-o", f.force);
+}
 
 // Without --parallel/--lanes (or --max-concurrency with --endpoint), start from what `batchwise tune`
 // measured for this model, hardware and workload shape, when it has.
@@ -117,6 +133,7 @@ int run_command(RunFlags& f) {
     f.run.shard = *shard;
     f.run.output = shard_output_path(f.run.output, *shard);  // the state and errors follow it
   }
+  if (auto st = check_output_flags(f); !st) return report_error(st.error());
   if (!f.http.endpoints.empty()) {
     if (!f.gpus.empty()) {
       return report_error({ErrorCode::kInvalidArgument, "--gpus is for the embedded engine: the servers of "
@@ -179,7 +196,7 @@ int run_on(RunFlags& f, Engine& engine, const HttpEngine* http) {
     }
     j["interrupted"] = outcome->interrupted;
     std::printf("%s\n", j.dump(2).c_str());
-  } else {
+  } else if (log_level() >= LogLevel::kInfo) {  // -q: only errors
     std::fputs(report_text(r).c_str(), stderr);
     if (http) {
       for (const auto& v : http->endpoints()) {
@@ -208,6 +225,17 @@ int run_on(RunFlags& f, Engine& engine, const HttpEngine* http) {
   return r.failed > 0 ? kExitFailures : kExitOk;
 }
 
+// llama.cpp's KV cache types; quantized V needs flash attention (llama.cpp refuses the context otherwise).
+void add_kv_type_flags(CLI::App& sub, LlamaEngineOptions& engine) {
+  const auto types = CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"});
+  sub.add_option("--cache-type-k", engine.cache_type_k, "(-ctk) KV cache type of the keys")->capture_default_str()->check(types);
+  sub.add_option("--cache-type-v", engine.cache_type_v, "(-ctv) KV cache type of the values")->capture_default_str()->check(types);
+  sub.add_option_function<std::string>(
+         "--kv-type", [&engine](const std::string& t) { engine.cache_type_k = engine.cache_type_v = t; },
+         "KV cache type of keys and values at once (what `batchwise plan --kv-type` plans for)")
+      ->check(types);
+}
+
 }  // namespace
 
 Verb add_run_command(CLI::App& app) {
@@ -233,34 +261,40 @@ Verb add_run_command(CLI::App& app) {
                   "I/N: run only the lines whose custom_id hashes to shard I of N (0-based; FNV-1a 64 mod N), "
                   "into OUT.shard-I-of-N.jsonl and its own state; `batchwise merge` joins the shards "
                   "(default: the whole input)");
+  sub->add_flag("--force", f->force, "replace an existing OUT that is not this job's (no state beside it)");
   sub->add_option("--max-attempts", f->run.retry.max_attempts, "attempts per request for retryable failures")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
   sub->add_option("-m,--model", f->model, "GGUF model (default: a cached synthetic tiny model)");
-  sub->add_option("-p,--parallel", f->engine.n_parallel, "sequences decoded together, over all lanes (252 per lane; default: a cached `batchwise tune` "
-                  "result for this model, hardware and workload, else 64)")
+  sub->add_option("--parallel", f->engine.n_parallel, "(-np) sequences decoded together, over all lanes (252 per lane; default: a cached "
+                  "`batchwise tune` result for this model, hardware and workload, else 64)")
       ->capture_default_str()
       ->check(CLI::Range(1, 4032));
-  sub->add_option("-c,--ctx", f->engine.n_ctx, "KV cache cells, tokens, split evenly between lanes")->capture_default_str();
+  sub->add_option("-c,--ctx-size", f->engine.n_ctx, "KV cache cells, tokens, split evenly between lanes")->capture_default_str();
   sub->add_option("--lanes", f->engine.lanes,
                   "llama.cpp contexts over the one model, each with its own thread and KV cache; on a GPU one "
                   "lane's CPU work (graph, attention mask, token choice) overlaps another's GPU work "
                   "(0: 2 on a GPU, 1 on a CPU)")
       ->capture_default_str()
       ->check(CLI::Range(0, 16));
-  sub->add_option("-b,--batch", f->engine.n_batch, "tokens per llama_decode")->capture_default_str();
-  sub->add_option("--ubatch", f->engine.n_ubatch, "tokens per compute step")->capture_default_str();
+  sub->add_option("-b,--batch-size", f->engine.n_batch, "tokens per llama_decode")->capture_default_str();
+  sub->add_option("--ubatch-size", f->engine.n_ubatch, "(-ub) tokens per compute step")->capture_default_str();
   sub->add_option("-t,--threads", f->engine.n_threads, "CPU threads per lane (0: the cores split between lanes)")->capture_default_str();
-  sub->add_option("--gpu-layers", f->engine.n_gpu_layers, "layers on the GPU (CUDA builds)")->capture_default_str();
+  sub->add_option("--n-gpu-layers,--gpu-layers", f->engine.n_gpu_layers, "(-ngl) layers on the GPU (CUDA builds)")
+      ->capture_default_str();
+  add_kv_type_flags(*sub, f->engine);
   sub->add_option("--gpus", f->gpus,
                   "`all` or GPU numbers (0,1): one copy of the model on each, with its own lanes, --parallel "
-                  "sequences and --ctx cells, fed from one queue (default: one copy, its layers split over every "
+                  "sequences and --ctx-size cells, fed from one queue (default: one copy, its layers split over every "
                   "GPU as llama.cpp does)");
   sub->add_option("--max-request-tokens", f->engine.max_request_tokens,
                   "prompt + max_tokens limit per request (0: the model's trained context)")
       ->capture_default_str();
   sub->add_option("--prefix-slots", f->engine.prefix_slots, "cached shared prefixes kept at once")->capture_default_str();
-  sub->add_flag("!--no-flash-attn", f->engine.flash_attention, "disable flash attention (on where the backend has it)");
+  sub->add_option_function<std::string>(
+         "--flash-attn", [f](const std::string& v) { f->engine.flash_attention = v != "off"; },
+         "(-fa) flash attention: on, off or auto (default: auto, on where the backend has it; a bare -fa means on)")
+      ->check(CLI::IsMember({"on", "off", "auto"}));
   sub->add_flag("--device-sampling", f->engine.device_sampling,
                 "greedy argmax inside llama.cpp's graph: one token per sequence leaves the GPU, not its logits");
   sub->add_option("--endpoint", f->http.endpoints,

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "cli/output_guard.h"
 #include "core/log.h"
 #include "core/files.h"
 #include "model/hf_config.h"
@@ -22,6 +23,7 @@ struct SynthFlags {
   int threads = 0;
   bool json = false;
   bool list = false;
+  bool force = false;
 };
 
 // The shapes of a HuggingFace config.json, written with the tokenizer closest to the model's own
@@ -56,6 +58,9 @@ int run_synth(const SynthFlags& f) {
   options.quant = *quant;
   const std::string stem = f.config.empty() ? f.model : std::filesystem::path(f.config).parent_path().filename().string();
   options.output = f.output.empty() ? (stem.empty() ? "model" : stem) + "-" + f.quant + ".gguf" : f.output;
+  if (auto st = refuse_overwrite(options.output, f.output.empty() ? "the default output" : "-o", f.force); !st) {
+    return report_error(st.error());
+  }
   options.seed = f.seed;
   options.threads = f.threads;
   int last_percent = -10;
@@ -93,6 +98,7 @@ Verb add_synth_command(CLI::App& app) {
       ->check(CLI::ExistingFile);
   sub->add_option("--quant", flags->quant, "weight type: f16, q8_0, q4_0, q4_k_m")->capture_default_str();
   sub->add_option("-o,--output", flags->output, "output file (default: MODEL-QUANT.gguf)");
+  sub->add_flag("--force", flags->force, "replace the output file if it exists");
   sub->add_option("--seed", flags->seed, "random seed for the weights")->capture_default_str();
   sub->add_option("-t,--threads", flags->threads, "threads (0: all cores)")->capture_default_str();
   sub->add_flag("--json", flags->json, "print the result as JSON");

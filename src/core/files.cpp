@@ -91,8 +91,17 @@ Expected<std::filesystem::path> cache_dir() {
   return dir;
 }
 
+std::filesystem::path installed_share_dir() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) return {};
+  const auto share = exe.parent_path().parent_path() / "share" / "batchwise";
+  return std::filesystem::is_directory(share, ec) ? share : std::filesystem::path();
+}
+
 std::filesystem::path data_dir() {
   if (const char* env = std::getenv("BATCHWISE_DATA_DIR"); env && *env) return env;
+  if (const auto share = installed_share_dir(); !share.empty()) return share / "data";
   return BATCHWISE_DATA_DIR;
 }
 

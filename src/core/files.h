@@ -24,7 +24,12 @@ Expected<std::string> hash_file(const std::filesystem::path& path);
 // $BATCHWISE_CACHE_DIR, else $XDG_CACHE_HOME/batchwise, else ~/.cache/batchwise; created on demand.
 Expected<std::filesystem::path> cache_dir();
 
-// The data/ folder with catalogues: $BATCHWISE_DATA_DIR, else the source tree's data/.
+// Where an installed batchwise keeps its data: <the executable's folder>/../share/batchwise (so a copied
+// or relocated prefix works); empty when that folder does not exist (a build tree).
+std::filesystem::path installed_share_dir();
+
+// The data/ folder with catalogues: $BATCHWISE_DATA_DIR, else installed_share_dir()/data, else the
+// source tree's data/ (compiled in).
 std::filesystem::path data_dir();
 
 std::string_view batchwise_version();

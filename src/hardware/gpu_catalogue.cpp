@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/files.h"
+#include "core/log.h"
 #include "model/model_spec.h"
 
 namespace batchwise {
@@ -26,6 +27,7 @@ std::string normalize(std::string_view s) {
 
 Expected<std::vector<GpuSpec>> load_gpu_catalogue() {
   const auto path = data_dir() / "gpus.json";
+  log_debug("GPU catalogue: " + path.string());
   BW_ASSIGN_OR_RETURN(std::string text, read_file(path));
   const auto doc = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.contains("gpus") || !doc["gpus"].is_array()) {

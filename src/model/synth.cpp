@@ -239,6 +239,7 @@ Expected<std::filesystem::path> find_vocab_file(std::string_view vocab_name) {
   const std::string file = "ggml-vocab-" + std::string(vocab_name) + ".gguf";
   std::vector<std::filesystem::path> dirs;
   if (const char* env = std::getenv("BATCHWISE_VOCAB_DIR"); env && *env) dirs.emplace_back(env);
+  if (const auto share = installed_share_dir(); !share.empty()) dirs.emplace_back(share / "vocab");
   dirs.emplace_back(BATCHWISE_VOCAB_DIR);
   for (const auto& d : dirs) {
     if (std::filesystem::exists(d / file)) return d / file;

@@ -30,12 +30,14 @@ std::vector<EngineFlags> engine_flags(const RecommendInput& in, const BatchChoic
   std::vector<EngineFlags> out;
 
   EngineFlags bw{"batchwise", {}, ""};
-  bw.args = {"-p", s(std::min(choice.batch, kBatchwiseRunMaxParallel)), "-c", s(ctx.n_ctx_tokens), "-b",
-             s(ctx.n_batch_tokens), "--ubatch", s(ctx.n_ubatch_tokens)};
+  // llama.cpp's spellings, which run takes as well; the KV type only where it is not run's default.
+  bw.args = {"-np", s(std::min(choice.batch, kBatchwiseRunMaxParallel)), "-c", s(ctx.n_ctx_tokens), "-b",
+             s(ctx.n_batch_tokens), "-ub", s(ctx.n_ubatch_tokens)};
+  if (k != "f16" || v != "f16") bw.args.insert(bw.args.end(), {"-ctk", k, "-ctv", v});
   // One lane: the memory above is one context's. On a GPU run defaults to two lanes (faster, measured in
   // bench/results), which costs one more compute buffer and, per lane, the shared prefix's cells.
-  if (gpu) bw.args.insert(bw.args.end(), {"--gpu-layers", "999", "--lanes", "1"});
-  if (!ctx.flash_attention) bw.args.push_back("--no-flash-attn");
+  if (gpu) bw.args.insert(bw.args.end(), {"-ngl", "999", "--lanes", "1"});
+  if (!ctx.flash_attention) bw.args.insert(bw.args.end(), {"-fa", "off"});
   bw.note = "batchwise run shares the prefix's KV cells across sequences";
   if (gpu) {
     bw.note += "; --lanes 2 overlaps one context's CPU work with the other's GPU work (faster) for " +

@@ -21,7 +21,7 @@ std::filesystem::path make_input(const std::filesystem::path& dir, int n = 2000)
 }
 
 std::string run_line(const std::filesystem::path& in, const std::filesystem::path& out) {
-  return batchwise_bin() + " -q run " + shell_quote(in.string()) + " -o " + shell_quote(out.string()) + " -p 32";
+  return batchwise_bin() + " -q run " + shell_quote(in.string()) + " -o " + shell_quote(out.string()) + " -np 32";
 }
 
 // Every custom_id of the input appears exactly once in the output, and nothing else does.
@@ -101,7 +101,7 @@ TEST(Durability, CtrlCStopsWithinSecondsAndTheSameCommandResumes) {
   EXPECT_EQ(stopped.exit_code, 130) << stopped.err;
   EXPECT_LT(std::stod("0" + stopped.out), 6000.0) << "milliseconds from SIGINT to exit";
   EXPECT_FALSE(std::filesystem::exists(dir / "out.jsonl"));
-  const auto resumed = run_batchwise({"run", in.string(), "-o", (dir / "out.jsonl").string(), "-p", "32"});
+  const auto resumed = run_batchwise({"run", in.string(), "-o", (dir / "out.jsonl").string(), "-np", "32"});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_NE(resumed.err.find("already done"), std::string::npos) << resumed.err;
   expect_exactly_once(in, dir / "out.jsonl");

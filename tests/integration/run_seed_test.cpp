@@ -158,15 +158,15 @@ TEST(RunSeed, GreedyOutputAloneEqualsOutputInABatchOf64AndInTwoLanesUpToNearTies
     with_logprobs += line.dump() + "\n";
   }
   write_text(dir / "in.jsonl", with_logprobs);
-  const auto batched = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "b64.jsonl").string(), "-p",
+  const auto batched = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "b64.jsonl").string(), "-np",
                                       "64", "--no-flash-attn"});
   ASSERT_EQ(batched.exit_code, 0) << batched.err;
-  const auto alone = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "b1.jsonl").string(), "-p", "1",
+  const auto alone = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "b1.jsonl").string(), "-np", "1",
                                     "--no-flash-attn"});
   ASSERT_EQ(alone.exit_code, 0) << alone.err;
   expect_same_up_to_near_ties(read_jsonl(dir / "b64.jsonl"), read_jsonl(dir / "b1.jsonl"));
   // The same 64 sequences split between two contexts.
-  const auto lanes = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "l2.jsonl").string(), "-p",
+  const auto lanes = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "l2.jsonl").string(), "-np",
                                     "64", "--lanes", "2", "--no-flash-attn"});
   ASSERT_EQ(lanes.exit_code, 0) << lanes.err;
   expect_same_up_to_near_ties(read_jsonl(dir / "l2.jsonl"), read_jsonl(dir / "b1.jsonl"));
@@ -238,7 +238,7 @@ TEST(RunSeed, ARequestOverOneLanesCellsSaysToRaiseCtxOrLowerLanes) {
   for (const auto& e : errors) {
     EXPECT_EQ(e["error"]["code"], "context_length_exceeded");
     const std::string message = e["error"]["message"];
-    EXPECT_NE(message.find("limit of 2048 (the KV cells of one of 2 lanes: raise --ctx or lower --lanes)"),
+    EXPECT_NE(message.find("limit of 2048 (the KV cells of one of 2 lanes: raise --ctx-size or lower --lanes)"),
               std::string::npos)
         << message;
   }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "test_support.h"
 
@@ -65,6 +66,38 @@ TEST(CliProbe, JsonHasCpuRamAndGpusOrAReason) {
   const auto text = test::run_batchwise({"probe"});
   ASSERT_EQ(text.exit_code, 0);
   EXPECT_NE(text.out.find("CPU"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace batchwise
+
+namespace batchwise {
+namespace {
+
+TEST(CliPlan, GpuListPrintsTheCatalogueWithoutAModel) {
+  const auto r = test::run_batchwise({"plan", "--gpu", "list"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("RTX 4090"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("24.0 GiB"), std::string::npos) << r.out;
+  const auto no_model = test::run_batchwise({"plan", "--gpu", "RTX 4090"});
+  EXPECT_EQ(no_model.exit_code, 2);
+  EXPECT_NE(no_model.err.find("plan needs -m/--model"), std::string::npos) << no_model.err;
+}
+
+TEST(CliPlan, TheBatchwiseLineUsesFlagsRunAccepts) {
+  const auto r = test::run_batchwise({"plan", "-m", "llama-3.1-8b", "--gpu", "RTX 4090", "--kv-type", "q8_0", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto line = nlohmann::json::parse(r.out)["engines"]["batchwise"]["command_line"].get<std::string>();
+  for (const char* flag : {"-np ", "-c ", "-b ", "-ub ", "-ngl ", "-ctk q8_0", "-ctv q8_0"}) {
+    EXPECT_NE(line.find(flag), std::string::npos) << flag << " missing from: " << line;
+  }
+  // Every flag of the line parses in run (a missing input file is the only complaint).
+  std::vector<std::string> args = {"run", "/nonexistent.jsonl", "-o", "/tmp/x.jsonl"};
+  std::istringstream words(line);
+  for (std::string w; words >> w;) args.push_back(w);
+  const auto run = test::run_batchwise(args);
+  EXPECT_EQ(run.err.find("unknown flag"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("nonexistent"), std::string::npos) << run.err;
 }
 
 }  // namespace

@@ -43,7 +43,7 @@ TEST(EngineFlags, EveryEngineGetsTheRecommendedBatch) {
   EXPECT_EQ(value_of(find(flags, "sglang"), "--max-running-requests"), b);
   EXPECT_TRUE(has(find(flags, "ollama"), "OLLAMA_NUM_PARALLEL=" + b));
   EXPECT_EQ(value_of(find(flags, "batchwise"), "-c"), std::to_string(choice.context_tokens));
-  EXPECT_EQ(value_of(find(flags, "batchwise"), "--ubatch"), "512");
+  EXPECT_EQ(value_of(find(flags, "batchwise"), "-ub"), "512");
   EXPECT_GE(std::stoll(value_of(find(flags, "vllm"), "--max-model-len")), in.workload.request_context_tokens());
 }
 

@@ -1,5 +1,7 @@
 #include "engine/llama/generation_params.h"
 
+#include "engine/llama/request_features.h"
+
 namespace batchwise {
 namespace {
 
@@ -53,9 +55,8 @@ Expected<GenerationParams> parse_generation_params(ApiKind kind, const nlohmann:
     }
     std::erase_if(p.stop, [](const std::string& s) { return s.empty(); });
   }
-  if (body.contains("n") && body["n"].is_number_integer() && body["n"].get<int64_t>() != 1) {
-    return std::unexpected(field_error("n", "must be 1 (one choice per request)"));
-  }
+  BW_TRY(refuse_unsupported_fields(kind, body));
+  BW_ASSIGN_OR_RETURN(p.grammar, response_format_grammar(body));
   if (kind == ApiKind::kChatCompletions && body.contains("logprobs") && !body["logprobs"].is_null()) {
     if (!body["logprobs"].is_boolean()) return std::unexpected(field_error("logprobs", "must be true or false"));
     if (body["logprobs"].get<bool>()) {

@@ -29,6 +29,8 @@ struct GenerationParams {
   // Log-probabilities of the chosen tokens and of this many alternatives (chat: logprobs=true and
   // top_logprobs 0..20; completions: logprobs 0..5). -1: not asked for.
   int32_t top_logprobs = -1;
+  // GBNF grammar every token must follow (from response_format json_object / json_schema); "": none.
+  std::string grammar;
 
   bool greedy() const { return temperature <= 0.0 || top_k == 1; }
 };
@@ -36,7 +38,8 @@ struct GenerationParams {
 // The default number of tokens a chat request generates without max_tokens / max_completion_tokens.
 inline constexpr int64_t kDefaultChatMaxTokens = 256;
 
-// Reads sampling fields from a request body; errors name the field ("`temperature` must be 0..2").
+// Reads sampling fields and response_format from a request body, and refuses the fields the embedded
+// engine cannot serve (request_features.h); errors name the field ("`temperature` must be 0..2").
 Expected<GenerationParams> parse_generation_params(ApiKind kind, const nlohmann::json& body);
 
 // Chat messages of a /v1/chat/completions body (content as a string or text parts).

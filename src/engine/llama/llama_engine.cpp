@@ -218,8 +218,8 @@ Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in
   }
   if (lane_ctx < limit) {
     limit = lane_ctx;
-    hint = options.lanes > 1 ? "the KV cells of one of " + std::to_string(options.lanes) + " lanes: raise --ctx or lower --lanes"
-                             : "the KV cells: raise --ctx";
+    hint = options.lanes > 1 ? "the KV cells of one of " + std::to_string(options.lanes) + " lanes: raise --ctx-size or lower --lanes"
+                             : "the KV cells: raise --ctx-size";
   }
   auto engine = std::make_unique<LlamaEngine>(options, std::move(models), limit, hint, lane_ctx);
   BW_TRY(engine->add_lanes());

@@ -31,6 +31,8 @@ struct LlamaEngineOptions {
   int min_shared_prefix = 32;   // shorter common prefixes are recomputed, not shared
   int max_request_tokens = 0;   // prompt + max_tokens limit per request; 0: the model's trained context
   bool flash_attention = true;  // llama.cpp's "auto" when true, off when false
+  std::string cache_type_k = "f16";  // KV cache types by ggml's names (f16, q8_0, q4_0, ...)
+  std::string cache_type_v = "f16";
   // Greedy requests take their argmax inside llama.cpp's graph (backend sampling), so a decode step
   // copies one token per sequence to the host instead of a row of logits (128k floats for Llama 3).
   // Requests that sample or ask for logprobs still get their logits.

@@ -162,8 +162,9 @@ class Lane final : public LlamaLane {
         prefixes_[best_slot].last_used = ++clock_;
       }
     }
-    if (!s->p.params.greedy()) s->sampler = make_request_sampler(s->p.params, s->p.request.key);
-    s->on_device = device_samplers_.enabled() && s->p.params.greedy() && s->p.params.top_logprobs < 0;
+    const GenerationParams& params = s->p.params;
+    if (!params.greedy() || !params.grammar.empty()) s->sampler = make_request_sampler(params, s->p.request.key, vocab_);
+    s->on_device = device_samplers_.enabled() && params.greedy() && params.grammar.empty() && params.top_logprobs < 0;
     device_samplers_.set(ctx_.get(), s->id, s->on_device);
     active_.push_back(std::move(s));
     return true;
@@ -352,7 +353,7 @@ class Lane final : public LlamaLane {
     // The newest sequence goes back as out-of-memory (retryable); the rest go on.
     if (!active_.empty()) {
       emit(*active_.back(), Error{no_cells ? ErrorCode::kOutOfMemory : ErrorCode::kEngine,
-                                  no_cells ? "the KV cache is full: retry with a smaller batch or larger --ctx"
+                                  no_cells ? "the KV cache is full: retry with a smaller batch or larger --ctx-size"
                                            : "llama_decode failed with code " + std::to_string(rc)});
       active_.pop_back();
     }
@@ -443,6 +444,15 @@ void send_error(LaneShared& shared, const PreparedRequest& p, const Error& error
   shared.on_done(std::move(r));
 }
 
+// ggml's type by its name ("f16", "q8_0"); the CLI only offers the types llama.cpp's KV cache takes.
+static std::optional<ggml_type> kv_type_named(const std::string& name) {
+  for (int t = 0; t < GGML_TYPE_COUNT; ++t) {
+    const char* n = ggml_type_name(static_cast<ggml_type>(t));
+    if (n != nullptr && name == n) return static_cast<ggml_type>(t);
+  }
+  return std::nullopt;
+}
+
 Expected<std::unique_ptr<LlamaLane>> make_llama_lane(llama_model* model, const LlamaEngineOptions& options,
                                                      LaneShared& shared) {
   llama_context_params cp = llama_context_default_params();
@@ -454,6 +464,12 @@ Expected<std::unique_ptr<LlamaLane>> make_llama_lane(llama_model* model, const L
   cp.kv_unified = true;  // shared prefix cells need one cache for all sequences
   cp.flash_attn_type = options.flash_attention ? LLAMA_FLASH_ATTN_TYPE_AUTO : LLAMA_FLASH_ATTN_TYPE_DISABLED;
   cp.no_perf = true;
+  const auto type_k = kv_type_named(options.cache_type_k), type_v = kv_type_named(options.cache_type_v);
+  if (!type_k || !type_v) {
+    return make_error(ErrorCode::kInvalidArgument, "unknown KV cache type " + (type_k ? options.cache_type_v : options.cache_type_k));
+  }
+  cp.type_k = *type_k;
+  cp.type_v = *type_v;
   // Device sampling: a greedy chain per request sequence, part of the graph from the start.
   DeviceSamplers device_samplers = options.device_sampling ? DeviceSamplers(options.n_parallel) : DeviceSamplers();
   auto sampler_configs = device_samplers.configs();
@@ -462,7 +478,9 @@ Expected<std::unique_ptr<LlamaLane>> make_llama_lane(llama_model* model, const L
   ContextPtr ctx(llama_init_from_model(model, cp));
   if (!ctx) {
     return make_error(ErrorCode::kOutOfMemory, "cannot create a llama.cpp context with " + std::to_string(options.n_ctx) +
-                                                   " KV cells: lower --ctx or --parallel");
+                                                   " KV cells of " + options.cache_type_k + "/" + options.cache_type_v +
+                                                   ": lower --ctx-size or --parallel, or choose other KV types "
+                                                   "(-v shows llama.cpp's reason)");
   }
   return std::unique_ptr<LlamaLane>(new Lane(options, model, std::move(ctx), std::move(device_samplers), shared));
 }

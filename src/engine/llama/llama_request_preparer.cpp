@@ -1,5 +1,7 @@
 #include "engine/llama/llama_request_preparer.h"
 
+#include "engine/llama/llama_samplers.h"
+
 #include <algorithm>
 
 namespace batchwise {
@@ -21,6 +23,10 @@ PreparedRequest RequestPreparer::prepare(EngineRequest request) const {
   auto params = parse_generation_params(request.kind, request.body);
   if (!params) return fail(params.error());
   p.params = *params;
+  if (!p.params.grammar.empty() && !make_request_sampler(p.params, 0, vocab_)) {
+    // The lane builds the request's own chain; this one only checks, before a sequence is taken.
+    return fail(Error{ErrorCode::kInvalidArgument, "body field `response_format`: llama.cpp cannot use its grammar"});
+  }
   std::string text;
   if (request.kind == ApiKind::kChatCompletions) {
     auto messages = parse_chat_messages(request.body);

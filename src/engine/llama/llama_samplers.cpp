@@ -13,8 +13,17 @@ SamplerPtr greedy_chain() {
 
 }  // namespace
 
-SamplerPtr make_request_sampler(const GenerationParams& params, uint64_t key) {
+SamplerPtr make_request_sampler(const GenerationParams& params, uint64_t key, const llama_vocab* vocab) {
   SamplerPtr chain(llama_sampler_chain_init(llama_sampler_chain_default_params()));
+  if (!params.grammar.empty()) {
+    llama_sampler* grammar = llama_sampler_init_grammar(vocab, params.grammar.c_str(), "root");
+    if (grammar == nullptr) return nullptr;
+    llama_sampler_chain_add(chain.get(), grammar);
+    if (params.greedy()) {
+      llama_sampler_chain_add(chain.get(), llama_sampler_init_greedy());
+      return chain;
+    }
+  }
   if (params.top_k > 0) llama_sampler_chain_add(chain.get(), llama_sampler_init_top_k(params.top_k));
   if (params.top_p < 1.0) llama_sampler_chain_add(chain.get(), llama_sampler_init_top_p(static_cast<float>(params.top_p), 1));
   llama_sampler_chain_add(chain.get(), llama_sampler_init_temp(static_cast<float>(params.temperature)));

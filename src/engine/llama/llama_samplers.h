@@ -20,9 +20,11 @@
 
 namespace batchwise {
 
-// A sampling chain for a request that does not decode greedily; without a seed the request's key
-// seeds it, so a re-run of a batch samples the same text.
-SamplerPtr make_request_sampler(const GenerationParams& params, uint64_t key);
+// A sampling chain for a request that does not decode greedily or follows a grammar; without a seed
+// the request's key seeds it, so a re-run of a batch samples the same text. With a grammar
+// (params.grammar) the chain masks every token the grammar forbids first, then picks greedily or
+// samples; null if llama.cpp cannot parse the grammar.
+SamplerPtr make_request_sampler(const GenerationParams& params, uint64_t key, const llama_vocab* vocab);
 
 // The next token from one row of logits: `chain` null means greedy. `scratch` is reused between
 // calls (no allocation per token once it has grown).

@@ -1,0 +1,16 @@
+// Output guard: a verb that writes a file named by the user does not replace one that is not its own
+// without being told (--force). Checked before any work starts, so a refusal costs nothing.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "core/status.h"
+
+namespace batchwise {
+
+// kInvalidArgument naming `path` and `--force` when `path` exists and `force` is false; `flag` is the
+// option that named it ("-o").
+Status refuse_overwrite(const std::filesystem::path& path, const std::string& flag, bool force);
+
+}  // namespace batchwise
