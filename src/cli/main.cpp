@@ -1,5 +1,7 @@
 // batchwise: makes large LLM batch jobs fast and safe on the hardware a person has.
 #include <CLI/CLI.hpp>
+#include <exception>
+#include <string>
 #include <vector>
 
 #include "cli/command.h"
@@ -30,8 +32,16 @@ int main(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   set_log_level(quiet ? LogLevel::kError : verbose ? LogLevel::kDebug : LogLevel::kInfo);
-  for (const auto& [sub, run] : verbs) {
-    if (sub->parsed()) return run();
+  // The process's last boundary: an exception no module caught is a bug, but it must end in one clear
+  // line and exit 3 (the state stays resumable), not in std::terminate's abort and a core dump.
+  try {
+    for (const auto& [sub, run] : verbs) {
+      if (sub->parsed()) return run();
+    }
+  } catch (const std::exception& e) {
+    return report_error({ErrorCode::kInternal, std::string("unexpected error (a bug; please report it): ") + e.what()});
+  } catch (...) {
+    return report_error({ErrorCode::kInternal, "unexpected error (a bug; please report it)"});
   }
   return kExitUsage;
 }

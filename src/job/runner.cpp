@@ -105,6 +105,7 @@ ResultRecord to_record(const InputLine& line, EngineResult& r, int attempts) {
   } else {
     rec.error_code = std::string(error_code_name(r.error->code));
     rec.error_message = r.error->message;
+    rec.body = std::move(r.raw_body);  // the server's error answer, if one came (the error line's `response`)
   }
   rec.prompt_tokens = r.prompt_tokens;
   rec.cached_tokens = r.cached_tokens;
@@ -230,6 +231,9 @@ Expected<RunOutcome> run_batch(const RunOptions& in, Engine& engine) {
         if (!stopping) ready.push_front(line.line);  // cancelled by the engine itself: run again
         continue;
       }
+      // While stopping, a failure that would be retried is not recorded: it stays pending, and the
+      // resume sends it again (a Ctrl-C must not turn a 503 into a final error).
+      if (r.error && stopping && options.retry.should_retry(r.error->code, attempts[line.line])) continue;
       if (r.error && !stopping && options.retry.should_retry(r.error->code, attempts[line.line])) {
         if (r.error->code == ErrorCode::kOutOfMemory && limit > 1) {
           limit = std::max<size_t>(1, limit / 2);
