@@ -9,6 +9,9 @@ llama_dir=""
 for arg in "$@"; do case "$arg" in -DLLAMA_CPP_DIR=*) llama_dir=${arg#-DLLAMA_CPP_DIR=};; esac; done
 [ -n "$llama_dir" ] || "$root/scripts/fetch_llama_cpp.sh"
 export CCACHE_DIR=${CCACHE_DIR:-$root/.cache/ccache}
+# Paths relative to the checkout in cache keys: a second build folder (or checkout) reuses the
+# llama.cpp objects instead of compiling them again.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
 if [ ! -f "$build/build.ninja" ]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "$@" >/dev/null

@@ -3,7 +3,8 @@
 set -euo pipefail
 packages=(build-essential cmake ninja-build ccache git npm pkg-config
           libcurl4-openssl-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev
-          libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-aiohttp)
+          libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-aiohttp
+          clang-16 libclang-rt-16-dev)  # clang: the libFuzzer targets of scripts/fuzz.sh
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -59,7 +59,7 @@ PreparedRequest RequestPreparer::prepare_or_fail(EngineRequest& request) const {
     return fail(Error{ErrorCode::kContextExceeded,
                       "prompt of " + std::to_string(prompt_tokens) + " tokens + max_tokens " +
                           std::to_string(p.params.max_tokens) + " exceeds the context limit of " +
-                          std::to_string(max_request_tokens_) + " tokens (" + limit_hint_ +
+                          std::to_string(max_request_tokens_) + " (" + limit_hint_ +
                           "): shorten the prompt or lower max_tokens"});
   }
   p.request = std::move(request);
