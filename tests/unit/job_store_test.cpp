@@ -35,3 +35,25 @@ TEST(JobStore, ADamagedNumberInTheJobMetaIsACorruptErrorNotAnAbort) {
 
 }  // namespace
 }  // namespace batchwise
+
+namespace batchwise {
+namespace {
+
+// Regression: a row skipped by INSERT OR IGNORE (a line already stored) was counted as committed.
+TEST(JobStore, ALineStoredTwiceCountsOnce) {
+  auto store = JobStore::open(test::scratch_dir() / "state.db");
+  ASSERT_TRUE(store);
+  ASSERT_TRUE((*store)->create_job(JobMeta{}, {}));
+  ResultRecord r;
+  r.line = 7;
+  r.custom_id = "a";
+  r.ok = true;
+  (*store)->append(r);
+  ASSERT_TRUE((*store)->flush());
+  (*store)->append(r);
+  ASSERT_TRUE((*store)->flush());
+  EXPECT_EQ((*store)->committed(), 1);
+}
+
+}  // namespace
+}  // namespace batchwise
