@@ -13,6 +13,9 @@ if [ ! -d "$root/tests/sdk/node_modules/openai" ]; then
   (cd "$root/tests/sdk" && npm ci --silent --no-audit --no-fund >/dev/null) || echo "batchwise: npm ci in tests/sdk failed: the SDK test will be skipped" >&2
 fi
 export CCACHE_DIR=${CCACHE_DIR:-$root/.cache/ccache}
+# Paths relative to the checkout in cache keys: a second build folder (or checkout) reuses the
+# llama.cpp objects instead of compiling them again.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
 if [ ! -f "$build/build.ninja" ]; then
   cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "$@" >/dev/null

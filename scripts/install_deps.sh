@@ -4,9 +4,9 @@ set -euo pipefail
 packages=(build-essential cmake ninja-build ccache git npm pkg-config
           libcurl4-openssl-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev
           libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-aiohttp
-          prometheus chromium slurm-wlm munge python3-numpy)
+          prometheus chromium slurm-wlm munge python3-numpy clang-16 libclang-rt-16-dev)
 # prometheus, chromium: serve's and tune's tests; slurm-wlm, munge: the Slurm tests run a one-node cluster;
-# python3-numpy: examples/tune_batch_program.py
+# python3-numpy: examples/tune_batch_program.py; clang: the libFuzzer targets of scripts/fuzz.sh
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

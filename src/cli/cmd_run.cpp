@@ -30,6 +30,7 @@ struct RunFlags {
   std::string model;
   std::string gpus;
   std::string shard;
+  int max_response_mib = 16;
   bool json = false;
   CLI::App* command = nullptr;  // to ask which flags were given
   bool force = false;
@@ -119,6 +120,7 @@ Expected<std::unique_ptr<HttpEngine>> make_endpoint_engine(RunFlags& f) {
     }
     f.http.api_key = key;
   }
+  f.http.max_response_bytes = static_cast<uint64_t>(f.max_response_mib) << 20;
   return make_http_engine(f.http);
 }
 
@@ -310,6 +312,15 @@ Verb add_run_command(CLI::App& app) {
                   "with --endpoint: seconds one request may take before it counts as timed out")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  sub->add_option("--outage-limit", f->http.outage_limit_s,
+                  "with --endpoint: seconds every endpoint may be down (or answer only 429) before waiting "
+                  "requests fail; until then they wait and health checks pick a restarted server up")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  sub->add_option("--max-response-mib", f->max_response_mib,
+                  "with --endpoint: largest answer taken, MiB; a longer one is that request's error")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
   sub->add_flag("--stream", f->http.stream,
                 "with --endpoint: ask for streamed (SSE) answers to measure time to first token; the output "
                 "bodies are still whole chat.completion / text_completion objects (default: off)");

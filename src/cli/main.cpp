@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -94,8 +95,16 @@ int main(int argc, char** argv) {
   }
   set_log_level(quiet ? LogLevel::kError : verbose ? LogLevel::kDebug : LogLevel::kInfo);
   for (const auto& note : rewritten.notes) log_warn(note);
-  for (const auto& [sub, run] : verbs) {
-    if (sub->parsed()) return run();
+  // The process's last boundary: an exception no module caught is a bug, but it must end in one clear
+  // line and exit 3 (the state stays resumable), not in std::terminate's abort and a core dump.
+  try {
+    for (const auto& [sub, run] : verbs) {
+      if (sub->parsed()) return run();
+    }
+  } catch (const std::exception& e) {
+    return report_error({ErrorCode::kInternal, std::string("unexpected error (a bug; please report it): ") + e.what()});
+  } catch (...) {
+    return report_error({ErrorCode::kInternal, "unexpected error (a bug; please report it)"});
   }
   return kExitUsage;
 }

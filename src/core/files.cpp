@@ -1,5 +1,7 @@
 #include "core/files.h"
 
+#include "core/atomic_file.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -22,29 +24,9 @@ Expected<std::string> read_file(const std::filesystem::path& path) {
 }
 
 Status write_file_atomic(const std::filesystem::path& path, std::string_view content) {
-  const std::string tmp = path.string() + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return make_error(ErrorCode::kIo, "cannot create " + tmp + ": " + std::strerror(errno));
-  size_t written = 0;
-  while (written < content.size()) {
-    ssize_t n = ::write(fd, content.data() + written, content.size() - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return make_error(ErrorCode::kIo, "cannot write " + tmp + ": " + std::strerror(err));
-    }
-    written += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    return make_error(ErrorCode::kIo, "cannot flush " + tmp + ": " + std::strerror(errno));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return make_error(ErrorCode::kIo, "cannot rename " + tmp + ": " + std::strerror(errno));
-  }
-  return {};
+  BW_ASSIGN_OR_RETURN(AtomicFile file, AtomicFile::create(path));
+  BW_TRY(file.append(content));
+  return file.commit();
 }
 
 uint64_t fnv1a64(std::string_view data, uint64_t seed) {

@@ -12,8 +12,8 @@ namespace batchwise {
 
 Expected<std::string> read_file(const std::filesystem::path& path);
 
-// Writes to a temporary file beside `path`, fsyncs it and renames it over `path`, so a reader sees
-// the old content or the new, never a torn file.
+// Writes `content` through an AtomicFile (core/atomic_file.h): a reader sees the old content or the
+// new, never a torn file, and a failed write leaves no PATH.tmp.
 Status write_file_atomic(const std::filesystem::path& path, std::string_view content);
 
 // FNV-1a 64-bit: a fast non-cryptographic hash for change detection, printed as 16 hex digits.

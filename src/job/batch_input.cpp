@@ -4,12 +4,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <unordered_set>
 
 #include "core/files.h"
+#include "core/json_read.h"
 
 namespace batchwise {
 namespace {
@@ -33,12 +35,23 @@ uint64_t prompt_prefix_key(ApiKind kind, const nlohmann::json& body) {
 
 // Checks one line; on success fills `out`, else returns the message for the error line.
 std::string check_line(std::string_view text, InputLine& out) {
+  // Measured before parsing: every later step (copy, dump, compare) recurses once per level.
+  if (const int depth = json_nesting_depth(text); depth > kMaxJsonDepth) {
+    // The custom_id is still wanted for the error line: parsed with the deep parts dropped as they
+    // are read (nlohmann's parser keeps its own stack; only what it builds would recurse).
+    const auto shallow = nlohmann::json::parse(
+        text, [](int d, nlohmann::json::parse_event_t, nlohmann::json&) { return d <= 2; }, /*allow_exceptions=*/false);
+    if (const nlohmann::json* id = json_field(shallow, "custom_id"); id && id->is_string()) {
+      out.custom_id = id->get<std::string>();
+    }
+    return "JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels (the limit per line); flatten the body";
+  }
   auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return "not valid JSON (each line must be one JSON object)";
   if (!j.is_object()) return "must be a JSON object";
   if (j.contains("custom_id") && j["custom_id"].is_string()) out.custom_id = j["custom_id"].get<std::string>();
   if (out.custom_id.empty()) return "field `custom_id` missing or not a non-empty string";
-  if (j.contains("method") && j["method"] != "POST") return "field `method` must be \"POST\"";
+  if (j.contains("method") && (!j["method"].is_string() || j["method"] != "POST")) return "field `method` must be \"POST\"";
   if (!j.contains("url") || !j["url"].is_string()) return "field `url` missing";
   const std::string url = j["url"].get<std::string>();
   const auto kind = api_kind_from_url(url);
@@ -46,8 +59,9 @@ std::string check_line(std::string_view text, InputLine& out) {
   out.kind = *kind;
   if (!j.contains("body") || !j["body"].is_object()) return "field `body` missing or not an object";
   if (j.contains("priority")) {
-    if (!j["priority"].is_number_integer()) return "field `priority` must be an integer";
-    out.priority = j["priority"].get<int32_t>();
+    const std::optional<int64_t> priority = json_as_int64(j["priority"]);
+    if (!priority || *priority < INT32_MIN || *priority > INT32_MAX) return "field `priority` must be a 32-bit integer";
+    out.priority = static_cast<int32_t>(*priority);
   }
   out.prefix_key = prompt_prefix_key(*kind, j["body"]);
   return "";
@@ -123,14 +137,14 @@ Expected<EngineRequest> BatchReader::read(const InputLine& line) const {
     }
     done += static_cast<size_t>(n);
   }
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.contains("body")) {
+  std::optional<nlohmann::json> parsed = parse_json_bounded(text);
+  if (!parsed || !parsed->is_object() || !parsed->contains("body")) {
     return make_error(ErrorCode::kCorrupt, "line " + std::to_string(line.line) + ": input file changed since it was read");
   }
   EngineRequest r;
   r.key = static_cast<uint64_t>(line.line);
   r.kind = line.kind;
-  r.body = std::move(j["body"]);
+  r.body = std::move((*parsed)["body"]);
   return r;
 }
 

@@ -4,52 +4,25 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "core/atomic_file.h"
 #include "core/files.h"
+#include "core/json_read.h"
 
 namespace batchwise {
-namespace {
-
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
-class AtomicWriter {
- public:
-  static Expected<AtomicWriter> create(const std::filesystem::path& path) {
-    const std::string tmp = path.string() + ".tmp";
-    std::FILE* f = std::fopen(tmp.c_str(), "wb");
-    if (!f) return make_error(ErrorCode::kIo, "cannot create " + tmp);
-    return AtomicWriter(path, tmp, f);
-  }
-  bool write(const std::string& line) {
-    return std::fwrite(line.data(), 1, line.size(), file_.get()) == line.size() && std::fputc('\n', file_.get()) != EOF;
-  }
-  Status commit() {
-    if (std::fflush(file_.get()) != 0 || ::fsync(fileno(file_.get())) != 0) {
-      return make_error(ErrorCode::kIo, "cannot write " + tmp_ + " (disk full?)");
-    }
-    file_.reset();
-    if (std::rename(tmp_.c_str(), path_.c_str()) != 0) return make_error(ErrorCode::kIo, "cannot rename " + tmp_);
-    return {};
-  }
-
- private:
-  AtomicWriter(std::filesystem::path path, std::string tmp, std::FILE* f)
-      : path_(std::move(path)), tmp_(std::move(tmp)), file_(f) {}
-  std::filesystem::path path_;
-  std::string tmp_;
-  std::unique_ptr<std::FILE, FileCloser> file_;
-};
-
-}  // namespace
 
 std::string format_output_line(const ResultRecord& r) {
   const std::string request_id = "req_" + hex64(fnv1a64(r.custom_id) ^ static_cast<uint64_t>(r.line)).substr(0, 12);
   nlohmann::json line = {{"id", "batch_req_" + std::to_string(r.line)}, {"custom_id", r.custom_id}};
   if (r.ok) {
-    auto body = nlohmann::json::parse(r.body, nullptr, false);
-    line["response"] = {{"status_code", r.status_code}, {"request_id", request_id}, {"body", body}};
+    const std::optional<nlohmann::json> body = parse_json_bounded(r.body);
+    line["response"] = {{"status_code", r.status_code}, {"request_id", request_id}, {"body", body.value_or(nullptr)}};
     line["error"] = nullptr;
+  } else if (r.status_code > 0 && !r.body.empty()) {
+    // A server's HTTP error keeps its status and its own answer, as OpenAI's batch error lines do.
+    // Parsed with a depth bound: dumping a 64 KiB body of nested brackets would overflow the stack.
+    nlohmann::json body = parse_json_bounded(r.body).value_or(nlohmann::json{{"error", {{"message", r.body}}}});
+    line["response"] = {{"status_code", r.status_code}, {"request_id", request_id}, {"body", body}};
+    line["error"] = {{"code", r.error_code}, {"message", r.error_message}};
   } else {
     line["response"] = nullptr;
     line["error"] = {{"code", r.error_code}, {"message", r.error_message}};
@@ -65,16 +38,17 @@ std::filesystem::path default_error_path(const std::filesystem::path& output) {
 
 Expected<WrittenFiles> write_output_files(JobStore& store, const std::filesystem::path& output,
                                           const std::filesystem::path& errors) {
-  BW_ASSIGN_OR_RETURN(AtomicWriter out, AtomicWriter::create(output));
-  BW_ASSIGN_OR_RETURN(AtomicWriter err, AtomicWriter::create(errors));
+  // Both written through AtomicFile: on a full disk neither is half-written, and no .tmp is left.
+  BW_ASSIGN_OR_RETURN(AtomicFile out, AtomicFile::create(output));
+  BW_ASSIGN_OR_RETURN(AtomicFile err, AtomicFile::create(errors));
   WrittenFiles counts;
-  bool write_failed = false;
+  Status written;
   BW_TRY(store.for_each_result([&](const ResultRecord& r) {
-    const bool written = (r.ok ? out : err).write(format_output_line(r));
-    write_failed = write_failed || !written;
+    if (!written) return;
+    written = (r.ok ? out : err).append(format_output_line(r) + "\n");
     (r.ok ? counts.ok : counts.failed)++;
   }));
-  if (write_failed) return make_error(ErrorCode::kIo, "cannot write " + output.string() + " (disk full?)");
+  BW_TRY(written);
   BW_TRY(out.commit());
   BW_TRY(err.commit());
   return counts;

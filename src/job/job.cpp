@@ -55,6 +55,7 @@ ResultRecord to_record(const InputLine& line, EngineResult& r, int attempts) {
   } else {
     rec.error_code = std::string(error_code_name(r.error->code));
     rec.error_message = r.error->message;
+    rec.body = std::move(r.raw_body);  // the server's error answer, if one came (the error line's `response`)
   }
   rec.prompt_tokens = r.prompt_tokens;
   rec.cached_tokens = r.cached_tokens;
@@ -151,16 +152,14 @@ AnswerEffect Job::on_answer(EngineResult answer, bool stopping) {
     if (!stopping) ready_.push_front(line.line);  // cancelled by the engine itself: run again
     return effect;
   }
-  if (answer.error && RetryPolicy::retryable(answer.error->code)) {
+  if (answer.error && options_.retry.should_retry(answer.error->code, attempts_[line.line])) {
     effect.out_of_memory = answer.error->code == ErrorCode::kOutOfMemory;
     // Stopping: the line stays pending, so a resume sends it again rather than keeping this failure.
     if (stopping) return effect;
-    if (options_.retry.should_retry(answer.error->code, attempts_[line.line])) {
-      // The server's Retry-After, when it gave one, is the least we wait.
-      const double delay_s = std::max(answer.retry_after_s, options_.retry.delay_s(attempts_[line.line], rng_));
-      retries_.push({now_s() + delay_s, line.line});
-      return effect;
-    }
+    // The server's Retry-After, when it gave one, is the least we wait.
+    const double delay_s = std::max(answer.retry_after_s, options_.retry.delay_s(attempts_[line.line], rng_));
+    retries_.push({now_s() + delay_s, line.line});
+    return effect;
   }
   effect.succeeded = !answer.error;
   record(line, answer);

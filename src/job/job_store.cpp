@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -132,28 +133,33 @@ struct JobStore::Impl {
     return {};
   }
 
-  // One transaction for the whole group: a crash keeps all of it or none.
-  Status commit_group(const std::vector<ResultRecord>& group) {
+  // One transaction for the whole group: a crash keeps all of it or none. Returns the rows stored:
+  // a line already there (INSERT OR IGNORE skipped it) is not counted as committed again.
+  Expected<JobStore::Stored> commit_group(const std::vector<ResultRecord>& group) {
     BW_TRY(exec(db.get(), "BEGIN IMMEDIATE", "starting a transaction"));
+    JobStore::Stored stored;
     for (const auto& r : group) {
       if (auto st = insert_one(r); !st) {
         (void)exec(db.get(), "ROLLBACK", "rolling back");
-        return st;
+        return std::unexpected(st.error());
       }
+      if (sqlite3_changes(db.get()) > 0) (r.ok ? stored.ok : stored.failed)++;
     }
     if (auto st = exec(db.get(), "COMMIT", "committing results"); !st) {
       (void)exec(db.get(), "ROLLBACK", "rolling back");
-      return st;
+      return std::unexpected(st.error());
     }
-    return {};
+    return stored;
   }
 
   void writer_loop() {
     std::unique_lock lock(mu);
     while (true) {
       // Wait for a full group, or for the first result to have waited group_ms.
-      cv_work.wait(lock, [&] { return closing || !pending.empty(); });
-      if (pending.empty() && closing) return;
+      // After a failed commit nothing more is taken: later results stay in `pending` (not committed,
+      // not counted, run again on resume) instead of being dropped group by group.
+      cv_work.wait(lock, [&] { return closing || (!pending.empty() && !error); });
+      if (closing && (pending.empty() || error)) return;
       const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.group_ms);
       cv_work.wait_until(lock, deadline,
                          [&] { return closing || pending.size() >= static_cast<size_t>(options.group_size); });
@@ -164,12 +170,16 @@ struct JobStore::Impl {
       }
       writing = group.size();
       lock.unlock();
-      Status st = error ? Status{} : commit_group(group);
+      Expected<JobStore::Stored> st = commit_group(group);
       lock.lock();
-      if (!st && !error) error = st.error();  // the runner stops and reports it
-      if (st && !error) {
-        committed += static_cast<int64_t>(group.size());
-        for (const auto& r : group) (r.ok ? stored_ok : stored_failed)++;
+      if (!st) {
+        error = st.error();  // the runner stops and reports it
+        // The failed group goes back in front: it was never committed, and must not vanish.
+        for (auto it = group.rbegin(); it != group.rend(); ++it) pending.push_front(std::move(*it));
+      } else {
+        committed += st->ok + st->failed;
+        stored_ok += st->ok;
+        stored_failed += st->failed;
       }
       writing = 0;
       cv_done.notify_all();
@@ -223,19 +233,32 @@ Expected<std::optional<JobMeta>> JobStore::job() {
   JobMeta meta;
   bool found = false;
   int version = 0;
-  while (sqlite3_step(s.get()) == SQLITE_ROW) {
+  std::string bad_key;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
     const std::string key = column_text(s.get(), 0);
     const std::string value = column_text(s.get(), 1);
     found = true;
-    if (key == "schema_version") version = std::stoi(value);
+    // Parsed without std::stoll, which throws on a damaged value: a bad state is an error, not an abort.
+    auto number = [&](int64_t& out) {
+      const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+      if (ec != std::errc() || end != value.data() + value.size()) bad_key = key;
+    };
+    int64_t v = 0;
+    if (key == "schema_version") number(v), version = static_cast<int>(v);
     if (key == "input_path") meta.input_path = value;
     if (key == "input_hash") meta.input_hash = value;
-    if (key == "requests") meta.requests = std::stoll(value);
-    if (key == "invalid_lines") meta.invalid_lines = std::stoll(value);
-    if (key == "created_at") meta.created_at = std::stoll(value);
-    if (key == "shard_index") meta.shard.index = std::stoll(value);
-    if (key == "shard_count") meta.shard.count = std::stoll(value);
-    if (key == "input_lines") meta.input_lines = std::stoll(value);
+    if (key == "requests") number(meta.requests);
+    if (key == "invalid_lines") number(meta.invalid_lines);
+    if (key == "created_at") number(meta.created_at);
+    if (key == "shard_index") number(meta.shard.index);
+    if (key == "shard_count") number(meta.shard.count);
+    if (key == "input_lines") number(meta.input_lines);
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(db_error(impl_->db.get(), "reading the job"));
+  if (!bad_key.empty()) {
+    return make_error(ErrorCode::kCorrupt, "the state's `" + bad_key + "` is not a number: the state is damaged; "
+                                           "pass --restart to start over (or --state to use another)");
   }
   if (!found) return std::optional<JobMeta>();
   if (version != kSchemaVersion) {
@@ -288,7 +311,9 @@ Status JobStore::create_job(const JobMeta& meta, const std::vector<LineError>& i
 Expected<std::unordered_set<int64_t>> JobStore::finished_lines() {
   BW_ASSIGN_OR_RETURN(StmtPtr s, prepare(impl_->db.get(), "SELECT line FROM results"));
   std::unordered_set<int64_t> lines;
-  while (sqlite3_step(s.get()) == SQLITE_ROW) lines.insert(sqlite3_column_int64(s.get(), 0));
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) lines.insert(sqlite3_column_int64(s.get(), 0));
+  if (rc != SQLITE_DONE) return std::unexpected(db_error(impl_->db.get(), "reading finished lines"));
   return lines;
 }
 

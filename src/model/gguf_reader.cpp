@@ -5,6 +5,9 @@
 #include <limits>
 #include <memory>
 #include <set>
+#include <unordered_set>
+
+#include "core/files.h"
 
 #include "model/weight_types.h"
 
@@ -21,6 +24,10 @@ enum GgufType : uint32_t {
   kU8 = 0, kI8 = 1, kU16 = 2, kI16 = 3, kU32 = 4, kI32 = 5, kF32 = 6, kBool = 7, kString = 8, kArray = 9,
   kU64 = 10, kI64 = 11, kF64 = 12, kTypeCount = 13,
 };
+
+// A float metadata value as an integer; NaN, infinities and values past int64 give 0 (a cast
+// would be undefined behaviour).
+int64_t float_to_int(double d) { return d >= -9.0e18 && d <= 9.0e18 ? static_cast<int64_t>(d) : 0; }
 
 // Fixed size of a scalar type, 0 for string/array.
 uint64_t scalar_size(uint32_t t) {
@@ -60,6 +67,22 @@ class Cursor {
     if (std::fseek(f_, static_cast<long>(pos_ + n), SEEK_SET) != 0) return std::unexpected(corrupt("seek failed"));
     pos_ += n;
     return {};
+  }
+  // A length-prefixed string's FNV-1a hash, read in pieces (no allocation of its length); 0 for an
+  // empty string (llama.cpp renames empty tokens, so they never collide).
+  Expected<uint64_t> string_hash() {
+    BW_ASSIGN_OR_RETURN(uint64_t n, get<uint64_t>());
+    if (n > remaining()) return std::unexpected(corrupt("string of " + std::to_string(n) + " bytes past the end"));
+    if (n == 0) return uint64_t{0};
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    char buf[4096];
+    while (n > 0) {
+      const uint64_t k = std::min<uint64_t>(n, sizeof buf);
+      BW_TRY(read(buf, k));
+      hash = fnv1a64(std::string_view(buf, k), hash);
+      n -= k;
+    }
+    return hash;
   }
   template <class T>
   Expected<T> get() {
@@ -105,8 +128,8 @@ Expected<double> read_number(Cursor& c, uint32_t t, int64_t* as_int) {
       break;
     }
     case kI64: { BW_ASSIGN_OR_RETURN(int64_t v, c.get<int64_t>()); i = v; d = static_cast<double>(v); break; }
-    case kF32: { BW_ASSIGN_OR_RETURN(float v, c.get<float>()); d = v; i = static_cast<int64_t>(v); break; }
-    case kF64: { BW_ASSIGN_OR_RETURN(double v, c.get<double>()); d = v; i = static_cast<int64_t>(v); break; }
+    case kF32: { BW_ASSIGN_OR_RETURN(float v, c.get<float>()); d = v; i = float_to_int(d); break; }
+    case kF64: { BW_ASSIGN_OR_RETURN(double v, c.get<double>()); d = v; i = float_to_int(d); break; }
     case kBool: { BW_ASSIGN_OR_RETURN(uint8_t v, c.get<uint8_t>()); i = v ? 1 : 0; d = i; break; }
     default: return std::unexpected(c.corrupt("bad value type " + std::to_string(t)));
   }
@@ -133,7 +156,13 @@ Expected<GgufValue> read_value(Cursor& c, uint32_t type) {
     if (elem == kString) {
       // Each string takes at least its 8-byte length: a count above remaining/8 cannot be real.
       if (n > c.remaining() / 8) return std::unexpected(c.corrupt("array of " + std::to_string(n) + " strings past the end"));
-      for (uint64_t i = 0; i < n; ++i) BW_TRY(c.string(/*keep=*/false));
+      // Hashes, not the strings: llama.cpp aborts on a vocabulary with a token twice
+      // (id_to_token.size() == token_to_id.size()), so duplicates are noted for check_llama_loadable.
+      std::unordered_set<uint64_t> seen;
+      for (uint64_t i = 0; i < n; ++i) {
+        BW_ASSIGN_OR_RETURN(uint64_t hash, c.string_hash());
+        if (hash != 0 && !seen.insert(hash).second) v.duplicate_strings = true;
+      }
       return v;
     }
     const uint64_t size = scalar_size(elem);
@@ -220,7 +249,7 @@ std::optional<int64_t> GgufHeader::get_int(const std::string& key) const {
   if (!v) return std::nullopt;
   if (v->kind == GgufValue::Kind::kArray) {
     if (v->array_numbers.empty()) return std::nullopt;
-    return static_cast<int64_t>(v->array_numbers[0]);
+    return float_to_int(v->array_numbers[0]);
   }
   if (v->kind == GgufValue::Kind::kString) return std::nullopt;
   return v->int_value;

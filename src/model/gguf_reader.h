@@ -29,6 +29,7 @@ struct GgufValue {
   std::string string_value;
   uint64_t array_count = 0;
   std::vector<double> array_numbers;  // empty for string arrays and arrays over the kept size
+  bool duplicate_strings = false;     // a string array holds some string twice
 };
 
 struct GgufTensorInfo {

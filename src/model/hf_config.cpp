@@ -6,15 +6,31 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "core/json_read.h"
+
 namespace batchwise {
 namespace {
 
 using nlohmann::json;
 
+// config.json is untrusted: a field of another type falls back, a float outside int64 (1e300)
+// is not cast (undefined behaviour) but falls back too.
 int64_t get_int(const json& j, const char* key, int64_t fallback) {
   auto it = j.find(key);
-  return it != j.end() && it->is_number() ? it->get<int64_t>() : fallback;
+  if (it == j.end()) return fallback;
+  if (auto i = json_as_int64(*it)) return *i;
+  if (it->is_number_float()) {
+    const double d = it->get<double>();
+    if (d >= -9.0e18 && d <= 9.0e18) return static_cast<int64_t>(d);
+  }
+  return fallback;
 }
+
+std::string get_string(const json& j, const char* key, std::string fallback) {
+  return json_string_or(j, key, fallback).value_or(fallback);
+}
+
+bool get_bool(const json& j, const char* key, bool fallback) { return json_bool_or(j, key, fallback).value_or(fallback); }
 
 // model_type -> GGUF architecture name llama.cpp uses.
 std::string architecture_for(const std::string& model_type) {
@@ -50,13 +66,16 @@ Status add_safetensors(const std::filesystem::path& path, WeightsSummary& w) {
   if (n > size - 8 || n > (100u << 20)) return make_error(ErrorCode::kCorrupt, path.string() + ": header length past the end");
   std::string text(n, '\0');
   if (std::fread(text.data(), 1, n, f.get()) != n) return make_error(ErrorCode::kCorrupt, path.string() + ": truncated");
-  const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
+  const json doc = parse_json_bounded(text).value_or(json());
   if (!doc.is_object()) return make_error(ErrorCode::kCorrupt, path.string() + ": header is not a JSON object");
   for (const auto& [name, t] : doc.items()) {
     if (name == "__metadata__" || !t.is_object() || !t.contains("shape") || !t["shape"].is_array()) continue;
     int64_t elements = 1;
-    for (const auto& d : t["shape"]) elements *= d.is_number_integer() ? std::max<int64_t>(0, d.get<int64_t>()) : 0;
-    const std::string dtype = t.value("dtype", "");
+    for (const auto& d : t["shape"]) {
+      const int64_t n = std::max<int64_t>(0, json_as_int64(d).value_or(0));
+      elements = n > 0 && elements > INT64_MAX / 8 / n ? 0 : elements * n;  // an impossible shape counts 0
+    }
+    const std::string dtype = get_string(t, "dtype", "");
     const int64_t bytes = elements * dtype_bytes(dtype);
     w.total_bytes += bytes;
     w.parameter_count += elements;
@@ -71,14 +90,14 @@ Status add_safetensors(const std::filesystem::path& path, WeightsSummary& w) {
 }  // namespace
 
 Expected<ModelSpec> spec_from_hf_config(std::string_view text) {
-  json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!doc.is_object()) return make_error(ErrorCode::kCorrupt, "config.json is not a JSON object");
+  const json doc = parse_json_bounded(text).value_or(json());
+  if (!doc.is_object()) return make_error(ErrorCode::kCorrupt, "config.json is not a JSON object (or nests too deep)");
   // Multimodal Gemma 3 keeps the language model in text_config.
-  const json j = doc.contains("text_config") && doc["text_config"].is_object() ? doc["text_config"] : doc;
-  const std::string model_type = j.value("model_type", doc.value("model_type", ""));
+  const json& j = doc.contains("text_config") && doc["text_config"].is_object() ? doc["text_config"] : doc;
+  const std::string model_type = get_string(j, "model_type", get_string(doc, "model_type", ""));
   if (model_type.empty()) return make_error(ErrorCode::kUnsupported, "config.json has no model_type");
   ModelSpec s;
-  s.name = doc.value("_name_or_path", model_type);
+  s.name = get_string(doc, "_name_or_path", model_type);
   s.architecture = architecture_for(model_type);
   const std::string known[] = {"llama", "qwen2", "qwen3", "gemma2", "gemma3", "qwen3moe", "deepseek2"};
   if (std::find(std::begin(known), std::end(known), s.architecture) == std::end(known)) {
@@ -94,8 +113,8 @@ Expected<ModelSpec> spec_from_hf_config(std::string_view text) {
   s.n_head_kv = get_int(j, "num_key_value_heads", s.n_head);
   s.head_dim = get_int(j, "head_dim", s.n_head ? s.n_embd / s.n_head : 0);
   s.n_ff = get_int(j, "intermediate_size", 0);
-  s.tied_embeddings = j.value("tie_word_embeddings", s.architecture.starts_with("gemma"));
-  s.attention_bias = s.architecture == "qwen2" || j.value("attention_bias", false);
+  s.tied_embeddings = get_bool(j, "tie_word_embeddings", s.architecture.starts_with("gemma"));
+  s.attention_bias = s.architecture == "qwen2" || get_bool(j, "attention_bias", false);
   s.qk_norm = s.architecture == "qwen3" || s.architecture == "qwen3moe" || s.architecture == "gemma3";
   if (j.contains("rope_theta") && j["rope_theta"].is_number()) s.rope_freq_base = j["rope_theta"].get<float>();
   if (j.contains("rms_norm_eps") && j["rms_norm_eps"].is_number()) s.norm_eps = j["rms_norm_eps"].get<float>();

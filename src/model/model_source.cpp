@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "core/files.h"
+#include "model/gguf_checks.h"
 #include "model/hf_config.h"
 
 namespace batchwise {
@@ -83,6 +84,7 @@ Expected<ModelInfo> load_model_info(std::string_view model_arg) {
   ModelInfo info;
   if (std::filesystem::is_regular_file(path, ec) && path.extension() == ".gguf") {
     BW_ASSIGN_OR_RETURN(GgufHeader header, read_gguf_header(path));
+    if (Status s = check_llama_loadable(header); !s) return std::unexpected(s.error().with_context(path.string()));
     auto spec = spec_from_gguf(header);
     if (!spec) return std::unexpected(spec.error().with_context(path.string()));
     info.spec = *spec;

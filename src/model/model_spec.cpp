@@ -110,6 +110,17 @@ Status ModelSpec::validate() const {
   if (n_embd <= 0 || n_layer <= 0 || n_head <= 0 || vocab_size <= 0) {
     return bad("n_embd, n_layer, n_head and vocab_size must be positive");
   }
+  // Bounds from llama.cpp (LLAMA_MAX_LAYERS) and far above any real model: a hostile header's
+  // 2^32-1 layers would otherwise make plan loop and allocate for minutes before bad_alloc.
+  if (n_layer > kMaxLayers) return bad("n_layer " + std::to_string(n_layer) + " is over llama.cpp's limit of 512");
+  const int64_t kMaxDim = int64_t{1} << 20, kMaxVocab = int64_t{1} << 24;
+  if (n_embd > kMaxDim || n_head > kMaxDim || n_head_kv > kMaxDim || head_dim > kMaxDim || n_ff > kMaxDim * 16 ||
+      n_ff_expert > kMaxDim * 16 || n_expert > 4096 || vocab_size > kMaxVocab || n_ctx_train > (int64_t{1} << 32) ||
+      n_layer_dense_lead < 0 || n_layer_dense_lead > n_layer || n_expert < 0 || kv_lora_rank > kMaxDim ||
+      q_lora_rank > kMaxDim || qk_rope_head_dim > kMaxDim || qk_nope_head_dim > kMaxDim || v_head_dim > kMaxDim ||
+      sliding_window < 0 || swa_pattern < 0) {
+    return bad("a size is out of range (embedding <= 2^20, vocabulary <= 2^24, experts <= 4096): not a real model");
+  }
   if (!is_mla() && (n_head_kv <= 0 || head_dim <= 0 || n_head % n_head_kv != 0)) {
     return bad("n_head (" + std::to_string(n_head) + ") must be a positive multiple of n_head_kv (" +
                std::to_string(n_head_kv) + ") and head_dim positive");

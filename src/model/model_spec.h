@@ -11,6 +11,9 @@
 
 namespace batchwise {
 
+// llama.cpp's LLAMA_MAX_LAYERS: it refuses (asserts on) a model with more blocks.
+inline constexpr int64_t kMaxLayers = 512;
+
 struct ModelSpec {
   std::string name;              // preset name or general.name
   std::string architecture;      // GGUF architecture: "llama", "qwen2", ...
@@ -62,6 +65,7 @@ struct ModelSpec {
   // Parameters one token passes through: routed experts count n_expert_used of n_expert.
   int64_t active_parameter_count() const;
   // Checks the shapes are usable (positive, heads divisible); the message names the bad field.
+  // Positive sizes, in the ranges llama.cpp accepts (n_layer <= kMaxLayers).
   Status validate() const;
 };
 

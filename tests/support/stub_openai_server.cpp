@@ -106,15 +106,29 @@ struct StubOpenAiServer::Impl {
       return record(index, 429);
     }
     if (unit(b.seed, n, 4) < b.rate_500) {
-      res.status = 500;
+      res.status = b.error_status;
+      if (b.error_status == 503 && b.retry_after_s > 0) {
+        res.set_header("Retry-After", std::to_string(static_cast<int>(b.retry_after_s + 0.5)));
+      }
       res.set_content(R"J({"error":{"message":"internal error (stub)","type":"server_error"}})J", "application/json");
-      return record(index, 500);
+      return record(index, b.error_status);
     }
     const int64_t prompt_tokens = static_cast<int64_t>(req.body.size() / 4) + 1;
     const int64_t cached = b.llama_like ? prompt_tokens / 2 : 0;
     if (req.body.find("\"stream\"") != std::string::npos) {
       const auto request = nlohmann::json::parse(req.body, nullptr, false);
-      if (request.is_object() && request.value("stream", false)) return stream(res, chat, n, index, b, prompt_tokens);
+      if (request.is_object() && request.value("stream", false)) {
+        if (!b.stream_body.empty()) {
+          res.set_content(b.stream_body, "text/event-stream");
+          return record(index, 200);
+        }
+        return stream(res, chat, n, index, b, prompt_tokens);
+      }
+    }
+    if (!b.ok_body.empty()) {
+      res.set_content(b.ok_body, "application/json");
+      ok.fetch_add(1);
+      return record(index, 200);
     }
     std::string body;
     body.reserve(512);
@@ -180,7 +194,7 @@ void StubOpenAiServer::Impl::stream(httplib::Response& res, bool chat, uint64_t 
 
 StubOpenAiServer::StubOpenAiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-std::unique_ptr<StubOpenAiServer> StubOpenAiServer::start(StubBehavior behavior, int threads) {
+std::unique_ptr<StubOpenAiServer> StubOpenAiServer::start(StubBehavior behavior, int threads, int port) {
   auto impl = std::make_unique<Impl>();
   impl->behavior = behavior;
   Impl* p = impl.get();
@@ -199,7 +213,18 @@ std::unique_ptr<StubOpenAiServer> StubOpenAiServer::start(StubBehavior behavior,
     if (p->current().llama_like) res.set_header("Server", "llama.cpp");
     res.set_content(R"({"status":"ok"})", "application/json");
   });
-  p->port = p->server.bind_to_any_port("127.0.0.1");
+  if (port > 0) {
+    // A port just given up may still be in TIME_WAIT for a moment: try for a second.
+    bool bound = false;
+    for (int i = 0; i < 100 && !bound; ++i) {
+      bound = p->server.bind_to_port("127.0.0.1", port);
+      if (!bound) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!bound) return nullptr;
+    p->port = port;
+  } else {
+    p->port = p->server.bind_to_any_port("127.0.0.1");
+  }
   if (p->port <= 0) return nullptr;
   p->thread = std::thread([p] { p->server.listen_after_bind(); });
   while (!p->server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));

@@ -3,7 +3,8 @@
 // included) at once or after a set delay, and injects the failures a real server cannot be made to
 // produce on demand: 429 with Retry-After, 500, hangs (client timeouts) and dropped connections, each
 // at a set fraction of requests (chosen by a seeded hash of the request's arrival number). It can be
-// killed mid-test and counts what it saw. GET /health answers 200. A request with "stream": true is
+// killed mid-test (and started again on the same port) and counts what it saw; hostile answers
+// (a fixed body for every 200 or every stream) test what the client does with them. GET /health answers 200. A request with "stream": true is
 // answered as server-sent events: `stream_chunks` content chunks (the first after stream_first_ms,
 // then one every stream_gap_ms), a finish chunk, a usage chunk and `data: [DONE]`; the content
 // concatenates to stub_stream_text(stream_chunks).
@@ -33,6 +34,12 @@ struct StubBehavior {
   double stream_first_ms = 0; // streamed answers: before the first content chunk
   double stream_gap_ms = 0;   // between content chunks
   int stream_chunks = 3;
+  int error_status = 500;     // the status of the rate_500 answers (503, 400 ...)
+  // When set, every 200 answer (not streamed) is this body verbatim: a hostile server's answer
+  // (no `choices`, HTML, a content that is a number, 50 MB of padding).
+  std::string ok_body;
+  // When set, every streamed answer is these bytes verbatim (malformed server-sent events).
+  std::string stream_body;
 };
 
 // The content a streamed answer of `chunks` chunks carries: "tok0 tok1 tok2".
@@ -47,7 +54,8 @@ class StubOpenAiServer {
  public:
   // Binds 127.0.0.1 on a free port and serves on `threads` threads (a keep-alive connection holds
   // one: give more than the client's connections).
-  static std::unique_ptr<StubOpenAiServer> start(StubBehavior behavior = {}, int threads = 96);
+  // `port` 0: a free one; else that port (a server "restarted" where a killed one was).
+  static std::unique_ptr<StubOpenAiServer> start(StubBehavior behavior = {}, int threads = 96, int port = 0);
   ~StubOpenAiServer();
 
   int port() const;

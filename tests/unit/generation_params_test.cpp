@@ -72,3 +72,33 @@ TEST(GenerationParams, CompletionPromptIsOneString) {
 
 }  // namespace
 }  // namespace batchwise
+
+namespace batchwise {
+namespace {
+
+// Regression: part.value("type", "") threw type_error on a preparer thread (SIGABRT for the job).
+TEST(GenerationParams, ContentPartWithANonStringTypeIsAFieldErrorNotAnException) {
+  for (const char* body : {R"({"messages":[{"role":"user","content":[{"type":1,"text":"x"}]}]})",
+                           R"({"messages":[{"role":"user","content":[{"type":null,"text":"x"}]}]})",
+                           R"({"messages":[{"role":"user","content":[{"type":"text","text":5}]}]})",
+                           R"({"messages":[{"role":"user","content":[[]]}]})"}) {
+    Expected<std::vector<ChatMessage>> m;
+    EXPECT_NO_THROW(m = parse_chat_messages(nlohmann::json::parse(body))) << body;
+    ASSERT_FALSE(m) << body;
+    EXPECT_NE(m.error().message.find("messages[0].content"), std::string::npos) << m.error().message;
+  }
+}
+
+TEST(GenerationParams, MaxTokensAboveInt64MaxIsRefusedNotWrapped) {
+  const auto p = parse_generation_params(ApiKind::kChatCompletions,
+                                         nlohmann::json::parse(R"({"max_tokens":18446744073709551615})"));
+  ASSERT_FALSE(p);
+  EXPECT_NE(p.error().message.find("max_tokens"), std::string::npos);
+  const auto big = parse_generation_params(ApiKind::kChatCompletions,
+                                           nlohmann::json::parse(R"({"max_tokens":9223372036854775807})"));
+  ASSERT_TRUE(big);  // valid as a number; the engine's context check refuses it without overflow
+  EXPECT_EQ(big->max_tokens, INT64_MAX);
+}
+
+}  // namespace
+}  // namespace batchwise

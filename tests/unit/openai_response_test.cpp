@@ -55,3 +55,32 @@ TEST(OpenAiResponse, EndpointsWithOrWithoutV1) {
 
 }  // namespace
 }  // namespace batchwise
+
+namespace batchwise {
+namespace {
+
+// Regression: a 200 without `choices` (or with content a number) was recorded ok with empty content.
+TEST(OpenAiResponse, AnswerWithoutChoicesOrWithNonStringContentHasAShapeError) {
+  auto shape = [](ApiKind kind, const std::string& body) { return answer_shape_error(kind, *read_usage(body)); };
+  EXPECT_EQ(shape(ApiKind::kChatCompletions, R"({"choices":[{"index":0,"message":{"role":"assistant","content":"hi"}}]})"), "");
+  EXPECT_EQ(shape(ApiKind::kChatCompletions, R"({"choices":[{"index":0,"message":{"role":"assistant","content":null}}]})"), "");
+  EXPECT_EQ(shape(ApiKind::kCompletions, R"({"choices":[{"index":0,"text":"hi","logprobs":{"tokens":[1]}}]})"), "");
+  EXPECT_NE(shape(ApiKind::kChatCompletions, R"({"id":"x","usage":{"prompt_tokens":1}})"), "");
+  EXPECT_NE(shape(ApiKind::kChatCompletions, R"({"choices":{"index":0}})"), "");
+  EXPECT_NE(shape(ApiKind::kChatCompletions, R"({"choices":[{"message":{"content":42}}]})"), "");
+  EXPECT_NE(shape(ApiKind::kChatCompletions, R"({"choices":[{"message":{"content":{"a":1}}}]})"), "");
+  EXPECT_NE(shape(ApiKind::kCompletions, R"({"choices":[{"text":7}]})"), "");
+  EXPECT_NE(shape(ApiKind::kChatCompletions, R"({"choices":[7]})"), "");
+  EXPECT_NE(shape(ApiKind::kChatCompletions, R"({"choices":null})"), "");
+  EXPECT_EQ(shape(ApiKind::kEmbeddings, R"({"data":[{"embedding":[0.1]}]})"), "");
+}
+
+TEST(OpenAiResponse, DeeplyNestedOrHugeNumbersNeitherCrashNorAreTakenAsUsage) {
+  EXPECT_FALSE(read_usage(std::string(100000, '[') + std::string(100000, ']')));
+  const auto u = read_usage(R"({"choices":[],"usage":{"prompt_tokens":1e300,"completion_tokens":18446744073709551615}})");
+  ASSERT_TRUE(u);
+  EXPECT_EQ(u->prompt_tokens, 0);
+}
+
+}  // namespace
+}  // namespace batchwise

@@ -123,3 +123,37 @@ TEST(SseAssembler, PlainJsonAnswerSeesNoEvents) {
 
 }  // namespace
 }  // namespace batchwise
+
+namespace batchwise {
+namespace {
+
+// Regression: c.value("index", 0) threw on "zero" inside curl's write callback (SIGABRT).
+TEST(SseAssembler, HostileChoicesAreServerErrorsNeverExceptions) {
+  for (const char* event : {R"(data: {"choices":[{"index":"zero","delta":{"content":"x"}}]})",
+                            R"(data: {"choices":{"0":{"delta":{"content":"x"}}}})",
+                            R"(data: {"choices":[{"index":0,"delta":{"content":7}}]})",
+                            R"(data: {"choices":[{"index":0,"delta":"text"}]})",
+                            R"(data: {"choices":[{"index":-1,"delta":{"content":"x"}}]})",
+                            R"(data: {"choices":[5]})"}) {
+    SseAssembler a(true);
+    Status fed;
+    EXPECT_NO_THROW(fed = a.feed(std::string(event) + "\n\ndata: [DONE]\n\n", 1.0)) << event;
+    EXPECT_FALSE(fed) << event;
+    auto body = a.finish();
+    ASSERT_FALSE(body) << event;
+    EXPECT_EQ(body.error().code, ErrorCode::kServerError);
+  }
+  SseAssembler nulls(true);  // a null index is read as choice 0, as most servers mean it
+  ASSERT_TRUE(nulls.feed("data: {\"choices\":[{\"index\":null,\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n", 1.0));
+  auto body = nulls.finish();
+  ASSERT_TRUE(body);
+  EXPECT_EQ((*body)["choices"][0]["message"]["content"], "x");
+}
+
+TEST(SseAssembler, AnEventNestedDeeperThanTheLimitIsRefused) {
+  SseAssembler a(true);
+  EXPECT_FALSE(a.feed("data: " + std::string(100000, '[') + std::string(100000, ']') + "\n\n", 1.0));
+}
+
+}  // namespace
+}  // namespace batchwise

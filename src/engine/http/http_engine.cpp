@@ -25,7 +25,11 @@ struct Queued {
   double submitted_s = 0;
   int redispatches = 0;
   int rate_limited = 0;
+  double first_rate_limited_s = 0;  // when its first 429 came: the outage limit counts from there
 };
+
+// An error body kept for the error line: the server's words, not a 50 MB page.
+constexpr size_t kKeptErrorBodyBytes = 64u << 10;
 
 struct Flight {
   Queued queued;
@@ -223,14 +227,22 @@ class HttpEngineImpl final : public HttpEngine {
                              .timeout_s = std::min(5.0, options_.request_timeout_s)});
         }
         if (pool_.any_up()) {
+          if (all_down_since_s > 0) {
+            log_info("an endpoint answers again after " + std::to_string(static_cast<int>(now - all_down_since_s)) +
+                     " s: the waiting requests go on");
+          }
           all_down_since_s = 0;
         } else if (all_down_since_s == 0) {
           all_down_since_s = now;
-        } else if (now - all_down_since_s > options_.unavailable_after_s) {
+          log_warn("no endpoint answers: waiting for one to come back (health checks continue; requests fail after " +
+                   std::to_string(static_cast<int>(options_.outage_limit_s)) +
+                   " s, --outage-limit). Check that the server is running; Ctrl-C keeps every request pending");
+        } else if (now - all_down_since_s > options_.outage_limit_s) {
           while (!pending_.empty()) {
             deliver_error(pending_.front(),
                           {ErrorCode::kUnavailable, "no endpoint has answered for " +
-                                                        std::to_string(static_cast<int>(options_.unavailable_after_s)) + " s"},
+                                                        std::to_string(static_cast<int>(options_.outage_limit_s)) +
+                                                        " s (--outage-limit)"},
                           0, now);
             pending_.pop_front();
           }
@@ -297,6 +309,18 @@ class HttpEngineImpl final : public HttpEngine {
     if (it == flights_.end()) return;
     Flight f = std::move(it->second);
     flights_.erase(it);
+    // The loop's one catch-all: whatever a reply throws (a bug, an allocation failure on a huge
+    // answer) ends this request with an error; the event loop and every other request go on.
+    try {
+      handle_flight(f, r, now);
+    } catch (const std::exception& e) {
+      deliver_error(f.queued, {ErrorCode::kInternal, "reading the answer failed: " + std::string(e.what())}, f.sent_s, now);
+    } catch (...) {
+      deliver_error(f.queued, {ErrorCode::kInternal, "reading the answer failed"}, f.sent_s, now);
+    }
+  }
+
+  void handle_flight(Flight& f, HttpReply& r, double now) {
     const double latency_ms = (now - f.sent_s) * 1000;
     const std::string& url = base_urls_[f.endpoint];
     switch (r.failure) {
@@ -309,6 +333,10 @@ class HttpEngineImpl final : public HttpEngine {
         deliver_error(f.queued, {ErrorCode::kTimeout, url + ": no answer within " +
                                                            std::to_string(options_.request_timeout_s) + " s"},
                       f.sent_s, now);
+        return;
+      case TransportFailure::kTooLarge:
+        pool_.on_finish(f.endpoint, EndpointOutcome::kClientError, latency_ms, now);
+        deliver_error(f.queued, {ErrorCode::kServerError, url + ": " + r.failure_message}, f.sent_s, now, 502);
         return;
       case TransportFailure::kConnection:
       case TransportFailure::kOther: {
@@ -337,7 +365,10 @@ class HttpEngineImpl final : public HttpEngine {
     }
     if (r.status == 429) {
       pool_.on_finish(f.endpoint, EndpointOutcome::kRateLimited, latency_ms, now, r.retry_after_s);
-      if (!stopping() && f.queued.rate_limited < options_.max_rate_limited_resends) {
+      if (f.queued.first_rate_limited_s == 0) f.queued.first_rate_limited_s = now;
+      // While stopping the 429 goes back to the runner, which keeps the request pending.
+      if (!stopping() && f.queued.rate_limited < options_.max_rate_limited_resends &&
+          now - f.queued.first_rate_limited_s < options_.outage_limit_s) {
         f.queued.rate_limited++;
         pending_.push_front(std::move(f.queued));
         return;
@@ -356,6 +387,8 @@ class HttpEngineImpl final : public HttpEngine {
     result.error = error_for_http_status(r.status, r.body);
     result.error->message = url + ": " + result.error->message;
     result.retry_after_s = r.retry_after_s;
+    // The server's own answer goes to the error line's `response`, as OpenAI's batch error lines carry it.
+    result.raw_body = r.body.size() <= kKeptErrorBodyBytes ? std::move(r.body) : r.body.substr(0, kKeptErrorBodyBytes);
     deliver(std::move(result));
   }
 
@@ -398,6 +431,14 @@ class HttpEngineImpl final : public HttpEngine {
       deliver(std::move(result));
       return;
     }
+    // A 200 that does not answer the question (no `choices`, content a number) is the server's fault.
+    if (const std::string wrong = answer_shape_error(f.queued.request.kind, *read); !wrong.empty()) {
+      result.status_code = 502;
+      result.error = Error{ErrorCode::kServerError,
+                           base_urls_[f.endpoint] + ": HTTP " + std::to_string(r.status) + " but " + wrong};
+      deliver(std::move(result));
+      return;
+    }
     const ResponseUsage& usage = *read;
     if (usage.llama_server) hint_llama_server(f.endpoint);
     result.prompt_tokens = usage.prompt_tokens;
@@ -407,9 +448,9 @@ class HttpEngineImpl final : public HttpEngine {
     deliver(std::move(result));
   }
 
-  void deliver_error(const Queued& q, Error error, double sent_s, double now) {
+  void deliver_error(const Queued& q, Error error, double sent_s, double now, int status_code = 0) {
     EngineResult result = base_result(q, sent_s, now);
-    result.status_code = 0;
+    result.status_code = status_code;
     result.error = std::move(error);
     deliver(std::move(result));
   }
@@ -478,6 +519,7 @@ Expected<std::unique_ptr<HttpEngine>> make_http_engine(const HttpEngineOptions& 
   HttpTransportOptions t;
   t.bearer_token = options.api_key;
   t.max_connections = static_cast<long>(urls.size()) * options.max_concurrency + 16;
+  t.max_response_bytes = options.max_response_bytes;
   BW_ASSIGN_OR_RETURN(std::unique_ptr<HttpTransport> transport, HttpTransport::create(t));
   return std::unique_ptr<HttpEngine>(new HttpEngineImpl(options, std::move(urls), std::move(transport)));
 }

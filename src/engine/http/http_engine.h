@@ -8,7 +8,12 @@
 // Every submitted request ends exactly once through the callback. A request whose connection failed
 // before an answer came (refused, reset, server killed) is sent again, to whichever endpoint is up,
 // up to max_redispatches times; a 429 pauses its endpoint for the Retry-After and the request is
-// sent again too. Timeouts and 5xx come back as retryable errors for the runner's RetryPolicy.
+// sent again too, until it has been rate-limited for outage_limit_s. Timeouts and 5xx come back as
+// retryable errors for the runner's RetryPolicy. While no endpoint is up, requests wait (one
+// message, health checks with backoff) and fail only once the outage passed outage_limit_s.
+// An answer that is not what was asked for (a 200 without `choices`, a choice's content a number)
+// is a server error, not an empty success; an answer over max_response_bytes is cut off and fails.
+// An HTTP error keeps the server's status and body (EngineResult::raw_body) for the error line.
 // The response body is delivered as received (EngineResult::raw_body; `body` stays null: the event
 // loop reads usage from it with a SAX pass instead of building it). With `stream`, chat and text
 // completions are sent with "stream": true and stream_options.include_usage; the server-sent events
@@ -35,7 +40,11 @@ struct HttpEngineOptions {
   std::string api_key;                 // empty: no Authorization header
   double request_timeout_s = 600;
   double start_probe_timeout_s = 5;    // start(): GET /health on every endpoint, this long at most
-  double unavailable_after_s = 60;     // every endpoint down this long: queued requests fail
+  // Every endpoint down (or answering only 429) this long: requests fail instead of waiting. Until
+  // then the engine waits, says so once, and health-checks the endpoints so a restarted server is
+  // used again; the runner keeps the requests pending meanwhile (--outage-limit).
+  double outage_limit_s = 900;
+  uint64_t max_response_bytes = 16u << 20;  // a longer answer is a per-request error (--max-response-mib)
   int max_redispatches = 4;            // per request, after connection failures
   int max_rate_limited_resends = 20;   // per request, after 429s
   bool stream = false;                 // SSE answers: real time to first token (not embeddings)

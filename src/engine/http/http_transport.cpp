@@ -90,9 +90,18 @@ class CurlTransport final : public HttpTransport {
       idle_.pop_back();
     } else {
       t->easy.reset(curl_easy_init());
-      set_fixed_options(t->easy.get());
+      if (t->easy) set_fixed_options(t->easy.get());
     }
     t->call = std::move(call);
+    if (!t->easy) {  // out of memory in curl: this request fails, the loop goes on
+      HttpReply r;
+      r.id = t->call.id;
+      r.failure = TransportFailure::kOther;
+      r.failure_message = "curl_easy_init failed (out of memory?)";
+      early_.push_back(std::move(r));
+      return;
+    }
+    t->max_bytes = options_.max_response_bytes;
     const std::string url(t->call.url);  // curl copies it
     CURL* e = t->easy.get();
     curl_easy_setopt(e, CURLOPT_URL, url.c_str());
@@ -142,7 +151,14 @@ class CurlTransport final : public HttpTransport {
       HttpReply r;
       r.id = t->call.id;
       r.failure = classify(code);
-      if (code != CURLE_OK) {
+      if (t->too_large) {
+        r.failure = TransportFailure::kTooLarge;
+        r.failure_message = "the answer passed " + std::to_string(options_.max_response_bytes >> 20) +
+                            " MiB (--max-response-mib) and was cut off";
+      } else if (t->callback_failed) {
+        r.failure = TransportFailure::kOther;
+        r.failure_message = "reading the answer failed: " + t->callback_error;
+      } else if (code != CURLE_OK) {
         r.failure_message = curl_easy_strerror(code);
       } else {
         long status = 0;
@@ -185,13 +201,34 @@ class CurlTransport final : public HttpTransport {
     EasyHandle easy;
     HttpCall call;
     std::string response;
+    uint64_t max_bytes = 0;
+    bool too_large = false;
+    bool callback_failed = false;
+    std::string callback_error;
   };
 
+  // Called by curl from inside curl_multi_perform: no exception may cross back into C code, so a
+  // throw here (allocation failure, a bug in a stream reader) ends this transfer only.
   static size_t append_body(char* data, size_t size, size_t n, void* user) {
     auto* t = static_cast<Transfer*>(user);
-    t->response.append(data, size * n);
-    if (t->call.on_data) t->call.on_data(std::string_view(data, size * n));
-    return size * n;
+    const size_t bytes = size * n;
+    if (t->response.size() + bytes > t->max_bytes) {
+      t->too_large = true;
+      return 0;  // curl ends the transfer with CURLE_WRITE_ERROR
+    }
+    try {
+      t->response.append(data, bytes);
+      if (t->call.on_data) t->call.on_data(std::string_view(data, bytes));
+    } catch (const std::exception& e) {
+      t->callback_failed = true;
+      t->callback_error = e.what();
+      return 0;
+    } catch (...) {
+      t->callback_failed = true;
+      t->callback_error = "unknown exception";
+      return 0;
+    }
+    return bytes;
   }
 
   void set_fixed_options(CURL* e) {

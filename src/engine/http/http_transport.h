@@ -21,6 +21,9 @@ struct HttpTransportOptions {
   std::string bearer_token;       // empty: no Authorization header; never logged
   long max_connections = 256;     // connections kept open in all
   double connect_timeout_s = 10;
+  // A response body longer than this is cut off and comes back as kTooLarge: a server answering
+  // 50 MB per request would otherwise fill memory and the state database.
+  uint64_t max_response_bytes = 16u << 20;
 };
 
 // One request. `url` is copied by start(); `body` is not: it must stay valid until its reply came
@@ -42,6 +45,7 @@ enum class TransportFailure {
   kTimeout,
   kOther,
   kCancelled,
+  kTooLarge,    // the body passed max_response_bytes
 };
 
 struct HttpReply {

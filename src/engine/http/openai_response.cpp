@@ -2,12 +2,15 @@
 
 #include <algorithm>
 
+#include "core/json_read.h"
+
 namespace batchwise {
 namespace {
 
 // The server's own words about an error: OpenAI's {"error": {"message": ...}}, else the body's start.
 std::string error_text(const std::string& body) {
-  auto j = nlohmann::json::parse(body, nullptr, false);
+  const std::optional<nlohmann::json> parsed = parse_json_bounded(body);
+  const nlohmann::json j = parsed ? *parsed : nlohmann::json();
   if (j.is_object()) {
     auto e = j.find("error");
     if (e != j.end() && e->is_object() && e->contains("message") && (*e)["message"].is_string()) {
@@ -25,21 +28,34 @@ std::string error_text(const std::string& body) {
 namespace {
 
 // Picks usage.prompt_tokens, usage.completion_tokens, usage.prompt_tokens_details.cached_tokens and
-// timings.cache_n out of the event stream; keys_[d] is the current key at depth d (1 = top level).
+// timings.cache_n out of the event stream, and checks the shape of `choices` on the way (an array
+// of objects whose message.content / text is a string or null); keys_[d] is the current key at
+// depth d (1 = top level). Nesting past kMaxJsonDepth stops the parse (the body is refused).
 class UsageSax final : public nlohmann::json_sax<nlohmann::json> {
  public:
   ResponseUsage usage;
 
-  bool null() override { return true; }
-  bool boolean(bool) override { return true; }
+  bool null() override { return value(kNull); }
+  bool boolean(bool) override { return value(kOther); }
   bool number_integer(number_integer_t v) override { return number(static_cast<int64_t>(v)); }
-  bool number_unsigned(number_unsigned_t v) override { return number(static_cast<int64_t>(v)); }
-  bool number_float(number_float_t v, const string_t&) override { return number(static_cast<int64_t>(v)); }
-  bool string(string_t&) override { return true; }
-  bool binary(binary_t&) override { return true; }
-  bool start_object(std::size_t) override { return enter(); }
+  bool number_unsigned(number_unsigned_t v) override {
+    return number(v > static_cast<number_unsigned_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(v));
+  }
+  bool number_float(number_float_t v, const string_t&) override {
+    // A NaN or huge float cast to an integer is undefined behaviour: clamp first.
+    return number(v >= -9.0e18 && v <= 9.0e18 ? static_cast<int64_t>(v) : 0);
+  }
+  bool string(string_t&) override { return value(kString); }
+  bool binary(binary_t&) override { return value(kOther); }
+  bool start_object(std::size_t) override {
+    container(/*is_object=*/true);
+    return enter();
+  }
   bool end_object() override { return leave(); }
-  bool start_array(std::size_t) override { return enter(); }
+  bool start_array(std::size_t) override {
+    container(/*is_object=*/false);
+    return enter();
+  }
   bool end_array() override { return leave(); }
   bool key(string_t& k) override {
     if (depth_ < kDepth) keys_[depth_] = k;
@@ -49,17 +65,48 @@ class UsageSax final : public nlohmann::json_sax<nlohmann::json> {
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
 
  private:
-  static constexpr int kDepth = 4;
+  enum ValueKind { kNull, kString, kOther };
+  static constexpr int kDepth = 5;
+
+  bool in_choices() const { return depth_ >= 1 && keys_[1] == "choices"; }
+  void wrong(const char* what) {
+    if (usage.shape_error.empty()) usage.shape_error = what;
+  }
+  // Checks a scalar at the current depth against what OpenAI's answer has there.
+  bool value(ValueKind kind) {
+    if (!in_choices()) return true;
+    if (depth_ == 1) wrong("`choices` is not an array");
+    if (depth_ == 2) wrong("a choice is not an object");
+    if (depth_ == 3 && keys_[3] == "text" && kind != kString) wrong("a choice's `text` is not a string");
+    if (depth_ == 3 && keys_[3] == "message") wrong("a choice's `message` is not an object");
+    if (depth_ == 4 && keys_[3] == "message" && keys_[4] == "content" && kind == kOther) {
+      wrong("a choice's message content is not a string");
+    }
+    return true;
+  }
+  void container(bool is_object) {
+    if (depth_ == 1 && keys_[1] == "choices") {
+      if (is_object) wrong("`choices` is not an array");
+      else usage.has_choices = true;
+      return;
+    }
+    if (!in_choices()) return;
+    if (depth_ == 2 && !is_object) wrong("a choice is not an object");
+    if (depth_ == 3 && keys_[3] == "text") wrong("a choice's `text` is not a string");
+    if (depth_ == 3 && keys_[3] == "message" && !is_object) wrong("a choice's `message` is not an object");
+    if (depth_ == 4 && keys_[3] == "message" && keys_[4] == "content") wrong("a choice's message content is not a string");
+  }
   bool enter() {
     depth_++;
     if (depth_ < kDepth) keys_[depth_].clear();
-    return true;
+    return depth_ <= kMaxJsonDepth;
   }
   bool leave() {
     depth_--;
     return true;
   }
   bool number(int64_t v) {
+    (void)value(kOther);
     if (depth_ == 2 && keys_[1] == "usage") {
       if (keys_[2] == "prompt_tokens") usage.prompt_tokens = v;
       if (keys_[2] == "completion_tokens") usage.completion_tokens = v;
@@ -86,6 +133,13 @@ std::optional<ResponseUsage> read_usage(std::string_view body) {
   if (u.cached_tokens == 0) u.cached_tokens = sax.llama_cache_n_;
   u.cached_tokens = std::clamp<int64_t>(u.cached_tokens, 0, u.prompt_tokens);
   return u;
+}
+
+std::string answer_shape_error(ApiKind kind, const ResponseUsage& usage) {
+  if (kind == ApiKind::kEmbeddings) return "";
+  if (!usage.shape_error.empty()) return usage.shape_error;
+  if (!usage.has_choices) return "the answer has no `choices`";
+  return "";
 }
 
 Error error_for_http_status(int status, const std::string& body) {

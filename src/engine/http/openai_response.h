@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "engine/engine.h"
 
 namespace batchwise {
 
@@ -20,11 +21,17 @@ struct ResponseUsage {
   int64_t completion_tokens = 0;
   int64_t cached_tokens = 0;
   bool llama_server = false;  // the body carries llama-server's `timings`
+  bool has_choices = false;   // a top-level `choices` array
+  std::string shape_error;    // what is wrong with `choices` ("a choice's `text` is not a string"); empty: ok
 };
 
 // Reads usage from a response body without building it (a SAX pass: the event loop does this for
 // every answer). nullopt when the body is not valid JSON.
 std::optional<ResponseUsage> read_usage(std::string_view body);
+
+// Why a 2xx answer to a chat/text completion is not one (no `choices`, a content that is not a
+// string, nesting past kMaxJsonDepth), or "" when it is; embeddings are not checked.
+std::string answer_shape_error(ApiKind kind, const ResponseUsage& usage);
 
 // The error class of a non-2xx HTTP answer: 400/404/422 -> invalid request (never retried; a 400
 // naming the context length -> context exceeded), 401/403 -> invalid request with a message about

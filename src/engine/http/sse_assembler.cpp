@@ -1,5 +1,7 @@
 #include "engine/http/sse_assembler.h"
 
+#include "core/json_read.h"
+
 namespace batchwise {
 namespace {
 
@@ -14,6 +16,13 @@ std::string_view string_at(const nlohmann::json& object, const char* key) {
   auto it = object.find(key);
   if (it == object.end() || !it->is_string()) return {};
   return it->get_ref<const std::string&>();
+}
+
+// A text field that is absent, null or a string; a number or an object there is a broken server,
+// not an empty answer.
+bool text_field_ok(const nlohmann::json& object, const char* key) {
+  const nlohmann::json* v = json_field(object, key);
+  return !v || v->is_null() || v->is_string();
 }
 
 }  // namespace
@@ -61,19 +70,19 @@ Status SseAssembler::dispatch(double now_s) {
     done_ = true;
     return {};
   }
-  auto chunk = nlohmann::json::parse(data, nullptr, false);
-  if (chunk.is_discarded() || !chunk.is_object()) {
+  const std::optional<nlohmann::json> chunk = parse_json_bounded(data);
+  if (!chunk || !chunk->is_object()) {
     return make_error(ErrorCode::kServerError, "streamed event " + std::to_string(events_) +
-                                                   " is not a JSON object: " + shorten(data));
+                                                   " is not a JSON object (or nests too deep): " + shorten(data));
   }
-  return take_chunk(chunk, now_s);
+  return take_chunk(*chunk, now_s);
 }
 
 Status SseAssembler::take_chunk(const nlohmann::json& chunk, double now_s) {
   if (auto e = chunk.find("error"); e != chunk.end()) {
     const std::string_view message = e->is_object() ? string_at(*e, "message") : string_at(chunk, "error");
     return make_error(ErrorCode::kServerError,
-                      "the server ended the stream with an error: " + (message.empty() ? shorten(e->dump()) : std::string(message)));
+                      "the server ended the stream with an error: " + (message.empty() ? shorten(json_dump(*e)) : std::string(message)));
   }
   if (id_.is_null() && chunk.contains("id")) id_ = chunk["id"];
   if (created_.is_null() && chunk.contains("created")) created_ = chunk["created"];
@@ -82,20 +91,33 @@ Status SseAssembler::take_chunk(const nlohmann::json& chunk, double now_s) {
   if (auto u = chunk.find("usage"); u != chunk.end() && u->is_object()) usage_ = *u;
   if (auto t = chunk.find("timings"); t != chunk.end() && t->is_object()) timings_ = *t;
   auto list = chunk.find("choices");
-  if (list == chunk.end() || !list->is_array()) return {};
+  if (list == chunk.end() || list->is_null()) return {};  // the usage chunk at the end has none
+  auto broken = [&](const std::string& what) {
+    return make_error(ErrorCode::kServerError,
+                      "streamed event " + std::to_string(events_) + ": " + what + ": " + shorten(json_dump(chunk)));
+  };
+  if (!list->is_array()) return broken("`choices` is not an array");
   bool carried_text = false;
   for (const auto& c : *list) {
-    if (!c.is_object()) continue;
-    const int64_t index = c.value("index", int64_t{0});
-    Choice& choice = choices_[index];
+    if (!c.is_object()) return broken("a choice is not an object");
+    // Checked, not c.value("index", 0): that throws on "zero" inside curl's write callback.
+    const nlohmann::json* index_field = json_field(c, "index");
+    const std::optional<int64_t> index =
+        !index_field || index_field->is_null() ? std::optional<int64_t>(0) : json_as_int64(*index_field);
+    if (!index || *index < 0 || *index > 1024) return broken("a choice's `index` is not a small integer");
+    Choice& choice = choices_[*index];
     std::string_view text, reasoning;
     if (chat_) {
       auto d = c.find("delta");
-      if (d != c.end()) {
+      if (d != c.end() && !d->is_null()) {
+        if (!d->is_object() || !text_field_ok(*d, "content") || !text_field_ok(*d, "reasoning_content")) {
+          return broken("a choice's `delta` content is not a string");
+        }
         text = string_at(*d, "content");
         reasoning = string_at(*d, "reasoning_content");
       }
     } else {
+      if (!text_field_ok(c, "text")) return broken("a choice's `text` is not a string");
       text = string_at(c, "text");
     }
     choice.content.append(text);

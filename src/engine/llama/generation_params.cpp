@@ -1,5 +1,6 @@
 #include "engine/llama/generation_params.h"
 
+#include "core/json_read.h"
 #include "engine/llama/request_features.h"
 
 namespace batchwise {
@@ -27,10 +28,10 @@ Expected<GenerationParams> parse_generation_params(ApiKind kind, const nlohmann:
   p.max_tokens = kind == ApiKind::kChatCompletions ? kDefaultChatMaxTokens : 16;
   for (const char* field : {"max_completion_tokens", "max_tokens"}) {
     if (!body.contains(field) || body[field].is_null()) continue;
-    if (!body[field].is_number_integer() || body[field].get<int64_t>() < 1) {
-      return std::unexpected(field_error(field, "must be a positive integer"));
-    }
-    p.max_tokens = body[field].get<int64_t>();
+    // A uint64 above INT64_MAX would wrap to a negative count: refused like any non-positive one.
+    const std::optional<int64_t> n = json_as_int64(body[field]);
+    if (!n || *n < 1) return std::unexpected(field_error(field, "must be a positive integer"));
+    p.max_tokens = *n;
     break;
   }
   BW_ASSIGN_OR_RETURN(p.temperature, number_in(body, "temperature", 0.0, 2.0, 1.0));
@@ -86,15 +87,21 @@ Expected<std::vector<ChatMessage>> parse_chat_messages(const nlohmann::json& bod
       return std::unexpected(field_error(where, "must be an object with a string `role`"));
     }
     ChatMessage msg{m["role"].get<std::string>(), ""};
-    const auto content = m.contains("content") ? m["content"] : nlohmann::json();
+    static const nlohmann::json kNull;
+    const nlohmann::json* found = json_field(m, "content");
+    const nlohmann::json& content = found ? *found : kNull;  // a reference: deep content is never copied
     if (content.is_string()) {
       msg.content = content.get<std::string>();
     } else if (content.is_array()) {
       for (const auto& part : content) {
-        if (!part.is_object() || part.value("type", "") != "text" || !part.contains("text") || !part["text"].is_string()) {
+        // Types checked before values are read: `"type": 1` must be a per-line error, not a type_error
+        // thrown on a preparer thread (std::terminate for the whole job).
+        const nlohmann::json* type = json_field(part, "type");
+        const nlohmann::json* text = json_field(part, "text");
+        if (!type || !type->is_string() || *type != "text" || !text || !text->is_string()) {
           return std::unexpected(field_error(where + ".content", "parts must be {\"type\": \"text\", \"text\": ...}"));
         }
-        msg.content += part["text"].get<std::string>();
+        msg.content += text->get_ref<const std::string&>();
       }
     } else if (!content.is_null()) {
       return std::unexpected(field_error(where + ".content", "must be a string or an array of text parts"));

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/log.h"
+#include "model/gguf_checks.h"
 
 namespace batchwise {
 namespace {
@@ -38,6 +39,9 @@ Expected<ModelPtr> load_llama_model(const std::filesystem::path& path, int n_gpu
   if (!std::filesystem::is_regular_file(path, ec)) {
     return make_error(ErrorCode::kNotFound, "model file " + path.string() + " not found");
   }
+  // llama.cpp's loader aborts the process (GGML_ASSERT) on some damaged files: our bounds-checked
+  // reader looks first and turns those into an error line.
+  BW_TRY(check_gguf_file_for_llama(path));
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = placement.kind == ModelPlacement::Kind::kCpu ? 0 : n_gpu_layers;
   if (placement.kind == ModelPlacement::Kind::kGpu) {

@@ -141,7 +141,11 @@ class Lane final : public LlamaLane {
     const int64_t discount = best_slot >= 0 ? static_cast<int64_t>(best) : 0;
     const int64_t need = static_cast<int64_t>(prompt.size()) - discount + p.params.max_tokens;
     if (used_cells_ + need > llama_n_ctx(ctx_.get())) {
+      // The matched slot is pinned while idle slots are evicted: freeing the very prefix being
+      // shared would leave this sequence with positions 0..best and no cells behind them.
+      if (best_slot >= 0) prefixes_[best_slot].users++;
       evict_idle_prefixes();
+      if (best_slot >= 0) prefixes_[best_slot].users--;
       if (used_cells_ + need > llama_n_ctx(ctx_.get())) return false;
     }
 

@@ -14,6 +14,22 @@ RequestPreparer::RequestPreparer(const llama_model* model, std::string model_fil
 }
 
 PreparedRequest RequestPreparer::prepare(EngineRequest request) const {
+  auto failed = [&](std::string what) {
+    PreparedRequest p;
+    p.error = Error{ErrorCode::kInternal, "preparing the request failed (" + what + "); the rest of the job goes on"};
+    p.request = std::move(request);
+    return p;
+  };
+  try {
+    return prepare_or_fail(request);
+  } catch (const std::exception& e) {
+    return failed(e.what());
+  } catch (...) {
+    return failed("unknown exception");
+  }
+}
+
+PreparedRequest RequestPreparer::prepare_or_fail(EngineRequest& request) const {
   PreparedRequest p;
   auto fail = [&](Error e) {
     p.error = std::move(e);
@@ -43,13 +59,14 @@ PreparedRequest RequestPreparer::prepare(EngineRequest request) const {
   }
   p.prompt = tokenize(text);
   if (p.prompt.empty()) return fail(Error{ErrorCode::kInvalidArgument, "the prompt is empty"});
-  const int64_t need = static_cast<int64_t>(p.prompt.size()) + p.params.max_tokens;
-  if (need > max_request_tokens_) {
+  // Compared without adding: max_tokens may be up to INT64_MAX, and prompt + max_tokens would wrap.
+  const auto prompt_tokens = static_cast<int64_t>(p.prompt.size());
+  if (prompt_tokens > max_request_tokens_ || p.params.max_tokens > max_request_tokens_ - prompt_tokens) {
     return fail(Error{ErrorCode::kContextExceeded,
-                      "prompt of " + std::to_string(p.prompt.size()) + " tokens + max_tokens " +
-                          std::to_string(p.params.max_tokens) + " = " + std::to_string(need) +
-                          " tokens exceeds the context limit of " + std::to_string(max_request_tokens_) + " (" +
-                          limit_hint_ + "): shorten the prompt or lower max_tokens"});
+                      "prompt of " + std::to_string(prompt_tokens) + " tokens + max_tokens " +
+                          std::to_string(p.params.max_tokens) + " exceeds the context limit of " +
+                          std::to_string(max_request_tokens_) + " (" + limit_hint_ +
+                          "): shorten the prompt or lower max_tokens"});
   }
   p.request = std::move(request);
   return p;

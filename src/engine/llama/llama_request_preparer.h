@@ -34,10 +34,14 @@ class RequestPreparer {
   RequestPreparer(const llama_model* model, std::string model_file, int64_t max_request_tokens,
                   std::string limit_hint);
 
+  // Never throws: an exception escaping the parsing (a bug, or an allocation failure on a huge
+  // prompt) comes back as this request's error, so one bad line cannot end the job.
   PreparedRequest prepare(EngineRequest request) const;
   int64_t max_request_tokens() const { return max_request_tokens_; }
 
  private:
+  // Leaves `request` in place unless it returns (the catch-all in prepare() still needs it).
+  PreparedRequest prepare_or_fail(EngineRequest& request) const;
   Expected<std::string> render_chat(const std::vector<ChatMessage>& messages) const;
   std::vector<llama_token> tokenize(const std::string& text) const;
 

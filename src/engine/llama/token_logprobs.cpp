@@ -13,7 +13,8 @@ TokenLogprobs token_logprobs(const float* logits, int32_t n_vocab, int32_t chose
   const float log_z = max + static_cast<float>(std::log(sum));
   TokenLogprobs out;
   out.token = chosen;
-  out.logprob = logits[chosen] - log_z;
+  // A failed sampler gives -1: no token to score (reading logits[-1] would be out of bounds).
+  out.logprob = chosen >= 0 && chosen < n_vocab ? logits[chosen] - log_z : -INFINITY;
   // Keep the n_top largest in a small sorted buffer.
   auto& top = out.top;
   for (int32_t i = 0; i < n_vocab && n_top > 0; ++i) {

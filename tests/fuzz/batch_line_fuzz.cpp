@@ -1,0 +1,26 @@
+// libFuzzer target: the batch-line scanner, the second read of each valid line, and the request
+// parsing the embedded engine does on it (generation parameters, chat messages, prompt). Any input
+// must give per-line errors or requests: no crash, no stack overflow, no exception.
+#include <cstddef>
+#include <cstdint>
+
+#include "engine/llama/generation_params.h"
+#include "fuzz_file.h"
+#include "job/batch_input.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace batchwise;
+  const auto path = fuzz::write_input(data, size, ".jsonl");
+  auto input = scan_batch_input(path);
+  if (!input) return 0;
+  auto reader = BatchReader::open(path);
+  if (!reader) return 0;
+  for (const auto& line : input->requests) {
+    auto request = reader->read(line);
+    if (!request) continue;
+    (void)parse_generation_params(request->kind, request->body);
+    if (request->kind == ApiKind::kChatCompletions) (void)parse_chat_messages(request->body);
+    if (request->kind == ApiKind::kCompletions) (void)parse_completion_prompt(request->body);
+  }
+  return 0;
+}

@@ -1,0 +1,234 @@
+// Hostile and failing servers behind `batchwise run --endpoint` (the real binary against the stub
+// OpenAI server, a test double that misbehaves on demand): a wrong answer is an error, not a
+// success; a Ctrl-C or an outage never turns a retryable failure into a final one; every custom_id
+// ends exactly once in output + errors, within a stated time.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "stub_openai_server.h"
+#include "test_support.h"
+
+namespace batchwise::test {
+namespace {
+
+void write_requests(const std::filesystem::path& path, int n) {
+  std::string text;
+  for (int i = 0; i < n; ++i) {
+    nlohmann::json line = {{"custom_id", "req-" + std::to_string(i)},
+                           {"method", "POST"},
+                           {"url", "/v1/chat/completions"},
+                           {"body", {{"model", "stub"}, {"max_tokens", 4},
+                                     {"messages", {{{"role", "user"}, {"content", "q " + std::to_string(i)}}}}}}};
+    text += line.dump() + "\n";
+  }
+  write_text(path, text);
+}
+
+struct Files {
+  std::vector<nlohmann::json> ok, errors;
+};
+
+Files read_results(const std::filesystem::path& dir) {
+  return {read_jsonl(dir / "out.jsonl"), read_jsonl(dir / "out.errors.jsonl")};
+}
+
+// Every id of 0..n-1 exactly once over both files.
+void expect_each_id_once(const Files& f, int n) {
+  std::map<std::string, int> counts;
+  for (const auto* lines : {&f.ok, &f.errors}) {
+    for (const auto& l : *lines) counts[l["custom_id"]]++;
+  }
+  EXPECT_EQ(counts.size(), static_cast<size_t>(n));
+  for (const auto& [id, k] : counts) EXPECT_EQ(k, 1) << id;
+}
+
+std::vector<std::string> run_args(const std::filesystem::path& dir, const std::string& url,
+                                  std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(),
+                                   "--endpoint", url};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// Each body is what a broken server sent with HTTP 200; each must be a server_error, not "ok".
+TEST(HostileServer, TwoHundredWithoutChoicesOrWithANumberForContentOrHtmlIsAServerError) {
+  const std::vector<std::string> bodies = {
+      R"({"id":"x","object":"chat.completion","usage":{"prompt_tokens":1,"completion_tokens":1}})",
+      R"({"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":42}}]})",
+      R"({"id":"x","choices":{"index":0}})",
+      "<html><body>502 Bad Gateway</body></html>",
+      R"({"id":"x","choices":[{"index":0,"message":{"role":"assistant","content":"trunc)",
+  };
+  for (const auto& body : bodies) {
+    const auto dir = scratch_dir();
+    write_requests(dir / "in.jsonl", 5);
+    auto stub = StubOpenAiServer::start({.ok_body = body});
+    ASSERT_TRUE(stub);
+    const auto r = run_batchwise(run_args(dir, stub->url(), {"--max-attempts", "1"}));
+    EXPECT_EQ(r.exit_code, 1) << body << "\n" << r.err;
+    const Files f = read_results(dir);
+    EXPECT_TRUE(f.ok.empty()) << body;
+    ASSERT_EQ(f.errors.size(), 5u) << body;
+    EXPECT_EQ(f.errors[0]["error"]["code"], "server_error") << body;
+    expect_each_id_once(f, 5);
+  }
+}
+
+TEST(HostileServer, StreamedChoicesAsAnObjectOrAnIndexOfZeroAsTextAreServerErrorsNotAborts) {
+  const std::vector<std::string> streams = {
+      "data: {\"choices\":{\"0\":{\"delta\":{\"content\":\"x\"}}}}\n\ndata: [DONE]\n\n",
+      "data: {\"choices\":[{\"index\":\"zero\",\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n",
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":7}}]}\n\ndata: [DONE]\n\n",
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}\n\ndata: [DONE]\n\n",
+  };
+  for (const auto& stream : streams) {
+    const auto dir = scratch_dir();
+    write_requests(dir / "in.jsonl", 4);
+    auto stub = StubOpenAiServer::start({.stream_body = stream});
+    ASSERT_TRUE(stub);
+    const auto r = run_batchwise(run_args(dir, stub->url(), {"--stream", "--max-attempts", "1"}));
+    EXPECT_EQ(r.exit_code, 1) << stream << "\n" << r.err;
+    const Files f = read_results(dir);
+    ASSERT_EQ(f.errors.size(), 4u) << stream;
+    EXPECT_EQ(f.errors[0]["error"]["code"], "server_error");
+    expect_each_id_once(f, 4);
+  }
+}
+
+TEST(HostileServer, AnAnswerOverTheResponseLimitIsAPerRequestErrorNamingTheFlag) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 6);
+  const std::string pad(3u << 20, ' ');  // 3 MiB of whitespace before a valid answer
+  auto stub = StubOpenAiServer::start(
+      {.ok_body = pad + R"({"choices":[{"index":0,"message":{"role":"assistant","content":"ok"}}]})"});
+  ASSERT_TRUE(stub);
+  const auto r = run_batchwise(run_args(dir, stub->url(), {"--max-response-mib", "1", "--max-attempts", "1"}));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const Files f = read_results(dir);
+  ASSERT_EQ(f.errors.size(), 6u);
+  EXPECT_EQ(f.errors[0]["error"]["code"], "server_error");
+  EXPECT_NE(f.errors[0]["error"]["message"].get<std::string>().find("--max-response-mib"), std::string::npos);
+  // The same answers under the default limit (16 MiB) are taken.
+  const auto dir2 = scratch_dir() / "default";
+  std::filesystem::create_directories(dir2);
+  write_requests(dir2 / "in.jsonl", 6);
+  EXPECT_EQ(run_batchwise(run_args(dir2, stub->url())).exit_code, 0);
+}
+
+// Issue 18 item 7: the error line keeps the server's status and its `error` object, as OpenAI's do.
+TEST(HostileServer, AnHttpErrorKeepsTheServersStatusCodeAndErrorObjectInTheErrorLine) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 3);
+  auto stub = StubOpenAiServer::start({.rate_500 = 1.0, .error_status = 400});
+  ASSERT_TRUE(stub);
+  const auto r = run_batchwise(run_args(dir, stub->url()));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const Files f = read_results(dir);
+  ASSERT_EQ(f.errors.size(), 3u);
+  const auto& line = f.errors[0];
+  EXPECT_EQ(line["error"]["code"], "invalid_request");
+  ASSERT_TRUE(line["response"].is_object()) << line.dump();
+  EXPECT_EQ(line["response"]["status_code"], 400);
+  EXPECT_EQ(line["response"]["body"]["error"]["message"], "internal error (stub)");
+  EXPECT_EQ(line["response"]["body"]["error"]["type"], "server_error");
+}
+
+// Regression: SIGINT while the server answered 503 left rows `server_error` with 1 of 3 attempts,
+// and the resume never sent them again. They must stay pending.
+TEST(HostileServer, CtrlCWhileTheServerAnswers503KeepsThoseRequestsPendingForTheResume) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 20);
+  auto stub = StubOpenAiServer::start({.retry_after_s = 1, .rate_500 = 1.0, .record_events = false, .error_status = 503});
+  ASSERT_TRUE(stub);
+  std::string command = batchwise_bin() + " run " + shell_quote((dir / "in.jsonl").string()) + " -o " +
+                        shell_quote((dir / "out.jsonl").string()) + " --endpoint " + stub->url();
+  const auto first = run_shell(command + " & pid=$!; sleep 1.5; kill -INT $pid; wait $pid");
+  EXPECT_EQ(first.exit_code, 130) << first.err;
+  EXPECT_GT(stub->requests(), 0);
+  stub->set_behavior({});
+  const auto second = run_shell(command);
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  const Files f = read_results(dir);
+  EXPECT_EQ(f.ok.size(), 20u);
+  EXPECT_TRUE(f.errors.empty());
+  expect_each_id_once(f, 20);
+}
+
+// Regression: with the server down for over 60 s every waiting request was recorded
+// engine_unavailable within 2 s, and a resume never sent them again. Now requests wait (one
+// message) and a server restarted on the same port is picked up by the health checks.
+TEST(HostileServer, AServerRestartedDuringAnOutageIsPickedUpAndNothingIsLost) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 200);
+  auto stub = StubOpenAiServer::start({.delay_ms = 20, .record_events = false});
+  ASSERT_TRUE(stub);
+  const int port = stub->port();
+  std::string command = batchwise_bin() + " run " + shell_quote((dir / "in.jsonl").string()) + " -o " +
+                        shell_quote((dir / "out.jsonl").string()) + " --endpoint " + stub->url() +
+                        " --max-concurrency 4 --json";
+  CommandResult r;
+  std::thread runner([&] { r = run_shell(command); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  stub->kill();
+  const int64_t before = stub->answered_ok();
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  auto restarted = StubOpenAiServer::start({.record_events = false}, 96, port);
+  ASSERT_TRUE(restarted);
+  runner.join();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(before, 200);
+  EXPECT_NE(r.err.find("no endpoint answers: waiting"), std::string::npos) << r.err;
+  const Files f = read_results(dir);
+  EXPECT_EQ(f.ok.size(), 200u);
+  EXPECT_TRUE(f.errors.empty());
+  expect_each_id_once(f, 200);
+}
+
+TEST(HostileServer, AnOutagePastTheStatedLimitFailsTheWaitingRequestsWithAMessageNamingTheFlag) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 30);
+  auto stub = StubOpenAiServer::start({.delay_ms = 50, .record_events = false});
+  ASSERT_TRUE(stub);
+  CommandResult r;
+  const auto start = std::chrono::steady_clock::now();
+  std::thread runner([&] {
+    r = run_batchwise(run_args(dir, stub->url(), {"--outage-limit", "2", "--max-attempts", "1", "--max-concurrency", "2"}));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  stub->kill();
+  runner.join();
+  EXPECT_LT(seconds_since(start), 20);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const Files f = read_results(dir);
+  expect_each_id_once(f, 30);
+  ASSERT_FALSE(f.errors.empty());
+  int past_limit = 0;
+  for (const auto& e : f.errors) past_limit += e["error"]["message"].get<std::string>().find("--outage-limit") != std::string::npos;
+  EXPECT_GT(past_limit, 0) << r.err;
+}
+
+// Regression: a server that always answers 429 kept requests going past 300 s with no overall limit.
+TEST(HostileServer, A429StormEndsAtTheOutageLimitWithRateLimitedErrors) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 10);
+  auto stub = StubOpenAiServer::start({.rate_429 = 1.0, .retry_after_s = 0, .record_events = false});
+  ASSERT_TRUE(stub);
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = run_batchwise(run_args(dir, stub->url(), {"--outage-limit", "3", "--max-attempts", "1"}));
+  EXPECT_LT(seconds_since(start), 30);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const Files f = read_results(dir);
+  ASSERT_EQ(f.errors.size(), 10u);
+  EXPECT_EQ(f.errors[0]["error"]["code"], "rate_limited");
+  EXPECT_EQ(f.errors[0]["response"]["status_code"], 429);
+}
+
+}  // namespace
+}  // namespace batchwise::test
