@@ -56,16 +56,14 @@ Expected<WrittenFiles> write_output_files(JobStore& store, const std::filesystem
 
 Expected<WrittenFiles> write_result_files(const NextResult& next, const std::filesystem::path& output,
                                           const std::filesystem::path& errors) {
-  BW_ASSIGN_OR_RETURN(AtomicWriter out, AtomicWriter::create(output));
-  BW_ASSIGN_OR_RETURN(AtomicWriter err, AtomicWriter::create(errors));
+  BW_ASSIGN_OR_RETURN(AtomicFile out, AtomicFile::create(output));
+  BW_ASSIGN_OR_RETURN(AtomicFile err, AtomicFile::create(errors));
   WrittenFiles counts;
   ResultRecord r;
   while (true) {
     BW_ASSIGN_OR_RETURN(const bool more, next(r));
     if (!more) break;
-    if (!(r.ok ? out : err).write(format_output_line(r))) {
-      return make_error(ErrorCode::kIo, "cannot write " + (r.ok ? output : errors).string() + " (disk full?)");
-    }
+    BW_TRY((r.ok ? out : err).append(format_output_line(r) + "\n"));
     (r.ok ? counts.ok : counts.failed)++;
   }
   BW_TRY(out.commit());
