@@ -106,4 +106,20 @@ std::map<std::string, int> custom_id_counts(const std::vector<nlohmann::json>& l
   return counts;
 }
 
+std::filesystem::path write_chat_requests(const std::filesystem::path& dir, int n, const std::string& name,
+                                          const std::string& id_prefix) {
+  std::string text;
+  for (int i = 0; i < n; ++i) {
+    text += nlohmann::json{{"custom_id", id_prefix + std::to_string(i)},
+                           {"method", "POST"},
+                           {"url", "/v1/chat/completions"},
+                           {"body", {{"messages", {{{"role", "user"}, {"content", "q" + std::to_string(i)}}}}}}}
+                .dump() +
+            "\n";
+  }
+  const auto path = dir / (name + ".jsonl");
+  write_text(path, text);
+  return path;
+}
+
 }  // namespace batchwise::test

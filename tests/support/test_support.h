@@ -39,6 +39,10 @@ std::string shell_quote(const std::string& s);
 std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path);
 void write_text(const std::filesystem::path& path, const std::string& text);
 
+// Writes DIR/NAME.jsonl: `n` chat requests with custom_ids PREFIX0, PREFIX1, … ("q0", "q1", … as content).
+std::filesystem::path write_chat_requests(const std::filesystem::path& dir, int n, const std::string& name = "in",
+                                          const std::string& id_prefix = "r");
+
 // custom_id -> how many times it appears in a batch output/error file.
 std::map<std::string, int> custom_id_counts(const std::vector<nlohmann::json>& lines);
 

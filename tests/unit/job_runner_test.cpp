@@ -10,18 +10,8 @@ namespace batchwise {
 namespace {
 
 std::shared_ptr<Job> open_job(const std::filesystem::path& dir, const std::string& name, int n) {
-  std::string text;
-  for (int i = 0; i < n; ++i) {
-    text += nlohmann::json{{"custom_id", name + std::to_string(i)},
-                           {"method", "POST"},
-                           {"url", "/v1/chat/completions"},
-                           {"body", {{"messages", {{{"role", "user"}, {"content", "q"}}}}}}}
-                .dump() +
-            "\n";
-  }
-  test::write_text(dir / (name + ".jsonl"), text);
   JobOptions o;
-  o.input = dir / (name + ".jsonl");
+  o.input = test::write_chat_requests(dir, n, name, name);
   o.output = dir / (name + ".out.jsonl");
   auto job = Job::open(o);
   EXPECT_TRUE(job) << job.error().message;

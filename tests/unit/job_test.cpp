@@ -10,23 +10,9 @@
 namespace batchwise {
 namespace {
 
-std::filesystem::path write_requests(const std::filesystem::path& dir, int n) {
-  std::string text;
-  for (int i = 0; i < n; ++i) {
-    text += nlohmann::json{{"custom_id", "r" + std::to_string(i)},
-                           {"method", "POST"},
-                           {"url", "/v1/chat/completions"},
-                           {"body", {{"messages", {{{"role", "user"}, {"content", "q" + std::to_string(i)}}}}}}}
-                .dump() +
-            "\n";
-  }
-  test::write_text(dir / "in.jsonl", text);
-  return dir / "in.jsonl";
-}
-
 JobOptions options_for(const std::filesystem::path& dir, int n) {
   JobOptions o;
-  o.input = write_requests(dir, n);
+  o.input = test::write_chat_requests(dir, n);
   o.output = dir / "out.jsonl";
   o.retry.max_attempts = 3;
   o.retry.base_delay_s = 0.001;

@@ -9,24 +9,10 @@
 namespace batchwise {
 namespace {
 
-std::filesystem::path write_requests(const std::filesystem::path& dir, int n) {
-  std::string text;
-  for (int i = 0; i < n; ++i) {
-    text += nlohmann::json{{"custom_id", "r" + std::to_string(i)},
-                           {"method", "POST"},
-                           {"url", "/v1/chat/completions"},
-                           {"body", {{"messages", {{{"role", "user"}, {"content", "q" + std::to_string(i)}}}}}}}
-                .dump() +
-            "\n";
-  }
-  test::write_text(dir / "in.jsonl", text);
-  return dir / "in.jsonl";
-}
-
 TEST(Runner, RetriesWhatMayPassFailsTheRestOnceAndWritesEachClassAsErrorCode) {
   const auto dir = test::scratch_dir();
   RunOptions options;
-  options.input = write_requests(dir, 1000);
+  options.input = test::write_chat_requests(dir, 1000);
   options.output = dir / "out.jsonl";
   options.retry.max_attempts = 3;
   options.retry.base_delay_s = 0.001;
