@@ -14,7 +14,10 @@ done
 [ ${#missing[@]} -eq 0 ] && exit 0
 # npm may already come from elsewhere (nodesource, nvm): do not fight it.
 if command -v npm >/dev/null 2>&1; then
-  missing=("${missing[@]/npm}")
+  kept=()
+  for p in "${missing[@]}"; do [ "$p" = npm ] || kept+=("$p"); done
+  missing=("${kept[@]}")
+  [ ${#missing[@]} -eq 0 ] && exit 0
 fi
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
