@@ -14,6 +14,7 @@ tar czf "$root/.carry/llama.cpp.tar.gz" -C "$root/third_party" \
 cp "$root/third_party/llama.cpp/models/ggml-vocab-llama-bpe.gguf" "$root/.carry/"
 cd "$root/.carry/debs"
 apt-get download nlohmann-json3-dev libcli11-dev libsqlite3-dev libsqlite3-0 libcurl4-openssl-dev libcurl4 \
+  libcpp-httplib-dev libcpp-httplib0.11 libssl-dev zlib1g-dev libbrotli-dev \
   libbrotli1 libcom-err2 libdb5.3 libffi8 libgmp10 libgnutls30 libgssapi-krb5-2 libhogweed6 libidn2-0 libk5crypto3 \
   libkeyutils1 libkrb5-3 libkrb5support0 libldap-2.5-0 libnettle8 libnghttp2-14 libp11-kit0 libpsl5 librtmp1 \
   libsasl2-2 libsasl2-modules-db libssh2-1 libssl3 libtasn1-6 libunistring2 libzstd1 zlib1g

@@ -31,7 +31,7 @@ unpack_deps() {
   for f in "$deps"/usr/lib/$arch_lib/*.so.* "$deps"/lib/$arch_lib/*.so.*; do
     [ -e "$f" ] || continue
     name=$(basename "$f")
-    case "$name" in libcurl*|libsqlite3*) continue;; esac
+    case "$name" in libcurl*|libsqlite3*|libcpp-httplib*) continue;; esac
     soname=$(echo "$name" | sed -E 's/(\.so\.[0-9]+).*/\1/')
     if ldconfig -p | grep -q " $soname "; then rm -f "$f"; fi
   done
@@ -49,6 +49,7 @@ stage_build() {
       -DCURL_INCLUDE_DIR="$deps/usr/include/$arch_lib" -DCURL_LIBRARY="$deps/usr/lib/$arch_lib/libcurl.so" \
       -DSQLite3_INCLUDE_DIR="$deps/usr/include" -DSQLite3_LIBRARY="$deps/usr/lib/$arch_lib/libsqlite3.so" \
       -Dnlohmann_json_DIR="$deps/usr/share/cmake/nlohmann_json" -DCLI11_DIR="$deps/usr/share/cmake/CLI11" \
+      -DHTTPLIB_ROOT="$deps" -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON \
       > "$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
   fi
   local t0=$SECONDS

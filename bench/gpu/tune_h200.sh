@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `batchwise tune` on one GPU (written for the H200 run; not yet run): the synthetic Llama-3.1-8B F16 and
+# `batchwise tune` on one GPU: the synthetic Llama-3.1-8B F16 and
 # Q4_K_M with the seed workload. For each quant, in one session:
 #   1. plan's prediction before calibration (`plan --uncalibrated --json`);
 #   2. tune (search over --parallel up to 256, then --lanes 2) with the trials' plan errors;
@@ -15,6 +15,8 @@ cd "$root"
 out=${OUT:-$root/build-gpu/out}
 mkdir -p "$out"
 bin=${BATCHWISE_BIN:-build-gpu/batchwise}
+# The libraries seed_h100.sh unpacked from .carry/debs (the machine's image lacks them).
+export LD_LIBRARY_PATH="/tmp/bwdeps/usr/lib/x86_64-linux-gnu:/tmp/bwdeps/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 n=${1:-1024}
 log() { echo "[$(date +%T)] $*" >&2; }
 [ -x "$bin" ] || bench/gpu/seed_h100.sh build

@@ -40,9 +40,18 @@ std::string shell_out(const std::string& command) {
   return r.out;
 }
 
-int64_t sql_count(const std::filesystem::path& db, const std::string& query) {
-  const std::string out = shell_out("sqlite3 " + shell_quote(db.string()) + " " + shell_quote(query) + " 2>/dev/null");
-  return out.empty() ? 0 : std::stoll(out);
+// A count from the task's state, read while the task writes it (WAL: readers wait out a busy moment
+// rather than read nothing). -1 where it cannot be read: while polling (`polling`) that only means "not
+// yet" (no file or no tables so far); otherwise it is the test's failure, with sqlite3's reason.
+int64_t sql_count(const std::filesystem::path& db, const std::string& query, bool polling = false) {
+  if (!std::filesystem::exists(db)) return -1;
+  const auto r = run_shell("sqlite3 -cmd '.timeout 5000' " + shell_quote(db.string()) + " " + shell_quote(query));
+  if (r.exit_code != 0 || r.out.empty()) {
+    if (polling) return -1;
+    ADD_FAILURE() << "sqlite3 on " << db << ": " << r.err;
+    return -1;
+  }
+  return std::stoll(r.out);
 }
 
 // Polls `done` every 50 ms for up to `limit_s`; true when it held.
@@ -84,7 +93,7 @@ TEST_F(Slurm, FourArrayTasksOneRequeuedMidwayMergeToEveryIdExactlyOnce) {
 
   // Task 1 is requeued (SIGTERM, then SIGKILL) as soon as its first results are durable.
   const auto state1 = dir / "out.shard-1-of-4.state.db";
-  ASSERT_TRUE(wait_for(60, [&] { return sql_count(state1, "SELECT count(*) FROM results") > 0; }))
+  ASSERT_TRUE(wait_for(60, [&] { return sql_count(state1, "SELECT count(*) FROM results", true) > 0; }))
       << "task 1 never committed a result; " << shell_out("squeue; tail -5 " + shell_quote(cluster_.string()) + "/slurmctld.log");
   ASSERT_EQ(run_shell("scontrol requeue " + task1).exit_code, 0);
   ASSERT_TRUE(wait_for(30, [&] { return shell_out("squeue -h -j " + task1 + " -o %T") == "PENDING"; }));

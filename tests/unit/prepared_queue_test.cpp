@@ -39,15 +39,21 @@ TEST(PreparedQueue, SubmitBlocksAtCapacityUntilALaneTakesOne) {
   EXPECT_TRUE(blocked.get());
 }
 
-TEST(PreparedQueue, StopWakesAnIdleLaneAndDrainReturnsEveryRequestNotStarted) {
+TEST(PreparedQueue, StopWakesAnIdleLane) {
   PreparedQueue q(8);
   auto idle = std::async(std::launch::async, [&] { return q.wait_for_work(false); });
   EXPECT_EQ(idle.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
-  ASSERT_TRUE(q.submit(EngineRequest{.key = 1}, 0));
-  q.push_prepared(prepared(2));
   q.stop(true);
   ASSERT_EQ(idle.wait_for(std::chrono::seconds(5)), std::future_status::ready);
   EXPECT_FALSE(idle.get()) << "an idle lane ends once stopped";
+}
+
+TEST(PreparedQueue, AfterStopNothingStartsAndDrainReturnsEveryRequestNotStarted) {
+  PreparedQueue q(8);
+  ASSERT_TRUE(q.submit(EngineRequest{.key = 1}, 0));
+  q.push_prepared(prepared(2));
+  q.stop(true);
+  EXPECT_FALSE(q.wait_for_work(false)) << "an idle lane ends once stopped, even with work queued";
   EXPECT_TRUE(q.wait_for_work(true)) << "a busy lane finishes what it holds when asked to";
   EXPECT_FALSE(q.take()) << "no new request starts after stop";
   EXPECT_FALSE(q.submit(EngineRequest{}, 0));
