@@ -179,7 +179,7 @@ Verb add_tune_command(CLI::App& app) {
   sub->add_option("--cmd", o.command,
                   "tune any batch program: {batch} is replaced by the batch size; it prints {\"items\": N, \"seconds\": S}");
   sub->add_option("--min", o.min_knob, "smallest setting tried")->capture_default_str()->check(CLI::Range(1, 1 << 20));
-  sub->add_option("--max", o.max_knob, "largest setting tried (0: 252 parallel, 256 in flight, 4096 batch)")
+  sub->add_option("--max", o.max_knob, "largest setting tried (0: 252 parallel per lane, 256 in flight, 4096 batch)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 20));
   sub->add_option("--start", o.start, "where the doubling starts (0: plan's recommendation; 1 for --endpoint/--cmd)")

@@ -246,8 +246,13 @@ Expected<TuneResult> tune(const TuneOptions& o) {
   BW_ASSIGN_OR_RETURN(Hardware hw, select_hardware(std::nullopt, 1));
   const bool on_gpu = !hw.gpus.empty();
   const int max_lanes = o.kind != TuneKind::kEmbedded ? 1 : o.max_lanes > 0 ? o.max_lanes : (on_gpu ? 2 : 1);
+  // Parallel is searched at the lanes `run` uses by default (2 on a GPU), then other lanes counts are tried
+  // at the chosen parallel. Searching at 1 lane on a GPU measured the wrong curve: one context holds at most
+  // 252 sequences, and on an H200 2 lanes of 80 beat 1 lane of 160 by 25% (bench/results/README.md).
+  const int base_lanes = std::min(max_lanes, on_gpu ? 2 : 1);
+  constexpr int64_t kSequencesPerLane = 252;  // llama.cpp's 256 sequence ids less run's 4 prefix slots
   const int64_t max_knob = o.max_knob > 0 ? o.max_knob
-                           : o.kind == TuneKind::kEmbedded ? 252
+                           : o.kind == TuneKind::kEmbedded ? kSequencesPerLane * base_lanes
                            : o.kind == TuneKind::kEndpoint ? 256
                                                            : 4096;
   int64_t start = o.start > 0 ? o.start : (predictor ? predictor->recommended() : 1);
@@ -284,7 +289,7 @@ Expected<TuneResult> tune(const TuneOptions& o) {
     log_trial(t, ++serial, knob);
     return t;
   };
-  const MeasureFn measure = [&](int64_t k) { return measure_at(k, 1); };
+  const MeasureFn measure = [&](int64_t k) { return measure_at(k, static_cast<int>(std::min<int64_t>(base_lanes, k))); };
 
   SearchResult s;
   if (o.exhaustive) {
@@ -302,14 +307,20 @@ Expected<TuneResult> tune(const TuneOptions& o) {
   }
   r.trials = std::move(s.trials);
   r.trials_run = s.trials_run;
-  // Lanes: more llama.cpp contexts at the chosen parallel count, while each doubling pays.
+  // Lanes at the chosen parallel count: one fewer context (1, where the search ran at 2), then more
+  // contexts while each doubling pays.
   if (s.best && max_lanes > 1) {
     const Trial best = r.trials[*s.best];
-    double best_rate = best.items_per_s;
-    for (int lanes = 2; lanes <= max_lanes && best.knob >= 2 * lanes; lanes *= 2) {
+    auto try_lanes = [&](int lanes) {
       Trial t = measure_at(best.knob, lanes);
       ++r.trials_run;
       r.trials.push_back(t);
+      return t;
+    };
+    if (best.lanes > 1 && best.knob <= kSequencesPerLane) try_lanes(1);  // else one context cannot hold them
+    double best_rate = best.items_per_s;
+    for (int lanes = best.lanes * 2; lanes <= max_lanes && best.knob >= 2 * lanes; lanes *= 2) {
+      const Trial t = try_lanes(lanes);
       if (!t.feasible() || t.items_per_s <= best_rate * (1.0 + o.min_gain)) break;
       best_rate = t.items_per_s;
     }
