@@ -76,8 +76,8 @@ Expected<ShardSet> open_shard_set(const std::vector<std::filesystem::path>& stat
     if (s.meta.input_hash != set.input_hash) {
       return make_error(ErrorCode::kInvalidArgument,
                         describe(s) + " ran on another input (" + s.meta.input_path + ", hash " + s.meta.input_hash +
-                            ") than " + describe(first) + " (" + set.input_path + ", hash " + set.input_hash +
-                            "): every shard must run on the same file; run that shard again on it with --restart, "
+                            ") than " + describe(first) + ", which ran on " + set.input_path + " (hash " +
+                            set.input_hash + "): every shard must run on the same file; run that shard again on it with --restart, "
                             "or leave the foreign state out");
     }
     if (s.meta.shard.count != set.count) {
