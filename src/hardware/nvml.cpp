@@ -2,6 +2,7 @@
 
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace batchwise {
@@ -44,6 +45,12 @@ class Library {
 struct NvmlUtilization {
   unsigned int gpu, memory;
 };
+// nvmlProcessInfo_v2_t, what nvmlDeviceGetComputeRunningProcesses_v3 fills in.
+struct NvmlProcessInfo {
+  unsigned int pid;
+  unsigned long long usedGpuMemory;  // NVML_VALUE_NOT_AVAILABLE (all ones) when withheld
+  unsigned int gpuInstanceId, computeInstanceId;
+};
 
 const char* nvml_path() {
   const char* env = std::getenv("BATCHWISE_NVML_LIB");
@@ -59,6 +66,7 @@ struct GpuSampler::Impl {
   nvmlReturn_t (*shutdown)() = nullptr;
   nvmlReturn_t (*memory)(nvmlDevice_t, NvmlMemory*) = nullptr;
   nvmlReturn_t (*utilization)(nvmlDevice_t, NvmlUtilization*) = nullptr;
+  nvmlReturn_t (*processes)(nvmlDevice_t, unsigned*, NvmlProcessInfo*) = nullptr;
 };
 
 GpuSampler::GpuSampler() : impl_(std::make_unique<Impl>()) {
@@ -70,6 +78,8 @@ GpuSampler::GpuSampler() : impl_(std::make_unique<Impl>()) {
   m.shutdown = m.lib.get<nvmlReturn_t (*)()>("nvmlShutdown");
   m.memory = m.lib.get<nvmlReturn_t (*)(nvmlDevice_t, NvmlMemory*)>("nvmlDeviceGetMemoryInfo");
   m.utilization = m.lib.get<nvmlReturn_t (*)(nvmlDevice_t, NvmlUtilization*)>("nvmlDeviceGetUtilizationRates");
+  m.processes = m.lib.get<nvmlReturn_t (*)(nvmlDevice_t, unsigned*, NvmlProcessInfo*)>(
+      "nvmlDeviceGetComputeRunningProcesses_v3");
   if (!init || !count_fn || !handle_fn || !m.shutdown || !m.memory || init() != kNvmlSuccess) return;
   m.ready = true;
   unsigned count = 0;
@@ -100,6 +110,27 @@ std::optional<GpuSampler::Sample> GpuSampler::sample() {
   }
   if (with_utilization > 0) s.utilization_percent /= with_utilization;
   return s;
+}
+
+std::optional<int64_t> GpuSampler::process_memory_bytes(const std::vector<int>& pids) {
+  const Impl& m = *impl_;
+  if (!m.ready || !m.processes || pids.empty()) return std::nullopt;
+  int64_t total = 0;
+  bool listed = false;
+  for (nvmlDevice_t dev : m.devices) {
+    std::vector<NvmlProcessInfo> infos(256);
+    unsigned n = static_cast<unsigned>(infos.size());
+    if (m.processes(dev, &n, infos.data()) != kNvmlSuccess) continue;  // e.g. more than 256 processes
+    for (unsigned i = 0; i < n && i < infos.size(); ++i) {
+      const auto& p = infos[i];
+      if (p.usedGpuMemory == ~0ULL) continue;
+      if (std::find(pids.begin(), pids.end(), static_cast<int>(p.pid)) == pids.end()) continue;
+      total += static_cast<int64_t>(p.usedGpuMemory);
+      listed = true;
+    }
+  }
+  if (!listed) return std::nullopt;
+  return total;
 }
 
 NvmlProbe probe_nvml() {

@@ -53,6 +53,11 @@ class GpuSampler {
 
   std::optional<Sample> sample();
 
+  // Device memory these processes hold, summed over GPUs (NVML's compute-process list). nullopt where
+  // the driver gives no per-process figures: none of them listed (another PID namespace, as in many
+  // containers), the figure withheld, or an NVML without the call. Callers then use sample()'s total.
+  std::optional<int64_t> process_memory_bytes(const std::vector<int>& pids);
+
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;

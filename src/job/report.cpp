@@ -102,6 +102,9 @@ nlohmann::json report_json(const RunReport& r) {
   };
   if (r.inter_token) j["latency"]["inter_token"] = latency_json(*r.inter_token);
   if (r.resources.peak_gpu_memory_bytes) j["memory"]["peak_gpu_memory_bytes"] = *r.resources.peak_gpu_memory_bytes;
+  if (r.resources.peak_gpu_process_memory_bytes) {
+    j["memory"]["peak_gpu_process_memory_bytes"] = *r.resources.peak_gpu_process_memory_bytes;
+  }
   if (r.resources.mean_gpu_utilization) j["memory"]["mean_gpu_utilization"] = *r.resources.mean_gpu_utilization;
   return j;
 }
@@ -151,10 +154,16 @@ std::string report_text(const RunReport& r) {
     }
   }
   if (r.resources.peak_gpu_memory_bytes) {
-    std::snprintf(buf, sizeof buf, "gpu: peak memory %.1f GiB, mean utilization %.0f%%\n",
+    std::snprintf(buf, sizeof buf, "gpu: peak memory %.1f GiB, mean utilization %.0f%%",
                   static_cast<double>(*r.resources.peak_gpu_memory_bytes) / 1073741824.0,
                   r.resources.mean_gpu_utilization.value_or(0.0));
     out += buf;
+    if (r.resources.peak_gpu_process_memory_bytes) {
+      std::snprintf(buf, sizeof buf, " (%.1f GiB of it this run's)",
+                    static_cast<double>(*r.resources.peak_gpu_process_memory_bytes) / 1073741824.0);
+      out += buf;
+    }
+    out += "\n";
   }
   return out;
 }

@@ -31,7 +31,8 @@ struct ResourceSummary {
   int64_t peak_rss_bytes = 0;
   double rss_growth_bytes_per_1000 = 0;  // slope of RSS over requests finished this run
   bool rss_leak_suspected = false;       // the slope is over kLeakWarningBytesPer1000
-  std::optional<int64_t> peak_gpu_memory_bytes;
+  std::optional<int64_t> peak_gpu_memory_bytes;          // the devices' memory in use, every process's
+  std::optional<int64_t> peak_gpu_process_memory_bytes;  // this process's own, where NVML lists it
   std::optional<double> mean_gpu_utilization;  // percent, mean of the samples
 };
 

@@ -1,6 +1,9 @@
 #include "job/runner.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <optional>
 
 #include "core/clock.h"
 #include "core/log.h"
@@ -17,6 +20,7 @@ struct GpuUse {
   double next_s = 0;
   int samples = 0;
   int64_t peak_memory_bytes = 0;
+  std::optional<int64_t> peak_own_bytes;  // this process's, where NVML lists it
   double utilization_sum = 0;
 
   void maybe_sample(GpuSampler& sampler) {
@@ -27,6 +31,9 @@ struct GpuUse {
     if (!s) return;
     samples++;
     peak_memory_bytes = std::max(peak_memory_bytes, s->memory_used_bytes);
+    if (auto own = sampler.process_memory_bytes({static_cast<int>(::getpid())})) {
+      peak_own_bytes = std::max(peak_own_bytes.value_or(0), *own);
+    }
     utilization_sum += s->utilization_percent;
   }
 };
@@ -177,6 +184,7 @@ Expected<RunOutcome> run_batch(const RunOptions& options, Engine& engine) {
   rss.summarize(rep.resources);
   if (gpu_use.samples > 0) {
     rep.resources.peak_gpu_memory_bytes = gpu_use.peak_memory_bytes;
+    rep.resources.peak_gpu_process_memory_bytes = gpu_use.peak_own_bytes;
     rep.resources.mean_gpu_utilization = gpu_use.utilization_sum / gpu_use.samples;
   }
   if (rep.pending == 0) {

@@ -39,7 +39,7 @@ std::string lower(std::string s) {
 
 }  // namespace
 
-int64_t process_tree_rss_bytes(int root) {
+ProcessTree read_process_tree(int root) {
   std::map<int, int> parent;
   std::map<int, int64_t> rss;
   const int64_t page = ::sysconf(_SC_PAGESIZE);
@@ -61,11 +61,12 @@ int64_t process_tree_rss_bytes(int root) {
     int64_t size = 0, resident = 0;
     if (statm >> size >> resident) rss[pid] = resident * page;
   }
-  int64_t total = 0;
+  ProcessTree tree;
   for (const auto& [pid, bytes] : rss) {
     for (int p = pid, hops = 0; p > 1 && hops < 64; ++hops) {
       if (p == root) {
-        total += bytes;
+        tree.pids.push_back(pid);
+        tree.rss_bytes += bytes;
         break;
       }
       const auto it = parent.find(p);
@@ -73,7 +74,7 @@ int64_t process_tree_rss_bytes(int root) {
       p = it->second;
     }
   }
-  return total;
+  return tree;
 }
 
 Expected<ChildResult> run_child(const ChildOptions& o) {
@@ -122,10 +123,14 @@ Expected<ChildResult> run_child(const ChildOptions& o) {
     }
     if (exited || now_s() < next_sample) continue;
     next_sample = now_s() + o.sample_interval_s;
-    const int64_t rss = process_tree_rss_bytes(pid);
-    r.peak_rss_bytes = std::max(r.peak_rss_bytes, rss);
+    const ProcessTree tree = read_process_tree(pid);
+    r.peak_rss_bytes = std::max(r.peak_rss_bytes, tree.rss_bytes);
     if (auto s = gpu.sample()) r.peak_gpu_memory_bytes = std::max(r.peak_gpu_memory_bytes.value_or(0), s->memory_used_bytes);
-    const int64_t used = r.peak_gpu_memory_bytes.value_or(rss);
+    if (auto own = gpu.process_memory_bytes(tree.pids)) {
+      r.peak_gpu_process_memory_bytes = std::max(r.peak_gpu_process_memory_bytes.value_or(0), *own);
+    }
+    // The limit is on what the trial holds: its own GPU memory where listed, else the device's, else RSS.
+    const int64_t used = r.peak_gpu_process_memory_bytes.value_or(r.peak_gpu_memory_bytes.value_or(tree.rss_bytes));
     if (o.memory_limit_bytes && used > *o.memory_limit_bytes && !r.over_memory_limit) {
       r.over_memory_limit = true;
       ::kill(-pid, SIGKILL);

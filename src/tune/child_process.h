@@ -1,7 +1,8 @@
 // run_child: runs one trial as a child process and watches it, so that a trial which runs out of
 // memory (a failed allocation, the kernel's OOM killer) ends the trial, never the tuner. While it runs
 // its memory is sampled every `sample_interval_s`: the resident memory of the child and every process
-// it started (RSS from /proc), and, where NVML sees a GPU, the device memory in use. A child whose
+// it started (RSS from /proc), and, where NVML sees a GPU, the device memory those processes hold
+// (NVML's per-process figures) or, where the driver does not list them, the device memory in use. A child whose
 // sampled memory passes `memory_limit_bytes` is killed (its whole process group) and reported as such.
 // stdout and stderr are captured whole. Blocking; call from one thread at a time per child.
 #pragma once
@@ -30,6 +31,7 @@ struct ChildResult {
   std::string out, err;
   int64_t peak_rss_bytes = 0;  // the child's process tree, sampled; at least the kernel's peak for the child
   std::optional<int64_t> peak_gpu_memory_bytes;  // sampled device memory in use (NVML), all processes
+  std::optional<int64_t> peak_gpu_process_memory_bytes;  // the child's process tree's own, where NVML lists it
   double wall_s = 0;
   bool exited_ok() const { return signal == 0 && exit_code == 0 && !over_memory_limit && !timed_out; }
 };
@@ -42,7 +44,11 @@ Expected<ChildResult> run_child(const ChildOptions& options);
 // "std::bad_alloc", CUDA's "cudaErrorMemoryAllocation").
 bool ran_out_of_memory(const ChildResult& r);
 
-// Resident bytes of process `pid` and all its descendants, from /proc; 0 when it is gone.
-int64_t process_tree_rss_bytes(int pid);
+// Process `pid` and all its descendants, from /proc: their ids and resident bytes (none when it is gone).
+struct ProcessTree {
+  std::vector<int> pids;
+  int64_t rss_bytes = 0;
+};
+ProcessTree read_process_tree(int pid);
 
 }  // namespace batchwise

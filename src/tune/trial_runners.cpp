@@ -41,7 +41,7 @@ void classify_child_end(const ChildResult& r, Trial& t) {
   t.trial_s = r.wall_s;
   if (r.over_memory_limit) {
     t.outcome = TrialOutcome::kOverMemoryLimit;
-    t.why = "stopped: its memory passed the limit (" + format_gib(r.peak_gpu_memory_bytes.value_or(r.peak_rss_bytes)) + " seen)";
+    t.why = "stopped: its memory passed the limit (" + format_gib(r.peak_gpu_process_memory_bytes.value_or(r.peak_gpu_memory_bytes.value_or(r.peak_rss_bytes))) + " seen)";
   } else if (r.timed_out) {
     t.outcome = TrialOutcome::kFailed;
     t.why = "stopped: ran past the trial timeout";
@@ -73,7 +73,10 @@ Expected<Trial> trial_from_run_report(const std::string& json_text) {
     t.ttft = latency_of(lat.value("ttft", nlohmann::json{}));
     t.total = latency_of(lat.value("total", nlohmann::json{}));
     const auto& mem = j.at("memory");
-    if (mem.contains("peak_gpu_memory_bytes")) {
+    if (mem.contains("peak_gpu_process_memory_bytes")) {
+      t.peak_memory_bytes = mem["peak_gpu_process_memory_bytes"].get<int64_t>();
+      t.memory_source = "gpu process";
+    } else if (mem.contains("peak_gpu_memory_bytes")) {
       t.peak_memory_bytes = mem["peak_gpu_memory_bytes"].get<int64_t>();
       t.memory_source = "gpu device";
     } else {
@@ -221,8 +224,8 @@ Trial run_command_trial(const CommandTrialOptions& o, int64_t batch) {
     t.why = r.error().message;
     return t;
   }
-  t.peak_memory_bytes = r->peak_gpu_memory_bytes.value_or(r->peak_rss_bytes);
-  t.memory_source = r->peak_gpu_memory_bytes ? "gpu device" : "rss";
+  t.peak_memory_bytes = r->peak_gpu_process_memory_bytes.value_or(r->peak_gpu_memory_bytes.value_or(r->peak_rss_bytes));
+  t.memory_source = r->peak_gpu_process_memory_bytes ? "gpu process" : r->peak_gpu_memory_bytes ? "gpu device" : "rss";
   classify_child_end(*r, t);
   if (t.outcome != TrialOutcome::kMeasured) return t;
   auto items = parse_items_seconds(r->out);

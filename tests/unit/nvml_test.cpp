@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 
 namespace batchwise {
@@ -35,6 +37,23 @@ TEST(Nvml, ThisMachineEitherHasGpusWithMemoryOrSaysWhyNot) {
     EXPECT_GT(g.memory_total_bytes, 0);
     EXPECT_LE(g.memory_free_bytes, g.memory_total_bytes);
   }
+}
+
+// A GPU machine's figures through the stand-in NVML (tests/fakes/fake_nvml.cpp): the device's total
+// counts every process; a process's own figure counts only the listed ids, never a withheld figure.
+TEST(GpuSampler, ProcessMemoryCountsOnlyTheGivenProcessesOwnFigures) {
+  ::setenv("BATCHWISE_NVML_LIB", FAKE_NVML_LIB, 1);
+  GpuSampler sampler;
+  ::unsetenv("BATCHWISE_NVML_LIB");
+  const auto device = sampler.sample();
+  ASSERT_TRUE(device.has_value());
+  EXPECT_EQ(device->memory_used_bytes, int64_t{10} << 30);
+  EXPECT_DOUBLE_EQ(device->utilization_percent, 40.0);
+  EXPECT_EQ(sampler.process_memory_bytes({static_cast<int>(::getpid())}), int64_t{3} << 30);
+  EXPECT_EQ(sampler.process_memory_bytes({static_cast<int>(::getpid()), 1}), int64_t{8} << 30);
+  EXPECT_FALSE(sampler.process_memory_bytes({2}).has_value()) << "a withheld figure is not a zero";
+  EXPECT_FALSE(sampler.process_memory_bytes({99999999}).has_value()) << "a process NVML does not list";
+  EXPECT_FALSE(sampler.process_memory_bytes({}).has_value());
 }
 
 }  // namespace

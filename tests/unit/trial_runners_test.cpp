@@ -31,6 +31,16 @@ TEST(TrialRunners, ReadsRunsReportAndItsOutOfMemoryFailures) {
   EXPECT_EQ(t->memory_source, "rss");
 }
 
+TEST(TrialRunners, ARunsOwnGpuMemoryIsPreferredToTheDevicesTotal) {
+  const std::string report = R"({"ok": 4, "failed": 0, "failed_by_class": {}, "wall_s": 1.0, "requests_per_s": 4.0,
+    "completion_tokens_per_s": 64.0, "tokens": {"prompt": 400}, "latency": {},
+    "memory": {"peak_rss_bytes": 1048576, "peak_gpu_memory_bytes": 30000000000, "peak_gpu_process_memory_bytes": 20000000000}})";
+  const auto t = trial_from_run_report(report);
+  ASSERT_TRUE(t) << t.error().message;
+  EXPECT_EQ(t->memory_source, "gpu process");
+  EXPECT_EQ(t->peak_memory_bytes, 20000000000);
+}
+
 TEST(TrialRunners, ACommandKilledBySigkillIsOutOfMemory) {
   const Trial t = run_command_trial({"kill -9 $$ # {batch}"}, 4);
   EXPECT_EQ(t.outcome, TrialOutcome::kOutOfMemory);
