@@ -312,6 +312,12 @@ Verb add_run_command(CLI::App& app) {
                   "with --endpoint: seconds one request may take before it counts as timed out")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  sub->add_option("--timeout-p99-multiple", f->http.timeout_p99_multiple,
+                  "with --endpoint: once 32 answers came, a request times out at this many times their p99 latency "
+                  "(at least 30 s, at most --request-timeout), so a server that stops answering is noticed in "
+                  "seconds; 0: only --request-timeout")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   sub->add_option("--outage-limit", f->http.outage_limit_s,
                   "with --endpoint: seconds every endpoint may be down (or answer only 429) before waiting "
                   "requests fail; until then they wait and health checks pick a restarted server up")

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "core/clock.h"
@@ -214,6 +215,49 @@ TEST(HttpEngine, HangingRequestsTimeOutAndAreRetried) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   expect_every_id_once(dir / "out.jsonl", 40);
   EXPECT_GT(stub->requests(), 40);
+}
+
+// A server that answers, then keeps its sockets open and never answers again (issue 18, item 4):
+// requests time out at a multiple of the p99 seen, not after the whole --request-timeout, and the
+// message says which limit it was.
+TEST(HttpEngine, AServerThatStopsAnsweringIsNoticedFromTheLatencySeenNotAfterTheFixedLimit) {
+  auto stub = StubOpenAiServer::start({.delay_ms = 20, .record_events = false});
+  ASSERT_TRUE(stub);
+  auto made = make_http_engine({.endpoints = {stub->url()}, .request_timeout_s = 120, .timeout_floor_s = 0.5});
+  ASSERT_TRUE(made) << made.error().message;
+  HttpEngine& engine = **made;
+  std::mutex mu;
+  std::vector<EngineResult> results;
+  ASSERT_TRUE(engine.start([&](EngineResult r) {
+    std::lock_guard lock(mu);
+    results.push_back(std::move(r));
+  }));
+  const nlohmann::json body = {{"model", "stub"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
+  auto wait_results = [&](size_t n, double limit_s) {
+    const double end = now_s() + limit_s;
+    for (;;) {
+      {
+        std::lock_guard lock(mu);
+        if (results.size() >= n || now_s() > end) return results.size();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  };
+  for (uint64_t key = 1; key <= 40; ++key) ASSERT_TRUE(engine.submit({.key = key, .kind = ApiKind::kChatCompletions, .body = body}));
+  ASSERT_EQ(wait_results(40, 20), 40u);
+  stub->set_behavior({.rate_hang = 1.0, .hang_s = 60, .record_events = false});
+  const double hung_at = now_s();
+  ASSERT_TRUE(engine.submit({.key = 41, .kind = ApiKind::kChatCompletions, .body = body}));
+  ASSERT_EQ(wait_results(41, 20), 41u) << "no answer in 20 s: the request waited for the fixed 120 s limit";
+  const double waited_s = now_s() - hung_at;
+  engine.stop(false);
+  std::lock_guard lock(mu);
+  const EngineResult& hung = results.back();
+  ASSERT_TRUE(hung.error);
+  EXPECT_EQ(hung.error->code, ErrorCode::kTimeout);
+  EXPECT_NE(hung.error->message.find("p99 of recent answers"), std::string::npos) << hung.error->message;
+  EXPECT_LT(waited_s, 5.0);
+  for (size_t i = 0; i + 1 < results.size(); ++i) EXPECT_FALSE(results[i].error) << results[i].error->message;
 }
 
 TEST(HttpEngine, CtrlCFinishesRequestsInFlightAndTheSameCommandResumesEveryIdOnce) {

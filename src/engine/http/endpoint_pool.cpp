@@ -108,9 +108,10 @@ void EndpointPool::on_finish(size_t i, EndpointOutcome outcome, double latency_m
       e.limiter.on_overload();
       break;
     }
-    case EndpointOutcome::kTimeout:
+    case EndpointOutcome::kTimeout:  // an answer that never came counts as a server error too
       e.view.failed++;
       e.limiter.on_overload();
+      if (++e.consecutive_server_errors >= options_.server_errors_to_down) mark_down(e, now_s);
       break;
     case EndpointOutcome::kServerError:
       e.view.failed++;

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "core/clock.h"
+#include "engine/http/observed_timeout.h"
 #include "core/log.h"
 #include "engine/http/http_transport.h"
 #include "engine/http/openai_response.h"
@@ -35,6 +36,7 @@ struct Flight {
   Queued queued;
   size_t endpoint = 0;
   double sent_s = 0;
+  double timeout_s = 0;  // what this transfer was given (ObservedTimeout's limit when it was sent)
   std::unique_ptr<SseAssembler> sse;  // streamed requests; heap-held so the transfer's callback can keep it
 };
 
@@ -281,7 +283,7 @@ class HttpEngineImpl final : public HttpEngine {
       pool_.on_dispatch(*i);
       const uint64_t id = next_id_++;
       // The flight owns the body the transfer reads (node addresses in flights_ are stable).
-      Flight& f = flights_.emplace(id, Flight{std::move(q), *i, now, nullptr}).first->second;
+      Flight& f = flights_.emplace(id, Flight{std::move(q), *i, now, timeout_.limit_s(), nullptr}).first->second;
       pending_.pop_front();
       std::function<void(std::string_view)> on_data;
       if (streams(options_, f.queued.request.kind)) {
@@ -290,7 +292,7 @@ class HttpEngineImpl final : public HttpEngine {
         on_data = [sse = f.sse.get()](std::string_view bytes) { (void)sse->feed(bytes, now_s()); };
       }
       transport_->start({.id = id, .url = request_urls_[*i][static_cast<size_t>(f.queued.request.kind)], .post = true,
-                         .body = f.queued.body_text, .timeout_s = options_.request_timeout_s,
+                         .body = f.queued.body_text, .timeout_s = f.timeout_s,
                          .on_data = std::move(on_data)});
     }
   }
@@ -330,9 +332,10 @@ class HttpEngineImpl final : public HttpEngine {
         return;
       case TransportFailure::kTimeout:
         pool_.on_finish(f.endpoint, EndpointOutcome::kTimeout, latency_ms, now);
-        deliver_error(f.queued, {ErrorCode::kTimeout, url + ": no answer within " +
-                                                           std::to_string(options_.request_timeout_s) + " s"},
-                      f.sent_s, now);
+        if (!pool_.view(f.endpoint).up) {
+          log_warn("endpoint " + url + " let requests time out repeatedly: taken out until a health check passes");
+        }
+        deliver_error(f.queued, {ErrorCode::kTimeout, timeout_message(url, f.timeout_s)}, f.sent_s, now);
         return;
       case TransportFailure::kTooLarge:
         pool_.on_finish(f.endpoint, EndpointOutcome::kClientError, latency_ms, now);
@@ -360,6 +363,7 @@ class HttpEngineImpl final : public HttpEngine {
     }
     if (r.status >= 200 && r.status < 300) {
       pool_.on_finish(f.endpoint, EndpointOutcome::kOk, latency_ms, now);
+      timeout_.on_answer(now - f.sent_s);
       deliver_ok(f, r, now);
       return;
     }
@@ -390,6 +394,18 @@ class HttpEngineImpl final : public HttpEngine {
     // The server's own answer goes to the error line's `response`, as OpenAI's batch error lines carry it.
     result.raw_body = r.body.size() <= kKeptErrorBodyBytes ? std::move(r.body) : r.body.substr(0, kKeptErrorBodyBytes);
     deliver(std::move(result));
+  }
+
+  std::string timeout_message(const std::string& url, double limit_s) const {
+    char buf[256];
+    if (limit_s < options_.request_timeout_s) {
+      std::snprintf(buf, sizeof buf, ": no answer within %.0f s (%.3g x the p99 of recent answers, %.1f s; "
+                    "--timeout-p99-multiple sets the multiple, 0 turns it off)", limit_s, options_.timeout_p99_multiple,
+                    timeout_.p99_s());
+    } else {
+      std::snprintf(buf, sizeof buf, ": no answer within %.0f s (--request-timeout)", limit_s);
+    }
+    return url + buf;
   }
 
   bool stopping() const {
@@ -495,6 +511,9 @@ class HttpEngineImpl final : public HttpEngine {
 
   // Event loop only (and start(), before the loop exists).
   EndpointPool pool_;
+  ObservedTimeout timeout_{ObservedTimeoutOptions{.fixed_limit_s = options_.request_timeout_s,
+                                                  .p99_multiple = options_.timeout_p99_multiple,
+                                                  .floor_s = options_.timeout_floor_s}};
   std::deque<Queued> pending_;
   std::unordered_map<uint64_t, Flight> flights_;
   uint64_t next_id_ = 1;

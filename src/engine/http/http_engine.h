@@ -9,7 +9,8 @@
 // before an answer came (refused, reset, server killed) is sent again, to whichever endpoint is up,
 // up to max_redispatches times; a 429 pauses its endpoint for the Retry-After and the request is
 // sent again too, until it has been rate-limited for outage_limit_s. Timeouts and 5xx come back as
-// retryable errors for the runner's RetryPolicy. While no endpoint is up, requests wait (one
+// retryable errors for the runner's RetryPolicy; a request times out at a multiple of the observed
+// p99 latency (ObservedTimeout), and repeated timeouts take an endpoint out like repeated 5xx. While no endpoint is up, requests wait (one
 // message, health checks with backoff) and fail only once the outage passed outage_limit_s.
 // An answer that is not what was asked for (a 200 without `choices`, a choice's content a number)
 // is a server error, not an empty success; an answer over max_response_bytes is cut off and fails.
@@ -38,7 +39,11 @@ struct HttpEngineOptions {
   int max_concurrency = 64;            // per endpoint: the adaptive limit's ceiling
   int initial_concurrency = 8;         // per endpoint, at start and after an endpoint came back
   std::string api_key;                 // empty: no Authorization header
-  double request_timeout_s = 600;
+  double request_timeout_s = 600;      // the most one request may take
+  // Once 32 answers came, a request waits this many times their p99 latency (at least 30 s, at most
+  // request_timeout_s): a server that stops answering is noticed in seconds, not minutes. 0: off.
+  double timeout_p99_multiple = 4;
+  double timeout_floor_s = 30;         // the observed limit is never shorter
   double start_probe_timeout_s = 5;    // start(): GET /health on every endpoint, this long at most
   // Every endpoint down (or answering only 429) this long: requests fail instead of waiting. Until
   // then the engine waits, says so once, and health-checks the endpoints so a restarted server is
