@@ -124,7 +124,8 @@ Expected<std::unique_ptr<HttpEngine>> make_endpoint_engine(RunFlags& f) {
   return make_http_engine(f.http);
 }
 
-int run_on(RunFlags& f, Engine& engine, const HttpEngine* http);
+// `make_engine` runs only where the job has work left (run_batch decides); `http` is set by it for --endpoint.
+int run_on(RunFlags& f, const EngineFactory& make_engine, const HttpEngine* const& http);
 
 int run_command(RunFlags& f) {
   f.run.input = f.input;
@@ -142,9 +143,13 @@ int run_command(RunFlags& f) {
                                                         "--endpoint choose their own GPUs"});
     }
     apply_tuned_setting(f);
-    auto http = make_endpoint_engine(f);
-    if (!http) return report_error(http.error());
-    return run_on(f, **http, http->get());
+    std::unique_ptr<HttpEngine> engine;
+    const HttpEngine* http = nullptr;
+    return run_on(f, [&]() -> Expected<Engine*> {
+      BW_ASSIGN_OR_RETURN(engine, make_endpoint_engine(f));
+      http = engine.get();
+      return engine.get();
+    }, http);
   }
   if (f.http.stream) {
     return report_error({ErrorCode::kInvalidArgument,
@@ -168,16 +173,23 @@ int run_command(RunFlags& f) {
     f.engine.model_path = f.model;
   }
   apply_tuned_setting(f);
-  auto engine = make_llama_engine(f.engine);
-  if (!engine) return report_error(engine.error());
-  return run_on(f, **engine, nullptr);
+  std::unique_ptr<Engine> engine;
+  const HttpEngine* no_http = nullptr;
+  return run_on(f, [&]() -> Expected<Engine*> {
+    BW_ASSIGN_OR_RETURN(engine, make_llama_engine(f.engine));
+    return engine.get();
+  }, no_http);
 }
 
-int run_on(RunFlags& f, Engine& engine, const HttpEngine* http) {
-  log_info(engine.description());
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
-  auto outcome = run_batch(f.run, engine);
+int run_on(RunFlags& f, const EngineFactory& make_engine, const HttpEngine* const& http) {
+  auto outcome = run_batch(f.run, [&]() -> Expected<Engine*> {
+    BW_ASSIGN_OR_RETURN(Engine * engine, make_engine());
+    log_info(engine->description());
+    // From here Ctrl-C finishes what is in flight; before, it ends a model load at once.
+    std::signal(SIGINT, on_interrupt);
+    std::signal(SIGTERM, on_interrupt);
+    return engine;
+  });
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   if (!outcome) return report_error(outcome.error());

@@ -102,6 +102,10 @@ std::filesystem::path partial_path(const std::filesystem::path& path) {
 }
 
 Expected<RunOutcome> run_batch(const RunOptions& options, Engine& engine) {
+  return run_batch(options, [&engine]() -> Expected<Engine*> { return &engine; });
+}
+
+Expected<RunOutcome> run_batch(const RunOptions& options, const EngineFactory& make_engine) {
   const double start = now_s();
   JobOptions job_options{options.input,   options.output,       options.errors, options.state,
                          options.restart, options.retry_failed, options.retry,  options.shard};
@@ -114,14 +118,26 @@ Expected<RunOutcome> run_batch(const RunOptions& options, Engine& engine) {
   if (outcome.retried_failures > 0) {
     log_info("--retry-failed: " + std::to_string(outcome.retried_failures) + " failed requests will run again");
   }
+  if (total == 0 && job->meta().input_lines == 0) {  // an empty shard of a non-empty file is fine
+    return make_error(ErrorCode::kInvalidArgument, o.input.string() + " has no requests (no line that is not blank): "
+                                                   "nothing to run; a batch file has one JSON request per line");
+  }
   if (job->unsent() > 0 && outcome.resumed > 0) {
     log_info("resuming " + o.state.string() + ": " + std::to_string(outcome.resumed) + " of " +
              std::to_string(total) + " already done");
   }
-
-  JobRunner runner(engine);
-  BW_TRY(runner.start());
-  runner.add(job);
+  Engine* engine = nullptr;
+  std::optional<JobRunner> runner;
+  if (job->unsent() > 0) {
+    BW_ASSIGN_OR_RETURN(engine, make_engine());
+    runner.emplace(*engine);
+    BW_TRY(runner->start());
+    runner->add(job);
+  } else {
+    log_info(o.state.string() + ": every request of this job has its result (" + std::to_string(outcome.resumed) +
+             " of " + std::to_string(total) + "); nothing to run, so no model is loaded. The output is written "
+             "again from the state; --restart runs the job again, --retry-failed its failures");
+  }
   Progress progress(total, options.progress_interval_s);
   StallWatch stall(options.stall_warning_s);
   bool stopping = false, stopped_hard = false;
@@ -131,37 +147,37 @@ Expected<RunOutcome> run_batch(const RunOptions& options, Engine& engine) {
   GpuUse gpu_use;
   JobStore& store = job->store();
 
-  while (!runner.idle()) {
+  while (runner && !runner->idle()) {
     const int interrupts = options.interrupts ? options.interrupts->load() : 0;
     if (interrupts >= 1 && !stopping) {
       stopping = true;
       stop_deadline = now_s() + options.stop_grace_s;
       progress.clear();
-      log_warn("interrupted: finishing " + std::to_string(runner.in_flight()) +
+      log_warn("interrupted: finishing " + std::to_string(runner->in_flight()) +
                " requests in flight (Ctrl-C again to stop now)");
-      runner.stop(/*finish_in_flight=*/true);
+      runner->stop(/*finish_in_flight=*/true);
     }
     if (stopping && !stopped_hard && (interrupts >= 2 || now_s() > stop_deadline)) {
       stopped_hard = true;
-      runner.stop(/*finish_in_flight=*/false);
+      runner->stop(/*finish_in_flight=*/false);
     }
     if (store.write_error() && !stopping) {
       stopping = stopped_hard = true;
-      runner.stop(false);
+      runner->stop(false);
     }
-    runner.step(0.1);
+    runner->step(0.1);
     const int64_t done = outcome.resumed + store.committed();
     rss.maybe_sample(done);
-    stall.update(done, runner.in_flight(), progress);
-    const EngineStats live = engine.stats();
+    stall.update(done, runner->in_flight(), progress);
+    const EngineStats live = engine->stats();
     progress.update(done, job->failed_this_run(), generated_so_far(live, job->completion_tokens()),
                     live.prompt_tokens_evaluated);
     gpu_use.maybe_sample(gpus);
   }
-  runner.stop(true);
+  if (runner) runner->stop(true);
   Status flushed = job->flush();
   outcome.interrupted = stopping && !store.write_error();
-  const EngineStats final_stats = engine.stats();
+  const EngineStats final_stats = engine ? engine->stats() : EngineStats{};
   progress.finish(outcome.resumed + store.committed(), job->failed_this_run(),
                   generated_so_far(final_stats, job->completion_tokens()), final_stats.prompt_tokens_evaluated);
   if (!flushed) return std::unexpected(flushed.error());

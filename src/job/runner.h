@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 
 #include "core/status.h"
 #include "engine/engine.h"
@@ -48,7 +49,12 @@ struct RunOutcome {
   std::filesystem::path partial_errors;
 };
 
-// The engine must not be started yet; run_batch starts it and stops it.
+// Makes the engine (loads the model, probes the servers) once the job is known to have work: a finished
+// job, an empty input or a state that belongs to another input is answered before a model loads for
+// minutes. The engine stays the caller's; it must not be started yet: run_batch starts and stops it.
+using EngineFactory = std::function<Expected<Engine*>()>;
+Expected<RunOutcome> run_batch(const RunOptions& options, const EngineFactory& make_engine);
+// The same with an engine made already.
 Expected<RunOutcome> run_batch(const RunOptions& options, Engine& engine);
 
 // OUT.jsonl -> OUT.partial.jsonl: results so far, written when a run stops before it is done.
