@@ -61,7 +61,13 @@ TEST(PlanAdvice, ThePrintedBatchwiseLineRunsOnTheTinyModel) {
   const json j = plan_json({"-m", tiny->string(), "--gpu", "cpu", "--prompt-tokens", "40", "--output-tokens", "8"});
   const std::string line = j["engines"]["batchwise"]["command_line"];
   const auto dir = test::scratch_dir();
-  const auto in = test::write_chat_requests(dir, 3);
+  const auto in = dir / "in.jsonl";
+  std::string lines;
+  for (int i = 0; i < 3; ++i) {
+    lines += R"({"custom_id":"r)" + std::to_string(i) +
+             R"(","method":"POST","url":"/v1/chat/completions","body":{"max_tokens":8,"messages":[{"role":"user","content":"q"}]}})" "\n";
+  }
+  test::write_text(in, lines);
   std::vector<std::string> args = {"run", in.string(), "-o", (dir / "out.jsonl").string(), "-m", tiny->string(), "-q"};
   std::istringstream words(line);
   for (std::string w; words >> w;) args.push_back(w);
