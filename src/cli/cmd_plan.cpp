@@ -159,14 +159,14 @@ Verb add_plan_command(CLI::App& app) {
                                    "`--gpu list` prints the catalogue");
   sub->add_option("--gpus", f->gpus, "number of such GPUs, layers split evenly")->capture_default_str();
   sub->add_option("--gpu-memory", f->gpu_memory, "a GPU not in the catalogue: memory per GPU, GiB (80, 80G, 80GiB; 80GB = 10^9 "
-                                                 "bytes); with --gpu it amends that entry");
-  sub->add_option("--gpu-bandwidth", f->gpu_bandwidth_gb_s, "its memory bandwidth, GB/s (with --gpu-memory and --gpu-tflops)");
-  sub->add_option("--gpu-tflops", f->gpu_tflops, "its dense FP16 throughput, TFLOP/s");
+                                                 "bytes); amends --gpu's entry or the probed GPU (default: theirs)");
+  sub->add_option("--gpu-bandwidth", f->gpu_bandwidth_gb_s, "memory bandwidth per GPU, GB/s (default: the catalogue's/probed; a custom GPU needs it)");
+  sub->add_option("--gpu-tflops", f->gpu_tflops, "dense FP16 throughput per GPU, TFLOP/s (default: the catalogue's; a custom GPU needs it)");
   sub->add_option("--cpu-cores", f->cpu_cores, "physical CPU cores (default: probed)");
   sub->add_option("--ram", f->ram, "host RAM, GiB (64, 64G; default: probed)");
-  sub->add_option("--parallel", f->parallel, "(-np) evaluate exactly this many parallel sequences, besides the recommendation");
+  sub->add_option("--parallel", f->parallel, "(-np) evaluate exactly this many parallel sequences, besides the recommendation (default: none)");
   sub->add_option("-c,--ctx-size", f->ctx_size, "evaluate exactly this many KV cells, tokens (all sequences together; "
-                                                "alone: as many of the workload's requests as it holds)");
+                                                "alone: as many of the workload's requests as it holds; default: none)");
   sub->add_option("--workload", f->workload, "seed (2,000 shared + 50 prompt tokens, 32 out), chat (500/250), long (8,000/500)")
       ->capture_default_str();
   sub->add_option("--prompt-tokens", f->prompt_tokens, "prompt tokens per request (overrides the workload)");

@@ -69,6 +69,7 @@ Expected<Plan> make_plan(const PlanRequest& request) {
   in.share_prefix = request.share_prefix;
   BW_ASSIGN_OR_RETURN(in.base.k_type, parse_weight_type(request.k_type.value_or(request.kv_type)));
   BW_ASSIGN_OR_RETURN(in.base.v_type, parse_weight_type(request.v_type.value_or(request.kv_type)));
+  BW_TRY(check_kv_types(in.spec, in.base.k_type, in.base.v_type));
   in.base.flash_attention = request.flash_attention || in.base.v_type.name != "f16";
   if (!request.flash_attention && in.base.v_type.name != "f16") {
     plan.notes.push_back("a quantized V cache needs flash attention: planned with it on");

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <tuple>
 
 #include "core/units.h"
 
@@ -120,7 +121,7 @@ std::vector<std::string> suggestions_for(const RecommendInput& in, int64_t need_
     }
   }
   const BatchChoice one = evaluate(in, 1);
-  if (in.base.k_type.name == "f16") {
+  if (in.base.k_type.name == "f16" && check_kv_types(in.spec, *parse_weight_type("q8_0"), *parse_weight_type("q8_0"))) {
     RecommendInput q = in;
     q.base.k_type = q.base.v_type = *parse_weight_type("q8_0");
     q.base.flash_attention = true;
@@ -164,6 +165,20 @@ ContextConfig context_for_batch(const RecommendInput& in, int64_t batch) {
     ctx.n_ctx_tokens = per_seq * batch;
   }
   return ctx;
+}
+
+Status check_kv_types(const ModelSpec& spec, const WeightType& k_type, const WeightType& v_type) {
+  const int64_t k_head = spec.is_mla() ? spec.kv_lora_rank + spec.qk_rope_head_dim : spec.head_dim;
+  const int64_t v_head = spec.is_mla() ? spec.kv_lora_rank : (spec.v_head_dim > 0 ? spec.v_head_dim : spec.head_dim);
+  for (const auto& [side, type, head] : {std::tuple{"K", &k_type, k_head}, std::tuple{"V", &v_type, v_head}}) {
+    if (head > 0 && head % type->block_weights != 0) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        std::string(side) + " cache type " + std::string(type->name) + ": llama.cpp needs the " + side +
+                            " head size (" + std::to_string(head) + ") to be a multiple of its block (" +
+                            std::to_string(type->block_weights) + " values); use f16 for this model");
+    }
+  }
+  return {};
 }
 
 Device combine_gpus(const RecommendInput& in, const Device& one, int64_t n) {

@@ -86,6 +86,10 @@ struct Recommendation {
   std::vector<size_t> pareto;
 };
 
+// llama.cpp refuses a K (V) cache type whose block size does not divide the K (V) head size (a
+// 16-wide head cannot hold q8_0's 32-value blocks): the error names the sizes and what to use.
+Status check_kv_types(const ModelSpec& spec, const WeightType& k_type, const WeightType& v_type);
+
 // The context config for `batch` requests of the workload (cells padded the way llama.cpp pads them).
 ContextConfig context_for_batch(const RecommendInput& in, int64_t batch);
 

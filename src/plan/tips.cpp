@@ -27,8 +27,13 @@ void kv_cache_tip(const RecommendInput& in, const Recommendation& r, std::vector
                                    "% of memory)"});
     return;
   }
+  const WeightType q8 = *parse_weight_type("q8_0");
+  if (auto ok = check_kv_types(in.spec, q8, q8); !ok) {
+    out.push_back({"kv cache", "f16 only: " + ok.error().message});
+    return;
+  }
   RecommendInput q = in;
-  q.base.k_type = q.base.v_type = *parse_weight_type("q8_0");
+  q.base.k_type = q.base.v_type = q8;
   q.base.flash_attention = true;
   q.asked_batch.reset();
   q.asked_context_tokens.reset();
@@ -107,7 +112,7 @@ void quantization_tip(const RecommendInput& in, const Recommendation& r, const s
     return;
   }
   const double now = r.recommended.perf.requests_per_s, then = ro.recommended.perf.requests_per_s;
-  std::string text = "--quant " + name + " (weights " + format_gib(other.weights.total_bytes) + "): " + num(then, 1) +
+  std::string text = "--quant " + name + " (for a GGUF: a " + name + " file of this model; weights " + format_gib(other.weights.total_bytes) + "): " + num(then, 1) +
                      " req/s at batch " + tokens(ro.recommended.batch) + " vs " + num(now, 1) + " req/s with " + quant +
                      " at batch " + tokens(r.recommended.batch);
   if (then > now * 1.05) {

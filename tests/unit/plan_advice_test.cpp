@@ -29,6 +29,13 @@ int64_t total(const json& memory) {
          memory["compute_bytes"].get<int64_t>() + memory["overhead_bytes"].get<int64_t>();
 }
 
+std::string tip(const json& plan, const std::string& topic) {
+  for (const auto& t : plan["tips"]) {
+    if (t["topic"] == topic) return t["tip"];
+  }
+  return "";
+}
+
 TEST(PlanAdvice, AskedSettingsAreAnsweredExactlyInLlamaCppSpellings) {
   const json j = plan_json({"-m", "llama-3.1-8b", "--gpu", "RTX 4090", "-np", "64", "-c", "32768", "-ctk", "q8_0",
                             "-ctv", "q8_0"});
@@ -58,8 +65,10 @@ TEST(PlanAdvice, ThePrintedBatchwiseLineRunsOnTheTinyModel) {
   test::ensure_tiny_model();
   const auto tiny = default_tiny_model();
   ASSERT_TRUE(tiny.has_value());
-  const json j = plan_json({"-m", tiny->string(), "--gpu", "cpu", "--prompt-tokens", "40", "--output-tokens", "8"});
+  const json j = plan_json({"-m", tiny->string(), "--gpu", "cpu", "--prompt-tokens", "40", "--output-tokens", "8",
+                            "-ub", "256"});
   const std::string line = j["engines"]["batchwise"]["command_line"];
+  EXPECT_NE(line.find("-ub 256"), std::string::npos) << line;
   const auto dir = test::scratch_dir();
   const auto in = dir / "in.jsonl";
   std::string lines;
@@ -74,6 +83,19 @@ TEST(PlanAdvice, ThePrintedBatchwiseLineRunsOnTheTinyModel) {
   const auto run = test::run_batchwise(args);
   ASSERT_EQ(run.exit_code, 0) << line << "\n" << run.err;
   EXPECT_EQ(test::read_jsonl(dir / "out.jsonl").size(), 3u);
+}
+
+// plan once advised -ctk q8_0 for the tiny model, whose 16-wide heads llama.cpp cannot store in 32-value
+// blocks: run then failed to create its context. Now plan refuses it and its tips do not suggest it.
+TEST(PlanAdvice, AKvTypeLlamaCppRefusesForTheHeadSizeIsRefusedNotAdvised) {
+  test::ensure_tiny_model();
+  const auto tiny = default_tiny_model();
+  ASSERT_TRUE(tiny.has_value());
+  const auto r = test::run_batchwise({"plan", "-m", tiny->string(), "--gpu", "cpu", "--kv-type", "q8_0"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("head size (16) to be a multiple of its block (32"), std::string::npos) << r.err;
+  const json j = plan_json({"-m", tiny->string(), "--gpu", "cpu"});
+  EXPECT_EQ(tip(j, "kv cache").find("f16 only"), 0u) << tip(j, "kv cache");
 }
 
 TEST(PlanAdvice, TheLlamaServerLineTurnsThePromptCacheOffAsRunEndpointAdvises) {
@@ -131,19 +153,15 @@ TEST(PlanAdvice, ACustomMachineIsPlannedForWithItsUnits) {
   EXPECT_NE(bad.err.find("--gpu-memory \"lots\""), std::string::npos) << bad.err;
 }
 
-std::string tip(const json& plan, const std::string& topic) {
-  for (const auto& t : plan["tips"]) {
-    if (t["topic"] == topic) return t["tip"];
-  }
-  return "";
-}
-
 TEST(PlanAdvice, TipsAreTheFiguresOfThePlansTheyPointTo) {
   // A datacenter GPU at large batch: F16 weights predicted faster than Q4_K_M, as measured on an H200.
   const json h200 = plan_json({"-m", "llama-3.1-8b", "--gpu", "H200"});
   const json f16 = plan_json({"-m", "llama-3.1-8b", "--gpu", "H200", "--quant", "f16"});
   const std::string quant = tip(h200, "quantization");
   EXPECT_EQ(quant.find("faster: --quant f16"), 0u) << quant;
+  EXPECT_NE(quant.find("H200"), std::string::npos) << quant;
+  // A consumer GPU's tip compares the same way but cites no datacenter measurement.
+  EXPECT_EQ(tip(plan_json({"-m", "llama-3.1-8b", "--gpu", "RTX 4090"}), "quantization").find("H200"), std::string::npos);
   char rps[32];
   std::snprintf(rps, sizeof rps, "%.1f req/s", f16["recommended"]["requests_per_s"].get<double>());
   EXPECT_NE(quant.find(rps), std::string::npos) << quant << " vs " << rps;
