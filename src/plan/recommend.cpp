@@ -129,10 +129,12 @@ std::vector<std::string> suggestions_for(const RecommendInput& in, int64_t need_
       out.push_back("--kv-type q8_0 halves the KV cache (" + format_gib(one.memory.device.kv_cache_bytes) + ") and fits");
     }
   }
-  if (in.one_gpu.is_gpu() && in.one_gpu.memory_bytes > 0) {
+  // A caller that set no one_gpu plans for one device: that is the GPU to count in.
+  const Device& one_gpu = in.one_gpu.memory_bytes > 0 ? in.one_gpu : in.device;
+  if (one_gpu.is_gpu() && one_gpu.memory_bytes > 0) {
     for (int64_t n = in.gpu_count + 1; n <= 16; ++n) {
       RecommendInput split = in;
-      split.device = combine_gpus(in, in.one_gpu, n);
+      split.device = combine_gpus(in, one_gpu, n);
       if (fits(split, 1, 1.0)) {
         out.push_back("--gpus " + std::to_string(n) + ": layers split over " + std::to_string(n) + " such GPUs fit");
         break;
