@@ -126,7 +126,8 @@ std::vector<std::string> suggestions_for(const RecommendInput& in, int64_t need_
     q.base.k_type = q.base.v_type = *parse_weight_type("q8_0");
     q.base.flash_attention = true;
     if (fits(q, 1, 1.0)) {
-      out.push_back("--kv-type q8_0 halves the KV cache (" + format_gib(one.memory.device.kv_cache_bytes) + ") and fits");
+      out.push_back("--kv-type q8_0 (run: -ctk q8_0 -ctv q8_0) halves the KV cache (" +
+                    format_gib(one.memory.device.kv_cache_bytes) + ") and fits");
     }
   }
   // A caller that set no one_gpu plans for one device: that is the GPU to count in.
