@@ -82,6 +82,10 @@ Expected<Plan> make_plan(const PlanRequest& request) {
   for (const auto* v : {&request.parallel, &request.ctx_tokens}) {
     if (*v && **v <= 0) return make_error(ErrorCode::kInvalidArgument, "-np/--parallel and -c/--ctx-size must be at least 1");
   }
+  if (request.parallel && *request.parallel > kLlamaCppMaxSequences) {
+    plan.notes.push_back("-np " + std::to_string(*request.parallel) + ": llama.cpp allows at most " +
+                         std::to_string(kLlamaCppMaxSequences) + " sequences in one context (batchwise run: --lanes 2 for more)");
+  }
   in.asked_batch = request.parallel;
   in.asked_context_tokens = request.ctx_tokens;
   if (in.spec.n_ctx_train > 0 && request.workload.request_context_tokens() > in.spec.n_ctx_train) {
