@@ -30,6 +30,9 @@ constexpr std::array kSpellings = {
     Spelling{"plan", "-np", "--parallel", ""},
     Spelling{"plan", "-ub", "--ubatch-size", ""},
     Spelling{"plan", "--ubatch", "--ubatch-size", "llama.cpp's name"},
+    Spelling{"plan", "-ctk", "--cache-type-k", ""},
+    Spelling{"plan", "-ctv", "--cache-type-v", ""},
+    Spelling{"plan", "-fa", "--flash-attn", ""},
 };
 
 bool is_flash_attn_value(std::string_view v) { return v == "on" || v == "off" || v == "auto"; }

@@ -22,7 +22,8 @@ std::string EngineFlags::command_line() const {
 
 std::vector<EngineFlags> engine_flags(const RecommendInput& in, const BatchChoice& choice) {
   const WorkloadShape& w = in.workload;
-  const ContextConfig ctx = context_for_batch(in, choice.batch);
+  ContextConfig ctx = context_for_batch(in, choice.batch);
+  ctx.n_ctx_tokens = choice.context_tokens;  // the choice's own cells (a user's -c may differ from the workload's)
   const int64_t per_request = padded_context(static_cast<int64_t>(std::ceil(w.request_context_tokens() * 1.05)));
   const std::string k(ctx.k_type.name), v(ctx.v_type.name);
   const bool gpu = in.device.is_gpu();
@@ -50,10 +51,13 @@ std::vector<EngineFlags> engine_flags(const RecommendInput& in, const BatchChoic
   EngineFlags ls{"llama-server", {}, ""};
   ls.args = {"-c", s(ctx.n_ctx_tokens), "-np", s(choice.batch), "-b", s(ctx.n_batch_tokens), "-ub",
              s(ctx.n_ubatch_tokens), "-ctk", k, "-ctv", v, "-fa", ctx.flash_attention ? "on" : "off", "-ngl",
-             gpu ? "999" : "0", "--cache-ram", shared ? "8192" : "0"};
+             gpu ? "999" : "0", "--cache-ram", "0"};
   if (ctx.kv_unified) ls.args.push_back("-kvu");
-  ls.note = shared ? "-kvu lets slots share the prefix's cells; llama.cpp still attends over it per sequence"
-                   : "each slot gets -c / -np cells";
+  // --cache-ram 0, as `run --endpoint` advises: the host prompt cache copies a slot's KV cache on many
+  // requests, which slows a batch job; slots still reuse a prefix that is in their cells.
+  ls.note = std::string(shared ? "-kvu lets slots share the prefix's cells; llama.cpp still attends over it per sequence"
+                               : "each slot gets -c / -np cells") +
+            "; --cache-ram 0: the host prompt cache copies KV cells on many requests (slower for batch jobs)";
   out.push_back(ls);
 
   EngineFlags vl{"vllm", {}, ""};

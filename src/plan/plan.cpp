@@ -33,6 +33,7 @@ Expected<Plan> make_plan(const PlanRequest& request) {
   BW_TRY(validate_workload(request.workload));
   BW_ASSIGN_OR_RETURN(plan.model, load_model_info(request.model));
   BW_ASSIGN_OR_RETURN(plan.hardware, select_hardware(request.gpu, request.gpu_count));
+  BW_TRY(apply_overrides(plan.hardware, request.machine, request.gpu_count));
   if (!plan.hardware.note.empty()) plan.notes.push_back(plan.hardware.note);
 
   const bool gguf = plan.model.source == "gguf";
@@ -66,23 +67,27 @@ Expected<Plan> make_plan(const PlanRequest& request) {
   }
   in.max_latency_s = request.max_latency_s;
   in.share_prefix = request.share_prefix;
-  BW_ASSIGN_OR_RETURN(in.base.k_type, parse_weight_type(request.kv_type));
-  in.base.v_type = in.base.k_type;
+  BW_ASSIGN_OR_RETURN(in.base.k_type, parse_weight_type(request.k_type.value_or(request.kv_type)));
+  BW_ASSIGN_OR_RETURN(in.base.v_type, parse_weight_type(request.v_type.value_or(request.kv_type)));
+  BW_TRY(check_kv_types(in.spec, in.base.k_type, in.base.v_type));
   in.base.flash_attention = request.flash_attention || in.base.v_type.name != "f16";
   if (!request.flash_attention && in.base.v_type.name != "f16") {
     plan.notes.push_back("a quantized V cache needs flash attention: planned with it on");
   }
   in.base.n_ubatch_tokens = request.ubatch_tokens;
   in.base.n_batch_tokens = std::max<int64_t>(2048, request.ubatch_tokens);
-  in.device = plan.hardware.primary();
-  if (plan.hardware.gpus.size() > 1) {
-    // Layer split: weights and KV add up, but every device holds its own compute buffer and runtime;
-    // each step still runs the layers one device after another (no bandwidth gain).
-    const auto n = static_cast<int64_t>(plan.hardware.gpus.size());
-    const int64_t per_device_fixed = kGpuRuntimeOverheadBytes + compute_buffer_bytes(in.spec, context_for_batch(in, 1));
-    in.device.memory_bytes = n * in.device.memory_bytes - (n - 1) * per_device_fixed;
-    in.device.name = std::to_string(plan.hardware.gpus.size()) + " x " + in.device.name;
+  in.one_gpu = plan.hardware.primary();
+  in.gpu_count = std::max<int64_t>(1, static_cast<int64_t>(plan.hardware.gpus.size()));
+  in.device = combine_gpus(in, in.one_gpu, in.gpu_count);
+  for (const auto* v : {&request.parallel, &request.ctx_tokens}) {
+    if (*v && **v <= 0) return make_error(ErrorCode::kInvalidArgument, "-np/--parallel and -c/--ctx-size must be at least 1");
   }
+  if (request.parallel && *request.parallel > kLlamaCppMaxSequences) {
+    plan.notes.push_back("-np " + std::to_string(*request.parallel) + ": llama.cpp allows at most " +
+                         std::to_string(kLlamaCppMaxSequences) + " sequences in one context (batchwise run: --lanes 2 for more)");
+  }
+  in.asked_batch = request.parallel;
+  in.asked_context_tokens = request.ctx_tokens;
   if (in.spec.n_ctx_train > 0 && request.workload.request_context_tokens() > in.spec.n_ctx_train) {
     plan.notes.push_back("a request's context (" + std::to_string(request.workload.request_context_tokens()) +
                          " tokens) exceeds the model's trained context (" + std::to_string(in.spec.n_ctx_train) + ")");
@@ -90,6 +95,8 @@ Expected<Plan> make_plan(const PlanRequest& request) {
   plan.recommendation = recommend(in);
   plan.devices = split_over(plan.hardware, plan.recommendation.recommended.memory);
   plan.flags = engine_flags(in, plan.recommendation.recommended);
+  if (plan.recommendation.asked) plan.asked_flags = engine_flags(in, plan.recommendation.asked->choice);
+  plan.tips = plan_tips(in, plan.recommendation, plan.quant);
   return plan;
 }
 

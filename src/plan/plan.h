@@ -9,11 +9,13 @@
 #include <vector>
 
 #include "core/status.h"
+#include "hardware/custom_machine.h"
 #include "hardware/device.h"
 #include "model/model_source.h"
 #include "plan/engine_flags.h"
 #include "plan/perf_model.h"
 #include "plan/recommend.h"
+#include "plan/tips.h"
 #include "plan/workload_shape.h"
 
 namespace batchwise {
@@ -23,8 +25,12 @@ struct PlanRequest {
   std::optional<std::string> quant;          // file type; default: the GGUF's own, else q4_k_m
   std::optional<std::string> gpu;            // catalogue name; unset: probe this machine
   int gpu_count = 1;
+  MachineOverrides machine;                  // --gpu-memory, --gpu-bandwidth, --gpu-tflops, --cpu-cores, --ram
   WorkloadShape workload;
   std::string kv_type = "f16";
+  std::optional<std::string> k_type, v_type;  // -ctk / -ctv: one side other than kv_type
+  std::optional<int64_t> parallel;           // -np: evaluate exactly this batch (besides recommending)
+  std::optional<int64_t> ctx_tokens;         // -c: evaluate exactly this many KV cells
   std::optional<double> max_latency_s;
   int64_t ubatch_tokens = 512;
   bool flash_attention = true;
@@ -49,6 +55,8 @@ struct Plan {
   Recommendation recommendation;
   std::vector<DeviceShare> devices;  // the recommended batch's memory on each device (layers split evenly)
   std::vector<EngineFlags> flags;    // for the recommended batch
+  std::vector<EngineFlags> asked_flags;  // for the user's -np/-c, when given
+  std::vector<Tip> tips;
   std::vector<std::string> notes;
   std::optional<double> measured_speed_factor;  // set when tune's calibration was applied
 };

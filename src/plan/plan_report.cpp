@@ -93,6 +93,22 @@ std::string plan_to_json(const Plan& p) {
     j["suggestions"] = r.suggestions;
   }
   j["limited_by"] = r.limited_by;
+  if (r.asked) {
+    const AskedSettings& a = *r.asked;
+    j["asked"] = choice_json(a.choice);
+    j["asked"]["fits"] = a.fits;
+    j["asked"]["meets_headroom"] = a.meets_headroom;
+    j["asked"]["free_bytes"] = a.free_bytes;
+    j["asked"]["requests_held"] = a.requests_held;
+    j["asked"]["engines"] = json::object();
+    for (const auto& f : p.asked_flags) j["asked"]["engines"][f.engine] = {{"args", f.args}, {"command_line", f.command_line()}};
+  }
+  j["safe_meets_headroom"] = r.safe_meets_headroom;
+  j["context_per_request"] = {{"max_tokens", r.per_request.max_tokens},
+                              {"recommended_tokens", r.per_request.recommended_tokens},
+                              {"safe_tokens", r.per_request.safe_tokens}};
+  j["tips"] = json::array();
+  for (const auto& t : p.tips) j["tips"].push_back({{"topic", t.topic}, {"tip", t.text}});
   j["max"] = choice_json(r.max);
   j["recommended"] = choice_json(r.recommended);
   j["safe"] = choice_json(r.safe);
@@ -119,6 +135,7 @@ std::string plan_to_text(const Plan& p) {
   const Recommendation& r = p.recommendation;
   const Device& d = p.input.device;
   std::string out;
+  char row_buffer[256];
   auto line = [&](const std::string& text) { out += text + "\n"; };
   line("model     " + s.name + " (" + s.architecture + ", " + fixed(s.parameter_count() / 1e9, 2) + "B params" +
        (s.is_moe() ? ", " + fixed(s.active_parameter_count() / 1e9, 2) + "B active" : "") + (s.is_mla() ? ", MLA" : "") +
@@ -138,6 +155,29 @@ std::string plan_to_text(const Plan& p) {
                                      std::to_string(s.sliding_window) + ")"
                                : ""));
   for (const auto& n : p.notes) line("note      " + n);
+  if (r.asked) {
+    const AskedSettings& a = *r.asked;
+    const DeviceMemory& m = a.choice.memory.device;
+    line("");
+    line("asked     -np " + std::to_string(a.choice.batch) + " -c " + std::to_string(a.choice.context_tokens) + ": " +
+         (a.fits ? "fits, " + format_gib(a.free_bytes) + " free" : "DOES NOT FIT, short by " + format_gib(-a.free_bytes)) +
+         " (" + format_gib(m.total_bytes()) + " of " + format_gib(d.memory_bytes) + ": weights " +
+         format_gib(m.weights_bytes) + ", kv cache " + format_gib(m.kv_cache_bytes) + ", compute " +
+         format_gib(m.compute_bytes) + ", runtime " + format_gib(m.overhead_bytes) + ")" +
+         (a.fits && !a.meets_headroom ? "; leaves less than 15% free" : ""));
+    if (a.requests_held < a.choice.batch) {
+      line("          the " + std::to_string(a.choice.context_tokens) + " cells hold " + std::to_string(a.requests_held) +
+           " of this workload's requests at once, not " + std::to_string(a.choice.batch));
+    }
+    if (a.fits) {
+      std::snprintf(row_buffer, sizeof row_buffer, "          %.1f tokens/s, %.2f req/s, %.2fs per request",
+                    a.choice.perf.decode_tokens_per_s, a.choice.perf.requests_per_s, a.choice.perf.request_latency_s);
+      line(row_buffer);
+    }
+    for (const auto& f : p.asked_flags) {
+      if (f.engine == "batchwise" || f.engine == "llama-server") line("          " + f.engine + ": " + f.command_line());
+    }
+  }
   if (!r.fits) {
     line("");
     line("DOES NOT FIT: batch 1 needs " + format_gib(r.max.memory.device.total_bytes()) + " but " + d.name + " has " +
@@ -167,6 +207,16 @@ std::string plan_to_text(const Plan& p) {
     }
   }
   line("limited by " + r.limited_by);
+  if (!r.safe_meets_headroom) {
+    line("safe      none: even batch 1 uses " + format_gib(r.safe.memory.device.total_bytes()) + " of " +
+         format_gib(d.memory_bytes) + ", more than the 85% the safe rule allows");
+  }
+  line("context   per request up to " + std::to_string(r.per_request.max_tokens) + " tokens at batch 1 (max), " +
+       std::to_string(r.per_request.recommended_tokens) + " at batch " + std::to_string(r.recommended.batch) +
+       " (recommended), " +
+       (r.safe_meets_headroom ? std::to_string(r.per_request.safe_tokens) + " at batch " + std::to_string(r.safe.batch) +
+                                    " with 15% free (safe)"
+                              : std::string("none with 15% free (safe)")));
   line("");
   line("batch   req/s   tokens/s   latency   step      bound     (knee *, Pareto +)");
   for (size_t i = 0; i < r.curve.size(); ++i) {
@@ -179,6 +229,11 @@ std::string plan_to_text(const Plan& p) {
   }
   line("");
   for (const auto& f : p.flags) line(f.engine + ": " + f.command_line());
+  if (!p.tips.empty()) {
+    line("");
+    line("tips for this machine");
+    for (const auto& t : p.tips) line("  - " + t.topic + ": " + t.text);
+  }
   return out;
 }
 

@@ -3,7 +3,11 @@
 // it), the memory model says whether it fits, the performance model how fast it goes.
 //   max          the largest batch whose memory fits the device (llama.cpp caps a context at 256)
 //   recommended  the knee of the throughput curve among batches that fit and meet the latency SLO
-//   safe         the largest batch <= recommended that leaves 15% of device memory free
+//   safe         the largest batch <= recommended that leaves 15% of device memory free; when even
+//                batch 1 does not, safe is batch 1 with safe_meets_headroom = false (said, not hidden)
+//   asked        the batch (-np) and context (-c) the user named, evaluated exactly as given
+//   per request  the longest context one request may have at batch 1 (max), at the recommended batch,
+//                and at the safe batch within the 15% headroom (the seed's max/recommended/safe context)
 // A model that does not fit at batch 1 gives a Fit with fits = false, how short the device is, and
 // what would fit instead (a smaller quantization, partial offload).
 #pragma once
@@ -36,6 +40,13 @@ struct RecommendInput {
   std::optional<double> max_latency_s;  // per request
   bool share_prefix = true;           // the engine shares the prefix's KV cells (batchwise run, llama-server -kvu)
   int64_t max_batch_cap = kLlamaCppMaxSequences;
+  // Layer split over gpu_count identical GPUs: `device` is their combined memory (see combine_gpus),
+  // `one_gpu` one of them (what DOES-NOT-FIT's --gpus N suggestion counts in).
+  int64_t gpu_count = 1;
+  Device one_gpu;
+  // The settings the user named (plan -np K -c N): evaluated as given, besides the recommendation.
+  std::optional<int64_t> asked_batch;
+  std::optional<int64_t> asked_context_tokens;
 };
 
 struct BatchChoice {
@@ -45,20 +56,47 @@ struct BatchChoice {
   BatchPoint perf;
 };
 
+// The user's own -np/-c: whether they fit, and by how much.
+struct AskedSettings {
+  BatchChoice choice;
+  bool fits = false;
+  bool meets_headroom = false;        // leaves kSafeMemoryFraction's 15% free
+  int64_t free_bytes = 0;             // device memory left (negative: short by)
+  int64_t requests_held = 0;          // the workload's requests the -c cells hold at once
+};
+
+// Longest context per request, tokens (0: none fits).
+struct RequestContext {
+  int64_t max_tokens = 0;             // batch 1, all memory
+  int64_t recommended_tokens = 0;     // the recommended batch, all memory
+  int64_t safe_tokens = 0;            // the safe batch, 15% left free
+};
+
 struct Recommendation {
   bool fits = false;
   int64_t shortfall_bytes = 0;        // when !fits: device memory missing at batch 1
   std::vector<std::string> suggestions;  // when !fits: what would fit
   std::string limited_by;             // "memory", "latency SLO", "sequence cap", "throughput knee"
   BatchChoice max, recommended, safe;
+  bool safe_meets_headroom = true;    // false: even batch 1 uses more than kSafeMemoryFraction
+  std::optional<AskedSettings> asked;
+  RequestContext per_request;
   std::vector<BatchPoint> curve;      // powers of two up to max, and max itself
   size_t knee = 0;
   std::vector<size_t> pareto;
 };
 
+// llama.cpp refuses a K (V) cache type whose block size does not divide the K (V) head size (a
+// 16-wide head cannot hold q8_0's 32-value blocks): the error names the sizes and what to use.
+Status check_kv_types(const ModelSpec& spec, const WeightType& k_type, const WeightType& v_type);
+
 // The context config for `batch` requests of the workload (cells padded the way llama.cpp pads them).
 ContextConfig context_for_batch(const RecommendInput& in, int64_t batch);
 
 Recommendation recommend(const RecommendInput& in);
+
+// `n` GPUs like `one` with layers split: weights and KV add up, but every device holds its own
+// compute buffer and runtime (each step still runs the layers one device after another).
+Device combine_gpus(const RecommendInput& in, const Device& one, int64_t n);
 
 }  // namespace batchwise

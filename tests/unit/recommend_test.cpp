@@ -79,5 +79,56 @@ TEST(Recommend, CpuOnlyPlanIsFinite) {
   EXPECT_GT(r.recommended.perf.requests_per_s, 0);
 }
 
+TEST(Recommend, AskedSettingsAreEvaluatedAsGivenBesidesTheRecommendation) {
+  RecommendInput in = input("llama-3.1-8b", FileType::kQ4_K_M, "RTX 4090", "seed");
+  in.asked_batch = 8;
+  in.asked_context_tokens = 5000;  // padded to 5120, as llama.cpp pads
+  const Recommendation r = recommend(in);
+  ASSERT_TRUE(r.asked.has_value());
+  EXPECT_EQ(r.asked->choice.batch, 8);
+  EXPECT_EQ(r.asked->choice.context_tokens, 5120);
+  EXPECT_EQ(r.asked->choice.memory.kv.cells_full, 5120);
+  EXPECT_EQ(r.asked->free_bytes, in.device.memory_bytes - r.asked->choice.memory.device.total_bytes());
+  EXPECT_EQ(r.asked->requests_held, 8);  // 2,000 shared + 8 x 82 cells fit in 5,120
+  in.asked_batch.reset();
+  in.asked_context_tokens = 2304;  // alone: as many requests as the cells hold
+  const AskedSettings alone = *recommend(in).asked;
+  EXPECT_EQ(alone.choice.batch, 3);  // 2000 + 3 x 82 = 2246 <= 2304 < 2000 + 4 x 82
+}
+
+TEST(Recommend, NoSafeBatchWhenEvenBatchOneBreaksTheHeadroom) {
+  RecommendInput in = input("llama-3.1-70b", FileType::kQ4_K_M, "RTX 4090", "seed");
+  in.device.memory_bytes = int64_t{42} << 30;
+  const Recommendation r = recommend(in);
+  ASSERT_TRUE(r.fits);
+  EXPECT_FALSE(r.safe_meets_headroom);
+  EXPECT_EQ(r.safe.batch, 1);
+  EXPECT_EQ(r.per_request.safe_tokens, 0);
+  EXPECT_GT(r.per_request.max_tokens, in.workload.request_context_tokens());
+}
+
+TEST(Recommend, TooBigOffersTheFewestGpusThatFit) {
+  RecommendInput in = input("llama-3.1-70b", FileType::kF16, "H100 SXM", "seed");
+  const Recommendation r = recommend(in);
+  ASSERT_FALSE(r.fits);
+  bool two = false;
+  for (const auto& s : r.suggestions) two = two || s.starts_with("--gpus 2:");
+  EXPECT_TRUE(two) << "131 GiB of weights fit two 80 GB GPUs";
+  in.device = combine_gpus(in, in.device, 2);
+  EXPECT_TRUE(recommend(in).fits);
+}
+
+TEST(Recommend, KvTypesMustDivideTheHeadSize) {
+  const ModelSpec tiny = *find_preset("tiny");
+  const WeightType f16 = *parse_weight_type("f16"), q8 = *parse_weight_type("q8_0");
+  EXPECT_TRUE(check_kv_types(*find_preset("llama-3.1-8b"), q8, q8));
+  EXPECT_TRUE(check_kv_types(*find_preset("deepseek-v2-lite"), q8, q8));  // MLA: 512 + 64
+  EXPECT_TRUE(check_kv_types(tiny, f16, f16));
+  ASSERT_EQ(tiny.head_dim % 32, 16) << "the tiny model's 16-wide heads are the case llama.cpp refuses";
+  const auto refused = check_kv_types(tiny, q8, f16);
+  ASSERT_FALSE(refused.has_value());
+  EXPECT_NE(refused.error().message.find("K cache type q8_0"), std::string::npos) << refused.error().message;
+}
+
 }  // namespace
 }  // namespace batchwise

@@ -1,0 +1,56 @@
+// Tips as a user reads them: derived from the plan (a tight GPU is told its second lane does not fit
+// and f16 weights do not either; a roomy one that they do), nothing GPU-only for a CPU, and no tips
+// for a model that does not fit (its options are the advice).
+#include "plan/tips.h"
+
+#include <gtest/gtest.h>
+
+namespace batchwise {
+namespace {
+
+RecommendInput input(const char* model, FileType type, const char* gpu, int64_t memory_gib = 0) {
+  RecommendInput in;
+  in.spec = *find_preset(model);
+  in.weights = estimate_weights(in.spec, type);
+  in.device = device_from_catalogue(*find_gpu(*load_gpu_catalogue(), gpu));
+  if (memory_gib > 0) in.device.memory_bytes = memory_gib << 30;
+  in.workload = *workload_preset("seed");
+  return in;
+}
+
+std::string text_of(const std::vector<Tip>& tips, const std::string& topic) {
+  for (const auto& t : tips) {
+    if (t.topic == topic) return t.text;
+  }
+  return "";
+}
+
+TEST(Tips, ATightGpuIsToldWhatDoesNotFit) {
+  const RecommendInput in = input("llama-3.1-70b", FileType::kQ4_K_M, "RTX 4090", 42);
+  const auto tips = plan_tips(in, recommend(in), "q4_k_m");
+  EXPECT_EQ(text_of(tips, "lanes").find("--lanes 2 does not fit"), 0u) << text_of(tips, "lanes");
+  EXPECT_NE(text_of(tips, "quantization").find("do not fit: keep q4_k_m"), std::string::npos);
+  EXPECT_NE(text_of(tips, "second model").find("no room"), std::string::npos);
+  EXPECT_NE(text_of(tips, "kv cache").find("max batch"), std::string::npos);
+}
+
+TEST(Tips, ARoomyGpuIsToldTheSecondLaneAndASecondModelFit) {
+  const RecommendInput in = input("llama-3.1-8b", FileType::kQ4_K_M, "H200");
+  const auto tips = plan_tips(in, recommend(in), "q4_k_m");
+  EXPECT_NE(text_of(tips, "lanes").find("fits at batch"), std::string::npos) << text_of(tips, "lanes");
+  EXPECT_NE(text_of(tips, "second model").find("a second copy of this model"), std::string::npos);
+}
+
+TEST(Tips, TheCpuGetsNoGpuTipsAndATooBigModelNone) {
+  RecommendInput cpu = input("llama-3.2-1b", FileType::kQ4_K_M, "cpu");
+  cpu.device.kind = "cpu";
+  const auto tips = plan_tips(cpu, recommend(cpu), "q4_k_m");
+  EXPECT_EQ(text_of(tips, "lanes"), "");
+  EXPECT_EQ(text_of(tips, "quantization"), "");
+  EXPECT_NE(text_of(tips, "context"), "");
+  const RecommendInput big = input("llama-3.1-70b", FileType::kF16, "RTX 4090");
+  EXPECT_TRUE(plan_tips(big, recommend(big), "f16").empty());
+}
+
+}  // namespace
+}  // namespace batchwise
