@@ -82,7 +82,7 @@ struct StubOpenAiServer::Impl {
     if (b.record_events) {
       std::lock_guard lock(mu);
       index = events.size();
-      events.push_back({now_s(), 0});
+      events.push_back({now_s(), 0, req.body});
       authorization = req.get_header_value("Authorization");
     }
     answer(req, res, chat, n, index, b);

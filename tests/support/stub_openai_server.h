@@ -48,6 +48,7 @@ std::string stub_stream_text(int chunks);
 struct StubEvent {
   double at_s = 0;   // monotonic seconds (core/clock.h's now_s) when the request arrived
   int status = 0;    // what it got (0: dropped or hung)
+  std::string request_body;  // the POST's body, as sent
 };
 
 class StubOpenAiServer {
