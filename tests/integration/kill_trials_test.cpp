@@ -66,7 +66,8 @@ using Durable = std::map<int64_t, DurableResult>;
 struct Tally {
   int kills_mid_run = 0;        // the process was still running when killed
   int64_t lost = 0;             // durable before a kill, gone (or changed) after it
-  int64_t redone = 0;           // durable before a run, computed again by it
+  int64_t redone = 0;           // durable before a run, sent again by it (seen by the HTTP server)
+  int64_t extra_prompt_tokens = 0;  // prompt tokens the last resume's engine saw beyond what was left
   std::vector<size_t> durable_at_kill;
 };
 
@@ -140,6 +141,7 @@ nlohmann::json kill_and_resume(const std::filesystem::path& dir, const std::vect
     }
   }
   // The engine saw only the prompts of what was left: a durable result computed again adds its prompt.
+  tally.extra_prompt_tokens = report["engine"]["prompt_tokens_submitted"].get<int64_t>() - remaining_prompt_tokens;
   EXPECT_EQ(report["engine"]["prompt_tokens_submitted"].get<int64_t>(), remaining_prompt_tokens)
       << "the last resume computed more than the " << total - static_cast<int64_t>(durable.size())
       << " requests left";
@@ -162,10 +164,11 @@ nlohmann::json kill_and_resume(const std::filesystem::path& dir, const std::vect
 void print_tally(const char* engine, uint64_t seed, int64_t total, const Tally& t, int64_t duplicated) {
   std::string at;
   for (size_t n : t.durable_at_kill) at += (at.empty() ? "" : ",") + std::to_string(n);
-  std::printf("kill trials (%s): seed %llu, %d kills (%d mid-run), %lld lost, %lld duplicated, %lld redone; "
-              "durable of %lld at each kill: %s\n",
+  std::printf("kill trials (%s): seed %llu, %d kills (%d mid-run), %lld lost, %lld duplicated, %lld redone, %lld prompt tokens "
+              "computed again; durable of %lld at each kill: %s\n",
               engine, static_cast<unsigned long long>(seed), kKills, t.kills_mid_run, static_cast<long long>(t.lost),
-              static_cast<long long>(duplicated), static_cast<long long>(t.redone), static_cast<long long>(total),
+              static_cast<long long>(duplicated), static_cast<long long>(t.redone),
+              static_cast<long long>(t.extra_prompt_tokens), static_cast<long long>(total),
               at.c_str());
 }
 
