@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -328,12 +329,15 @@ class HttpEngineImpl final : public HttpEngine {
         pool_.on_finish(f.endpoint, EndpointOutcome::kClientError, latency_ms, now);
         deliver_error(f.queued, {ErrorCode::kCancelled, "stopped while in flight"}, f.sent_s, now);
         return;
-      case TransportFailure::kTimeout:
+      case TransportFailure::kTimeout: {
         pool_.on_finish(f.endpoint, EndpointOutcome::kTimeout, latency_ms, now);
-        deliver_error(f.queued, {ErrorCode::kTimeout, url + ": no answer within " +
-                                                           std::to_string(options_.request_timeout_s) + " s"},
+        char limit[32];
+        std::snprintf(limit, sizeof limit, "%g", options_.request_timeout_s);
+        deliver_error(f.queued, {ErrorCode::kTimeout, url + ": no complete answer within " + limit +
+                                                           " s (--request-timeout)"},
                       f.sent_s, now);
         return;
+      }
       case TransportFailure::kTooLarge:
         pool_.on_finish(f.endpoint, EndpointOutcome::kClientError, latency_ms, now);
         deliver_error(f.queued, {ErrorCode::kServerError, url + ": " + r.failure_message}, f.sent_s, now, 502);
