@@ -214,6 +214,41 @@ TEST(HostileServer, AnOutagePastTheStatedLimitFailsTheWaitingRequestsWithAMessag
   EXPECT_GT(past_limit, 0) << r.err;
 }
 
+// Issue 17 item 6, scaled down (a 2 s limit for the 60 s one): past the limit the waiting requests
+// fail with a message naming the flag, the run says how to run them again, and once the server is
+// back on its port that command completes every one of them.
+TEST(HostileServer, RequestsFailedPastTheOutageLimitRunAgainWithRetryFailedOnceTheServerIsBack) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 30);
+  auto stub = StubOpenAiServer::start({.delay_ms = 50, .record_events = false});
+  ASSERT_TRUE(stub);
+  const int port = stub->port();
+  CommandResult first;
+  std::thread runner([&] {
+    first = run_batchwise(run_args(dir, stub->url(), {"--outage-limit", "2", "--max-concurrency", "2"}));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  stub->kill();
+  runner.join();
+  ASSERT_EQ(first.exit_code, 1) << first.err;
+  EXPECT_NE(first.err.find("no endpoint answers: waiting"), std::string::npos) << first.err;
+  EXPECT_NE(first.err.find("--retry-failed"), std::string::npos) << first.err;
+  const Files failed = read_results(dir);
+  ASSERT_FALSE(failed.errors.empty());
+  EXPECT_EQ(failed.errors[0]["error"]["code"], "engine_unavailable");
+  expect_each_id_once(failed, 30);
+
+  auto back = StubOpenAiServer::start({.record_events = false}, 96, port);
+  ASSERT_TRUE(back);
+  const auto again = run_batchwise(run_args(dir, back->url(), {"--retry-failed"}));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  const Files f = read_results(dir);
+  EXPECT_EQ(f.ok.size(), 30u);
+  EXPECT_TRUE(f.errors.empty());
+  EXPECT_EQ(back->requests(), static_cast<int64_t>(failed.errors.size())) << "only the failed ones are sent";
+  expect_each_id_once(f, 30);
+}
+
 // Regression: a server that always answers 429 kept requests going past 300 s with no overall limit.
 TEST(HostileServer, A429StormEndsAtTheOutageLimitWithRateLimitedErrors) {
   const auto dir = scratch_dir();
