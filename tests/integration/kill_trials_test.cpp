@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "batchwise_child.h"
+#include "llama_server_process.h"
 #include "state_db_reader.h"
 #include "stub_openai_server.h"
 #include "test_support.h"
@@ -230,6 +231,33 @@ TEST(KillTrials, HttpEngineKeepsEveryDurableResultAndNeverSendsItAgain) {
   print_tally("http", seed, kTotal, tally, duplicated_ids(dir / "out.jsonl"));
   EXPECT_GE(tally.kills_mid_run, kKills);
 }
+
+#ifdef LLAMA_SERVER_BIN
+// The same against llama.cpp's own server (built from the pinned source) on the tiny model: what a
+// user runs. The server cannot say what it was sent, so "not computed again" is the last resume's
+// usage, summed by the engine, against the prompts of what was left.
+TEST(KillTrials, HttpEngineAgainstARealLlamaServerKeepsEveryDurableResultAndComputesOnlyWhatWasLeft) {
+  const uint64_t seed = kill_seed();
+  const auto dir = scratch_dir();
+  constexpr int64_t kTotal = 200;
+  const auto model = dir / "tiny.gguf";
+  ASSERT_EQ(run_batchwise({"synth", "-m", "tiny", "-o", model.string()}).exit_code, 0);
+  ASSERT_EQ(run_batchwise({"gen-workload", "seed", "-n", std::to_string(kTotal), "--prefix-tokens", "40",
+                           "--unique-tokens", "10", "--output-tokens", "2", "-o", (dir / "in.jsonl").string()})
+                .exit_code,
+            0);
+  std::string error;
+  auto server = start_llama_server(LLAMA_SERVER_BIN, model, {"-np", "4", "-c", "4096", "-t", "2"},
+                                   dir / "llama-server.log", 60, &error);
+  ASSERT_TRUE(server) << error;
+  Tally tally;
+  const std::vector<std::string> args = {"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(),
+                                         "--endpoint", server->url(), "--max-concurrency", "4"};
+  kill_and_resume(dir, args, kTotal, /*startup_s=*/0.1, seed, tally, [](int, const Durable&) {});
+  print_tally("llama-server", seed, kTotal, tally, duplicated_ids(dir / "out.jsonl"));
+  EXPECT_GE(tally.kills_mid_run, kKills);
+}
+#endif
 
 }  // namespace
 }  // namespace batchwise::test
