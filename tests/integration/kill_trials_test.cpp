@@ -3,8 +3,8 @@
 // kill the results that were durable in the state database at that moment must still be there,
 // byte for byte, and must not be computed again; the last resume must do only what was left and
 // write every custom_id exactly once. Both engines: the embedded one (tiny model) and the HTTP
-// one (against the stub OpenAI server, which here only answers and records what it was sent, so
-// that a re-sent request is seen).
+// one, against the stub OpenAI server (a test double that here only answers and records what it
+// was sent, so that a re-sent request is seen) and against a real llama-server.
 //
 // The seed is new each run (BATCHWISE_KILL_SEED=N repeats one) and is in every failure message.
 #include <gtest/gtest.h>
