@@ -214,6 +214,41 @@ TEST(HostileServer, AnOutagePastTheStatedLimitFailsTheWaitingRequestsWithAMessag
   EXPECT_GT(past_limit, 0) << r.err;
 }
 
+// Issue 17 item 6, scaled down (a 2 s limit for the 60 s one): past the limit the waiting requests
+// fail with a message naming the flag, the run says how to run them again, and once the server is
+// back on its port that command completes every one of them.
+TEST(HostileServer, RequestsFailedPastTheOutageLimitRunAgainWithRetryFailedOnceTheServerIsBack) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 30);
+  auto stub = StubOpenAiServer::start({.delay_ms = 50, .record_events = false});
+  ASSERT_TRUE(stub);
+  const int port = stub->port();
+  CommandResult first;
+  std::thread runner([&] {
+    first = run_batchwise(run_args(dir, stub->url(), {"--outage-limit", "2", "--max-concurrency", "2"}));
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  stub->kill();
+  runner.join();
+  ASSERT_EQ(first.exit_code, 1) << first.err;
+  EXPECT_NE(first.err.find("no endpoint answers: waiting"), std::string::npos) << first.err;
+  EXPECT_NE(first.err.find("--retry-failed"), std::string::npos) << first.err;
+  const Files failed = read_results(dir);
+  ASSERT_FALSE(failed.errors.empty());
+  EXPECT_EQ(failed.errors[0]["error"]["code"], "engine_unavailable");
+  expect_each_id_once(failed, 30);
+
+  auto back = StubOpenAiServer::start({.record_events = false}, 96, port);
+  ASSERT_TRUE(back);
+  const auto again = run_batchwise(run_args(dir, back->url(), {"--retry-failed"}));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  const Files f = read_results(dir);
+  EXPECT_EQ(f.ok.size(), 30u);
+  EXPECT_TRUE(f.errors.empty());
+  EXPECT_EQ(back->requests(), static_cast<int64_t>(failed.errors.size())) << "only the failed ones are sent";
+  expect_each_id_once(f, 30);
+}
+
 // Regression: a server that always answers 429 kept requests going past 300 s with no overall limit.
 TEST(HostileServer, A429StormEndsAtTheOutageLimitWithRateLimitedErrors) {
   const auto dir = scratch_dir();
@@ -228,6 +263,182 @@ TEST(HostileServer, A429StormEndsAtTheOutageLimitWithRateLimitedErrors) {
   ASSERT_EQ(f.errors.size(), 10u);
   EXPECT_EQ(f.errors[0]["error"]["code"], "rate_limited");
   EXPECT_EQ(f.errors[0]["response"]["status_code"], 429);
+}
+
+// What every error line says, for a message check.
+std::string error_messages(const Files& f) {
+  std::string all;
+  for (const auto& e : f.errors) all += e["error"]["message"].get<std::string>() + "\n";
+  return all;
+}
+
+// A server that sends its answer a byte a second never trips a "no progress" check: only the
+// overall --request-timeout ends it.
+TEST(HostileServer, AnAnswerDrippedAtOneBytePerSecondEndsAtTheRequestTimeout) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 3);
+  auto stub = StubOpenAiServer::start({.record_events = false, .drip_ms_per_byte = 1000});
+  ASSERT_TRUE(stub);
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = run_batchwise(run_args(dir, stub->url(), {"--request-timeout", "2", "--max-attempts", "1"}));
+  EXPECT_LT(seconds_since(start), 10);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const Files f = read_results(dir);
+  ASSERT_EQ(f.errors.size(), 3u);
+  EXPECT_EQ(f.errors[0]["error"]["code"], "timeout");
+  EXPECT_NE(error_messages(f).find("--request-timeout"), std::string::npos) << error_messages(f);
+  expect_each_id_once(f, 3);
+}
+
+TEST(HostileServer, AServerThatAcceptsAndNeverAnswersTimesOutAtTheRequestTimeout) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 4);
+  auto stub = StubOpenAiServer::start({.rate_hang = 1.0, .hang_s = 120, .record_events = false});
+  ASSERT_TRUE(stub);
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = run_batchwise(run_args(dir, stub->url(), {"--request-timeout", "1", "--max-attempts", "2"}));
+  EXPECT_LT(seconds_since(start), 10);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const Files f = read_results(dir);
+  ASSERT_EQ(f.errors.size(), 4u);
+  EXPECT_EQ(f.errors[0]["error"]["code"], "timeout");
+  EXPECT_EQ(stub->requests(), 8) << "each request sent twice (--max-attempts 2)";
+  expect_each_id_once(f, 4);
+}
+
+// The server announces a Content-Length and closes the connection halfway through the body.
+TEST(HostileServer, AConnectionResetMidBodyIsRetriedThenAnErrorAndARetryFailedRunCompletesIt) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 4);
+  auto stub = StubOpenAiServer::start({.record_events = false, .reset_mid_body = true});
+  ASSERT_TRUE(stub);
+  const auto r = run_batchwise(run_args(dir, stub->url(), {"--max-attempts", "2"}));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  Files f = read_results(dir);
+  ASSERT_EQ(f.errors.size(), 4u);
+  EXPECT_TRUE(f.ok.empty());
+  // Each of the 2 attempts may be re-dispatched a few times (a broken connection may be the
+  // endpoint's, another could answer), but not for ever.
+  EXPECT_GE(stub->requests(), 8);
+  EXPECT_LE(stub->requests(), 4 * 2 * 5);
+  EXPECT_EQ(f.errors[0]["error"]["code"], "engine_unavailable") << f.errors[0].dump();
+  EXPECT_FALSE(error_messages(f).empty());
+  expect_each_id_once(f, 4);
+  stub->set_behavior({.record_events = false});
+  const auto again = run_batchwise(run_args(dir, stub->url(), {"--retry-failed"}));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  f = read_results(dir);
+  EXPECT_EQ(f.ok.size(), 4u);
+  EXPECT_TRUE(f.errors.empty());
+}
+
+// llama-server and vLLM always send usage; a proxy may strip it. The answer is kept, its tokens are
+// not invented.
+TEST(HostileServer, ATwoHundredWithoutUsageKeepsTheAnswerAndCountsNoTokens) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 5);
+  auto stub = StubOpenAiServer::start(
+      {.record_events = false,
+       .ok_body = R"({"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"fine"},"finish_reason":"stop"}]})"});
+  ASSERT_TRUE(stub);
+  const auto r = run_batchwise(run_args(dir, stub->url(), {"--json"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Files f = read_results(dir);
+  ASSERT_EQ(f.ok.size(), 5u);
+  EXPECT_EQ(f.ok[0]["response"]["body"]["choices"][0]["message"]["content"], "fine");
+  expect_each_id_once(f, 5);
+  const auto report = nlohmann::json::parse(r.out);
+  EXPECT_EQ(report["tokens"]["completion"], 0);
+}
+
+// Was: 797 MiB RSS and 1 GB of state for 20 such answers.
+TEST(HostileServer, AFiftyMegabyteAnswerIsRefusedAtTheDefaultLimitWithoutBeingHeldInMemory) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 4);
+  const std::string pad(50u << 20, ' ');
+  auto stub = StubOpenAiServer::start(
+      {.record_events = false, .ok_body = pad + R"({"choices":[{"index":0,"message":{"role":"assistant","content":"ok"}}]})"});
+  ASSERT_TRUE(stub);
+  const auto start = std::chrono::steady_clock::now();
+  const auto r = run_batchwise(run_args(dir, stub->url(), {"--max-attempts", "1", "--json"}));
+  EXPECT_LT(seconds_since(start), 20);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const Files f = read_results(dir);
+  ASSERT_EQ(f.errors.size(), 4u);
+  EXPECT_EQ(f.errors[0]["error"]["code"], "server_error");
+  EXPECT_NE(error_messages(f).find("--max-response-mib"), std::string::npos) << error_messages(f);
+  expect_each_id_once(f, 4);
+  const auto report = nlohmann::json::parse(r.out);
+  EXPECT_LT(report["memory"]["peak_rss_bytes"].get<int64_t>(), int64_t{200} << 20);
+  EXPECT_LT(std::filesystem::file_size(dir / "out.state.db"), 1u << 20);
+}
+
+// A 503 with Retry-After is an overloaded server: wait as it asks, then send again.
+TEST(HostileServer, A503WithRetryAfterIsWaitedForAndEveryRequestThenCompletes) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 10);
+  auto stub = StubOpenAiServer::start({.retry_after_s = 1, .rate_500 = 1.0, .record_events = false, .error_status = 503});
+  ASSERT_TRUE(stub);
+  CommandResult r;
+  const auto start = std::chrono::steady_clock::now();
+  std::thread runner([&] { r = run_batchwise(run_args(dir, stub->url(), {"--max-attempts", "10"})); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  const int64_t refused = stub->requests();
+  stub->set_behavior({.record_events = false});
+  runner.join();
+  EXPECT_LT(seconds_since(start), 20);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(refused, 10);
+  // Retry-After 1 s: in 1.5 s each request is sent at most twice (at once, after a second), not hammered.
+  EXPECT_LE(refused, 20 + 8);
+  const Files f = read_results(dir);
+  EXPECT_EQ(f.ok.size(), 10u);
+  EXPECT_TRUE(f.errors.empty());
+  expect_each_id_once(f, 10);
+}
+
+TEST(HostileServer, A429StormThatPassesLosesNothingAndFailsNothing) {
+  const auto dir = scratch_dir();
+  write_requests(dir / "in.jsonl", 40);
+  auto stub = StubOpenAiServer::start({.rate_429 = 1.0, .retry_after_s = 1, .record_events = false});
+  ASSERT_TRUE(stub);
+  CommandResult r;
+  std::thread runner([&] { r = run_batchwise(run_args(dir, stub->url(), {"--max-attempts", "2"})); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_GT(stub->requests(), 0);
+  stub->set_behavior({.record_events = false});
+  runner.join();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Files f = read_results(dir);
+  EXPECT_EQ(f.ok.size(), 40u);
+  EXPECT_TRUE(f.errors.empty());
+  expect_each_id_once(f, 40);
+}
+
+// More broken event streams: no `data:` prefix, cut off before [DONE] with no finish, [DONE] alone,
+// binary noise. None may pass as a complete answer or stop the job.
+TEST(HostileServer, MalformedEventStreamsAreServerErrorsAndTheJobGoesOn) {
+  const std::vector<std::string> streams = {
+      "{\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n",
+      "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n",
+      "data: [DONE]\n\n",
+      std::string("data: \x01\xff\xfe\x00garbage\n\n", 18) + "data: [DONE]\n\n",
+  };
+  for (const auto& stream : streams) {
+    const auto dir = scratch_dir();
+    write_requests(dir / "in.jsonl", 3);
+    auto stub = StubOpenAiServer::start({.record_events = false, .stream_body = stream});
+    ASSERT_TRUE(stub);
+    const auto r = run_batchwise(run_args(dir, stub->url(), {"--stream", "--max-attempts", "1"}));
+    EXPECT_EQ(r.exit_code, 1) << stream << "\n" << r.err;
+    const Files f = read_results(dir);
+    EXPECT_TRUE(f.ok.empty()) << stream << "\n" << (f.ok.empty() ? "" : f.ok[0].dump());
+    EXPECT_EQ(f.errors.size(), 3u) << stream;
+    if (!f.errors.empty()) {
+      EXPECT_EQ(f.errors[0]["error"]["code"], "server_error") << f.errors[0].dump();
+    }
+    expect_each_id_once(f, 3);
+  }
 }
 
 }  // namespace

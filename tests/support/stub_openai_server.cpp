@@ -69,6 +69,26 @@ struct StubOpenAiServer::Impl {
     res.set_chunked_content_provider("application/json", [](size_t, httplib::DataSink&) { return false; });
   }
 
+  // A 200 answer with `body`, sent whole, dripped or cut off halfway as the behavior says.
+  void send_ok(httplib::Response& res, const std::string& body, const StubBehavior& b) {
+    if (b.drip_ms_per_byte > 0) {
+      res.set_content_provider(body.size(), "application/json",
+                               [this, body, ms = b.drip_ms_per_byte](size_t offset, size_t, httplib::DataSink& sink) {
+                                 for (double waited = 0; waited < ms && !killed; waited += 20) sleep_ms(std::min(20.0, ms));
+                                 return !killed && sink.write(body.data() + offset, 1);
+                               });
+    } else if (b.reset_mid_body) {
+      res.set_content_provider(body.size(), "application/json",
+                               [body](size_t offset, size_t, httplib::DataSink& sink) {
+                                 const size_t half = body.size() / 2;
+                                 if (offset >= half) return false;  // closes the connection
+                                 return sink.write(body.data() + offset, half - offset);
+                               });
+    } else {
+      res.set_content(body, "application/json");
+    }
+  }
+
   void stream(httplib::Response& res, bool chat, uint64_t n, size_t index, const StubBehavior& b, int64_t prompt_tokens);
 
   void complete(const httplib::Request& req, httplib::Response& res, bool chat) {
@@ -82,7 +102,7 @@ struct StubOpenAiServer::Impl {
     if (b.record_events) {
       std::lock_guard lock(mu);
       index = events.size();
-      events.push_back({now_s(), 0});
+      events.push_back({now_s(), 0, req.body});
       authorization = req.get_header_value("Authorization");
     }
     answer(req, res, chat, n, index, b);
@@ -126,7 +146,7 @@ struct StubOpenAiServer::Impl {
       }
     }
     if (!b.ok_body.empty()) {
-      res.set_content(b.ok_body, "application/json");
+      send_ok(res, b.ok_body, b);
       ok.fetch_add(1);
       return record(index, 200);
     }
@@ -145,7 +165,7 @@ struct StubOpenAiServer::Impl {
               std::to_string(prompt_tokens - cached) + "}";
     }
     body += "}";
-    res.set_content(body, "application/json");
+    send_ok(res, body, b);
     ok.fetch_add(1);
     record(index, 200);
   }

@@ -4,7 +4,8 @@
 // produce on demand: 429 with Retry-After, 500, hangs (client timeouts) and dropped connections, each
 // at a set fraction of requests (chosen by a seeded hash of the request's arrival number). It can be
 // killed mid-test (and started again on the same port) and counts what it saw; hostile answers
-// (a fixed body for every 200 or every stream) test what the client does with them. GET /health answers 200. A request with "stream": true is
+// (a fixed body for every 200 or every stream, a body dripped a byte at a time, a body cut off
+// halfway) test what the client does with them. GET /health answers 200. A request with "stream": true is
 // answered as server-sent events: `stream_chunks` content chunks (the first after stream_first_ms,
 // then one every stream_gap_ms), a finish chunk, a usage chunk and `data: [DONE]`; the content
 // concatenates to stub_stream_text(stream_chunks).
@@ -40,6 +41,11 @@ struct StubBehavior {
   std::string ok_body;
   // When set, every streamed answer is these bytes verbatim (malformed server-sent events).
   std::string stream_body;
+  // Every 200 answer (not streamed) sent one byte per this many ms (a server dripping its answer).
+  double drip_ms_per_byte = 0;
+  // Every 200 answer (not streamed) announces its full Content-Length, sends half, and the
+  // connection is closed (a reset mid-body).
+  bool reset_mid_body = false;
 };
 
 // The content a streamed answer of `chunks` chunks carries: "tok0 tok1 tok2".
@@ -48,6 +54,7 @@ std::string stub_stream_text(int chunks);
 struct StubEvent {
   double at_s = 0;   // monotonic seconds (core/clock.h's now_s) when the request arrived
   int status = 0;    // what it got (0: dropped or hung)
+  std::string request_body;  // the POST's body, as sent
 };
 
 class StubOpenAiServer {

@@ -75,6 +75,22 @@ TEST(OpenAiResponse, AnswerWithoutChoicesOrWithNonStringContentHasAShapeError) {
   EXPECT_EQ(shape(ApiKind::kEmbeddings, R"({"data":[{"embedding":[0.1]}]})"), "");
 }
 
+// Regression: a stream of only `data: [DONE]` (assembled to `choices: []`) and a stream's chunk sent
+// as the whole answer (a `delta`, no `message`) were recorded ok with no answer.
+TEST(OpenAiResponse, EmptyChoicesOrAChoiceWithoutItsMessageOrTextHasAShapeError) {
+  auto shape = [](ApiKind kind, const std::string& body) { return answer_shape_error(kind, *read_usage(body)); };
+  EXPECT_EQ(shape(ApiKind::kChatCompletions, R"({"choices":[]})"), "the answer's `choices` is empty");
+  EXPECT_EQ(shape(ApiKind::kChatCompletions, R"({"choices":[{"index":0,"delta":{"content":"x"}}]})"),
+            "a choice has no `message`");
+  EXPECT_EQ(shape(ApiKind::kCompletions, R"({"choices":[{"index":0,"finish_reason":"stop"}]})"), "a choice has no `text`");
+  // Two choices, one without its message: still not an answer.
+  EXPECT_NE(shape(ApiKind::kChatCompletions,
+                  R"({"choices":[{"message":{"content":"a"}},{"index":1,"finish_reason":"stop"}]})"), "");
+  // A `message` key deeper inside a choice is not the choice's message.
+  EXPECT_NE(shape(ApiKind::kChatCompletions, R"({"choices":[{"logprobs":{"message":{}}}]})"), "");
+  EXPECT_EQ(shape(ApiKind::kChatCompletions, R"({"choices":[{"message":{"content":"a"}},{"message":{"content":"b"}}]})"), "");
+}
+
 TEST(OpenAiResponse, DeeplyNestedOrHugeNumbersNeitherCrashNorAreTakenAsUsage) {
   EXPECT_FALSE(read_usage(std::string(100000, '[') + std::string(100000, ']')));
   const auto u = read_usage(R"({"choices":[],"usage":{"prompt_tokens":1e300,"completion_tokens":18446744073709551615}})");

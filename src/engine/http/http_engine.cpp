@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -330,13 +331,14 @@ class HttpEngineImpl final : public HttpEngine {
         pool_.on_finish(f.endpoint, EndpointOutcome::kClientError, latency_ms, now);
         deliver_error(f.queued, {ErrorCode::kCancelled, "stopped while in flight"}, f.sent_s, now);
         return;
-      case TransportFailure::kTimeout:
+      case TransportFailure::kTimeout: {
         pool_.on_finish(f.endpoint, EndpointOutcome::kTimeout, latency_ms, now);
         if (!pool_.view(f.endpoint).up) {
           log_warn("endpoint " + url + " let requests time out repeatedly: taken out until a health check passes");
         }
         deliver_error(f.queued, {ErrorCode::kTimeout, timeout_message(url, f.timeout_s)}, f.sent_s, now);
         return;
+      }
       case TransportFailure::kTooLarge:
         pool_.on_finish(f.endpoint, EndpointOutcome::kClientError, latency_ms, now);
         deliver_error(f.queued, {ErrorCode::kServerError, url + ": " + r.failure_message}, f.sent_s, now, 502);
@@ -399,11 +401,11 @@ class HttpEngineImpl final : public HttpEngine {
   std::string timeout_message(const std::string& url, double limit_s) const {
     char buf[256];
     if (limit_s < options_.request_timeout_s) {
-      std::snprintf(buf, sizeof buf, ": no answer within %.0f s (%.3g x the p99 of recent answers, %.1f s; "
+      std::snprintf(buf, sizeof buf, ": no complete answer within %.0f s (%.3g x the p99 of recent answers, %.1f s; "
                     "--timeout-p99-multiple sets the multiple, 0 turns it off)", limit_s, options_.timeout_p99_multiple,
                     timeout_.p99_s());
     } else {
-      std::snprintf(buf, sizeof buf, ": no answer within %.0f s (--request-timeout)", limit_s);
+      std::snprintf(buf, sizeof buf, ": no complete answer within %g s (--request-timeout)", limit_s);
     }
     return url + buf;
   }

@@ -60,6 +60,10 @@ class UsageSax final : public nlohmann::json_sax<nlohmann::json> {
   bool key(string_t& k) override {
     if (depth_ < kDepth) keys_[depth_] = k;
     if (depth_ == 1 && k == "timings") usage.llama_server = true;
+    if (depth_ == 3 && in_choices()) {
+      usage.choices_with_message += k == "message";
+      usage.choices_with_text += k == "text";
+    }
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
@@ -91,6 +95,7 @@ class UsageSax final : public nlohmann::json_sax<nlohmann::json> {
       return;
     }
     if (!in_choices()) return;
+    if (depth_ == 2 && is_object) usage.choices++;
     if (depth_ == 2 && !is_object) wrong("a choice is not an object");
     if (depth_ == 3 && keys_[3] == "text") wrong("a choice's `text` is not a string");
     if (depth_ == 3 && keys_[3] == "message" && !is_object) wrong("a choice's `message` is not an object");
@@ -139,6 +144,13 @@ std::string answer_shape_error(ApiKind kind, const ResponseUsage& usage) {
   if (kind == ApiKind::kEmbeddings) return "";
   if (!usage.shape_error.empty()) return usage.shape_error;
   if (!usage.has_choices) return "the answer has no `choices`";
+  // An empty `choices` or a choice without its answer (a stream's `delta` sent as the whole body)
+  // carries no answer: recording it as ok would hide the server's fault.
+  if (usage.choices == 0) return "the answer's `choices` is empty";
+  if (kind == ApiKind::kChatCompletions && usage.choices_with_message < usage.choices) {
+    return "a choice has no `message`";
+  }
+  if (kind == ApiKind::kCompletions && usage.choices_with_text < usage.choices) return "a choice has no `text`";
   return "";
 }
 

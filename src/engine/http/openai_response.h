@@ -22,6 +22,9 @@ struct ResponseUsage {
   int64_t cached_tokens = 0;
   bool llama_server = false;  // the body carries llama-server's `timings`
   bool has_choices = false;   // a top-level `choices` array
+  int choices = 0;            // objects in it
+  int choices_with_message = 0;  // of those, with a `message` (chat) ...
+  int choices_with_text = 0;     // ... or a `text` (completions)
   std::string shape_error;    // what is wrong with `choices` ("a choice's `text` is not a string"); empty: ok
 };
 
@@ -29,8 +32,8 @@ struct ResponseUsage {
 // every answer). nullopt when the body is not valid JSON.
 std::optional<ResponseUsage> read_usage(std::string_view body);
 
-// Why a 2xx answer to a chat/text completion is not one (no `choices`, a content that is not a
-// string, nesting past kMaxJsonDepth), or "" when it is; embeddings are not checked.
+// Why a 2xx answer to a chat/text completion is not one (no `choices` or an empty one, a choice
+// without its `message`/`text`, a content that is not a string, nesting past kMaxJsonDepth), or "" when it is; embeddings are not checked.
 std::string answer_shape_error(ApiKind kind, const ResponseUsage& usage);
 
 // The error class of a non-2xx HTTP answer: 400/404/422 -> invalid request (never retried; a 400
