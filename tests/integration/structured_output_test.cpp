@@ -31,8 +31,9 @@ TEST(StructuredOutput, JsonSchemaAndJsonObjectParseOnTheTinyModel) {
                                  {"required", {"score"}},
                                  {"additionalProperties", false}};
   std::string input;
-  for (int i = 0; i < 0; ++i) {  // json_schema: refused for now (see request_features.cpp)
-    nlohmann::json extra = {{"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "score"}, {"schema", schema}}}}}};
+  for (int i = 0; i < 6; ++i) {
+    nlohmann::json extra = {{"response_format", {{"type", "json_schema"}, {"json_schema", {{"name", "score"}, {"schema", schema}}}}},
+                            {"max_tokens", 64}};
     if (i % 2) extra["temperature"] = 1.0;  // sampled as well as greedy
     else extra["temperature"] = 0;
     input += chat_line("s" + std::to_string(i), extra).dump() + "\n";
@@ -42,7 +43,7 @@ TEST(StructuredOutput, JsonSchemaAndJsonObjectParseOnTheTinyModel) {
   const auto r = test::run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(), "-np", "4"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto out = test::read_jsonl(dir / "out.jsonl");
-  ASSERT_EQ(out.size(), 1u);
+  ASSERT_EQ(out.size(), 7u);
   for (const auto& line : out) {
     const std::string text = content_of(line);
     if (line["custom_id"] == "obj") {
@@ -72,6 +73,9 @@ TEST(StructuredOutput, UnsupportedFieldsFailTheirLineByName) {
   input += chat_line("bias", {{"logit_bias", {{"42", 5}}}}).dump() + "\n";
   input += chat_line("n2", {{"n", 2}}).dump() + "\n";
   input += chat_line("bad-format", {{"response_format", {{"type", "yaml"}}}}).dump() + "\n";
+  input += chat_line("bad-schema", {{"response_format", {{"type", "json_schema"},
+                                                        {"json_schema", {{"name", "x"}, {"schema", {{"$ref", "#/nowhere"}}}}}}}})
+               .dump() + "\n";
   input += chat_line("fine", {{"max_tokens", 2}, {"seed", 7}, {"logprobs", true}, {"top_logprobs", 2}}).dump() + "\n";
   test::write_text(dir / "in.jsonl", input);
   const auto r = test::run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(), "-np", "4"});
@@ -84,7 +88,9 @@ TEST(StructuredOutput, UnsupportedFieldsFailTheirLineByName) {
   for (const auto& e : test::read_jsonl(dir / "out.errors.jsonl")) {
     messages[e["custom_id"].get<std::string>()] = e.dump();
   }
-  ASSERT_EQ(messages.size(), 4u);
+  ASSERT_EQ(messages.size(), 5u);
+  EXPECT_NE(messages["bad-schema"].find("`response_format.json_schema.schema` cannot be turned into a grammar"),
+            std::string::npos) << messages["bad-schema"];
   EXPECT_NE(messages["tools"].find("`tools` is not supported"), std::string::npos) << messages["tools"];
   EXPECT_NE(messages["bias"].find("`logit_bias` is not supported"), std::string::npos) << messages["bias"];
   EXPECT_NE(messages["n2"].find("`n` must be 1"), std::string::npos) << messages["n2"];

@@ -2,6 +2,10 @@
 
 #include <array>
 
+#ifdef BATCHWISE_HAVE_JSON_SCHEMA
+#include "engine/llama/json_schema/schema_grammar.h"
+#endif
+
 
 namespace batchwise {
 namespace {
@@ -15,9 +19,7 @@ bool is_set(const nlohmann::json& body, const char* field) {
          !(body[field].is_object() && body[field].empty());
 }
 
-// llama.cpp's grammars/json.gbnf: any JSON object. llama.cpp's json-schema-to-grammar lives in its
-// `llama-common` library, whose bundled cpp-httplib clashes with the system one (heap corruption in one
-// binary), so json_schema is refused until that converter can be linked on its own.
+// llama.cpp's grammars/json.gbnf: any JSON object.
 constexpr const char* kJsonObjectGrammar = R"GBNF(root   ::= object
 value  ::= object | array | string | number | ("true" | "false" | "null") ws
 
@@ -57,9 +59,23 @@ Expected<std::string> response_format_grammar(const nlohmann::json& body) {
   if (type == "text") return std::string();
   if (type == "json_object") return std::string(kJsonObjectGrammar);
   if (type == "json_schema") {
+#ifdef BATCHWISE_HAVE_JSON_SCHEMA
+    // OpenAI's shape: {"type": "json_schema", "json_schema": {"name": ..., "schema": {...}, "strict": ...}}.
+    if (!rf.contains("json_schema") || !rf["json_schema"].is_object()) {
+      return std::unexpected(field_error("response_format.json_schema", "must be an object with the `schema`"));
+    }
+    const auto& js = rf["json_schema"];
+    if (!js.contains("schema") || !js["schema"].is_object()) {
+      return std::unexpected(field_error("response_format.json_schema.schema", "must be a JSON schema object"));
+    }
+    auto grammar = json_schema_grammar(js["schema"].dump());
+    if (!grammar) return std::unexpected(field_error("response_format.json_schema.schema", grammar.error().message));
+    return grammar;
+#else
     return std::unexpected(Error{ErrorCode::kUnsupported,
-                                 "body field `response_format`: json_schema is not supported by the embedded engine yet "
-                                 "(json_object is; or use --endpoint with llama-server)"});
+                                 "body field `response_format`: json_schema needs llama.cpp's source at build time "
+                                 "(this build uses an installed llama package); json_object works, or use --endpoint"});
+#endif
   }
   return std::unexpected(field_error("response_format.type", "must be text, json_object or json_schema"));
 }
