@@ -254,6 +254,7 @@ Expected<std::optional<JobMeta>> JobStore::job() {
     if (key == "shard_index") number(meta.shard.index);
     if (key == "shard_count") number(meta.shard.count);
     if (key == "input_lines") number(meta.input_lines);
+    if (key == "run_ms") number(meta.run_ms);
   }
   if (rc != SQLITE_DONE) return std::unexpected(db_error(impl_->db.get(), "reading the job"));
   if (!bad_key.empty()) {
@@ -337,6 +338,16 @@ Expected<int64_t> JobStore::forget_failures() {
   const int64_t forgotten = sqlite3_changes64(db);
   BW_TRY(impl_->count_stored());
   return forgotten;
+}
+
+Status JobStore::add_run_ms(int64_t ms) {
+  BW_TRY(flush());
+  sqlite3* db = impl_->db.get();
+  BW_ASSIGN_OR_RETURN(StmtPtr s, prepare(db, "INSERT INTO meta (key, value) VALUES ('run_ms', ?) ON CONFLICT(key) "
+                                             "DO UPDATE SET value = CAST(value AS INTEGER) + CAST(excluded.value AS INTEGER)"));
+  bind_text(s.get(), 1, std::to_string(std::max<int64_t>(0, ms)));
+  if (sqlite3_step(s.get()) != SQLITE_DONE) return std::unexpected(db_error(db, "storing the run's time"));
+  return {};
 }
 
 Status JobStore::flush() {

@@ -50,6 +50,7 @@ struct JobMeta {
   // written before shards existed.
   Shard shard;
   int64_t input_lines = 0;    // non-blank lines of the whole input, every shard's; 0 when unknown
+  int64_t run_ms = 0;         // time runs of this job have spent, summed over sessions (0: none recorded)
 };
 
 struct StoreOptions {
@@ -92,6 +93,10 @@ class JobStore {
   // Waits until everything appended is committed; returns the writer's error if a commit failed
   // (disk full): then nothing after the last good commit counts as done.
   Status flush();
+
+  // Adds one run's wall time to the job's `run_ms` (after flush(): the writer must be idle), so that
+  // `report` of a finished job gives its real speed, not the span since it was created.
+  Status add_run_ms(int64_t ms);
 
   // The writer's error, if any, without waiting.
   std::optional<Error> write_error() const;

@@ -47,7 +47,14 @@ int64_t peak_rss_bytes() { return proc_status_kib("VmHWM:"); }
 int64_t current_rss_bytes() { return proc_status_kib("VmRSS:"); }
 
 Expected<RunReport> build_report(JobStore& store, const JobMeta& meta) {
-  return build_report(std::vector<JobStore*>{&store}, meta.requests + meta.invalid_lines);
+  BW_ASSIGN_OR_RETURN(RunReport r, build_report(std::vector<JobStore*>{&store}, meta.requests + meta.invalid_lines));
+  // Speed over the time runs spent on it (every session's), not since the job was created.
+  if (meta.run_ms > 0) {
+    r.wall_s = static_cast<double>(meta.run_ms) / 1000.0;
+    r.requests_per_s = static_cast<double>(r.ok + r.failed) / r.wall_s;
+    r.tokens_per_s = static_cast<double>(r.completion_tokens) / r.wall_s;
+  }
+  return r;
 }
 
 Expected<RunReport> build_report(const std::vector<JobStore*>& stores, int64_t requests) {

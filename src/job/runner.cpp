@@ -106,7 +106,6 @@ Expected<RunOutcome> run_batch(const RunOptions& options, Engine& engine) {
 }
 
 Expected<RunOutcome> run_batch(const RunOptions& options, const EngineFactory& make_engine) {
-  const double start = now_s();
   JobOptions job_options{options.input,   options.output,       options.errors, options.state,
                          options.restart, options.retry_failed, options.retry,  options.shard};
   BW_ASSIGN_OR_RETURN(std::shared_ptr<Job> job, Job::open(job_options));
@@ -128,8 +127,10 @@ Expected<RunOutcome> run_batch(const RunOptions& options, const EngineFactory& m
   }
   Engine* engine = nullptr;
   std::optional<JobRunner> runner;
+  double start = now_s();
   if (job->unsent() > 0) {
     BW_ASSIGN_OR_RETURN(engine, make_engine());
+    start = now_s();  // the run's time starts once the engine is there: a model load is not throughput
     runner.emplace(*engine);
     BW_TRY(runner->start());
     runner->add(job);
@@ -182,6 +183,9 @@ Expected<RunOutcome> run_batch(const RunOptions& options, const EngineFactory& m
                   generated_so_far(final_stats, job->completion_tokens()), final_stats.prompt_tokens_evaluated);
   if (!flushed) return std::unexpected(flushed.error());
 
+  if (auto st = store.add_run_ms(static_cast<int64_t>((now_s() - start) * 1000)); !st) {
+    log_warn("could not store the run's time: " + st.error().message);
+  }
   outcome.output = o.output;
   outcome.errors = o.errors;
   outcome.state = o.state;

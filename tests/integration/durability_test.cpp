@@ -2,7 +2,9 @@
 // After each, running the same command again must finish the job with every custom_id exactly once.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "test_support.h"
 
@@ -99,6 +101,24 @@ TEST(Durability, ReportReadsTheStateAtAnyTime) {
   EXPECT_EQ(report["ok"], 50);
   EXPECT_EQ(report["pending"], 0);
   EXPECT_GT(report["tokens"]["cached"].get<int64_t>(), 0);
+}
+
+// A finished job's report gives the time its runs took and their speed (issue 18, item 10), summed
+// over the sessions of a resumed job, not the time since it was created.
+TEST(Durability, ReportOfAFinishedJobGivesTheTimeItsRunsTookAndTheirSpeed) {
+  const auto dir = scratch_dir();
+  const auto in = make_input(dir, 40);
+  const auto first = run_batchwise({"-q", "run", in.string(), "-o", (dir / "out.jsonl").string(), "--json"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  const double run_wall = nlohmann::json::parse(first.out)["wall_s"].get<double>();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // idle time is not the job's
+  const auto r = run_batchwise({"report", (dir / "out.state.db").string(), "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto report = nlohmann::json::parse(r.out);
+  EXPECT_NEAR(report["wall_s"].get<double>(), run_wall, 0.05 + 0.02 * run_wall);
+  EXPECT_NEAR(report["requests_per_s"].get<double>(), 40.0 / report["wall_s"].get<double>(), 1e-6);
+  const auto text = run_batchwise({"report", (dir / "out.state.db").string()});
+  EXPECT_NE(text.out.find("speed: "), std::string::npos) << text.out;
 }
 
 }  // namespace
