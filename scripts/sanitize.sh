@@ -4,7 +4,9 @@
 #   tsan: ThreadSanitizer (build-tsan/): the threaded parts, PreparedQueue, JobRunner, Job, JobStore,
 #         LlamaEngine, HttpEngine, Serve (unit and integration).
 #   scripts/sanitize.sh [asan|tsan|all] [--ci]      (default: all)
-# --ci runs the bounded slice .ci/run runs (a few minutes on 2 cores) instead of the full suites.
+# --ci builds and runs only the bounded slice .ci/run runs (a few minutes on 2 cores): the tests of
+# batchwise_sanitizer_slice_tests (tests/CMakeLists.txt: JobStore and its power-loss test, PreparedQueue,
+# ConcurrencyLimiter, EndpointPool), built from their own sources, under both sanitizers.
 # llama.cpp/ggml stay uninstrumented: they are linked from the static libraries that build/ already has
 # (-DBATCHWISE_LLAMA_BUILD_DIR, cmake/llama_prebuilt.cmake), so only our code is compiled again.
 # Sanitizer reports go to <build>/sanitizer-logs/ as well, which catches those of a `batchwise` child
@@ -29,14 +31,12 @@ export CCACHE_DIR=${CCACHE_DIR:-$root/.cache/ccache}
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
 jobs=${BATCHWISE_SANITIZE_JOBS:-$(nproc)}
 
-# What runs: "LABEL:REGEX" pairs (ctest -L LABEL -R REGEX; tests/CMakeLists.txt labels unit/integration).
-# The CI slice: the whole unit suite and a handful of integration tests under ASan+UBSan; under TSan the
-# threaded unit tests and a couple of integration tests (the HTTP engine, serve).
+# What runs: "LABEL:REGEX" pairs (ctest -L LABEL -R REGEX; tests/CMakeLists.txt labels the tests unit,
+# integration and sanitizer_slice).
 threaded='^(PreparedQueue|JobRunner|Job|JobStore|JobStorePowerLoss|LlamaEngine[A-Za-z]*|Runner|EndpointPool|ConcurrencyLimiter)\.'
 asan_full=("unit:." "integration:.")
-asan_ci=("unit:." "integration:^(HostileInput\.(ContentPart|DeeplyNested)|HttpEngine\.ServerErrors|HttpEngine\.StreamMeasures|Durability\.FullDisk|Serve\.ABatchGoes)")
 tsan_full=("unit:$threaded" "integration:^(HttpEngine|Serve|ServeClients|Durability)\.")
-tsan_ci=("unit:$threaded" "integration:^(HttpEngine\.ServerErrors|Serve\.ABatchGoes)")
+ci_slice=("sanitizer_slice:.")
 
 configure_and_build() {  # build-dir, sanitizer flags
   local dir=$1 flags=$2
@@ -46,9 +46,13 @@ configure_and_build() {  # build-dir, sanitizer flags
           -DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
           -DBATCHWISE_LLAMA_BUILD_DIR="$llama_build" -DBATCHWISE_BENCH=OFF \
           -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g $flags" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g $flags" \
-          -DCMAKE_EXE_LINKER_FLAGS="$flags" >/dev/null
+          -DCMAKE_EXE_LINKER_FLAGS="$flags" -DBATCHWISE_SANITIZER_SLICE=ON >/dev/null
   fi
-  cmake --build "$dir" -j"$jobs"
+  if [ "$ci" = 1 ]; then
+    cmake --build "$dir" -j"$jobs" --target batchwise_sanitizer_slice_tests
+  else
+    cmake --build "$dir" -j"$jobs"
+  fi
 }
 
 run_tests() {  # build-dir, label for the summary, LABEL:REGEX...
@@ -76,7 +80,7 @@ if [ "$mode" = asan ] || [ "$mode" = all ]; then
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:log_path=$logs/asan"
   export LSAN_OPTIONS="suppressions=$root/scripts/sanitizers/lsan.supp:print_suppressions=0"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan"
-  if [ "$ci" = 1 ]; then sel=("${asan_ci[@]}"); else sel=("${asan_full[@]}"); fi
+  if [ "$ci" = 1 ]; then sel=("${ci_slice[@]}"); else sel=("${asan_full[@]}"); fi
   run_tests "$root/build-asan" "asan+ubsan" "${sel[@]}" || failed=1
   unset ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS
 fi
@@ -86,7 +90,7 @@ if [ "$mode" = tsan ] || [ "$mode" = all ]; then
   configure_and_build "$root/build-tsan" "-fsanitize=thread -fno-omit-frame-pointer -Wno-tsan"
   logs="$root/build-tsan/sanitizer-logs"
   export TSAN_OPTIONS="halt_on_error=1:abort_on_error=1:second_deadlock_stack=1:log_path=$logs/tsan:suppressions=$root/scripts/sanitizers/tsan.supp"
-  if [ "$ci" = 1 ]; then sel=("${tsan_ci[@]}"); else sel=("${tsan_full[@]}"); fi
+  if [ "$ci" = 1 ]; then sel=("${ci_slice[@]}"); else sel=("${tsan_full[@]}"); fi
   run_tests "$root/build-tsan" "tsan" "${sel[@]}" || failed=1
   unset TSAN_OPTIONS
 fi
