@@ -1,15 +1,22 @@
 # Finds llama.cpp in this order: -DLLAMA_CPP_DIR=<checkout>, the source that scripts/fetch_llama_cpp.sh
 # put in third_party/llama.cpp (the pinned node-llama-cpp release), then an installed `llama` package.
-# Sets LLAMA_CPP_SOURCE_DIR (for the vocab GGUFs in models/) and provides the targets llama and ggml.
+# -DBATCHWISE_LLAMA_BUILD_DIR=<build folder> links the libraries another build folder made instead
+# (cmake/llama_prebuilt.cmake). Sets LLAMA_CPP_SOURCE_DIR (for the vocab GGUFs in models/) and provides the targets llama and ggml.
 set(LLAMA_CPP_DIR "" CACHE PATH "A llama.cpp checkout to build batchwise against")
+set(BATCHWISE_LLAMA_BUILD_DIR "" CACHE PATH
+    "A batchwise build folder whose llama.cpp/ggml static libraries to link instead of building them again")
 set(_llama_src "")
-if(LLAMA_CPP_DIR)
+if(BATCHWISE_LLAMA_BUILD_DIR)
+  include(${CMAKE_CURRENT_LIST_DIR}/llama_prebuilt.cmake)
+elseif(LLAMA_CPP_DIR)
   set(_llama_src "${LLAMA_CPP_DIR}")
 elseif(EXISTS "${PROJECT_SOURCE_DIR}/third_party/llama.cpp/CMakeLists.txt")
   set(_llama_src "${PROJECT_SOURCE_DIR}/third_party/llama.cpp")
 endif()
 
-if(_llama_src)
+if(BATCHWISE_LLAMA_BUILD_DIR)
+  # imported above
+elseif(_llama_src)
   set(LLAMA_BUILD_TESTS OFF CACHE BOOL "" FORCE)
   set(LLAMA_BUILD_EXAMPLES OFF CACHE BOOL "" FORCE)
   set(LLAMA_BUILD_APP OFF CACHE BOOL "" FORCE)

@@ -203,7 +203,7 @@ JobStore::~JobStore() {
 Expected<std::unique_ptr<JobStore>> JobStore::open(const std::filesystem::path& path, StoreOptions options) {
   sqlite3* raw = nullptr;
   const int rc = sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                                 nullptr);
+                                 options.vfs.empty() ? nullptr : options.vfs.c_str());
   DbPtr db(raw);
   if (rc != SQLITE_OK) {
     return make_error(ErrorCode::kIo, "cannot open state " + path.string() + ": " +

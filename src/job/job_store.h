@@ -56,6 +56,9 @@ struct JobMeta {
 struct StoreOptions {
   int group_ms = 50;
   int group_size = 1024;
+  // The SQLite VFS to open the database with; empty: SQLite's default. Only the power-loss test
+  // names another (tests/support/power_loss_vfs.h).
+  std::string vfs;
 };
 
 class JobStore {

@@ -12,18 +12,6 @@
 
 namespace batchwise::test {
 
-std::filesystem::path scratch_dir() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = info ? std::string(info->test_suite_name()) + "." + info->name() : "no-test";
-  for (char& c : name) {
-    if (c == '/') c = '_';
-  }
-  const auto dir = std::filesystem::path(BATCHWISE_TEST_TMP) / name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
-
 std::filesystem::path shared_cache_dir() {
   const auto dir = std::filesystem::path(BATCHWISE_TEST_TMP) / "cache";
   std::filesystem::create_directories(dir);
