@@ -9,6 +9,20 @@
 #include "job/batch_output.h"
 
 namespace batchwise {
+
+ResultRecord answer_figures(const EngineResult& r) {
+  ResultRecord rec;
+  rec.ok = !r.error.has_value();
+  rec.prompt_tokens = r.prompt_tokens;
+  rec.cached_tokens = r.cached_tokens;
+  rec.completion_tokens = r.completion_tokens;
+  rec.queue_ms = r.timings.queue_ms;
+  rec.ttft_ms = r.timings.ttft_ms;
+  rec.total_ms = r.timings.total_ms;
+  rec.finished_at = unix_time_s();
+  return rec;
+}
+
 namespace {
 
 // Opens the state and decides between a new job, a resumed one, and a refusal.
@@ -43,11 +57,10 @@ Expected<JobMeta> open_state(JobStore& store, const JobOptions& options, const B
 }
 
 ResultRecord to_record(const InputLine& line, EngineResult& r, int attempts) {
-  ResultRecord rec;
+  ResultRecord rec = answer_figures(r);
   rec.line = line.line;
   rec.custom_id = line.custom_id;
   rec.attempts = attempts;
-  rec.ok = !r.error.has_value();
   rec.status_code = r.status_code;
   if (rec.ok) {
     rec.body = !r.raw_body.empty() ? std::move(r.raw_body)
@@ -57,13 +70,6 @@ ResultRecord to_record(const InputLine& line, EngineResult& r, int attempts) {
     rec.error_message = r.error->message;
     rec.body = std::move(r.raw_body);  // the server's error answer, if one came (the error line's `response`)
   }
-  rec.prompt_tokens = r.prompt_tokens;
-  rec.cached_tokens = r.cached_tokens;
-  rec.completion_tokens = r.completion_tokens;
-  rec.queue_ms = r.timings.queue_ms;
-  rec.ttft_ms = r.timings.ttft_ms;
-  rec.total_ms = r.timings.total_ms;
-  rec.finished_at = unix_time_s();
   return rec;
 }
 

@@ -132,6 +132,10 @@ class Job {
   std::function<void(const ResultRecord&)> observer_;
 };
 
+// What every record of an answer keeps, whatever it is for (a batch line, an interactive request's
+// metrics): whether it succeeded, its token counts and timings, when it finished.
+ResultRecord answer_figures(const EngineResult& answer);
+
 // OUT.jsonl -> OUT.state.db
 std::filesystem::path default_state_path(const std::filesystem::path& output);
 

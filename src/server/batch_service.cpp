@@ -8,6 +8,7 @@
 #include "hardware/nvml.h"
 #include "job/batch_input.h"
 #include "job/batch_output.h"
+#include "job/job.h"
 #include "server/batch_window.h"
 #include "server/ids.h"
 
@@ -493,15 +494,7 @@ Expected<std::string> BatchService::complete(ApiKind kind, const nlohmann::json&
     return make_error(ErrorCode::kTimeout, "no answer within " + std::to_string(options_.interactive_timeout_s) + " s");
   }
   EngineResult r = answer.get();
-  ResultRecord rec;
-  rec.ok = !r.error;
-  rec.prompt_tokens = r.prompt_tokens;
-  rec.cached_tokens = r.cached_tokens;
-  rec.completion_tokens = r.completion_tokens;
-  rec.queue_ms = r.timings.queue_ms;
-  rec.ttft_ms = r.timings.ttft_ms;
-  rec.total_ms = r.timings.total_ms;
-  metrics_.observe(model, rec, true);
+  metrics_.observe(model, answer_figures(r), true);
   if (r.error) return std::unexpected(*r.error);
   return !r.raw_body.empty() ? r.raw_body : r.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
