@@ -11,9 +11,10 @@ tar czf "$root/.carry/llama.cpp.tar.gz" -C "$root/third_party" \
   --exclude='llama.cpp/examples' --exclude='llama.cpp/benches' --exclude='llama.cpp/tools/ui/src' \
   --exclude='llama.cpp/tools/ui/static' --exclude='llama.cpp/tools/ui/tests' --exclude='llama.cpp/gguf-py' \
   --exclude='llama.cpp/conversion' --exclude='llama.cpp/pocs' llama.cpp
-cp "$root/third_party/llama.cpp/models/ggml-vocab-llama-bpe.gguf" "$root/.carry/"
+# The tokenizers of the presets (the plan accuracy tests write sparse GGUFs with them).
+for v in llama-bpe llama-spm qwen2 deepseek-llm; do cp "$root/third_party/llama.cpp/models/ggml-vocab-$v.gguf" "$root/.carry/"; done
 cd "$root/.carry/debs"
-apt-get download nlohmann-json3-dev libcli11-dev libsqlite3-dev libsqlite3-0 libcurl4-openssl-dev libcurl4 \
+apt-get download libgtest-dev libgmock-dev googletest nlohmann-json3-dev libcli11-dev libsqlite3-dev libsqlite3-0 libcurl4-openssl-dev libcurl4 \
   libcpp-httplib-dev libcpp-httplib0.11 libssl-dev zlib1g-dev libbrotli-dev \
   libbrotli1 libcom-err2 libdb5.3 libffi8 libgmp10 libgnutls30 libgssapi-krb5-2 libhogweed6 libidn2-0 libk5crypto3 \
   libkeyutils1 libkrb5-3 libkrb5support0 libldap-2.5-0 libnettle8 libnghttp2-14 libp11-kit0 libpsl5 librtmp1 \

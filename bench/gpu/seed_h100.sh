@@ -9,6 +9,8 @@
 #   bench/gpu/seed_h100.sh ceiling QUANT P...      llama-batched-bench, 2,048-token shared prompt, 32 out
 #   bench/gpu/seed_h100.sh naive QUANT N    one request at a time, rubric re-evaluated each time
 #   bench/gpu/seed_h100.sh server QUANT N NP...    llama-server -np NP --cache-ram 0, driven by batchwise
+#   bench/gpu/seed_h100.sh plan_accuracy    plan's memory model against llama.cpp's dry runs on this GPU
+#                                           (TESTS=1 build; records bench/results' cuda-dry-runs.jsonl)
 #   bench/gpu/seed_h100.sh pack             $OUT/0-all.tgz: every result and log in one file
 # Results: JSON lines in $OUT/results.jsonl (and logs beside it). Despite its name it runs on any CUDA GPU.
 set -euo pipefail
@@ -43,9 +45,12 @@ stage_build() {
     mkdir -p third_party/llama.cpp/models && cp .carry/ggml-vocab-*.gguf third_party/llama.cpp/models/
   fi
   unpack_deps
+  # TESTS=1 builds the unit tests too (the plan accuracy test); googletest comes from .carry/debs.
+  local tests=(-DBATCHWISE_TESTS=OFF) targets=(batchwise llama-batched-bench)
+  [ -z "${TESTS:-}" ] || { tests=(-DBATCHWISE_TESTS=ON -DGTest_DIR="$deps/usr/lib/$arch_lib/cmake/GTest"); targets+=(batchwise_unit_tests); }
   if [ ! -f build-gpu/build.ninja ]; then
     cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DBATCHWISE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a \
-      -DBATCHWISE_TESTS=OFF -DBATCHWISE_BENCH=OFF -DCURL_NO_CURL_CMAKE=ON \
+      "${tests[@]}" -DBATCHWISE_BENCH=OFF -DCURL_NO_CURL_CMAKE=ON \
       -DCURL_INCLUDE_DIR="$deps/usr/include/$arch_lib" -DCURL_LIBRARY="$deps/usr/lib/$arch_lib/libcurl.so" \
       -DSQLite3_INCLUDE_DIR="$deps/usr/include" -DSQLite3_LIBRARY="$deps/usr/lib/$arch_lib/libsqlite3.so" \
       -Dnlohmann_json_DIR="$deps/usr/share/cmake/nlohmann_json" -DCLI11_DIR="$deps/usr/share/cmake/CLI11" \
@@ -53,7 +58,7 @@ stage_build() {
       > "$out/configure.log" 2>&1 || { tail -30 "$out/configure.log"; exit 1; }
   fi
   local t0=$SECONDS
-  cmake --build build-gpu -j"$(nproc)" --target batchwise llama-batched-bench > "$out/build.log" 2>&1 \
+  cmake --build build-gpu -j"$(nproc)" --target "${targets[@]}" > "$out/build.log" 2>&1 \
     || { grep -E "error|Error" "$out/build.log" | head -20; exit 1; }
   log "build: $((SECONDS - t0)) s"
   [ -n "${SKIP_SERVER:-}" ] || cmake --build build-gpu -j"$(nproc)" --target llama-server > "$out/build-server.log" 2>&1 \
@@ -154,6 +159,14 @@ PY
     record "$(python3 -c "import json; r=json.load(open('$out/server-run-$q-$np.json')); print(json.dumps({'requests_per_s': r['requests_per_s'], 'ok': r['ok'], 'wall_s': r['wall_s']}))")" \
       "{\"peer\": \"llama-server\", \"quant\": \"$q\", \"parallel\": $np, \"requests\": $n}"
   done
+}
+
+# plan's GPU and host compute buffers against llama.cpp's dry run with every layer on this GPU
+# (tests/unit/plan_accuracy_cuda_test.cpp), each case recorded as a JSON line.
+stage_plan_accuracy() {
+  BATCHWISE_RECORD_GPU_DRY_RUNS="$out/cuda-dry-runs.jsonl" build-gpu/tests/batchwise_unit_tests \
+    --gtest_filter='PlanAccuracy*' > "$out/plan-accuracy.log" 2>&1 || log "plan accuracy: some cases are off (see the log)"
+  grep -E "^\[ +(OK|FAILED|SKIPPED) +\]" "$out/plan-accuracy.log" >&2 || true
 }
 
 # Everything under $OUT in one file: the device tool brings back only the first few files by name.

@@ -42,7 +42,7 @@ std::vector<EngineFlags> engine_flags(const RecommendInput& in, const BatchChoic
   bw.note = "batchwise run shares the prefix's KV cells across sequences";
   if (gpu) {
     bw.note += "; --lanes 2 overlaps one context's CPU work with the other's GPU work (faster) for " +
-               format_gib(compute_buffer_bytes(in.spec, ctx)) +
+               format_gib(compute_buffer_bytes(in.spec, ctx, /*on_gpu=*/true)) +
                " more compute buffer and the shared prefix's cells once more (add them to -c)";
   }
   out.push_back(bw);

@@ -6,7 +6,8 @@
 //             plus V row (none under MLA), at the K/V type's block size; cells = n_ctx padded to 256;
 //             SWA layers keep min(cells, window x streams + ubatch) cells, padded to 256
 //   compute   the scheduler's worst-case graph at n_ubatch tokens: logits (vocab x tokens, f32),
-//             per-layer activations, the attention scores/mask (see compute_buffer_bytes)
+//             per-layer activations, the attention scores/mask (see compute_buffer_bytes); on a
+//             GPU also a host buffer for the graph's inputs (host_compute_buffer_bytes)
 //   overhead  CUDA context, cuBLAS workspace and allocator slack on a GPU; none on the CPU
 // Pure functions: thread-safe.
 #pragma once
@@ -52,8 +53,14 @@ int64_t kv_bytes_per_token_per_layer(const ModelSpec& spec, const WeightType& k_
 
 KvCacheEstimate estimate_kv_cache(const ModelSpec& spec, const ContextConfig& ctx);
 
-// The compute (activation) buffer llama.cpp reserves for the worst-case ubatch graph on one backend.
-int64_t compute_buffer_bytes(const ModelSpec& spec, const ContextConfig& ctx);
+// The compute (activation) buffer llama.cpp reserves for the worst-case ubatch graph: on the CPU
+// backend, or (`on_gpu`) in GPU memory with every layer offloaded. They differ: on a GPU the
+// attention masks are copied in and stay alive through the layers, and the output stage keeps less.
+int64_t compute_buffer_bytes(const ModelSpec& spec, const ContextConfig& ctx, bool on_gpu);
+
+// With every layer on a GPU, the compute buffer llama.cpp keeps in host memory: the graph's inputs
+// (token embeddings looked up on the CPU, the attention masks, positions and indices).
+int64_t host_compute_buffer_bytes(const ModelSpec& spec, const ContextConfig& ctx);
 
 // Fixed cost of using a GPU beyond what llama.cpp reports: CUDA context and kernels, cuBLAS
 // workspace, allocator fragmentation.
@@ -64,12 +71,13 @@ struct DeviceMemory {
   int64_t kv_cache_bytes = 0;
   int64_t compute_bytes = 0;
   int64_t overhead_bytes = 0;
-  int64_t total_bytes() const { return weights_bytes + kv_cache_bytes + compute_bytes + overhead_bytes; }
+  int64_t output_bytes = 0;  // llama.cpp's output buffer (the logits of each sequence): host memory
+  int64_t total_bytes() const { return weights_bytes + kv_cache_bytes + compute_bytes + overhead_bytes + output_bytes; }
 };
 
 struct MemoryEstimate {
   DeviceMemory device;   // the GPU (or the CPU when there is no GPU)
-  DeviceMemory host;     // host RAM besides the device: token embedding, host compute copy, logits
+  DeviceMemory host;     // host RAM besides the device: token embedding, host compute buffer, logits
   KvCacheEstimate kv;
   bool on_gpu = false;
 };

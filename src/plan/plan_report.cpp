@@ -19,7 +19,8 @@ std::string fixed(double v, int digits) {
 
 json memory_json(const DeviceMemory& m) {
   return {{"weights_bytes", m.weights_bytes}, {"kv_cache_bytes", m.kv_cache_bytes}, {"compute_bytes", m.compute_bytes},
-          {"overhead_bytes", m.overhead_bytes}, {"total_bytes", m.total_bytes()}};
+          {"overhead_bytes", m.overhead_bytes}, {"output_bytes", m.output_bytes},
+          {"total_bytes", m.total_bytes()}};
 }
 
 json point_json(const BatchPoint& p) {

@@ -69,7 +69,7 @@ void flash_attention_tip(const RecommendInput& in, const Recommendation& r, std:
   ContextConfig other = context_for_batch(in, r.recommended.batch);
   other.flash_attention = !other.flash_attention;
   const int64_t now = r.recommended.memory.device.compute_bytes;
-  const int64_t then = compute_buffer_bytes(in.spec, other);
+  const int64_t then = compute_buffer_bytes(in.spec, other, in.device.is_gpu());
   if (in.base.flash_attention) {
     out.push_back({"flash attention", "keep flash attention on (-fa on, run's default): without it the compute buffer at batch " +
                                           tokens(r.recommended.batch) + " is " + format_gib(then) + " instead of " +
@@ -84,7 +84,7 @@ void lanes_tip(const RecommendInput& in, const Recommendation& r, std::vector<Ti
   if (!in.device.is_gpu()) return;
   const ContextConfig ctx = context_for_batch(in, r.recommended.batch);
   const KvCacheEstimate& kv = r.recommended.memory.kv;
-  const int64_t extra = compute_buffer_bytes(in.spec, ctx) +
+  const int64_t extra = compute_buffer_bytes(in.spec, ctx, /*on_gpu=*/true) +
                         in.workload.shared_prefix_tokens * (kv.bytes_per_token + kv.swa_bytes_per_token);
   const int64_t free_after = in.device.memory_bytes - r.recommended.memory.device.total_bytes() - extra;
   if (free_after >= 0) {

@@ -69,14 +69,29 @@ TEST(MemoryModel, SlidingWindowLayersStopGrowingAtTheWindow) {
 
 TEST(MemoryModel, ComputeBufferGrowsWithUbatchAndWithoutFlashAttention) {
   const ModelSpec s = preset("llama-3.1-8b");
-  ContextConfig small = ctx_of(8192, 1);
-  small.n_ubatch_tokens = 128;
-  ContextConfig big = small;
-  big.n_ubatch_tokens = 1024;
-  EXPECT_LT(compute_buffer_bytes(s, small), compute_buffer_bytes(s, big));
-  ContextConfig no_fa = ctx_of(32768, 1);
-  no_fa.flash_attention = false;
-  EXPECT_LT(compute_buffer_bytes(s, ctx_of(32768, 1)), compute_buffer_bytes(s, no_fa));
+  for (const bool on_gpu : {false, true}) {
+    ContextConfig small = ctx_of(8192, 1);
+    small.n_ubatch_tokens = 128;
+    ContextConfig big = small;
+    big.n_ubatch_tokens = 1024;
+    EXPECT_LT(compute_buffer_bytes(s, small, on_gpu), compute_buffer_bytes(s, big, on_gpu)) << on_gpu;
+    ContextConfig no_fa = ctx_of(32768, 1);
+    no_fa.flash_attention = false;
+    EXPECT_LT(compute_buffer_bytes(s, ctx_of(32768, 1), on_gpu), compute_buffer_bytes(s, no_fa, on_gpu)) << on_gpu;
+  }
+}
+
+// On a GPU the attention mask (f16, cells x ubatch tokens) is alive through every layer: with a small
+// vocabulary (Mistral's 32,000) the FFN stage plus the mask is the peak, so the buffer grows with the
+// context; the host keeps the mask too.
+TEST(MemoryModel, GpuComputeBuffersGrowWithTheMaskOfALongContext) {
+  const ModelSpec s = preset("mistral-7b");
+  const ContextConfig short_ctx = ctx_of(4096, 1), long_ctx = ctx_of(65536, 256);
+  const int64_t mask_growth = 2 * 512 * (65536 - 4096);
+  EXPECT_EQ(compute_buffer_bytes(s, long_ctx, true) - compute_buffer_bytes(s, short_ctx, true), mask_growth);
+  EXPECT_EQ(host_compute_buffer_bytes(s, long_ctx) - host_compute_buffer_bytes(s, short_ctx), mask_growth);
+  // The CPU backend's buffer for the same model is another figure (its output stage keeps more).
+  EXPECT_NE(compute_buffer_bytes(s, short_ctx, false), compute_buffer_bytes(s, short_ctx, true));
 }
 
 TEST(MemoryModel, GpuKeepsTheTokenEmbeddingInHostMemory) {

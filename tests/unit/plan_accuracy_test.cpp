@@ -20,76 +20,22 @@
 
 #ifdef BATCHWISE_HAVE_LLAMA_EXT
 #include "llama-ext.h"
+#include "llama_dry_run.h"
 
 namespace batchwise {
 namespace {
 
-struct Measured {
-  int64_t model = 0, context = 0, compute = 0;
-  int64_t total() const { return model + context + compute; }
-};
+using test::error_percent;
+using test::llama_memory;
+ContextConfig config(int64_t n_ctx, int64_t n_seq, int64_t ubatch, bool fa, const char* kv = "f16", bool unified = true) {
+  return test::llama_test_config(n_ctx, n_seq, ubatch, fa, kv, unified);
+}
 
 struct Case {
   std::string preset;
   FileType quant;
   ContextConfig ctx;
 };
-
-ContextConfig config(int64_t n_ctx, int64_t n_seq, int64_t ubatch, bool fa, const char* kv = "f16",
-                     bool unified = true) {
-  ContextConfig c;
-  c.n_ctx_tokens = n_ctx;
-  c.n_seq = n_seq;
-  c.n_batch_tokens = std::max<int64_t>(2048, ubatch);
-  c.n_ubatch_tokens = ubatch;
-  c.flash_attention = fa;
-  c.kv_unified = unified;
-  c.k_type = *parse_weight_type(kv);
-  c.v_type = *parse_weight_type(kv);
-  return c;
-}
-
-void quiet_log(ggml_log_level, const char*, void*) {}
-
-// What llama.cpp would allocate: model, context (KV) and compute buffers over all buffer types.
-Measured llama_memory(const std::filesystem::path& path, const ContextConfig& c, bool dry_run) {
-  llama_log_set(quiet_log, nullptr);
-  llama_model_params mp = llama_model_default_params();
-  mp.no_alloc = dry_run;
-  if (dry_run) mp.load_mode = LLAMA_LOAD_MODE_NONE;  // a dry run maps nothing
-  mp.n_gpu_layers = 0;
-  llama_model* model = llama_model_load_from_file(path.c_str(), mp);
-  EXPECT_NE(model, nullptr) << path;
-  Measured m;
-  if (!model) return m;
-  llama_context_params cp = llama_context_default_params();
-  cp.n_ctx = static_cast<uint32_t>(c.n_ctx_tokens);
-  cp.n_seq_max = static_cast<uint32_t>(c.n_seq);
-  cp.n_batch = static_cast<uint32_t>(c.n_batch_tokens);
-  cp.n_ubatch = static_cast<uint32_t>(c.n_ubatch_tokens);
-  cp.flash_attn_type = c.flash_attention ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
-  cp.type_k = static_cast<ggml_type>(c.k_type.ggml_id);
-  cp.type_v = static_cast<ggml_type>(c.v_type.ggml_id);
-  cp.kv_unified = c.kv_unified;
-  cp.swa_full = c.swa_full;
-  cp.n_threads = cp.n_threads_batch = 2;
-  llama_context* ctx = llama_init_from_model(model, cp);
-  EXPECT_NE(ctx, nullptr) << path;
-  if (ctx) {
-    for (const auto& [buft, b] : llama_get_memory_breakdown(ctx)) {
-      m.model += static_cast<int64_t>(b.model);
-      m.context += static_cast<int64_t>(b.context);
-      m.compute += static_cast<int64_t>(b.compute);
-    }
-    llama_free(ctx);
-  }
-  llama_model_free(model);
-  return m;
-}
-
-double error_percent(int64_t predicted, int64_t actual) {
-  return actual ? 100.0 * static_cast<double>(predicted - actual) / static_cast<double>(actual) : 0.0;
-}
 
 TEST(PlanAccuracy, DeviceMemoryWithin3PercentOfLlamaCpp) {
   const std::vector<Case> cases = {
@@ -123,7 +69,7 @@ TEST(PlanAccuracy, DeviceMemoryWithin3PercentOfLlamaCpp) {
     auto info = load_model_info(path.string());
     ASSERT_TRUE(info) << info.error().message;
     const MemoryEstimate predicted = estimate_memory(info->spec, *info->file_weights, c.ctx, /*on_gpu=*/false);
-    const Measured actual = llama_memory(path, c.ctx, /*dry_run=*/true);
+    const test::LlamaBuffers actual = llama_memory(path, c.ctx, /*dry_run=*/true).all();
     const double err = error_percent(predicted.device.total_bytes(), actual.total());
     char label[64];
     std::snprintf(label, sizeof label, "ctx %lld x%lld ub %lld fa %d kv %s%s", (long long)c.ctx.n_ctx_tokens,
@@ -144,8 +90,8 @@ TEST(PlanAccuracy, DryRunMatchesRealAllocationOnTinyModel) {
   auto tiny = default_tiny_model();
   ASSERT_TRUE(tiny) << tiny.error().message;
   const ContextConfig c = config(2048, 4, 256, true);
-  const Measured dry = llama_memory(*tiny, c, true);
-  const Measured real = llama_memory(*tiny, c, false);
+  const test::LlamaBuffers dry = llama_memory(*tiny, c, true).all();
+  const test::LlamaBuffers real = llama_memory(*tiny, c, false).all();
   EXPECT_EQ(dry.context, real.context);
   EXPECT_NEAR(static_cast<double>(dry.total()), static_cast<double>(real.total()), 0.03 * real.total());
   auto info = load_model_info(tiny->string());

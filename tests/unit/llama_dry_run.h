@@ -1,0 +1,111 @@
+// What llama.cpp itself says a model and context would allocate: a dry run (model and context
+// with no_alloc, nothing mapped or allocated) read through llama_get_memory_breakdown, split into
+// device buffers (a GPU's own memory) and host buffers (CPU memory, pinned CUDA_Host included).
+// Shared by the plan accuracy tests (CPU backend, and a GPU backend where one is present).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "llama-ext.h"  // llama_get_memory_breakdown
+#include "llama.h"
+#include "plan/memory_model.h"
+
+namespace batchwise::test {
+
+struct LlamaBuffers {
+  int64_t model = 0, context = 0, compute = 0;
+  int64_t total() const { return model + context + compute; }
+};
+
+struct LlamaBufferType {
+  std::string name;  // ggml's buffer type name: "CPU", "CUDA0", "CUDA_Host", ...
+  bool host = true;
+  LlamaBuffers bytes;
+};
+
+struct LlamaMemory {
+  LlamaBuffers device;                 // buffers in a GPU's memory
+  LlamaBuffers host;                   // buffers in host memory
+  std::vector<LlamaBufferType> types;  // as llama.cpp reports them
+  LlamaBuffers all() const {
+    return {device.model + host.model, device.context + host.context, device.compute + host.compute};
+  }
+};
+
+inline ContextConfig llama_test_config(int64_t n_ctx, int64_t n_seq, int64_t ubatch, bool fa, const char* kv = "f16",
+                                       bool unified = true) {
+  ContextConfig c;
+  c.n_ctx_tokens = n_ctx;
+  c.n_seq = n_seq;
+  c.n_batch_tokens = std::max<int64_t>(2048, ubatch);
+  c.n_ubatch_tokens = ubatch;
+  c.flash_attention = fa;
+  c.kv_unified = unified;
+  c.k_type = *parse_weight_type(kv);
+  c.v_type = *parse_weight_type(kv);
+  return c;
+}
+
+inline bool llama_has_gpu_device() {
+  for (size_t i = 0; i < ggml_backend_dev_count(); ++i) {
+    if (ggml_backend_dev_type(ggml_backend_dev_get(i)) == GGML_BACKEND_DEVICE_TYPE_GPU) return true;
+  }
+  return false;
+}
+
+inline void llama_quiet_log(ggml_log_level, const char*, void*) {}
+
+// Loads `path` with `c` (every layer on the GPU when `offload`), dry (`dry_run`) or for real.
+inline LlamaMemory llama_memory(const std::filesystem::path& path, const ContextConfig& c, bool dry_run,
+                                bool offload = false) {
+  llama_log_set(llama_quiet_log, nullptr);
+  llama_model_params mp = llama_model_default_params();
+  mp.no_alloc = dry_run;
+  if (dry_run) mp.load_mode = LLAMA_LOAD_MODE_NONE;  // a dry run maps nothing
+  mp.n_gpu_layers = offload ? 999 : 0;
+  // Not offloading: no GPU device at all, else a GPU build would still run large ops there.
+  ggml_backend_dev_t no_gpu[] = {nullptr};
+  if (!offload) mp.devices = no_gpu;
+  llama_model* model = llama_model_load_from_file(path.c_str(), mp);
+  EXPECT_NE(model, nullptr) << path;
+  LlamaMemory m;
+  if (!model) return m;
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = static_cast<uint32_t>(c.n_ctx_tokens);
+  cp.n_seq_max = static_cast<uint32_t>(c.n_seq);
+  cp.n_batch = static_cast<uint32_t>(c.n_batch_tokens);
+  cp.n_ubatch = static_cast<uint32_t>(c.n_ubatch_tokens);
+  cp.flash_attn_type = c.flash_attention ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  cp.type_k = static_cast<ggml_type>(c.k_type.ggml_id);
+  cp.type_v = static_cast<ggml_type>(c.v_type.ggml_id);
+  cp.kv_unified = c.kv_unified;
+  cp.swa_full = c.swa_full;
+  cp.n_threads = cp.n_threads_batch = 2;
+  llama_context* ctx = llama_init_from_model(model, cp);
+  EXPECT_NE(ctx, nullptr) << path;
+  if (ctx) {
+    for (const auto& [buft, b] : llama_get_memory_breakdown(ctx)) {
+      LlamaBufferType t{ggml_backend_buft_name(buft), ggml_backend_buft_is_host(buft),
+                        {static_cast<int64_t>(b.model), static_cast<int64_t>(b.context), static_cast<int64_t>(b.compute)}};
+      LlamaBuffers& side = t.host ? m.host : m.device;
+      side.model += t.bytes.model;
+      side.context += t.bytes.context;
+      side.compute += t.bytes.compute;
+      m.types.push_back(std::move(t));
+    }
+    llama_free(ctx);
+  }
+  llama_model_free(model);
+  return m;
+}
+
+inline double error_percent(int64_t predicted, int64_t actual) {
+  return actual ? 100.0 * static_cast<double>(predicted - actual) / static_cast<double>(actual) : 0.0;
+}
+
+}  // namespace batchwise::test
