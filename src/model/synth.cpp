@@ -304,6 +304,7 @@ Expected<SynthResult> synth_model(const SynthOptions& options) {
     total_bytes += GGML_PAD(gguf_get_tensor_size(out.get(), i), gguf_get_alignment(out.get()));
   }
   auto write = [&](const void* data, size_t n) -> Status {
+    if (n == 0) return {};  // fwrite's buffer may not be null, and an empty padding's data() is
     if (std::fwrite(data, 1, n, file.get()) != n) {
       std::filesystem::remove(tmp);
       return make_error(ErrorCode::kIo, "cannot write " + tmp + " (disk full?)");

@@ -68,9 +68,6 @@ inline LlamaMemory llama_memory(const std::filesystem::path& path, const Context
   mp.no_alloc = dry_run;
   if (dry_run) mp.load_mode = LLAMA_LOAD_MODE_NONE;  // a dry run maps nothing
   mp.n_gpu_layers = offload ? 999 : 0;
-  // Not offloading: no GPU device at all, else a GPU build would still run large ops there.
-  ggml_backend_dev_t no_gpu[] = {nullptr};
-  if (!offload) mp.devices = no_gpu;
   llama_model* model = llama_model_load_from_file(path.c_str(), mp);
   EXPECT_NE(model, nullptr) << path;
   LlamaMemory m;
