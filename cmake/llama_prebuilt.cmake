@@ -39,3 +39,11 @@ if(EXISTS "${_prebuilt}/bin/llama-server")
   add_executable(llama-server IMPORTED GLOBAL)
   set_target_properties(llama-server PROPERTIES IMPORTED_LOCATION "${_prebuilt}/bin/llama-server")
 endif()
+
+# llama.cpp's own copy of nlohmann/json, which the json_schema converter (CMakeLists.txt) is built
+# with, as in a build from source; without it a sanitizer build would refuse response_format json_schema.
+if(NOT TARGET vendor::nlohmann AND EXISTS "${LLAMA_CPP_SOURCE_DIR}/vendor/nlohmann/json.hpp")
+  add_library(batchwise_llama_vendor_nlohmann INTERFACE)
+  target_include_directories(batchwise_llama_vendor_nlohmann SYSTEM INTERFACE "${LLAMA_CPP_SOURCE_DIR}/vendor")
+  add_library(vendor::nlohmann ALIAS batchwise_llama_vendor_nlohmann)
+endif()

@@ -87,6 +87,9 @@ Expected<ChildResult> run_child(const ChildOptions& o) {
   for (const auto& a : o.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   GpuSampler gpu;
+  // A forked child starts with this process's resident pages, and the kernel's peak for it
+  // (ru_maxrss) keeps them past exec: a figure no higher than this tells nothing about the trial.
+  const int64_t rss_at_fork = read_process_tree(::getpid()).rss_bytes;
   const double start = now_s();
   const pid_t pid = ::fork();
   if (pid < 0) return make_error(ErrorCode::kIo, std::string("cannot start a trial: ") + std::strerror(errno));
@@ -109,7 +112,7 @@ Expected<ChildResult> run_child(const ChildOptions& o) {
   bool out_open = true, err_open = true, exited = false;
   int status = 0;
   struct rusage usage {};
-  double next_sample = start;
+  double next_sample = start + o.sample_interval_s;  // not at once: before its exec the child is a copy of us
   while (!exited || out_open || err_open) {
     std::array<pollfd, 2> fds{pollfd{out_open ? out_pipe[0] : -1, POLLIN, 0}, pollfd{err_open ? err_pipe[0] : -1, POLLIN, 0}};
     ::poll(fds.data(), fds.size(), static_cast<int>(o.sample_interval_s * 1000));
@@ -118,8 +121,9 @@ Expected<ChildResult> run_child(const ChildOptions& o) {
     if (!exited && ::wait4(pid, &status, WNOHANG, &usage) == pid) {
       exited = true;
       // The kernel's exact peak of the child (and the children it waited for): short trials end
-      // between two samples.
-      r.peak_rss_bytes = std::max(r.peak_rss_bytes, static_cast<int64_t>(usage.ru_maxrss) * 1024);
+      // between two samples. Only where it is above what the child inherited at the fork.
+      const int64_t kernel_peak = static_cast<int64_t>(usage.ru_maxrss) * 1024;
+      if (kernel_peak > rss_at_fork) r.peak_rss_bytes = std::max(r.peak_rss_bytes, kernel_peak);
     }
     if (exited || now_s() < next_sample) continue;
     next_sample = now_s() + o.sample_interval_s;

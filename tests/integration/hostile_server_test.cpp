@@ -369,7 +369,14 @@ TEST(HostileServer, AFiftyMegabyteAnswerIsRefusedAtTheDefaultLimitWithoutBeingHe
   EXPECT_NE(error_messages(f).find("--max-response-mib"), std::string::npos) << error_messages(f);
   expect_each_id_once(f, 4);
   const auto report = nlohmann::json::parse(r.out);
-  EXPECT_LT(report["memory"]["peak_rss_bytes"].get<int64_t>(), int64_t{200} << 20);
+  // Under ASan (scripts/sanitize.sh) the process also holds its runtime: a 256 MiB quarantine of freed
+  // memory and the shadow of what it touched (334 MiB measured).
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr int64_t kSanitizerRuntime = int64_t{320} << 20;
+#else
+  constexpr int64_t kSanitizerRuntime = 0;
+#endif
+  EXPECT_LT(report["memory"]["peak_rss_bytes"].get<int64_t>(), (int64_t{200} << 20) + kSanitizerRuntime);
   EXPECT_LT(std::filesystem::file_size(dir / "out.state.db"), 1u << 20);
 }
 
