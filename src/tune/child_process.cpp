@@ -121,9 +121,10 @@ Expected<ChildResult> run_child(const ChildOptions& o) {
     if (!exited && ::wait4(pid, &status, WNOHANG, &usage) == pid) {
       exited = true;
       // The kernel's exact peak of the child (and the children it waited for): short trials end
-      // between two samples. Only where it is above what the child inherited at the fork.
+      // between two samples. It counts only where it is above what the child inherited at the fork,
+      // or where no sample was taken (a trial shorter than one interval: then it is an upper bound).
       const int64_t kernel_peak = static_cast<int64_t>(usage.ru_maxrss) * 1024;
-      if (kernel_peak > rss_at_fork) r.peak_rss_bytes = std::max(r.peak_rss_bytes, kernel_peak);
+      if (kernel_peak > rss_at_fork || r.peak_rss_bytes == 0) r.peak_rss_bytes = std::max(r.peak_rss_bytes, kernel_peak);
     }
     if (exited || now_s() < next_sample) continue;
     next_sample = now_s() + o.sample_interval_s;

@@ -30,7 +30,8 @@ struct ChildResult {
   bool timed_out = false;      // killed by us: ran past timeout_s
   std::string out, err;
   int64_t peak_rss_bytes = 0;  // the child's process tree, sampled; at least the kernel's peak for the child
-                               // where that is above the pages it inherited from us at the fork
+                               // where that is above the pages it inherited from us at the fork (or
+                               // nothing was sampled: a trial shorter than one interval)
   std::optional<int64_t> peak_gpu_memory_bytes;  // sampled device memory in use (NVML), all processes
   std::optional<int64_t> peak_gpu_process_memory_bytes;  // the child's process tree's own, where NVML lists it
   double wall_s = 0;
