@@ -10,6 +10,14 @@
 
 namespace batchwise::test {
 
+// How much slower a sanitizer build runs batchwise (scripts/sanitize.sh): time bounds a user would check
+// (an answer from the cache within a second) are scaled by it there, and only there.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr double kSanitizerSlowdown = 3.0;
+#else
+inline constexpr double kSanitizerSlowdown = 1.0;
+#endif
+
 struct CommandResult {
   int exit_code = -1;   // -signal when killed by a signal
   std::string out;      // stdout
