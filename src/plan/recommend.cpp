@@ -189,7 +189,8 @@ Device combine_gpus(const RecommendInput& in, const Device& one, int64_t n) {
   if (n <= 1) return d;
   RecommendInput single = in;
   single.device = one;
-  const int64_t per_device_fixed = kGpuRuntimeOverheadBytes + compute_buffer_bytes(in.spec, context_for_batch(single, 1), /*on_gpu=*/true);
+  const int64_t per_device_fixed =
+      kGpuRuntimeOverheadBytes + compute_buffer_bytes(in.spec, context_for_batch(single, 1), /*on_gpu=*/true);
   d.memory_bytes = n * one.memory_bytes - (n - 1) * per_device_fixed;
   d.name = std::to_string(n) + " x " + one.name;
   return d;
