@@ -8,19 +8,29 @@
 #include <cstdio>
 #include <filesystem>
 #include <string>
+#include <system_error>
 
 namespace batchwise::fuzz {
 
+// The scratch file, removed when the fuzzer exits (its time limit ends with exit(), which runs this).
+struct ScratchFile {
+  std::filesystem::path path;
+  ~ScratchFile() {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+};
+
 inline std::filesystem::path write_input(const uint8_t* data, size_t size, const char* suffix) {
-  static const std::filesystem::path path = [&] {
+  static const ScratchFile scratch{[&] {
     const std::filesystem::path dir = std::filesystem::exists("/dev/shm") ? "/dev/shm" : "/tmp";
     return dir / ("batchwise-fuzz-" + std::to_string(::getpid()) + suffix);
-  }();
-  std::FILE* f = std::fopen(path.c_str(), "wb");
+  }()};
+  std::FILE* f = std::fopen(scratch.path.c_str(), "wb");
   if (!f) std::abort();
   if (size > 0 && std::fwrite(data, 1, size, f) != size) std::abort();
   std::fclose(f);
-  return path;
+  return scratch.path;
 }
 
 }  // namespace batchwise::fuzz
