@@ -14,6 +14,8 @@ constexpr int64_t kSuccessesBeforeRaise = 64;
 }  // namespace
 
 // Answers from the engine's threads to the runner's; wake() ends a wait early (new interactive work).
+// Both notify while holding the lock: once the runner has taken the last answer it may be destroyed, and
+// a notify after the unlock could then reach a destroyed condition variable (TSan found it).
 struct JobRunner::Answers {
   std::mutex mu;
   std::condition_variable cv;
@@ -21,17 +23,13 @@ struct JobRunner::Answers {
   bool woken = false;
 
   void push(EngineResult r) {
-    {
-      std::lock_guard lock(mu);
-      items.push_back(std::move(r));
-    }
+    std::lock_guard lock(mu);
+    items.push_back(std::move(r));
     cv.notify_one();
   }
   void wake() {
-    {
-      std::lock_guard lock(mu);
-      woken = true;
-    }
+    std::lock_guard lock(mu);
+    woken = true;
     cv.notify_one();
   }
   std::vector<EngineResult> wait_and_take(double timeout_s) {
