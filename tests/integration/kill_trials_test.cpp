@@ -184,13 +184,14 @@ TEST(KillTrials, EmbeddedEngineKeepsEveryDurableResultAndNeverComputesItAgain) {
   const auto dir = scratch_dir();
   constexpr int64_t kTotal = 150;
   ASSERT_EQ(run_batchwise({"gen-workload", "seed", "-n", std::to_string(kTotal), "--prefix-tokens", "40",
-                           "--unique-tokens", "10", "--output-tokens", "2", "-o", (dir / "in.jsonl").string()})
+                           "--unique-tokens", "10", "--output-tokens", "12", "-o", (dir / "in.jsonl").string()})
                 .exit_code,
             0);
   ensure_tiny_model();
   Tally tally;
-  // 4 sequences: results become durable a few at a time, so the late kill points (up to ~95 % of the
-  // job) still find work left; with 16, the last wave once finished the job between two kills.
+  // 4 sequences of 12 output tokens: results become durable a few at a time, so the late kill points (up
+  // to ~95 % of the job) still find work left. With 2 output tokens a group commit once took the job from
+  // 110 to all 150 done, and the next kills found it finished; with 16 sequences the last wave did.
   const std::vector<std::string> args = {"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(),
                                          "-np", "4"};
   kill_and_resume(dir, args, kTotal, /*startup_s=*/0.6, seed, tally, [](int, const Durable&) {});
