@@ -13,7 +13,10 @@
 
 #include "llama-ext.h"  // llama_get_memory_breakdown
 #include "llama.h"
+#include "model/model_spec.h"
 #include "plan/memory_model.h"
+#include "sparse_gguf.h"
+#include "test_support.h"
 
 namespace batchwise::test {
 
@@ -100,6 +103,26 @@ inline LlamaMemory llama_memory(const std::filesystem::path& path, const Context
   llama_model_free(model);
   return m;
 }
+
+// The sparse GGUF of a preset at a quantization, written once per test run.
+class SparseModels {
+ public:
+  Expected<std::filesystem::path> get(const std::string& preset, FileType quant) {
+    const auto path = dir_ / (preset + "-" + std::string(file_type_name(quant)) + ".gguf");
+    if (std::filesystem::exists(path)) return path;
+    BW_ASSIGN_OR_RETURN(ModelSpec spec, find_preset(preset));
+    spec.vocab = spec.vocab == "gemma" ? "llama-bpe" : spec.vocab;  // llama.cpp ships no Gemma tokenizer
+    spec.vocab_size = vocab_tokens(spec.vocab);
+    if (const std::string e = write_sparse_gguf(spec, quant, path); !e.empty()) {
+      return make_error(ErrorCode::kInvalidArgument, e);
+    }
+    return path;
+  }
+  ~SparseModels() { std::filesystem::remove_all(dir_); }
+
+ private:
+  std::filesystem::path dir_ = scratch_dir();
+};
 
 inline double error_percent(int64_t predicted, int64_t actual) {
   return actual ? 100.0 * static_cast<double>(predicted - actual) / static_cast<double>(actual) : 0.0;

@@ -1,7 +1,7 @@
 // plan's memory model against llama.cpp on a GPU (issue 18, item 16): with every layer offloaded,
 // the compute buffer llama.cpp reserves in GPU memory and the one it keeps in host memory (the
 // inputs: token embeddings, positions, the attention masks) are compared with plan's prediction for
-// twelve models at real sizes (sparse GGUFs, as in plan_accuracy_test.cpp) over a grid of contexts,
+// 13 models at real sizes (sparse GGUFs, as in plan_accuracy_test.cpp) over a grid of contexts,
 // sequence counts, ubatch sizes, flash attention on/off, KV types and split KV. Target: within 3%.
 //
 // A GPU dry run needs a GPU backend. Where there is one, the live test runs, and with
@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -96,26 +95,6 @@ test::LlamaBuffers buffers_from_json(const json& j) {
   return {j.at("model").get<int64_t>(), j.at("context").get<int64_t>(), j.at("compute").get<int64_t>()};
 }
 
-// The sparse GGUF of a preset at a quantization, written once per test run.
-class SparseModels {
- public:
-  Expected<std::filesystem::path> get(const std::string& preset, FileType quant) {
-    const auto path = dir_ / (preset + "-" + std::string(file_type_name(quant)) + ".gguf");
-    if (std::filesystem::exists(path)) return path;
-    BW_ASSIGN_OR_RETURN(ModelSpec spec, find_preset(preset));
-    spec.vocab = spec.vocab == "gemma" ? "llama-bpe" : spec.vocab;  // llama.cpp ships no Gemma tokenizer
-    spec.vocab_size = test::vocab_tokens(spec.vocab);
-    if (const std::string e = test::write_sparse_gguf(spec, quant, path); !e.empty()) {
-      return make_error(ErrorCode::kInvalidArgument, e);
-    }
-    return path;
-  }
-  ~SparseModels() { std::filesystem::remove_all(dir_); }
-
- private:
-  std::filesystem::path dir_ = test::scratch_dir();
-};
-
 struct Compared {
   double device_compute = 0, host_compute = 0, device_total = 0;
 };
@@ -166,7 +145,7 @@ TEST(PlanAccuracyGpu, ComputeBuffersWithin3PercentOfLlamaCppDryRunOnThisGpu) {
   const char* record_path = std::getenv("BATCHWISE_RECORD_GPU_DRY_RUNS");
   std::ofstream record;
   if (record_path) record.open(record_path);
-  SparseModels models;
+  test::SparseModels models;
   for (const GpuCase& c : gpu_cases()) {
     auto gguf = models.get(c.preset, c.quant);
     ASSERT_TRUE(gguf) << gguf.error().message;
@@ -188,7 +167,7 @@ TEST(PlanAccuracyGpu, ComputeBuffersWithin3PercentOfRecordedH200DryRuns) {
   const auto path = std::filesystem::path(BATCHWISE_SOURCE_DIR) / "bench/results/2026-12-02-cuda-dry-runs.jsonl";
   std::ifstream in(path);
   ASSERT_TRUE(in) << path;
-  SparseModels models;
+  test::SparseModels models;
   std::string line;
   int cases = 0;
   while (std::getline(in, line)) {

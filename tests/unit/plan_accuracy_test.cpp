@@ -57,17 +57,13 @@ TEST(PlanAccuracy, DeviceMemoryWithin3PercentOfLlamaCpp) {
       {"qwen3-30b-a3b", FileType::kQ4_K_M, config(16384, 8, 512, true)},
       {"deepseek-v2-lite", FileType::kQ4_K_M, config(8192, 4, 512, true)},
   };
-  const auto dir = test::scratch_dir();
+  test::SparseModels models;
   std::printf("\n%-18s %-7s %-32s %14s %14s %8s  (weights / kv / compute error %%)\n", "model", "quant", "context",
               "predicted B", "llama.cpp B", "err %");
   for (const auto& c : cases) {
-    auto spec = find_preset(c.preset);
-    ASSERT_TRUE(spec) << c.preset;
-    spec->vocab = spec->vocab == "gemma" ? "llama-bpe" : spec->vocab;  // llama.cpp ships no Gemma 2 tokenizer
-    spec->vocab_size = test::vocab_tokens(spec->vocab);
-    ASSERT_GT(spec->vocab_size, 0) << spec->vocab;
-    const auto path = dir / (c.preset + "-" + std::string(file_type_name(c.quant)) + ".gguf");
-    ASSERT_EQ(test::write_sparse_gguf(*spec, c.quant, path), "");
+    auto gguf = models.get(c.preset, c.quant);
+    ASSERT_TRUE(gguf) << gguf.error().message;
+    const std::filesystem::path& path = *gguf;
 
     // The prediction goes through the same path as `plan --model FILE.gguf`.
     auto info = load_model_info(path.string());
@@ -85,7 +81,6 @@ TEST(PlanAccuracy, DeviceMemoryWithin3PercentOfLlamaCpp) {
                 error_percent(predicted.device.kv_cache_bytes, actual.context),
                 error_percent(predicted.device.compute_bytes, actual.compute));
     EXPECT_LT(std::fabs(err), 3.0) << c.preset << " " << label;
-    std::filesystem::remove(path);
   }
 }
 
