@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages batchwise builds with, only those that are missing.
 set -euo pipefail
-packages=(build-essential cmake ninja-build ccache git npm pkg-config
+packages=(build-essential cmake ninja-build ccache git npm pkg-config patch
           libcurl4-openssl-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev
           libcpp-httplib-dev libgtest-dev libgmock-dev libbenchmark-dev python3 python3-aiohttp
           prometheus chromium slurm-wlm munge python3-numpy clang-16 libclang-rt-16-dev)

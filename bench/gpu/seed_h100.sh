@@ -46,11 +46,12 @@ stage_build() {
   fi
   unpack_deps
   # TESTS=1 builds the unit tests too (the plan accuracy test); googletest comes from .carry/debs.
-  local tests=(-DBATCHWISE_TESTS=OFF) targets=(batchwise llama-batched-bench)
-  [ -z "${TESTS:-}" ] || { tests=(-DBATCHWISE_TESTS=ON -DGTest_DIR="$deps/usr/lib/$arch_lib/cmake/GTest"); targets+=(batchwise_unit_tests); }
+  # EXTRA_TARGETS: more to build (attention_step_bench, batchwise_integration_tests with TESTS=1).
+  local tests=(-DBATCHWISE_TESTS=OFF) targets=(batchwise llama-batched-bench ${EXTRA_TARGETS:-})
+  [ -z "${TESTS:-}" ] || { tests=(-DBATCHWISE_TESTS=ON -DBATCHWISE_LLAMA_SERVER_TESTS=OFF -DGTest_DIR="$deps/usr/lib/$arch_lib/cmake/GTest"); targets+=(batchwise_unit_tests); }
   if [ ! -f build-gpu/build.ninja ]; then
     cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DBATCHWISE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a \
-      "${tests[@]}" -DBATCHWISE_BENCH=OFF -DCURL_NO_CURL_CMAKE=ON \
+      "${tests[@]}" -DBATCHWISE_BENCH=ON -DCURL_NO_CURL_CMAKE=ON \
       -DCURL_INCLUDE_DIR="$deps/usr/include/$arch_lib" -DCURL_LIBRARY="$deps/usr/lib/$arch_lib/libcurl.so" \
       -DSQLite3_INCLUDE_DIR="$deps/usr/include" -DSQLite3_LIBRARY="$deps/usr/lib/$arch_lib/libsqlite3.so" \
       -Dnlohmann_json_DIR="$deps/usr/share/cmake/nlohmann_json" -DCLI11_DIR="$deps/usr/share/cmake/CLI11" \

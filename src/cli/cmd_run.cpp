@@ -83,6 +83,11 @@ nlohmann::json engine_json(const EngineStats& e) {
     j["steps"] = e.steps;
     j["tokens_per_step"] = static_cast<double>(e.step_tokens) / static_cast<double>(e.steps);
     j["decode_call_s"] = e.decode_call_s;
+    j["graph_s"] = e.graph_s;
+    j["inputs_s"] = e.inputs_s;
+    j["launch_s"] = e.launch_s;
+    j["graphs_reused"] = e.graphs_reused;
+    j["sparse_attention_steps"] = e.sparse_steps;
     j["wait_s"] = e.wait_s;
     j["host_s"] = e.host_s;
   }
@@ -94,9 +99,11 @@ void log_engine_profile(const EngineStats& e) {
   if (e.steps == 0) return;
   char line[256];
   std::snprintf(line, sizeof line,
-                "engine: %lld steps of %.0f tokens; %.1f s in llama_decode, %.1f s waiting for the device, %.1f s host work",
+                "engine: %lld steps of %.0f tokens; %.1f s in llama_decode (graphs %.1f, inputs %.1f, launch %.1f; "
+                "%lld graphs reused), %.1f s waiting for the device, %.1f s host work",
                 static_cast<long long>(e.steps), static_cast<double>(e.step_tokens) / static_cast<double>(e.steps),
-                e.decode_call_s, e.wait_s, e.host_s);
+                e.decode_call_s, e.graph_s, e.inputs_s, e.launch_s, static_cast<long long>(e.graphs_reused), e.wait_s,
+                e.host_s);
   log_debug(line);
 }
 
@@ -309,6 +316,12 @@ Verb add_run_command(CLI::App& app) {
          "--flash-attn", [f](const std::string& v) { f->engine.flash_attention = v != "off"; },
          "(-fa) flash attention: on, off or auto (default: auto, on where the backend has it; a bare -fa means on)")
       ->check(CLI::IsMember({"on", "off", "auto"}));
+  sub->add_option_function<std::string>(
+         "--attention", [f](const std::string& v) { f->engine.sparse_attention = v == "sparse"; },
+         "sparse: each token attends to the KV cells of its own sequence (a shared prefix and its own tokens), "
+         "gathered on the GPU; dense: to every cell of its lane, masked (llama.cpp's own way; for comparison). "
+         "Needs flash attention (default: sparse)")
+      ->check(CLI::IsMember({"sparse", "dense"}));
   sub->add_flag("--device-sampling", f->engine.device_sampling,
                 "greedy argmax inside llama.cpp's graph: one token per sequence leaves the GPU, not its logits");
   sub->add_option("--endpoint", f->http.endpoints,

@@ -65,6 +65,11 @@ struct EngineStats {
   int64_t steps = 0;             // llama_decode calls
   int64_t step_tokens = 0;       // tokens in them (prompt + generated)
   double decode_call_s = 0;      // inside llama_decode: graph, inputs (the KQ mask), launch
+  double graph_s = 0;            //   of which building and allocating graphs
+  double inputs_s = 0;           //   of which setting their inputs (the KQ mask is the large one)
+  double launch_s = 0;           //   of which handing the graph to the backend
+  int64_t graphs_reused = 0;     // steps whose graph was the previous one's
+  int64_t sparse_steps = 0;      // compute steps whose attention went over each sequence's own cells only
   double wait_s = 0;             // waiting for a step's outputs: the device still computing
   double host_s = 0;             // our own work: admission, batch building, sampling, results
 };

@@ -86,7 +86,16 @@ class LlamaEngine final : public Engine {
     }
     return "llama.cpp (embedded): " + options_.model_path.filename().string() + ", " +
            std::to_string(options_.n_parallel) + " sequences" + lanes + ", " +
-           std::to_string(lane_ctx_ * options_.lanes) + " KV cells" + copies;
+           std::to_string(lane_ctx_ * options_.lanes) + " KV cells" + copies + ", " + attention_path();
+  }
+
+  // Which attention the lanes run, as `run` reports it.
+  std::string attention_path() const {
+    if (!options_.flash_attention) return "dense attention (flash attention is off)";
+#ifndef BATCHWISE_LLAMA_PATCHED
+    return "dense attention (this llama.cpp lacks batchwise's patch)";
+#endif
+    return options_.sparse_attention ? "sparse attention (each sequence's own cells)" : "dense attention (every cell, masked)";
   }
 
  private:

@@ -31,6 +31,12 @@ struct LlamaEngineOptions {
   int min_shared_prefix = 32;   // shorter common prefixes are recomputed, not shared
   int max_request_tokens = 0;   // prompt + max_tokens limit per request; 0: the model's trained context
   bool flash_attention = true;  // llama.cpp's "auto" when true, off when false
+  // Each token attends only to the KV cells its own sequence carries (the shared prefix and its own), not to
+  // every cell of its lane: our patch of llama.cpp (patches/llama.cpp/) sets a bound on the cells a query sees,
+  // and CUDA's flash attention then gathers, per tile of 8 queries, the cells they see together (the prefix
+  // once). The results are the same as attending over every cell, masked. Needs flash attention; on a CPU the
+  // masked cells are skipped already.
+  bool sparse_attention = true;
   std::string cache_type_k = "f16";  // KV cache types by ggml's names (f16, q8_0, q4_0, ...)
   std::string cache_type_v = "f16";
   // Greedy requests take their argmax inside llama.cpp's graph (backend sampling), so a decode step

@@ -262,6 +262,9 @@ class Lane final : public LlamaLane {
     finish_done();
     ++steps_;
     std::lock_guard lock(shared_.stats_mu);
+#ifdef BATCHWISE_LLAMA_PATCHED
+    add_decode_timings(llama_get_decode_timings(ctx_.get()));
+#endif
     shared_.stats.prompt_tokens_evaluated += prompt_tokens;
     shared_.stats.steps += 1;
     shared_.stats.step_tokens += batch_.n_tokens;
@@ -269,6 +272,19 @@ class Lane final : public LlamaLane {
     shared_.stats.wait_s += t_done - t_wait;
     shared_.stats.host_s += (t_decode - t_begin) + (now_s() - t_done);
   }
+
+#ifdef BATCHWISE_LLAMA_PATCHED
+  // llama.cpp's own split of its time in llama_decode, summed since the context was made: added as a change.
+  void add_decode_timings(const llama_decode_timings& t) {
+    shared_.stats.graph_s += static_cast<double>(t.t_graph_us - timings_.t_graph_us) * 1e-6;
+    shared_.stats.inputs_s += static_cast<double>(t.t_inputs_us - timings_.t_inputs_us) * 1e-6;
+    shared_.stats.launch_s += static_cast<double>(t.t_compute_us - timings_.t_compute_us) * 1e-6;
+    shared_.stats.graphs_reused += t.n_reused - timings_.n_reused;
+    shared_.stats.sparse_steps += t.n_sparse - timings_.n_sparse;
+    timings_ = t;
+  }
+  llama_decode_timings timings_{};  // llama.cpp's at the last step
+#endif
 
   void add_host_time(double seconds) {
     std::lock_guard lock(shared_.stats_mu);
@@ -480,6 +496,9 @@ Expected<std::unique_ptr<LlamaLane>> make_llama_lane(llama_model* model, const L
   cp.samplers = sampler_configs.empty() ? nullptr : sampler_configs.data();
   cp.n_samplers = sampler_configs.size();
   ContextPtr ctx(llama_init_from_model(model, cp));
+#ifdef BATCHWISE_LLAMA_PATCHED
+  if (ctx) llama_set_sparse_kv_attention(ctx.get(), options.sparse_attention);
+#endif
   if (!ctx) {
     return make_error(ErrorCode::kOutOfMemory, "cannot create a llama.cpp context with " + std::to_string(options.n_ctx) +
                                                    " KV cells of " + options.cache_type_k + "/" + options.cache_type_v +

@@ -1,0 +1,155 @@
+// attention_step_bench: where one lane's decode step goes at the seed workload's shape, as a function of the
+// KV cells in use. S sequences share a P-token prefix (its cells copied to each, as batchwise's lanes do), each
+// has O tokens of its own, then every step decodes one token per sequence. Extra cells held by a filler
+// sequence that no query can see raise n_kv while the work each token should do stays the same: a step whose
+// time grows with them is attending to cells it cannot see. Each setting runs with dense attention (every cell,
+// masked) and sparse (our llama.cpp patch: the cells each query's sequence carries).
+//
+//   attention_step_bench MODEL.gguf [S=128] [P=2048] [O=52] [STEPS=16] [FILLER=0,4096,8192,16384]
+//
+// Prints one JSON line per (filler, attention): step time split into llama_decode's host parts (graph, inputs,
+// launch) and the wait for the device, in milliseconds per step.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "llama.h"
+
+namespace {
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+struct Batch {
+  llama_batch b;
+  explicit Batch(int n) : b(llama_batch_init(n, 0, 1)) {}
+  ~Batch() { llama_batch_free(b); }
+  void clear() { b.n_tokens = 0; }
+  void add(llama_token t, llama_pos pos, llama_seq_id seq, bool logits) {
+    const int i = b.n_tokens++;
+    b.token[i] = t, b.pos[i] = pos, b.n_seq_id[i] = 1, b.seq_id[i][0] = seq, b.logits[i] = logits;
+  }
+};
+
+bool decode(llama_context* ctx, Batch& batch) {
+  const int rc = llama_decode(ctx, batch.b);
+  if (rc != 0) std::fprintf(stderr, "llama_decode returned %d\n", rc);
+  llama_synchronize(ctx);
+  return rc == 0;
+}
+
+// Evaluates `n` tokens of `seq` from position `pos0`, in chunks of `chunk`.
+bool prefill(llama_context* ctx, Batch& batch, std::mt19937& rng, int n_vocab, llama_seq_id seq, int pos0, int n, int chunk) {
+  for (int done = 0; done < n;) {
+    batch.clear();
+    const int m = std::min(chunk, n - done);
+    for (int k = 0; k < m; ++k) batch.add(static_cast<llama_token>(rng() % n_vocab), pos0 + done + k, seq, done + k + 1 == n);
+    if (!decode(ctx, batch)) return false;
+    done += m;
+  }
+  return true;
+}
+
+std::vector<int> parse_list(const char* s) {
+  std::vector<int> out;
+  std::stringstream in(s);
+  for (std::string item; std::getline(in, item, ',');) out.push_back(std::atoi(item.c_str()));
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s MODEL.gguf [SEQUENCES=128] [PREFIX=2048] [OWN=52] [STEPS=16] [FILLER=0,4096,8192,16384]\n", argv[0]);
+    return 2;
+  }
+  const int n_seq = argc > 2 ? std::atoi(argv[2]) : 128;
+  const int n_prefix = argc > 3 ? std::atoi(argv[3]) : 2048;
+  const int n_own = argc > 4 ? std::atoi(argv[4]) : 52;
+  const int n_steps = argc > 5 ? std::atoi(argv[5]) : 16;
+  const std::vector<int> fillers = parse_list(argc > 6 ? argv[6] : "0,4096,8192,16384");
+  const int max_filler = *std::max_element(fillers.begin(), fillers.end());
+
+  llama_log_set([](ggml_log_level level, const char* text, void*) { if (level >= GGML_LOG_LEVEL_WARN) std::fputs(text, stderr); }, nullptr);
+  llama_backend_init();
+  llama_model_params mp = llama_model_default_params();
+  mp.n_gpu_layers = 999;
+  llama_model* model = llama_model_load_from_file(argv[1], mp);
+  if (model == nullptr) return 1;
+  const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+
+  // Sequences 0..S-1 are requests, S holds the prefix (a prefix slot), S+1 the filler.
+  const llama_seq_id prefix_seq = n_seq, filler_seq = n_seq + 1;
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = static_cast<uint32_t>(n_prefix + n_seq * (n_own + n_steps * 4 + 8) + max_filler + 4096);
+  cp.n_batch = 4096;
+  cp.n_ubatch = 1024;
+  cp.n_seq_max = static_cast<uint32_t>(n_seq + 2);
+  cp.kv_unified = true;
+  cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
+  cp.no_perf = true;
+  llama_context* ctx = llama_init_from_model(model, cp);
+  if (ctx == nullptr) return 1;
+  llama_memory_t mem = llama_get_memory(ctx);
+
+  std::mt19937 rng(1);
+  Batch batch(4096);
+  if (!prefill(ctx, batch, rng, n_vocab, prefix_seq, 0, n_prefix, 1024)) return 1;
+  for (int s = 0; s < n_seq; ++s) llama_memory_seq_cp(mem, prefix_seq, s, 0, n_prefix);
+  // Each request's own tokens, 16 requests per llama_decode.
+  for (int s0 = 0; s0 < n_seq; s0 += 16) {
+    batch.clear();
+    for (int s = s0; s < std::min(n_seq, s0 + 16); ++s) {
+      for (int k = 0; k < n_own; ++k) batch.add(static_cast<llama_token>(rng() % n_vocab), n_prefix + k, s, false);
+    }
+    if (!decode(ctx, batch)) return 1;
+  }
+  std::vector<int> pos(n_seq, n_prefix + n_own);
+
+  for (int filler : fillers) {
+    llama_memory_seq_rm(mem, filler_seq, -1, -1);
+    if (filler > 0 && !prefill(ctx, batch, rng, n_vocab, filler_seq, 0, filler, 1024)) return 1;
+    for (const bool sparse : {false, true}) {
+      llama_set_sparse_kv_attention(ctx, sparse);
+      auto step = [&] {
+        batch.clear();
+        for (int s = 0; s < n_seq; ++s) batch.add(static_cast<llama_token>(rng() % n_vocab), pos[s]++, s, true);
+        const double t0 = now_ms();
+        const int rc = llama_decode(ctx, batch.b);
+        const double t1 = now_ms();
+        llama_synchronize(ctx);
+        const double t2 = now_ms();
+        return rc == 0 ? std::make_pair(t1 - t0, t2 - t1) : std::make_pair(-1.0, -1.0);
+      };
+      if (step().first < 0) return 1;  // warm-up: the graph for this setting is built once
+      const llama_decode_timings before = llama_get_decode_timings(ctx);
+      double call_ms = 0, wait_ms = 0;
+      for (int i = 0; i < n_steps; ++i) {
+        const auto [c, w] = step();
+        if (c < 0) return 1;
+        call_ms += c, wait_ms += w;
+      }
+      const llama_decode_timings after = llama_get_decode_timings(ctx);
+      const double n = n_steps;
+      std::printf("{\"sequences\": %d, \"prefix\": %d, \"own\": %d, \"filler_cells\": %d, \"attention\": \"%s\", "
+                  "\"step_ms\": %.3f, \"decode_call_ms\": %.3f, \"graph_ms\": %.3f, \"inputs_ms\": %.3f, "
+                  "\"launch_ms\": %.3f, \"wait_ms\": %.3f, \"graphs_reused\": %lld}\n",
+                  n_seq, n_prefix, n_own, filler, sparse ? "sparse" : "dense", (call_ms + wait_ms) / n, call_ms / n,
+                  (after.t_graph_us - before.t_graph_us) / 1e3 / n, (after.t_inputs_us - before.t_inputs_us) / 1e3 / n,
+                  (after.t_compute_us - before.t_compute_us) / 1e3 / n, wait_ms / n,
+                  static_cast<long long>(after.n_reused - before.n_reused));
+      std::fflush(stdout);
+    }
+  }
+  llama_free(ctx);
+  llama_model_free(model);
+  llama_backend_free();
+  return 0;
+}
