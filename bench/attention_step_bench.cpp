@@ -6,6 +6,7 @@
 // masked) and sparse (our llama.cpp patch: the cells each query's sequence carries).
 //
 //   attention_step_bench MODEL.gguf [S=128] [P=2048] [O=52] [STEPS=16] [FILLER=0,4096,8192,16384]
+//   (ATTENTION=dense or sparse: that path only)
 //
 // Prints one JSON line per (filler, attention): step time split into llama_decode's host parts (graph, inputs,
 // launch) and the wait for the device, in milliseconds per step.
@@ -116,7 +117,10 @@ int main(int argc, char** argv) {
   for (int filler : fillers) {
     llama_memory_seq_rm(mem, filler_seq, -1, -1);
     if (filler > 0 && !prefill(ctx, batch, rng, n_vocab, filler_seq, 0, filler, 1024)) return 1;
+    // ATTENTION=dense or sparse runs only that one (a profiler then sees one path).
+    const char* only = std::getenv("ATTENTION");
     for (const bool sparse : {false, true}) {
+      if (only != nullptr && std::string(only) != (sparse ? "sparse" : "dense")) continue;
       llama_set_sparse_kv_attention(ctx, sparse);
       auto step = [&] {
         batch.clear();
