@@ -25,7 +25,7 @@ done
 llama_build=${BATCHWISE_LLAMA_BUILD_DIR:-$root/build}
 if [ ! -f "$llama_build/llama.cpp/src/libllama.a" ]; then
   echo "sanitize: $llama_build has no llama.cpp build yet: running scripts/build.sh first" >&2
-  BATCHWISE_BUILD_DIR=$llama_build "$root/scripts/build.sh"
+  BATCHWISE_BUILD_DIR=$llama_build "$root/scripts/build.sh" --tests
 fi
 export CCACHE_DIR=${CCACHE_DIR:-$root/.cache/ccache}
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
