@@ -150,8 +150,19 @@ std::string plan_to_text(const Plan& p) {
        (s.has_swa() ? ", SWA " + std::to_string(s.n_layer_swa()) + "/" + std::to_string(s.n_layer) + " layers" : "") +
        ") " + p.quant + ": weights " + format_gib(p.weights.total_bytes) + " (" + fixed(p.weights.bits_per_weight(), 2) +
        " bits/weight, " + p.weights.source + ")");
-  line("device    " + d.name + " [" + d.source + "]: " + format_gib(d.memory_bytes) + ", " +
-       fixed(d.bandwidth_bytes_per_s / 1e9, 0) + " GB/s, " + fixed(d.fp16_flops_per_s / 1e12, 1) + " TFLOP/s fp16 dense");
+  if (p.input.gpu_count > 1) {
+    // Each GPU's memory as given (--gpu-memory is per GPU), then what the split leaves for the model.
+    const Device& one = p.input.one_gpu;
+    const int64_t n = p.input.gpu_count;
+    line("device    " + d.name + " [" + d.source + "]: " + format_gib(one.memory_bytes) + " each, " +
+         format_gib(n * one.memory_bytes) + " in all, of which " + format_gib(n * one.memory_bytes - d.memory_bytes) +
+         " for the other GPUs' own compute buffers and runtime: " + format_gib(d.memory_bytes) + " planned; " +
+         fixed(one.bandwidth_bytes_per_s / 1e9, 0) + " GB/s, " + fixed(one.fp16_flops_per_s / 1e12, 1) +
+         " TFLOP/s fp16 dense each");
+  } else {
+    line("device    " + d.name + " [" + d.source + "]: " + format_gib(d.memory_bytes) + ", " +
+         fixed(d.bandwidth_bytes_per_s / 1e9, 0) + " GB/s, " + fixed(d.fp16_flops_per_s / 1e12, 1) + " TFLOP/s fp16 dense");
+  }
   const auto& w = p.input.workload;
   line("workload  " + (w.name.empty() ? std::string("custom") : w.name) + ": " + std::to_string(w.prompt_tokens) +
        " prompt tokens (" + std::to_string(w.shared_prefix_tokens) + " shared) + " + std::to_string(w.output_tokens) +

@@ -61,11 +61,15 @@ TEST(Tune, EmbeddedEngineChoosesCachesAndFeedsPlanAndRun) {
   EXPECT_GT(j["chosen"]["knob"].get<int>(), 1) << "batching the tiny model on 2 cores pays";
   EXPECT_GT(j["chosen"]["speedup"].get<double>(), 1.2);
   for (const auto& t : j["trials"]) {
-    EXPECT_EQ(t["outcome"], "measured") << t.dump();
+    // On this shared machine a trial may be repeated and its first run named an outlier (trial_noise.h).
+    EXPECT_TRUE(t["outcome"] == "measured" || t["outcome"] == "outlier") << t.dump();
     EXPECT_TRUE(t.contains("predicted_items_per_s")) << "each trial has plan's prediction beside it";
     EXPECT_GT(t["peak_memory_bytes"].get<int64_t>(), 0);
   }
   EXPECT_NE(first.err.find("(plan "), std::string::npos) << "trials are printed beside plan's prediction";
+  EXPECT_NE(first.err.find("workload as the tokenizer counts it"), std::string::npos) << first.err;
+  ASSERT_TRUE(j.contains("plan_vs_trials")) << "how far plan and the trials were apart";
+  EXPECT_LT(j["plan_vs_trials"]["memory_error_median"].get<double>(), 0.5) << j["plan_vs_trials"].dump();
 
   // The same call again: answered from the cache, fast, the same answer.
   const auto second = tune_cli(cache, base);
