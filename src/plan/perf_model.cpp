@@ -15,10 +15,10 @@ PerfModel::PerfModel(const ModelSpec& spec, const WeightsSummary& weights, const
   quantized_ = half < weights_.total_bytes / 2;
 }
 
-// The FLOP/s a step of `tokens` tokens reaches: vector kernels below gemm_tokens / 2, GEMM from gemm_tokens.
+// The FLOP/s a step of `tokens` tokens reaches: vector kernels below 0.75 x gemm_tokens, GEMM from gemm_tokens.
 double PerfModel::peak_flops(int64_t tokens) const {
   double eff = quantized_ ? cal_.quantized_compute_efficiency : cal_.compute_efficiency;
-  const double full = std::max(2.0, cal_.gemm_tokens), from = full / 2;
+  const double full = std::max(2.0, cal_.gemm_tokens), from = 0.75 * full;
   const auto t = static_cast<double>(std::max<int64_t>(1, tokens));
   if (t < full) {
     const double ramp = t <= from ? 0.0 : std::log(t / from) / std::log(full / from);

@@ -34,12 +34,12 @@ struct Calibration {
   double step_overhead_s = 0.001;          // per decode step on the CPU: graph, scheduling, thread sync
   double gpu_step_overhead_s = 0.0015;     // per decode step on a GPU, host: graph, scheduling, launches
   // Matmuls over few tokens run ggml's vector kernels (GEMV), over many its tiled GEMM: the compute
-  // efficiency below `gemm_tokens / 2` tokens a step is `gemv_compute_ratio` of the above, with a
-  // log-linear ramp up to `gemm_tokens` (measured on the CPU: 32 -> 64 sequences +56% req/s).
-  double gemv_compute_ratio = 0.5;
+  // efficiency below 0.75 x `gemm_tokens` tokens a step is `gemv_compute_ratio` of the above, with a
+  // log-linear ramp up to `gemm_tokens` (measured on the CPU: 48 -> 64 sequences +43% req/s).
+  double gemv_compute_ratio = 0.6;
   double gemm_tokens = 64;
   double host_s_per_logit = 0.4e-9;        // per sequence per step, host: its logits copied and a token chosen
-  double mask_s_per_cell = 3e-9;           // per token per KV cell in use in the lane: the host-built attention mask
+  double mask_s_per_cell = 5e-9;           // per token per KV cell in use in the lane: the host-built attention mask
   double gpu_mask_s_per_cell = 8e-9;       // the same on a GPU machine's host
   bool prefix_attention_once = false;      // engine reads a shared prefix's KV once per step (cascade attention)
 };

@@ -86,16 +86,13 @@ void flash_attention_tip(const RecommendInput& in, const Recommendation& r, std:
   }
 }
 
-// The recommended lanes against one lane (or, where the plan chose one, against two) at the same batch.
+// The recommended lanes against one fewer (where that holds the batch) or, at one lane, against two.
 void lanes_tip(const RecommendInput& in, const Recommendation& r, std::vector<Tip>& out) {
   if (!in.device.is_gpu()) return;
   const BatchChoice& rec = r.recommended;
-  const int64_t other_lanes = rec.lanes == 1 ? 2 : 1;
-  if (rec.batch < 2 || (other_lanes == 1 && rec.batch > kRunSequencesPerLane)) {
-    out.push_back({"lanes", "--lanes " + tokens(rec.lanes) + ": one lane holds at most " + tokens(kRunSequencesPerLane) +
-                                " sequences; each lane holds the shared prefix once and has its own compute buffer"});
-    return;
-  }
+  if (rec.batch < 2) return;
+  const auto holds = [&](int64_t lanes) { return (rec.batch + lanes - 1) / lanes <= kRunSequencesPerLane; };
+  const int64_t other_lanes = rec.lanes == 1 ? 2 : holds(rec.lanes - 1) ? rec.lanes - 1 : rec.lanes + 1;
   const BatchChoice other = evaluate_layout(in, layout_for(in, rec.batch, other_lanes));
   const int64_t more = rec.memory.device.total_bytes() - other.memory.device.total_bytes();
   std::string text = "--lanes " + tokens(rec.lanes) + " at batch " + tokens(rec.batch) + " (" +
@@ -103,8 +100,8 @@ void lanes_tip(const RecommendInput& in, const Recommendation& r, std::vector<Ti
                      num(rec.perf.requests_per_s, 1) + " req/s vs " + num(other.perf.requests_per_s, 1) + " with --lanes " +
                      tokens(other_lanes) + ", for " + format_gib(std::abs(more)) + (more >= 0 ? " more" : " less") +
                      " memory (each lane holds the shared prefix once and has its own compute buffer; one lane's host "
-                     "work overlaps another's GPU work)";
-  if (other_lanes == 2 && !other.perf.fits_memory) text += "; --lanes 2 does not fit";
+                     "work overlaps another's GPU work; one lane holds at most " + tokens(kRunSequencesPerLane) + ")";
+  if (!other.perf.fits_memory) text += "; --lanes " + tokens(other_lanes) + " does not fit";
   out.push_back({"lanes", text});
 }
 

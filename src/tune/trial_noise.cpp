@@ -71,28 +71,36 @@ void repeat_doubtful_trials(std::vector<Trial>& trials, const std::function<Tria
   for (size_t i = 0; i < n; ++i) {
     const std::string doubt = doubt_about(trials, i);
     if (doubt.empty()) continue;
-    Trial again = rerun(trials[i]);
-    again.knob = trials[i].knob;
-    again.lanes = trials[i].lanes;
-    if (!again.feasible()) continue;
+    auto again = [&] {
+      Trial t = rerun(trials[i]);
+      t.knob = trials[i].knob;
+      t.lanes = trials[i].lanes;
+      return t;
+    };
+    Trial second = again();
+    if (!second.feasible()) continue;
     const double first = trials[i].items_per_s;
-    if (std::fabs(again.items_per_s - first) <= kRepeatAgreement * first) continue;  // confirmed: it is the curve
-    // They disagree: keep the repeat, unless it is doubtful for the same reason, in which case the first stays.
-    trials.push_back(again);
-    const size_t j = trials.size() - 1;
-    trials[i].outcome = TrialOutcome::kOutlier;
-    std::string why = "outlier, not used: " + doubt + "; repeated: " + rate(again.items_per_s) + " items/s";
-    if (!doubt_about(trials, j).empty()) {
-      // The repeat is no better placed: neither run can be trusted over the other, the slower is dropped.
-      const size_t slower = again.items_per_s < first ? j : i;
-      trials[i].outcome = TrialOutcome::kMeasured;
-      trials[slower].outcome = TrialOutcome::kOutlier;
-      why = "outlier, not used: " + rate(trials[slower].items_per_s) + " items/s, its repeat " +
-            rate(trials[slower == i ? j : i].items_per_s);
-      trials[slower].why = why;
-      continue;
+    if (std::fabs(second.items_per_s - first) <= kRepeatAgreement * first) continue;  // confirmed: it is the curve
+    // Two runs that disagree: a third decides, and the median of the three is the measurement.
+    Trial third = again();
+    std::vector<size_t> runs = {i};
+    trials.push_back(std::move(second));
+    runs.push_back(trials.size() - 1);
+    if (third.feasible()) {
+      trials.push_back(std::move(third));
+      runs.push_back(trials.size() - 1);
     }
-    trials[i].why = why;
+    std::sort(runs.begin(), runs.end(), [&](size_t a, size_t b) { return trials[a].items_per_s < trials[b].items_per_s; });
+    // Three runs: the median. Two (the third failed): the repeat, since the first was doubtful.
+    const size_t kept = runs.size() == 3 ? runs[1] : trials.size() - 1;
+    std::string rates;
+    for (size_t k = 0; k < runs.size(); ++k) rates += (k ? ", " : "") + rate(trials[runs[k]].items_per_s);
+    for (size_t r : runs) {
+      if (r == kept) continue;
+      trials[r].outcome = TrialOutcome::kOutlier;
+      trials[r].why = "outlier, not used: " + rate(trials[r].items_per_s) + " items/s" + (r == i ? " (" + doubt + ")" : "") +
+                      "; its runs gave " + rates + " and the middle one is kept";
+    }
   }
 }
 

@@ -1,9 +1,9 @@
 // Noise in tune's trials, on a machine others share: a trial that disagrees with its neighbours (a dip
 // below both measured neighbours at the same lanes, or a spike far above both: a curve of throughput
 // against sequences has one peak), or that ran while other processes used a different share of the
-// CPU than during the other trials, is repeated; where the repeat disagrees with the first run, the
-// run further from its neighbours (or the one under the changed load) is named an outlier and not
-// used: it stays in the list with outcome kOutlier and why. Pure apart from the rerun callback.
+// CPU than during the other trials, is repeated; where the repeat disagrees with the first run, a third
+// run decides: the median of the three is the measurement, the other two are named outliers and not
+// used (they stay in the list with outcome kOutlier and why). Pure apart from the rerun callback.
 #pragma once
 
 #include <functional>
@@ -22,7 +22,8 @@ inline constexpr double kRepeatAgreement = 0.10;  // a repeat within this of the
 // Why trial `i` is doubtful ("" when it is not).
 std::string doubt_about(const std::vector<Trial>& trials, size_t i);
 
-// Repeats each doubtful trial once with `rerun`, appends the repeat, and names the outlier.
+// Repeats each doubtful trial with `rerun` (once, or twice where the first repeat disagrees), appends the
+// repeats that disagreed, and names the outliers.
 void repeat_doubtful_trials(std::vector<Trial>& trials, const std::function<Trial(const Trial&)>& rerun);
 
 }  // namespace batchwise
