@@ -230,11 +230,6 @@ Expected<TuneResult> tune(const TuneOptions& o) {
             : o.kind == TuneKind::kEndpoint ? "batchwise tune --endpoint: " + r.key.hardware + ", " + o.workload_name
                                             : "batchwise tune --cmd: " + o.command;
 
-  std::optional<PlanPredictor> predictor;
-  if (o.kind == TuneKind::kEmbedded) {
-    const WorkloadShape sketched{"sketch", sketch->prompt_tokens, sketch->shared_prefix_tokens, sketch->output_tokens};
-    predictor = PlanPredictor::make(o.model, sketched, o.run_args);
-  }
   BW_ASSIGN_OR_RETURN(Hardware hw, select_hardware(std::nullopt, 1));
   const bool on_gpu = !hw.gpus.empty();
   const int max_lanes = o.kind != TuneKind::kEmbedded ? 1 : o.max_lanes > 0 ? o.max_lanes : (on_gpu ? kDefaultGpuMaxLanes : 1);
@@ -256,6 +251,12 @@ Expected<TuneResult> tune(const TuneOptions& o) {
     return r;
   }
 
+  // Made after the cache is consulted: an answer from the cache needs no plan (a plan takes a while).
+  std::optional<PlanPredictor> predictor;
+  if (o.kind == TuneKind::kEmbedded) {
+    const WorkloadShape sketched{"sketch", sketch->prompt_tokens, sketch->shared_prefix_tokens, sketch->output_tokens};
+    predictor = PlanPredictor::make(o.model, sketched, o.run_args);
+  }
   // The trial for one setting, with plan's prediction at the trial's own settings beside it.
   std::optional<RunTrials> runs;
   if (o.kind != TuneKind::kCommand) {
