@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "cli/layout_flags.h"
 #include "hardware/gpu_catalogue.h"
 #include "model/model_spec.h"
 #include "plan/plan.h"
@@ -28,7 +29,8 @@ struct PlanFlags {
   int64_t shared_prefix = -1;
   std::string kv_type = "f16";
   std::string cache_type_k, cache_type_v;
-  int64_t parallel = 0;
+  int parallel = 0;
+  int lanes = 0;
   int64_t ctx_size = 0;
   std::string flash_attn = "on";
   std::string gpu_memory, ram;
@@ -89,6 +91,7 @@ Expected<PlanRequest> request_from(const PlanFlags& f) {
   if (!f.cache_type_v.empty()) req.v_type = f.cache_type_v;
   if (f.flash_attn == "off") req.flash_attention = false;
   if (f.parallel > 0) req.parallel = f.parallel;
+  if (f.lanes > 0) req.lanes = f.lanes;
   if (f.ctx_size > 0) req.ctx_tokens = f.ctx_size;
   if (!f.gpu_memory.empty()) {
     BW_ASSIGN_OR_RETURN(req.machine.gpu_memory_bytes, parse_memory_size(f.gpu_memory, "--gpu-memory"));
@@ -164,7 +167,8 @@ Verb add_plan_command(CLI::App& app) {
   sub->add_option("--gpu-tflops", f->gpu_tflops, "dense FP16 throughput per GPU, TFLOP/s (default: the catalogue's; a custom GPU needs it)");
   sub->add_option("--cpu-cores", f->cpu_cores, "physical CPU cores (default: probed)");
   sub->add_option("--ram", f->ram, "host RAM, GiB (64, 64G; default: probed)");
-  sub->add_option("--parallel", f->parallel, "(-np) evaluate exactly this many parallel sequences, besides the recommendation (default: none)");
+  add_parallel_option(*sub, f->parallel, "evaluate exactly this many, besides the recommendation (default: none)");
+  add_lanes_option(*sub, f->lanes, "plan for exactly this many (0: 1 on a CPU, the fastest the speed model finds on a GPU)");
   sub->add_option("-c,--ctx-size", f->ctx_size, "evaluate exactly this many KV cells, tokens (all sequences together; "
                                                 "alone: as many of the workload's requests as it holds; default: none)");
   sub->add_option("--workload", f->workload, "seed (2,000 shared + 50 prompt tokens, 32 out), chat (500/250), long (8,000/500)")

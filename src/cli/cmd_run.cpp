@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/layout_flags.h"
 #include "cli/output_guard.h"
 #include "core/log.h"
 #include "engine/http/http_engine.h"
@@ -287,17 +288,11 @@ Verb add_run_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, 100));
   sub->add_option("-m,--model", f->model, "GGUF model (default: a cached synthetic tiny model)");
-  sub->add_option("--parallel", f->engine.n_parallel, "(-np) sequences decoded together, over all lanes (252 per lane; default: a cached "
-                  "`batchwise tune` result for this model, hardware and workload, else 64)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 4032));
+  add_parallel_option(*sub, f->engine.n_parallel,
+                      "default: a cached `batchwise tune` result for this model, hardware and workload, else 64")
+      ->capture_default_str();
   sub->add_option("-c,--ctx-size", f->engine.n_ctx, "KV cache cells, tokens, split evenly between lanes")->capture_default_str();
-  sub->add_option("--lanes", f->engine.lanes,
-                  "llama.cpp contexts over the one model, each with its own thread and KV cache; on a GPU one "
-                  "lane's CPU work (graph, attention mask, token choice) overlaps another's GPU work "
-                  "(0: 2 on a GPU, 1 on a CPU)")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 16));
+  add_lanes_option(*sub, f->engine.lanes, "0: 2 on a GPU, 1 on a CPU")->capture_default_str();
   sub->add_option("-b,--batch-size", f->engine.n_batch, "tokens per llama_decode")->capture_default_str();
   sub->add_option("--ubatch-size", f->engine.n_ubatch, "(-ub) tokens per compute step")->capture_default_str();
   sub->add_option("-t,--threads", f->engine.n_threads, "CPU threads per lane (0: the cores split between lanes)")->capture_default_str();

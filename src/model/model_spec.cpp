@@ -16,19 +16,28 @@ std::string lower(std::string_view s) {
   return out;
 }
 
+// Edits between a and b, an adjacent transposition counting as one (a typo "4900" for "4090" is one
+// slip, not two substitutions): the optimal string alignment distance.
 size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
   for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
-  return row[b.size()];
+  return d[a.size()][b.size()];
+}
+
+// Lower case letters and digits only: "RTX 4090" and "rtx4090" are the same name to a reader.
+std::string letters_and_digits(std::string_view s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c)) out.push_back(static_cast<char>(std::tolower(c)));
+  }
+  return out;
 }
 
 Expected<nlohmann::json> load_presets() {
@@ -163,9 +172,9 @@ Expected<ModelSpec> find_preset(std::string_view name) {
 std::vector<std::string> closest_names(std::string_view name, const std::vector<std::string>& candidates,
                                        size_t limit) {
   std::vector<std::pair<size_t, std::string>> scored;
-  const std::string wanted = lower(name);
+  const std::string wanted = letters_and_digits(name);
   for (const auto& c : candidates) {
-    const std::string lc = lower(c);
+    const std::string lc = letters_and_digits(c);
     size_t d = edit_distance(wanted, lc);
     if (lc.find(wanted) != std::string::npos || wanted.find(lc) != std::string::npos) d = d / 2;
     scored.emplace_back(d, c);

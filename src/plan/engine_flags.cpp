@@ -8,8 +8,6 @@
 namespace batchwise {
 namespace {
 
-constexpr int64_t kBatchwiseRunMaxParallel = 252;  // run keeps a few sequence ids for cached prefixes
-
 std::string s(int64_t v) { return std::to_string(v); }
 
 }  // namespace
@@ -22,8 +20,7 @@ std::string EngineFlags::command_line() const {
 
 std::vector<EngineFlags> engine_flags(const RecommendInput& in, const BatchChoice& choice) {
   const WorkloadShape& w = in.workload;
-  ContextConfig ctx = context_for_batch(in, choice.batch);
-  ctx.n_ctx_tokens = choice.context_tokens;  // the choice's own cells (a user's -c may differ from the workload's)
+  const ContextConfig& ctx = in.base;
   const int64_t per_request = padded_context(static_cast<int64_t>(std::ceil(w.request_context_tokens() * 1.05)));
   const std::string k(ctx.k_type.name), v(ctx.v_type.name);
   const bool gpu = in.device.is_gpu();
@@ -31,33 +28,35 @@ std::vector<EngineFlags> engine_flags(const RecommendInput& in, const BatchChoic
   std::vector<EngineFlags> out;
 
   EngineFlags bw{"batchwise", {}, ""};
-  // llama.cpp's spellings, which run takes as well; the KV type only where it is not run's default.
-  bw.args = {"-np", s(std::min(choice.batch, kBatchwiseRunMaxParallel)), "-c", s(ctx.n_ctx_tokens), "-b",
-             s(ctx.n_batch_tokens), "-ub", s(ctx.n_ubatch_tokens)};
+  // llama.cpp's spellings, which run takes as well; the KV type only where it is not run's default. The
+  // lanes always: run's default differs between a CPU and a GPU, and the memory above is for these.
+  bw.args = {"-np", s(choice.batch), "-c", s(choice.context_tokens), "--lanes", s(choice.lanes), "-b", s(ctx.n_batch_tokens),
+             "-ub", s(ctx.n_ubatch_tokens)};
   if (k != "f16" || v != "f16") bw.args.insert(bw.args.end(), {"-ctk", k, "-ctv", v});
-  // One lane: the memory above is one context's. On a GPU run defaults to two lanes (faster, measured in
-  // bench/results), which costs one more compute buffer and, per lane, the shared prefix's cells.
-  if (gpu) bw.args.insert(bw.args.end(), {"-ngl", "999", "--lanes", "1"});
+  if (gpu) bw.args.insert(bw.args.end(), {"-ngl", "999"});
   if (!ctx.flash_attention) bw.args.insert(bw.args.end(), {"-fa", "off"});
-  bw.note = "batchwise run shares the prefix's KV cells across sequences";
-  if (gpu) {
-    bw.note += "; --lanes 2 overlaps one context's CPU work with the other's GPU work (faster) for " +
-               format_gib(compute_buffer_bytes(in.spec, ctx, /*on_gpu=*/true)) +
-               " more compute buffer and the shared prefix's cells once more (add them to -c)";
-  }
+  bw.note = "batchwise run shares the prefix's KV cells across the sequences of a lane; each of the " + s(choice.lanes) +
+            " lanes holds it once, with " + s(choice.context_tokens / std::max<int64_t>(1, choice.lanes)) + " cells";
   out.push_back(bw);
 
-  // llama-server splits -c evenly over -np slots unless -kvu makes one unified cache.
+  // llama-server keeps each slot's prompt in that slot's own cells (it does not share a prefix's cells
+  // between slots, -kvu or not): -c must hold -np whole requests, and each slot then gets -c / -np.
   EngineFlags ls{"llama-server", {}, ""};
-  ls.args = {"-c", s(ctx.n_ctx_tokens), "-np", s(choice.batch), "-b", s(ctx.n_batch_tokens), "-ub",
+  const int64_t server_cells = choice.batch * per_request;
+  ls.args = {"-c", s(server_cells), "-np", s(choice.batch), "-b", s(ctx.n_batch_tokens), "-ub",
              s(ctx.n_ubatch_tokens), "-ctk", k, "-ctv", v, "-fa", ctx.flash_attention ? "on" : "off", "-ngl",
              gpu ? "999" : "0", "--cache-ram", "0"};
-  if (ctx.kv_unified) ls.args.push_back("-kvu");
   // --cache-ram 0, as `run --endpoint` advises: the host prompt cache copies a slot's KV cache on many
   // requests, which slows a batch job; slots still reuse a prefix that is in their cells.
-  ls.note = std::string(shared ? "-kvu lets slots share the prefix's cells; llama.cpp still attends over it per sequence"
-                               : "each slot gets -c / -np cells") +
-            "; --cache-ram 0: the host prompt cache copies KV cells on many requests (slower for batch jobs)";
+  ContextConfig server = ctx;
+  server.n_ctx_tokens = server_cells;
+  server.n_seq = choice.batch;
+  server.kv_unified = false;
+  const MemoryEstimate m = estimate_memory(in.spec, in.weights, server, gpu);
+  ls.note = "each slot gets -c / -np = " + s(per_request) + " cells: llama-server holds every slot's copy of the prompt" +
+            (shared ? " (the shared prefix too)" : "") + ", so its KV cache is " + format_gib(m.device.kv_cache_bytes) +
+            " (" + format_gib(m.device.total_bytes()) + " in all); --cache-ram 0: the host prompt cache copies KV cells on "
+            "many requests (slower for batch jobs)";
   out.push_back(ls);
 
   EngineFlags vl{"vllm", {}, ""};

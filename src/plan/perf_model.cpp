@@ -15,9 +15,19 @@ PerfModel::PerfModel(const ModelSpec& spec, const WeightsSummary& weights, const
   quantized_ = half < weights_.total_bytes / 2;
 }
 
-double PerfModel::peak_flops() const {
-  const double eff = quantized_ ? cal_.quantized_compute_efficiency : cal_.compute_efficiency;
-  return std::max(1e9, device_.fp16_flops_per_s * eff);
+// The FLOP/s a step of `tokens` tokens reaches: vector kernels below 0.75 x gemm_tokens, GEMM from gemm_tokens.
+double PerfModel::peak_flops(int64_t tokens) const {
+  // A GPU's quantized GEMMs dequantize to f16 and are slower than its f16 GEMMs; the CPU's quantized matmuls
+  // are int8 dot products (AVX2/AVX512-VNNI) at its int8 rate, faster than its f16 ones.
+  const bool cpu_int8 = quantized_ && !device_.is_gpu() && device_.int8_ops_per_s > 0;
+  double eff = quantized_ && !cpu_int8 ? cal_.quantized_compute_efficiency : cal_.compute_efficiency;
+  const double full = std::max(2.0, cal_.gemm_tokens), from = 0.75 * full;
+  const auto t = static_cast<double>(std::max<int64_t>(1, tokens));
+  if (t < full) {
+    const double ramp = t <= from ? 0.0 : std::log(t / from) / std::log(full / from);
+    eff *= cal_.gemv_compute_ratio + (1.0 - cal_.gemv_compute_ratio) * ramp;
+  }
+  return std::max(1e9, (cpu_int8 ? device_.int8_ops_per_s : device_.fp16_flops_per_s) * eff);
 }
 
 // Weights one step streams: everything but the embedding table (a row lookup); of the routed experts,
@@ -33,19 +43,24 @@ double PerfModel::active_weight_bytes(int64_t batch) const {
   return dense + experts + tied_output;
 }
 
-// 2 FLOP per active weight (embedding excluded, output projection included) plus attention:
-// QK^T and AV over `context_tokens`, 4 x head_dim per head per cached token per layer.
+// 2 FLOP per active weight (embedding excluded, output projection included) plus attention over
+// `context_tokens`.
 double PerfModel::flops_per_token(int64_t context_tokens) const {
   const double params = static_cast<double>(spec_.active_parameter_count() - spec_.vocab_size * spec_.n_embd *
                                                                               (spec_.tied_embeddings ? 0 : 1));
+  return 2.0 * params + attention_flops_per_token(context_tokens);
+}
+
+// QK^T and AV over `cells`, 4 x head_dim per head per cached token per layer (SWA layers at most the window).
+double PerfModel::attention_flops_per_token(int64_t cells) const {
   double attended = 0;
   for (int64_t il = 0; il < spec_.n_layer; ++il) {
-    const int64_t span = spec_.is_swa_layer(il) ? std::min(context_tokens, spec_.sliding_window) : context_tokens;
+    const int64_t span = spec_.is_swa_layer(il) ? std::min(cells, spec_.sliding_window) : cells;
     attended += static_cast<double>(span);
   }
   const double qk_dim = spec_.is_mla() ? static_cast<double>(spec_.kv_lora_rank + spec_.qk_rope_head_dim)
                                        : static_cast<double>(spec_.head_dim);
-  return 2.0 * params + 4.0 * static_cast<double>(spec_.n_head) * qk_dim * attended;
+  return 4.0 * static_cast<double>(spec_.n_head) * qk_dim * attended;
 }
 
 StepCost PerfModel::decode_step(int64_t batch, int64_t context_tokens, int64_t shared_tokens) const {
@@ -56,13 +71,23 @@ StepCost PerfModel::decode_step(int64_t batch, int64_t context_tokens, int64_t s
   if (cal_.prefix_attention_once && shared_tokens > 0 && batch > 1) {
     kv_bytes -= static_cast<double>(kv.bytes_per_token * shared_tokens) * static_cast<double>(batch - 1);
   }
+  // The cells one token's attention (and its row of the mask) spans: in a unified cache every cell in
+  // use in the lane (the shared prefix once, every sequence's own part), else its own stream.
+  const int64_t shared = ctx_.kv_unified ? std::clamp<int64_t>(shared_tokens, 0, context_tokens) : 0;
+  const int64_t lane_cells = ctx_.kv_unified ? shared + batch * (context_tokens - shared) : context_tokens;
   StepCost c;
   c.bytes = active_weight_bytes(batch) + kv_bytes;
-  c.flops = flops_per_token(context_tokens) * static_cast<double>(batch);
+  // A GPU's flash attention scores every cell of the lane (masked ones too); the CPU's skips masked cells.
+  const double attention = device_.is_gpu() ? attention_flops_per_token(lane_cells) : attention_flops_per_token(context_tokens);
+  c.flops = (flops_per_token(0) + attention) * static_cast<double>(batch);
   const double memory_s = c.bytes / (device_.bandwidth_bytes_per_s * cal_.bandwidth_efficiency);
-  const double compute_s = c.flops / peak_flops();
+  const double compute_s = c.flops / peak_flops(batch);
   c.compute_bound = compute_s > memory_s;
-  c.seconds = std::max(memory_s, compute_s) + cal_.step_overhead_s;
+  c.device_s = std::max(memory_s, compute_s);
+  const auto b = static_cast<double>(batch);
+  c.host_s = (device_.is_gpu() ? cal_.gpu_step_overhead_s : cal_.step_overhead_s) + b * static_cast<double>(spec_.vocab_size) * cal_.host_s_per_logit +
+             b * static_cast<double>(lane_cells) * (device_.is_gpu() ? cal_.gpu_mask_s_per_cell : cal_.mask_s_per_cell);
+  c.seconds = c.device_s + c.host_s;
   return c;
 }
 
@@ -72,24 +97,31 @@ StepCost PerfModel::prefill(int64_t sequences, int64_t tokens_per_sequence, int6
   if (tokens <= 0) return c;
   c.flops = flops_per_token(past_tokens + tokens_per_sequence / 2) * static_cast<double>(tokens);
   c.bytes = active_weight_bytes(tokens);
-  const double compute_s = c.flops / peak_flops();
+  const double compute_s = c.flops / peak_flops(std::min(tokens, ctx_.n_ubatch_tokens));
   const double memory_s = c.bytes / (device_.bandwidth_bytes_per_s * cal_.bandwidth_efficiency);
   c.compute_bound = compute_s >= memory_s;
-  c.seconds = std::max(compute_s, memory_s);
+  c.device_s = std::max(compute_s, memory_s);
+  c.seconds = c.device_s;
   return c;
 }
 
-BatchPoint PerfModel::at_batch(int64_t batch, const WorkloadShape& w) const {
+BatchPoint PerfModel::at_batch(int64_t batch, const WorkloadShape& w, int64_t lanes) const {
   BatchPoint p;
   p.batch = batch;
+  lanes = std::clamp<int64_t>(lanes, 1, std::max<int64_t>(1, batch));
+  p.lanes = lanes;
+  const int64_t per_lane = (batch + lanes - 1) / lanes;
   const int64_t mid_context = w.prompt_tokens + w.output_tokens / 2;
-  const StepCost step = decode_step(batch, mid_context, w.shared_prefix_tokens);
-  p.step_s = step.seconds;
+  const StepCost step = decode_step(per_lane, mid_context, w.shared_prefix_tokens);
+  const auto n = static_cast<double>(lanes);
+  // One step of every lane: on a GPU the device runs one lane's step while the others do host work; on
+  // the CPU the lanes share the cores.
+  p.step_s = device_.is_gpu() ? std::max(n * step.device_s, step.device_s + step.host_s) : n * step.seconds;
   p.compute_bound = step.compute_bound;
-  // Per cycle, B requests each prefill their unique tokens (the shared prefix is cached once) and
+  // Per cycle, B requests each prefill their unique tokens (the shared prefix is cached once per lane) and
   // decode output_tokens steps together.
   const StepCost fill = prefill(batch, w.unique_prompt_tokens(), w.shared_prefix_tokens);
-  const double cycle_s = fill.seconds + static_cast<double>(w.output_tokens) * step.seconds;
+  const double cycle_s = fill.seconds + static_cast<double>(w.output_tokens) * p.step_s;
   p.request_latency_s = cycle_s;
   p.requests_per_s = cycle_s > 0 ? static_cast<double>(batch) / cycle_s : 0.0;
   p.decode_tokens_per_s = p.requests_per_s * static_cast<double>(w.output_tokens);

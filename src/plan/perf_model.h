@@ -1,10 +1,18 @@
-// PerfModel: predicted speed from a roofline. A decode step at batch B reads the weights once (for
-// MoE only the experts the B tokens route to) plus every sequence's KV cache, and does 2 FLOP per
-// active weight per token plus attention; it takes max(bytes / bandwidth, FLOPs / peak) scaled by
-// calibration factors, plus a fixed per-step cost. Prefill is compute-bound. From the step times:
-// tokens/s and latency per batch size, the knee (the smallest batch within 10% of the best
-// throughput) and the Pareto set (batches no other beats on both throughput and latency).
-// Calibration defaults come from llama.cpp measurements (DESIGN.md); `tune` may replace them.
+// PerfModel: predicted speed from a roofline plus the host's share of each step. A decode step of one
+// lane (one llama.cpp context) at B sequences has two parts:
+//   device  reads the weights once (for MoE only the experts the B tokens route to) plus every
+//           sequence's KV cache, and does 2 FLOP per active weight per token plus attention:
+//           max(bytes / bandwidth, FLOPs / peak), scaled by calibration factors. With a unified KV
+//           cache a GPU attends every token over every cell in use in the lane (masked);
+//   host    a fixed cost (graph, launches), a cost per sequence (its row of logits copied and a
+//           token chosen: proportional to the vocabulary) and the attention mask llama.cpp builds on
+//           the host each step (tokens x cells in use in the lane).
+// On the CPU both parts take the same cores: a step is their sum, and lanes only share the cores. On a
+// GPU a lane's host part overlaps other lanes' device parts: L lanes take max(L x device, device + host)
+// for one step each. Prefill is compute-bound. From the step times: tokens/s and latency per batch
+// size and lanes, the knee (the smallest batch within 10% of the best throughput) and the Pareto set
+// (batches no other beats on both throughput and latency). Calibration defaults come from llama.cpp
+// measurements (docs/plan.md, "Performance"); `tune` scales them by what it measured.
 #pragma once
 
 #include <cstdint>
@@ -22,12 +30,24 @@ struct Calibration {
   double bandwidth_efficiency = 0.70;      // achieved / peak memory bandwidth in decode
   double compute_efficiency = 0.45;        // achieved / peak dense FLOP/s for f16 weights
   double quantized_compute_efficiency = 0.25;  // the same with quantized weights (dequantizing GEMMs are slower)
-  double step_overhead_s = 0.0004;         // per decode step: launches, sampling, scheduling
+  // Host costs, fitted on this project's 2-core CPU (tiny model, docs/plan.md) and on an H200's host (8B):
+  double step_overhead_s = 0.001;          // per decode step on the CPU: graph, scheduling, thread sync
+  double gpu_step_overhead_s = 0.0015;     // per decode step on a GPU, host: graph, scheduling, launches
+  // Matmuls over few tokens run ggml's vector kernels (GEMV), over many its tiled GEMM: the compute
+  // efficiency below 0.75 x `gemm_tokens` tokens a step is `gemv_compute_ratio` of the above, with a
+  // log-linear ramp up to `gemm_tokens` (measured on the CPU: 48 -> 64 sequences +43% req/s).
+  double gemv_compute_ratio = 0.6;
+  double gemm_tokens = 64;
+  double host_s_per_logit = 0.4e-9;        // per sequence per step, host: its logits copied and a token chosen
+  double mask_s_per_cell = 5e-9;           // per token per KV cell in use in the lane: the host-built attention mask
+  double gpu_mask_s_per_cell = 8e-9;       // the same on a GPU machine's host
   bool prefix_attention_once = false;      // engine reads a shared prefix's KV once per step (cascade attention)
 };
 
 struct StepCost {
-  double seconds = 0;
+  double seconds = 0;                // device + host (what one lane alone takes)
+  double device_s = 0;
+  double host_s = 0;
   double bytes = 0;
   double flops = 0;
   bool compute_bound = false;
@@ -35,13 +55,14 @@ struct StepCost {
 
 struct BatchPoint {
   int64_t batch = 0;
-  double step_s = 0;                 // one decode step for all B sequences
+  double step_s = 0;                 // one decode step for all B sequences (every lane's)
   double decode_tokens_per_s = 0;    // output tokens per second over the whole job
   double requests_per_s = 0;
   double request_latency_s = 0;      // prefill + all decode steps of one request at this batch
   bool compute_bound = false;
   bool fits_memory = true;
   int64_t device_memory_bytes = 0;
+  int64_t lanes = 1;                 // the B sequences over this many lanes
 };
 
 class PerfModel {
@@ -49,19 +70,21 @@ class PerfModel {
   PerfModel(const ModelSpec& spec, const WeightsSummary& weights, const Device& device, const ContextConfig& ctx,
             const Calibration& calibration);
 
-  // One decode step for `batch` sequences, each with `context_tokens` in its KV cache, of which
-  // `shared_tokens` are a prefix common to all.
+  // One decode step for `batch` sequences of one lane, each with `context_tokens` in its KV cache, of
+  // which `shared_tokens` are a prefix common to all (held once in the lane's unified cache).
   StepCost decode_step(int64_t batch, int64_t context_tokens, int64_t shared_tokens = 0) const;
   // Prefill of `sequences` requests of `tokens_per_sequence` new tokens each, all attending to
   // `past_tokens` already cached (a shared prefix) and to their own tokens.
   StepCost prefill(int64_t sequences, int64_t tokens_per_sequence, int64_t past_tokens) const;
-  // The workload run with `batch` requests in flight (continuous batching, steady state).
-  BatchPoint at_batch(int64_t batch, const WorkloadShape& workload) const;
+  // The workload run with `batch` requests in flight over `lanes` lanes (continuous batching, steady
+  // state; each lane holds the shared prefix once).
+  BatchPoint at_batch(int64_t batch, const WorkloadShape& workload, int64_t lanes = 1) const;
 
  private:
   double active_weight_bytes(int64_t batch) const;
   double flops_per_token(int64_t context_tokens) const;
-  double peak_flops() const;
+  double attention_flops_per_token(int64_t cells) const;
+  double peak_flops(int64_t tokens) const;
 
   ModelSpec spec_;
   WeightsSummary weights_;

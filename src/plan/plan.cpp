@@ -59,9 +59,10 @@ Expected<Plan> make_plan(const PlanRequest& request) {
     if (const auto m = load_measured_calibration(hardware_key(plan.hardware))) {
       in.calibration = scale_speed(request.calibration, m->speed_factor);
       plan.measured_speed_factor = m->speed_factor;
-      char note[256];
-      std::snprintf(note, sizeof note, "calibrated: speeds x %.3g, the median of %d tune trials on this hardware (%s)",
-                    m->speed_factor, m->trials, m->measured_with.c_str());
+      char note[320];
+      std::snprintf(note, sizeof note,
+                    "calibrated: speeds x %.3g, the median of %zu tunes (%d trials, spread %.0f%%) on this hardware (%s)",
+                    m->speed_factor, m->samples.size(), m->trials, 100 * m->spread, m->measured_with.c_str());
       plan.notes.push_back(note);
     }
   }
@@ -79,12 +80,20 @@ Expected<Plan> make_plan(const PlanRequest& request) {
   in.one_gpu = plan.hardware.primary();
   in.gpu_count = std::max<int64_t>(1, static_cast<int64_t>(plan.hardware.gpus.size()));
   in.device = combine_gpus(in, in.one_gpu, in.gpu_count);
-  for (const auto* v : {&request.parallel, &request.ctx_tokens}) {
-    if (*v && **v <= 0) return make_error(ErrorCode::kInvalidArgument, "-np/--parallel and -c/--ctx-size must be at least 1");
+  for (const auto* v : {&request.parallel, &request.ctx_tokens, &request.lanes}) {
+    if (*v && **v <= 0) {
+      return make_error(ErrorCode::kInvalidArgument, "-np/--parallel, -c/--ctx-size and --lanes must be at least 1");
+    }
   }
-  if (request.parallel && *request.parallel > kLlamaCppMaxSequences) {
-    plan.notes.push_back("-np " + std::to_string(*request.parallel) + ": llama.cpp allows at most " +
-                         std::to_string(kLlamaCppMaxSequences) + " sequences in one context (batchwise run: --lanes 2 for more)");
+  in.lanes = request.lanes;
+  if (request.parallel) {
+    const int64_t lanes = request.lanes.value_or(1);
+    if (*request.parallel > kRunSequencesPerLane * lanes) {
+      plan.notes.push_back("-np " + std::to_string(*request.parallel) + " over " + std::to_string(lanes) +
+                           " lane(s): run holds at most " + std::to_string(kRunSequencesPerLane) +
+                           " sequences in one llama.cpp context (256 less its 4 prefix slots): planned with --lanes " +
+                           std::to_string((*request.parallel + kRunSequencesPerLane - 1) / kRunSequencesPerLane));
+    }
   }
   in.asked_batch = request.parallel;
   in.asked_context_tokens = request.ctx_tokens;

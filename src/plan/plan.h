@@ -31,6 +31,7 @@ struct PlanRequest {
   std::optional<std::string> k_type, v_type;  // -ctk / -ctv: one side other than kv_type
   std::optional<int64_t> parallel;           // -np: evaluate exactly this batch (besides recommending)
   std::optional<int64_t> ctx_tokens;         // -c: evaluate exactly this many KV cells
+  std::optional<int64_t> lanes;              // --lanes: run's contexts; unset: 1 on the CPU, the fastest on a GPU
   std::optional<double> max_latency_s;
   int64_t ubatch_tokens = 512;
   bool flash_attention = true;

@@ -25,6 +25,7 @@ json memory_json(const DeviceMemory& m) {
 
 json point_json(const BatchPoint& p) {
   return {{"batch", p.batch},
+          {"lanes", p.lanes},
           {"decode_step_s", p.step_s},
           {"decode_tokens_per_s", p.decode_tokens_per_s},
           {"step_tokens_per_s", p.step_s > 0 ? static_cast<double>(p.batch) / p.step_s : 0.0},
@@ -124,7 +125,13 @@ std::string plan_to_json(const Plan& p) {
   j["calibration"] = {{"bandwidth_efficiency", p.input.calibration.bandwidth_efficiency},
                       {"compute_efficiency", p.input.calibration.compute_efficiency},
                       {"quantized_compute_efficiency", p.input.calibration.quantized_compute_efficiency},
-                      {"step_overhead_s", p.input.calibration.step_overhead_s}};
+                      {"step_overhead_s", p.input.calibration.step_overhead_s},
+                      {"host_s_per_logit", p.input.calibration.host_s_per_logit},
+                      {"mask_s_per_cell", p.input.calibration.mask_s_per_cell},
+                      {"gpu_step_overhead_s", p.input.calibration.gpu_step_overhead_s},
+                      {"gpu_mask_s_per_cell", p.input.calibration.gpu_mask_s_per_cell},
+                      {"gemv_compute_ratio", p.input.calibration.gemv_compute_ratio},
+                      {"gemm_tokens", p.input.calibration.gemm_tokens}};
   j["engines"] = json::object();
   for (const auto& f : p.flags) j["engines"][f.engine] = {{"args", f.args}, {"command_line", f.command_line()}, {"note", f.note}};
   j["notes"] = p.notes;
@@ -143,8 +150,19 @@ std::string plan_to_text(const Plan& p) {
        (s.has_swa() ? ", SWA " + std::to_string(s.n_layer_swa()) + "/" + std::to_string(s.n_layer) + " layers" : "") +
        ") " + p.quant + ": weights " + format_gib(p.weights.total_bytes) + " (" + fixed(p.weights.bits_per_weight(), 2) +
        " bits/weight, " + p.weights.source + ")");
-  line("device    " + d.name + " [" + d.source + "]: " + format_gib(d.memory_bytes) + ", " +
-       fixed(d.bandwidth_bytes_per_s / 1e9, 0) + " GB/s, " + fixed(d.fp16_flops_per_s / 1e12, 1) + " TFLOP/s fp16 dense");
+  if (p.input.gpu_count > 1) {
+    // Each GPU's memory as given (--gpu-memory is per GPU), then what the split leaves for the model.
+    const Device& one = p.input.one_gpu;
+    const int64_t n = p.input.gpu_count;
+    line("device    " + d.name + " [" + d.source + "]: " + format_gib(one.memory_bytes) + " each, " +
+         format_gib(n * one.memory_bytes) + " in all, of which " + format_gib(n * one.memory_bytes - d.memory_bytes) +
+         " for the other GPUs' own compute buffers and runtime: " + format_gib(d.memory_bytes) + " planned; " +
+         fixed(one.bandwidth_bytes_per_s / 1e9, 0) + " GB/s, " + fixed(one.fp16_flops_per_s / 1e12, 1) +
+         " TFLOP/s fp16 dense each");
+  } else {
+    line("device    " + d.name + " [" + d.source + "]: " + format_gib(d.memory_bytes) + ", " +
+         fixed(d.bandwidth_bytes_per_s / 1e9, 0) + " GB/s, " + fixed(d.fp16_flops_per_s / 1e12, 1) + " TFLOP/s fp16 dense");
+  }
   const auto& w = p.input.workload;
   line("workload  " + (w.name.empty() ? std::string("custom") : w.name) + ": " + std::to_string(w.prompt_tokens) +
        " prompt tokens (" + std::to_string(w.shared_prefix_tokens) + " shared) + " + std::to_string(w.output_tokens) +
@@ -160,7 +178,8 @@ std::string plan_to_text(const Plan& p) {
     const AskedSettings& a = *r.asked;
     const DeviceMemory& m = a.choice.memory.device;
     line("");
-    line("asked     -np " + std::to_string(a.choice.batch) + " -c " + std::to_string(a.choice.context_tokens) + ": " +
+    line("asked     -np " + std::to_string(a.choice.batch) + " -c " + std::to_string(a.choice.context_tokens) + " --lanes " +
+         std::to_string(a.choice.lanes) + ": " +
          (a.fits ? "fits, " + format_gib(a.free_bytes) + " free" : "DOES NOT FIT, short by " + format_gib(-a.free_bytes)) +
          " (" + format_gib(m.total_bytes()) + " of " + format_gib(d.memory_bytes) + ": weights " +
          format_gib(m.weights_bytes) + ", kv cache " + format_gib(m.kv_cache_bytes) + ", compute " +
@@ -171,8 +190,11 @@ std::string plan_to_text(const Plan& p) {
            " of this workload's requests at once, not " + std::to_string(a.choice.batch));
     }
     if (a.fits) {
-      std::snprintf(row_buffer, sizeof row_buffer, "          %.1f tokens/s, %.2f req/s, %.2fs per request",
-                    a.choice.perf.decode_tokens_per_s, a.choice.perf.requests_per_s, a.choice.perf.request_latency_s);
+      std::snprintf(row_buffer, sizeof row_buffer, "          %.1f tokens/s, %.2f req/s, %.2fs per request%s",
+                    a.choice.perf.decode_tokens_per_s, a.choice.perf.requests_per_s, a.choice.perf.request_latency_s,
+                    a.requests_held < a.choice.batch
+                        ? (" (the " + std::to_string(a.requests_held) + " requests it holds at once)").c_str()
+                        : "");
       line(row_buffer);
     }
     for (const auto& f : p.asked_flags) {
@@ -188,12 +210,12 @@ std::string plan_to_text(const Plan& p) {
   }
   line("");
   char row[256];
-  std::snprintf(row, sizeof row, "%-12s %6s %9s %11s %10s %10s %10s %11s %9s", "", "batch", "context", "memory", "weights",
-                "kv cache", "compute", "tokens/s", "latency");
+  std::snprintf(row, sizeof row, "%-12s %6s %5s %9s %11s %10s %10s %10s %11s %9s", "", "batch", "lanes", "context", "memory",
+                "weights", "kv cache", "compute", "tokens/s", "latency");
   line(row);
   auto choice_row = [&](const char* label, const BatchChoice& c) {
-    std::snprintf(row, sizeof row, "%-12s %6lld %9lld %11s %10s %10s %10s %11.1f %8.2fs", label, (long long)c.batch,
-                  (long long)c.context_tokens, format_gib(c.memory.device.total_bytes()).c_str(),
+    std::snprintf(row, sizeof row, "%-12s %6lld %5lld %9lld %11s %10s %10s %10s %11.1f %8.2fs", label, (long long)c.batch,
+                  (long long)c.lanes, (long long)c.context_tokens, format_gib(c.memory.device.total_bytes()).c_str(),
                   format_gib(c.memory.device.weights_bytes).c_str(), format_gib(c.memory.device.kv_cache_bytes).c_str(),
                   format_gib(c.memory.device.compute_bytes).c_str(), c.perf.decode_tokens_per_s, c.perf.request_latency_s);
     line(row);
@@ -219,11 +241,12 @@ std::string plan_to_text(const Plan& p) {
                                     " with 15% free (safe)"
                               : std::string("none with 15% free (safe)")));
   line("");
-  line("batch   req/s   tokens/s   latency   step      bound     (knee *, Pareto +)");
+  line("batch lanes   req/s   tokens/s   latency   step      bound     (knee *, Pareto +)");
   for (size_t i = 0; i < r.curve.size(); ++i) {
     const auto& pt = r.curve[i];
     const bool pareto = std::find(r.pareto.begin(), r.pareto.end(), i) != r.pareto.end();
-    std::snprintf(row, sizeof row, "%5lld %7.2f %10.1f %8.2fs %6.1fms  %-8s  %s%s", (long long)pt.batch, pt.requests_per_s,
+    std::snprintf(row, sizeof row, "%5lld %5lld %7.2f %10.1f %8.2fs %6.1fms  %-8s  %s%s", (long long)pt.batch,
+                  (long long)pt.lanes, pt.requests_per_s,
                   pt.decode_tokens_per_s, pt.request_latency_s, pt.step_s * 1e3, pt.compute_bound ? "compute" : "memory",
                   i == r.knee ? "*" : "", pareto ? "+" : "");
     line(row);

@@ -11,19 +11,31 @@ namespace batchwise {
 namespace {
 
 BatchChoice evaluate_at(const RecommendInput& in, const ContextConfig& ctx) {
-  BatchChoice c;
-  const int64_t batch = ctx.n_seq;
-  c.batch = batch;
-  c.context_tokens = ctx.n_ctx_tokens;
-  c.memory = estimate_memory(in.spec, in.weights, ctx, in.device.is_gpu());
-  const PerfModel perf(in.spec, in.weights, in.device, ctx, in.calibration);
-  c.perf = perf.at_batch(batch, in.workload);
-  c.perf.device_memory_bytes = c.memory.device.total_bytes();
-  c.perf.fits_memory = c.memory.device.total_bytes() <= in.device.memory_bytes;
-  return c;
+  RunLayout l = layout_for(in, ctx.n_seq, 1);
+  l.ctx_tokens = ctx.n_ctx_tokens;
+  return evaluate_layout(in, l);
 }
 
-BatchChoice evaluate(const RecommendInput& in, int64_t batch) { return evaluate_at(in, context_for_batch(in, batch)); }
+// The lanes counts `batch` may run with: the user's, else 1 on the CPU and on a GPU every count from
+// the fewest that hold it up to kMaxPlannedLanes.
+std::pair<int64_t, int64_t> lanes_range(const RecommendInput& in, int64_t batch) {
+  const int64_t per_lane = std::max<int64_t>(1, in.max_batch_cap);
+  const int64_t fewest = std::max<int64_t>(1, (batch + per_lane - 1) / per_lane);
+  if (in.lanes) return {std::max(fewest, *in.lanes), std::max(fewest, *in.lanes)};
+  if (!in.device.is_gpu()) return {fewest, fewest};
+  return {fewest, std::max(fewest, std::min<int64_t>(kMaxPlannedLanes, batch))};
+}
+
+// The most sequences the plan considers: per lane cap x the most lanes.
+int64_t batch_cap(const RecommendInput& in) {
+  const int64_t lanes = in.lanes ? *in.lanes : in.device.is_gpu() ? kMaxPlannedLanes : 1;
+  return std::max<int64_t>(1, in.max_batch_cap) * std::max<int64_t>(1, lanes);
+}
+
+// The fewest lanes: the least memory (every lane holds the prefix and a compute buffer of its own).
+BatchChoice evaluate(const RecommendInput& in, int64_t batch) {
+  return evaluate_layout(in, layout_for(in, batch, lanes_range(in, batch).first));
+}
 
 bool within(const RecommendInput& in, const BatchChoice& c, double fraction) {
   return static_cast<double>(c.memory.device.total_bytes()) <= fraction * static_cast<double>(in.device.memory_bytes);
@@ -57,6 +69,25 @@ int64_t longest_request(const RecommendInput& in, int64_t batch, double fraction
   return lo;
 }
 
+// Requests of the workload the layout's cells hold at once: each lane's c/L cells hold the prefix once
+// and as many requests as fit beside it (a split cache: the requests whose stream is long enough).
+int64_t requests_held(const RecommendInput& in, const RunLayout& l) {
+  const int64_t lanes = effective_lanes(l.parallel, l.lanes);
+  const int64_t lane_cells = padded_context(l.ctx_tokens / lanes);
+  int64_t held = 0;
+  for (const ContextConfig& c : lane_contexts(in.base, l)) {
+    const int64_t sequences = c.n_seq - (in.share_prefix ? std::min(in.prefix_slots, c.n_seq - 1) : 0);
+    if (!in.share_prefix) {
+      held += lane_cells / sequences >= in.workload.request_context_tokens() ? sequences : 0;
+      continue;
+    }
+    int64_t b = 0;
+    while (b < sequences && in.workload.kv_cells_for_batch(b + 1, true) <= lane_cells) ++b;
+    held += b;
+  }
+  return held;
+}
+
 AskedSettings evaluate_asked(const RecommendInput& in) {
   AskedSettings a;
   const int64_t ctx_tokens = in.asked_context_tokens.value_or(0);
@@ -64,21 +95,28 @@ AskedSettings evaluate_asked(const RecommendInput& in) {
   if (batch <= 0) {
     // -c alone: as many of the workload's requests as its cells hold (at least one).
     batch = 1;
-    while (batch < in.max_batch_cap && in.workload.kv_cells_for_batch(batch + 1, in.share_prefix) <= ctx_tokens) ++batch;
+    while (batch < batch_cap(in) && run_ctx_tokens(in.workload, batch + 1, lanes_range(in, batch + 1).first, in.share_prefix, 1.0) <=
+                                        padded_context(ctx_tokens)) {
+      ++batch;
+    }
   }
-  ContextConfig ctx = context_for_batch(in, batch);
-  if (ctx_tokens > 0) ctx.n_ctx_tokens = padded_context(ctx_tokens);
-  a.choice = evaluate_at(in, ctx);
+  // The lanes run would use: the user's, else run's default (2 on a GPU), at least as many as hold -np.
+  const bool run_default_two = in.device.is_gpu() && in.asked_batch && batch >= 2;
+  const int64_t lanes = std::max(lanes_range(in, batch).first, in.lanes.value_or(run_default_two ? 2 : 1));
+  RunLayout layout = layout_for(in, batch, lanes);
+  if (ctx_tokens > 0) layout.ctx_tokens = padded_context(ctx_tokens);
+  a.choice = evaluate_layout(in, layout);
   a.free_bytes = in.device.memory_bytes - a.choice.memory.device.total_bytes();
   a.fits = a.free_bytes >= 0;
   a.meets_headroom = within(in, a.choice, kSafeMemoryFraction);
-  for (int64_t b = 1; b <= batch; ++b) {
-    if (in.workload.kv_cells_for_batch(b, in.share_prefix) > ctx.n_ctx_tokens) break;
-    a.requests_held = b;
-  }
-  if (!ctx.kv_unified) {
-    const int64_t per_seq = ctx.n_ctx_tokens / batch;
-    a.requests_held = per_seq >= in.workload.request_context_tokens() ? batch : 0;
+  a.requests_held = std::min(batch, requests_held(in, layout));
+  if (a.requests_held < batch) {
+    // Only the requests the cells hold run at once: the speed is theirs, not -np's.
+    BatchChoice held = evaluate_layout(in, layout_for(in, std::max<int64_t>(1, a.requests_held), layout.lanes));
+    a.choice.perf = held.perf;
+    a.choice.perf.batch = batch;
+    a.choice.perf.device_memory_bytes = a.choice.memory.device.total_bytes();
+    a.choice.perf.fits_memory = a.fits;
   }
   return a;
 }
@@ -170,6 +208,40 @@ ContextConfig context_for_batch(const RecommendInput& in, int64_t batch) {
   return ctx;
 }
 
+RunLayout layout_for(const RecommendInput& in, int64_t batch, int64_t lanes) {
+  RunLayout l;
+  l.parallel = std::max<int64_t>(1, batch);
+  l.lanes = effective_lanes(l.parallel, lanes);
+  l.prefix_slots = in.share_prefix ? in.prefix_slots : 0;
+  l.ctx_tokens = run_ctx_tokens(in.workload, l.parallel, l.lanes, in.share_prefix);
+  return l;
+}
+
+BatchChoice evaluate_layout(const RecommendInput& in, const RunLayout& layout) {
+  BatchChoice c;
+  c.batch = layout.parallel;
+  c.lanes = effective_lanes(layout.parallel, layout.lanes);
+  c.context_tokens = layout.ctx_tokens;
+  ContextConfig base = in.base;
+  base.kv_unified = in.share_prefix;
+  c.memory = estimate_run_memory(in.spec, in.weights, base, layout, in.device.is_gpu());
+  const PerfModel perf(in.spec, in.weights, in.device, lane_contexts(base, layout).front(), in.calibration);
+  c.perf = perf.at_batch(c.batch, in.workload, c.lanes);
+  c.perf.device_memory_bytes = c.memory.device.total_bytes();
+  c.perf.fits_memory = c.memory.device.total_bytes() <= in.device.memory_bytes;
+  return c;
+}
+
+BatchChoice evaluate_batch(const RecommendInput& in, int64_t batch) {
+  const auto [fewest, most] = lanes_range(in, batch);
+  BatchChoice best = evaluate_layout(in, layout_for(in, batch, fewest));
+  for (int64_t lanes = fewest + 1; lanes <= most; ++lanes) {
+    BatchChoice c = evaluate_layout(in, layout_for(in, batch, lanes));
+    if (c.perf.fits_memory && c.perf.requests_per_s > best.perf.requests_per_s) best = std::move(c);
+  }
+  return best;
+}
+
 Status check_kv_types(const ModelSpec& spec, const WeightType& k_type, const WeightType& v_type) {
   const int64_t k_head = spec.is_mla() ? spec.kv_lora_rank + spec.qk_rope_head_dim : spec.head_dim;
   const int64_t v_head = spec.is_mla() ? spec.kv_lora_rank : (spec.v_head_dim > 0 ? spec.v_head_dim : spec.head_dim);
@@ -210,12 +282,12 @@ Recommendation recommend(const RecommendInput& in) {
     return r;
   }
   r.fits = true;
-  const int64_t cap = std::max<int64_t>(1, in.max_batch_cap);
+  const int64_t cap = batch_cap(in);
   const int64_t max_batch = largest_fitting(in, cap, 1.0);
-  r.max = evaluate(in, max_batch);
+  r.max = evaluate_batch(in, max_batch);
   r.limited_by = max_batch == cap ? "sequence cap" : "memory";
 
-  for (int64_t b = 1; b < max_batch; b *= 2) r.curve.push_back(evaluate(in, b).perf);
+  for (int64_t b = 1; b < max_batch; b *= 2) r.curve.push_back(evaluate_batch(in, b).perf);
   r.curve.push_back(r.max.perf);
   r.knee = knee_index(r.curve);
   r.pareto = pareto_indices(r.curve);
@@ -238,10 +310,11 @@ Recommendation recommend(const RecommendInput& in) {
   if (r.limited_by == "memory" || r.limited_by == "sequence cap") {
     if (chosen < max_batch) r.limited_by = "throughput knee";
   }
-  r.recommended = evaluate(in, chosen);
+  r.recommended = evaluate_batch(in, chosen);
   const int64_t safe_fit = largest_fitting(in, chosen, kSafeMemoryFraction);
   r.safe_meets_headroom = safe_fit > 0;
-  r.safe = evaluate(in, std::min(chosen, std::max<int64_t>(1, safe_fit)));
+  r.safe = evaluate_batch(in, std::min(chosen, std::max<int64_t>(1, safe_fit)));
+  if (!within(in, r.safe, kSafeMemoryFraction)) r.safe = evaluate(in, r.safe.batch);
   r.per_request.max_tokens = longest_request(in, 1, 1.0);
   r.per_request.recommended_tokens = longest_request(in, r.recommended.batch, 1.0);
   r.per_request.safe_tokens = r.safe_meets_headroom ? longest_request(in, r.safe.batch, kSafeMemoryFraction) : 0;

@@ -1,7 +1,10 @@
-// Recommendation: which batch (parallel sequences) and context to run a workload with. For each batch
-// size the KV cells the workload needs are sized (shared prefix counted once when the engine shares
-// it), the memory model says whether it fits, the performance model how fast it goes.
-//   max          the largest batch whose memory fits the device (llama.cpp caps a context at 256)
+// Recommendation: which batch (parallel sequences), lanes and context to run a workload with. For each
+// batch size the KV cells the workload needs are sized as `batchwise run` lays them out (run_layout.h:
+// each lane holds the shared prefix once, when the engine shares it), the memory model says whether it
+// fits, the performance model how fast it goes. Lanes: the user's --lanes, else 1 on the CPU (lanes only
+// share its cores) and on a GPU the count the speed model finds fastest for each batch (at most
+// kMaxPlannedLanes; one lane holds at most kRunSequencesPerLane sequences).
+//   max          the largest batch whose memory fits the device (252 sequences a lane)
 //   recommended  the knee of the throughput curve among batches that fit and meet the latency SLO
 //   safe         the largest batch <= recommended that leaves 15% of device memory free; when even
 //                batch 1 does not, safe is batch 1 with safe_meets_headroom = false (said, not hidden)
@@ -23,11 +26,13 @@
 #include "model/weights.h"
 #include "plan/memory_model.h"
 #include "plan/perf_model.h"
+#include "plan/run_layout.h"
 #include "plan/workload_shape.h"
 
 namespace batchwise {
 
-inline constexpr int64_t kLlamaCppMaxSequences = 256;
+inline constexpr int64_t kLlamaCppMaxSequences = kLlamaCppSequenceIds;
+inline constexpr int64_t kMaxPlannedLanes = 8;  // the most lanes measured (bench/results, 2026-12-04)
 inline constexpr double kSafeMemoryFraction = 0.85;
 
 struct RecommendInput {
@@ -39,7 +44,9 @@ struct RecommendInput {
   Calibration calibration;
   std::optional<double> max_latency_s;  // per request
   bool share_prefix = true;           // the engine shares the prefix's KV cells (batchwise run, llama-server -kvu)
-  int64_t max_batch_cap = kLlamaCppMaxSequences;
+  int64_t max_batch_cap = kRunSequencesPerLane;  // per lane
+  std::optional<int64_t> lanes;       // --lanes; unset: 1 on the CPU, the fastest on a GPU
+  int64_t prefix_slots = kRunPrefixSlots;  // run's sequences kept for shared prefixes (per lane)
   // Layer split over gpu_count identical GPUs: `device` is their combined memory (see combine_gpus),
   // `one_gpu` one of them (what DOES-NOT-FIT's --gpus N suggestion counts in).
   int64_t gpu_count = 1;
@@ -50,8 +57,9 @@ struct RecommendInput {
 };
 
 struct BatchChoice {
-  int64_t batch = 0;
-  int64_t context_tokens = 0;         // total KV cells to allocate (-c)
+  int64_t batch = 0;                  // sequences over all lanes (-np)
+  int64_t lanes = 1;                  // --lanes
+  int64_t context_tokens = 0;         // total KV cells to allocate over all lanes (-c)
   MemoryEstimate memory;
   BatchPoint perf;
 };
@@ -90,8 +98,18 @@ struct Recommendation {
 // 16-wide head cannot hold q8_0's 32-value blocks): the error names the sizes and what to use.
 Status check_kv_types(const ModelSpec& spec, const WeightType& k_type, const WeightType& v_type);
 
-// The context config for `batch` requests of the workload (cells padded the way llama.cpp pads them).
+// The context config for `batch` requests of the workload in one context (cells padded the way
+// llama.cpp pads them): what one lane holding them all would be.
 ContextConfig context_for_batch(const RecommendInput& in, int64_t batch);
+
+// How run lays `batch` requests of the workload out over `lanes` (cells with 5% slack).
+RunLayout layout_for(const RecommendInput& in, int64_t batch, int64_t lanes);
+
+// The plan's figures for one layout (memory summed over its lanes, speed with its lanes).
+BatchChoice evaluate_layout(const RecommendInput& in, const RunLayout& layout);
+
+// `batch` requests with the lanes the plan would give them (the user's, or the fastest that fits).
+BatchChoice evaluate_batch(const RecommendInput& in, int64_t batch);
 
 Recommendation recommend(const RecommendInput& in);
 

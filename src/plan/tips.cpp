@@ -1,6 +1,7 @@
 #include "plan/tips.h"
 
 #include <cstdio>
+#include <cstdlib>
 
 #include "core/units.h"
 
@@ -66,35 +67,42 @@ void context_tip(const RecommendInput& in, const Recommendation& r, std::vector<
 }
 
 void flash_attention_tip(const RecommendInput& in, const Recommendation& r, std::vector<Tip>& out) {
-  ContextConfig other = context_for_batch(in, r.recommended.batch);
-  other.flash_attention = !other.flash_attention;
+  RecommendInput other = in;
+  other.base.flash_attention = !in.base.flash_attention;
   const int64_t now = r.recommended.memory.device.compute_bytes;
-  const int64_t then = compute_buffer_bytes(in.spec, other, in.device.is_gpu());
+  const int64_t then =
+      evaluate_layout(other, layout_for(in, r.recommended.batch, r.recommended.lanes)).memory.device.compute_bytes;
+  // Figures that print alike (a model whose buffer is its logits) are said to be the same, not "X instead of X".
+  const bool same = format_gib(then) == format_gib(now);
   if (in.base.flash_attention) {
     out.push_back({"flash attention", "keep flash attention on (-fa on, run's default): without it the compute buffer at batch " +
-                                          tokens(r.recommended.batch) + " is " + format_gib(then) + " instead of " +
-                                          format_gib(now) + ", and a quantized V cache needs it"});
+                                          tokens(r.recommended.batch) + " is " +
+                                          (same ? "about the same (" + format_gib(now) + ")" : format_gib(then) + " instead of " + format_gib(now)) +
+                                          ", and a quantized V cache needs it"});
   } else {
-    out.push_back({"flash attention", "-fa on would make the compute buffer " + format_gib(then) + " instead of " +
-                                          format_gib(now) + " and allow a quantized V cache"});
+    out.push_back({"flash attention", "-fa on would make the compute buffer " +
+                                          (same ? "about the same (" + format_gib(now) + ")" : format_gib(then) + " instead of " + format_gib(now)) +
+                                          " and allow a quantized V cache"});
   }
 }
 
+// The recommended lanes against one fewer (where that holds the batch) or, at one lane, against two.
 void lanes_tip(const RecommendInput& in, const Recommendation& r, std::vector<Tip>& out) {
   if (!in.device.is_gpu()) return;
-  const ContextConfig ctx = context_for_batch(in, r.recommended.batch);
-  const KvCacheEstimate& kv = r.recommended.memory.kv;
-  const int64_t extra = compute_buffer_bytes(in.spec, ctx, /*on_gpu=*/true) +
-                        in.workload.shared_prefix_tokens * (kv.bytes_per_token + kv.swa_bytes_per_token);
-  const int64_t free_after = in.device.memory_bytes - r.recommended.memory.device.total_bytes() - extra;
-  if (free_after >= 0) {
-    out.push_back({"lanes", "--lanes 2 (run's default on a GPU: one context's CPU work overlaps the other's GPU work) "
-                            "fits at batch " + tokens(r.recommended.batch) + ": " + format_gib(extra) + " more, " +
-                                format_gib(free_after) + " left"});
-  } else {
-    out.push_back({"lanes", "--lanes 2 does not fit at batch " + tokens(r.recommended.batch) + " (" + format_gib(extra) +
-                                " more, short by " + format_gib(-free_after) + "): keep --lanes 1 or lower -np"});
-  }
+  const BatchChoice& rec = r.recommended;
+  if (rec.batch < 2) return;
+  const auto holds = [&](int64_t lanes) { return (rec.batch + lanes - 1) / lanes <= kRunSequencesPerLane; };
+  const int64_t other_lanes = rec.lanes == 1 ? 2 : holds(rec.lanes - 1) ? rec.lanes - 1 : rec.lanes + 1;
+  const BatchChoice other = evaluate_layout(in, layout_for(in, rec.batch, other_lanes));
+  const int64_t more = rec.memory.device.total_bytes() - other.memory.device.total_bytes();
+  std::string text = "--lanes " + tokens(rec.lanes) + " at batch " + tokens(rec.batch) + " (" +
+                     tokens(sequences_per_lane({rec.batch, 0, rec.lanes})) + " sequences a lane): " +
+                     num(rec.perf.requests_per_s, 1) + " req/s vs " + num(other.perf.requests_per_s, 1) + " with --lanes " +
+                     tokens(other_lanes) + ", for " + format_gib(std::abs(more)) + (more >= 0 ? " more" : " less") +
+                     " memory (each lane holds the shared prefix once and has its own compute buffer; one lane's host "
+                     "work overlaps another's GPU work; one lane holds at most " + tokens(kRunSequencesPerLane) + ")";
+  if (!other.perf.fits_memory) text += "; --lanes " + tokens(other_lanes) + " does not fit";
+  out.push_back({"lanes", text});
 }
 
 void quantization_tip(const RecommendInput& in, const Recommendation& r, const std::string& quant,

@@ -13,7 +13,7 @@ LatencyPercentiles latency_from(const nlohmann::json& j) {
 
 constexpr TrialOutcome kOutcomes[] = {TrialOutcome::kMeasured, TrialOutcome::kOutOfMemory,
                                       TrialOutcome::kOverMemoryLimit, TrialOutcome::kPredictedTooBig,
-                                      TrialOutcome::kFailed};
+                                      TrialOutcome::kFailed, TrialOutcome::kOutlier};
 
 }  // namespace
 
@@ -24,6 +24,7 @@ std::string_view trial_outcome_name(TrialOutcome outcome) {
     case TrialOutcome::kOverMemoryLimit: return "over_memory_limit";
     case TrialOutcome::kPredictedTooBig: return "predicted_too_big";
     case TrialOutcome::kFailed: return "failed";
+    case TrialOutcome::kOutlier: return "outlier";
   }
   return "failed";
 }
@@ -46,6 +47,7 @@ nlohmann::json trial_to_json(const Trial& t) {
                       {"speedup", t.speedup},
                       {"trial_s", t.trial_s}};
   if (t.predicted_items_per_s) j["predicted_items_per_s"] = *t.predicted_items_per_s;
+  if (t.others_cpu_cores >= 0) j["others_cpu_cores"] = t.others_cpu_cores;
   if (t.predicted_memory_bytes) j["predicted_memory_bytes"] = *t.predicted_memory_bytes;
   return j;
 }

@@ -26,6 +26,7 @@ enum class TrialOutcome {
   kOverMemoryLimit,  // ran and its memory passed --memory-limit: stopped by the tuner
   kPredictedTooBig,  // not run: the memory predicted from earlier trials (+ margin) would not fit
   kFailed,           // ran and failed in another way (requests failed, bad protocol line)
+  kOutlier,          // ran to the end, but its repeat disagreed and it disagreed with its neighbours: not used
 };
 
 std::string_view trial_outcome_name(TrialOutcome outcome);
@@ -40,9 +41,15 @@ struct Trial {
   double items_per_s = 0;    // requests/s, or items/s for a batch program
   double completion_tokens_per_s = 0;
   double prompt_tokens_per_s = 0;  // prompt tokens submitted per second (cached ones included)
+  // As run's report counted them (tokenizer and chat template): submitted, evaluated (a shared prefix
+  // once), generated. 0: not known (a --cmd trial, an older cache entry).
+  int64_t prompt_tokens = 0;
+  int64_t evaluated_prompt_tokens = 0;
+  int64_t completion_tokens = 0;
   LatencyPercentiles queue, ttft, total;
   int64_t peak_memory_bytes = 0;   // 0: unknown
   std::string memory_source;       // "gpu process", "gpu device", "rss"
+  double others_cpu_cores = -1;    // CPU cores other processes used during the trial (-1: not measured)
   double speedup = 0;              // items_per_s over the knob-1 trial's (0: no such trial)
   double trial_s = 0;              // the trial's whole time, start-up included (what the search cost)
   // What plan predicted for this setting (embedded engine only), to print the error beside it.

@@ -1,5 +1,8 @@
 #include "tune/trial_runners.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -28,6 +31,22 @@ std::string last_line(const std::string& text) {
     if (line.find_first_not_of(" \t\r") != std::string::npos) last = line;
   }
   return last.size() > 300 ? last.substr(0, 300) + "..." : last;
+}
+
+// Seconds of CPU the whole machine was busy (all cores, /proc/stat), and the CPU this process's waited-for
+// children used: their difference over a trial is what other processes took from it.
+double machine_busy_s() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
+  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal) || cpu != "cpu") return -1;
+  return (user + nice + system + irq + softirq + steal) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double children_cpu_s() {
+  rusage u{};
+  getrusage(RUSAGE_CHILDREN, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {
@@ -67,7 +86,11 @@ Expected<Trial> trial_from_run_report(const std::string& json_text) {
     t.wall_s = j.at("wall_s").get<double>();
     t.items_per_s = j.at("requests_per_s").get<double>();
     t.completion_tokens_per_s = j.at("completion_tokens_per_s").get<double>();
-    t.prompt_tokens_per_s = t.wall_s > 0 ? j.at("tokens").at("prompt").get<double>() / t.wall_s : 0.0;
+    const auto& tokens = j.at("tokens");
+    t.prompt_tokens_per_s = t.wall_s > 0 ? tokens.at("prompt").get<double>() / t.wall_s : 0.0;
+    t.prompt_tokens = tokens.at("prompt").get<int64_t>();
+    if (tokens.contains("evaluated_prompt")) t.evaluated_prompt_tokens = tokens["evaluated_prompt"].get<int64_t>();
+    if (tokens.contains("completion")) t.completion_tokens = tokens["completion"].get<int64_t>();
     const auto& lat = j.at("latency");
     t.queue = latency_of(lat.value("queue", nlohmann::json{}));
     t.ttft = latency_of(lat.value("ttft", nlohmann::json{}));
@@ -164,7 +187,9 @@ Trial RunTrials::run(int64_t knob, int lanes, std::optional<int64_t> ctx_tokens)
     t.why = st.error().message;
     return t;
   }
+  const double busy0 = machine_busy_s(), mine0 = children_cpu_s();
   auto r = run_child(child);
+  const double busy1 = machine_busy_s(), mine1 = children_cpu_s();
   std::error_code ec;
   for (const auto& p : {slice, out, std::filesystem::path(out.string() + ".state.db"),
                         std::filesystem::path(out.string() + ".state.db-wal"),
@@ -191,6 +216,9 @@ Trial RunTrials::run(int64_t knob, int lanes, std::optional<int64_t> ctx_tokens)
     t.why = "no report from the trial: " + last_line(r->err);
   }
   t.trial_s = r->wall_s;
+  if (busy0 >= 0 && busy1 >= busy0 && r->wall_s > 0) {
+    t.others_cpu_cores = std::max(0.0, (busy1 - busy0) - (mine1 - mine0)) / r->wall_s;
+  }
   return t;
 }
 

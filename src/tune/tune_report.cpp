@@ -54,6 +54,14 @@ nlohmann::json tune_result_json(const TuneResult& r) {
                       {"reason", r.choice.reason},
                       {"memory_limit_bytes", r.memory_limit_bytes ? nlohmann::json(*r.memory_limit_bytes) : nlohmann::json()}};
   if (r.speed_factor) j["speed_factor"] = *r.speed_factor;
+  if (!r.calibration_note.empty()) j["calibration_note"] = r.calibration_note;
+  if (r.plan_speed_error_median) {
+    j["plan_vs_trials"] = {{"speed_error_median", *r.plan_speed_error_median}, {"speed_error_max", *r.plan_speed_error_max}};
+    if (r.plan_memory_error_median) {
+      j["plan_vs_trials"]["memory_error_median"] = *r.plan_memory_error_median;
+      j["plan_vs_trials"]["memory_error_max"] = *r.plan_memory_error_max;
+    }
+  }
   // The memory limit as the search found it: the largest setting that ran, the smallest that did not.
   std::optional<int64_t> largest_ok, smallest_bad;
   for (const auto& t : r.trials) {
@@ -116,10 +124,21 @@ std::string tune_result_text(const TuneResult& r) {
     std::snprintf(buf, sizeof buf, "chosen: none (%s)\n", r.choice.reason.c_str());
   }
   out += buf;
-  if (r.speed_factor) {
-    std::snprintf(buf, sizeof buf, "calibration: measured/predicted speed %.3g (median); `batchwise plan` on this hardware uses it\n",
-                  *r.speed_factor);
+  if (r.plan_speed_error_median) {
+    std::snprintf(buf, sizeof buf, "plan vs the trials (uncalibrated, at each trial's settings): speed off by %.0f%% (median), %.0f%% at most",
+                  100 * *r.plan_speed_error_median, 100 * *r.plan_speed_error_max);
     out += buf;
+    if (r.plan_memory_error_median) {
+      std::snprintf(buf, sizeof buf, "; memory by %.1f%% (median), %.1f%% at most", 100 * *r.plan_memory_error_median,
+                    100 * *r.plan_memory_error_max);
+      out += buf;
+    }
+    out += "\n";
+  }
+  if (r.speed_factor) {
+    std::snprintf(buf, sizeof buf, "calibration: measured/predicted speed %.3g (median of this tune)\n", *r.speed_factor);
+    out += buf;
+    if (!r.calibration_note.empty()) out += r.calibration_note + "\n";
   }
   if (r.from_cache) {
     std::snprintf(buf, sizeof buf, "from the cache (%s) in %.2f s; the search took %d trials, %.1f s; --refresh measures again\n",

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <map>
+#include <tuple>
 
 #include "core/clock.h"
 #include "core/files.h"
@@ -13,6 +15,9 @@
 #include "plan/measured_calibration.h"
 #include "plan/plan.h"
 #include "tune/knob_search.h"
+#include "tune/layout_search.h"
+#include "tune/plan_predictor.h"
+#include "tune/trial_noise.h"
 #include "tune/trial_runners.h"
 #include "tune/workload_sketch.h"
 
@@ -23,39 +28,6 @@ Expected<std::string> this_hardware() {
   BW_ASSIGN_OR_RETURN(Hardware hw, select_hardware(std::nullopt, 1));
   return hardware_key(hw);
 }
-
-// What plan predicts for K parallel sequences of the workload on this hardware, uncalibrated.
-class PlanPredictor {
- public:
-  static std::optional<PlanPredictor> make(const std::filesystem::path& model, const WorkloadSketch& w) {
-    PlanRequest req;
-    req.model = model.string();
-    req.workload = WorkloadShape{"measured", std::max<int64_t>(1, w.prompt_tokens), w.shared_prefix_tokens,
-                                 std::max<int64_t>(1, w.output_tokens)};
-    auto plan = make_plan(req);
-    if (!plan) {
-      log_warn("plan cannot predict this model (" + plan.error().message + "): trials are shown without predictions");
-      return std::nullopt;
-    }
-    return PlanPredictor(std::move(*plan));
-  }
-  int64_t recommended() const { return plan_.recommendation.recommended.batch; }
-  int64_t device_memory() const { return plan_.input.device.memory_bytes; }
-  int64_t memory_bytes(int64_t k) const {
-    const auto m = estimate_memory(plan_.input.spec, plan_.input.weights, context_for_batch(plan_.input, k),
-                                   plan_.input.device.is_gpu());
-    return m.device.total_bytes() + (m.on_gpu ? 0 : m.host.total_bytes());
-  }
-  double requests_per_s(int64_t k) const {
-    const PerfModel perf(plan_.input.spec, plan_.input.weights, plan_.input.device, context_for_batch(plan_.input, k),
-                         plan_.input.calibration);
-    return perf.at_batch(k, plan_.input.workload).requests_per_s;
-  }
-
- private:
-  explicit PlanPredictor(Plan p) : plan_(std::move(p)) {}
-  Plan plan_;
-};
 
 std::string signed_percent(double measured, double predicted) {
   char buf[32];
@@ -108,6 +80,23 @@ SearchResult sweep(int64_t lo, int64_t hi, const MeasureFn& measure) {
   }
   return r;
 }
+
+constexpr int kDefaultGpuMaxLanes = 8;
+
+// Median and largest |predicted - measured| / measured over the measured trials.
+std::pair<std::optional<double>, std::optional<double>> plan_error(const std::vector<Trial>& trials, bool memory) {
+  std::vector<double> e;
+  for (const auto& t : trials) {
+    if (!t.feasible()) continue;
+    const double measured = memory ? static_cast<double>(t.peak_memory_bytes) : t.items_per_s;
+    const std::optional<double> predicted = memory ? (t.predicted_memory_bytes ? std::optional<double>(static_cast<double>(*t.predicted_memory_bytes)) : std::nullopt)
+                                                   : t.predicted_items_per_s;
+    if (predicted && measured > 0) e.push_back(std::fabs(*predicted - measured) / measured);
+  }
+  if (e.empty()) return {};
+  std::sort(e.begin(), e.end());
+  return {e[e.size() / 2], e.back()};
+}  // the most lanes measured on an H200 (bench/results)
 
 std::optional<double> median_speed_factor(const std::vector<Trial>& trials, int& count) {
   std::vector<double> ratios;
@@ -241,26 +230,20 @@ Expected<TuneResult> tune(const TuneOptions& o) {
             : o.kind == TuneKind::kEndpoint ? "batchwise tune --endpoint: " + r.key.hardware + ", " + o.workload_name
                                             : "batchwise tune --cmd: " + o.command;
 
-  std::optional<PlanPredictor> predictor;
-  if (o.kind == TuneKind::kEmbedded) predictor = PlanPredictor::make(o.model, *sketch);
   BW_ASSIGN_OR_RETURN(Hardware hw, select_hardware(std::nullopt, 1));
   const bool on_gpu = !hw.gpus.empty();
-  const int max_lanes = o.kind != TuneKind::kEmbedded ? 1 : o.max_lanes > 0 ? o.max_lanes : (on_gpu ? 2 : 1);
-  // Parallel is searched at the lanes `run` uses by default (2 on a GPU), then other lanes counts are tried
-  // at the chosen parallel. Searching at 1 lane on a GPU measured the wrong curve: one context holds at most
-  // 252 sequences, and on an H200 2 lanes of 80 beat 1 lane of 160 by 25% (bench/results/README.md).
+  const int max_lanes = o.kind != TuneKind::kEmbedded ? 1 : o.max_lanes > 0 ? o.max_lanes : (on_gpu ? kDefaultGpuMaxLanes : 1);
+  // The total is searched at the lanes `run` uses by default (2 on a GPU), then more lanes of the best
+  // sequences per lane (layout_search.h): on an H200 the optimum lay along "more lanes of ~128".
   const int base_lanes = std::min(max_lanes, on_gpu ? 2 : 1);
-  constexpr int64_t kSequencesPerLane = 252;  // llama.cpp's 256 sequence ids less run's 4 prefix slots
   const int64_t max_knob = o.max_knob > 0 ? o.max_knob
-                           : o.kind == TuneKind::kEmbedded ? kSequencesPerLane * base_lanes
+                           : o.kind == TuneKind::kEmbedded ? kRunSequencesPerLane * base_lanes
                            : o.kind == TuneKind::kEndpoint ? 256
                                                            : 4096;
-  int64_t start = o.start > 0 ? o.start : (predictor ? predictor->recommended() : 1);
-  start = std::clamp<int64_t>(start, o.min_knob, max_knob);
   r.memory_limit_bytes = o.memory_limit_bytes;
   if (!r.memory_limit_bytes && o.kind != TuneKind::kEndpoint) r.memory_limit_bytes = hw.primary().memory_bytes;
-  // The user's limit, not the default: available RAM changes from one call to the next.
-  const nlohmann::json settings = settings_json(o, max_knob, start, max_lanes, o.memory_limit_bytes);
+  // The user's start, not plan's: the settings are the cache key, and plan's depends on the first trial.
+  const nlohmann::json settings = settings_json(o, max_knob, o.start, max_lanes, o.memory_limit_bytes);
 
   if (!o.refresh && read_cached(r, settings)) {
     r.choice = choose(r.trials, o.slo);  // an SLO applies to the cached trials: nothing is measured again
@@ -268,73 +251,105 @@ Expected<TuneResult> tune(const TuneOptions& o) {
     return r;
   }
 
-  // The trial for one knob value, with plan's prediction beside it.
+  // Made after the cache is consulted: an answer from the cache needs no plan (a plan takes a while).
+  std::optional<PlanPredictor> predictor;
+  if (o.kind == TuneKind::kEmbedded) {
+    const WorkloadShape sketched{"sketch", sketch->prompt_tokens, sketch->shared_prefix_tokens, sketch->output_tokens};
+    predictor = PlanPredictor::make(o.model, sketched, o.run_args);
+  }
+  // The trial for one setting, with plan's prediction at the trial's own settings beside it.
   std::optional<RunTrials> runs;
   if (o.kind != TuneKind::kCommand) {
     BW_ASSIGN_OR_RETURN(runs, RunTrials::open(run_trial_options(o, r.memory_limit_bytes)));
   }
   int serial = 0;
-  auto measure_at = [&](int64_t k, int lanes) {
+  auto run_one = [&](int64_t k, int lanes) {
     Trial t;
+    std::optional<int64_t> ctx;
     if (o.kind == TuneKind::kCommand) {
       t = run_command_trial(CommandTrialOptions{o.command, r.memory_limit_bytes, o.trial_timeout_s}, k);
     } else {
-      const auto ctx = o.kind == TuneKind::kEmbedded ? std::optional<int64_t>(trial_ctx_tokens(*sketch, k, lanes)) : std::nullopt;
+      if (o.kind == TuneKind::kEmbedded) ctx = trial_ctx_tokens(*sketch, k, lanes);
       t = runs->run(k, lanes, ctx);
     }
     if (predictor) {
-      t.predicted_items_per_s = predictor->requests_per_s(k);
-      t.predicted_memory_bytes = predictor->memory_bytes(k);
+      t.predicted_items_per_s = predictor->requests_per_s(k, lanes, ctx);
+      t.predicted_memory_bytes = predictor->memory_bytes(k, lanes, ctx);
     }
-    log_trial(t, ++serial, knob);
     return t;
   };
-  const MeasureFn measure = [&](int64_t k) { return measure_at(k, static_cast<int>(std::min<int64_t>(base_lanes, k))); };
+  std::map<std::pair<int64_t, int>, Trial> measured;  // every trial run, for repeats and the first one's reuse
+  auto measure_at = [&](int64_t k, int lanes) {
+    if (auto it = measured.find({k, lanes}); it != measured.end()) return it->second;
+    Trial t = run_one(k, lanes);
+    log_trial(t, ++serial, knob);
+    measured[{k, lanes}] = t;
+    return t;
+  };
+  // The baseline first: its report counts the workload's tokens with the model's tokenizer and chat
+  // template, which plan's predictions and start then use instead of the sketch's 4 bytes a token.
+  if (predictor && !o.exhaustive) {
+    const Trial first = measure_at(1, 1);
+    if (const auto w = workload_from_trial(first)) {
+      if (auto better = PlanPredictor::make(o.model, *w, o.run_args)) {
+        log_info("workload as the tokenizer counts it: " + std::to_string(w->prompt_tokens) + " prompt tokens (" +
+                 std::to_string(w->shared_prefix_tokens) + " shared) + " + std::to_string(w->output_tokens) +
+                 " output a request; the sketch estimated " + std::to_string(sketch->prompt_tokens) + " (" +
+                 std::to_string(sketch->shared_prefix_tokens) + " shared)");
+        predictor = std::move(better);
+        Trial& t = measured[{1, 1}];
+        const auto ctx = trial_ctx_tokens(*sketch, 1, 1);
+        t.predicted_items_per_s = predictor->requests_per_s(1, 1, ctx);
+        t.predicted_memory_bytes = predictor->memory_bytes(1, 1, ctx);
+      }
+    }
+  }
+  int64_t start = o.start > 0 ? o.start : (predictor ? predictor->recommended() : 1);
+  start = std::clamp<int64_t>(start, o.min_knob, max_knob);
 
   SearchResult s;
   if (o.exhaustive) {
-    s = sweep(o.min_knob, max_knob, measure);
+    s = sweep(o.min_knob, max_knob, [&](int64_t k) { return measure_at(k, static_cast<int>(std::min<int64_t>(base_lanes, k))); });
   } else {
-    SearchOptions so;
-    so.start = start;
-    so.min_knob = o.min_knob;
-    so.max_knob = max_knob;
-    so.min_gain = o.min_gain;
-    so.memory_limit_bytes = r.memory_limit_bytes;
-    so.max_trials = o.max_trials;
-    if (predictor) so.prior_bytes_per_unit = static_cast<double>(predictor->memory_bytes(65) - predictor->memory_bytes(1)) / 64.0;
-    s = search_knob(so, measure);
+    LayoutSearchOptions so;
+    so.total.start = start;
+    so.total.min_knob = o.min_knob;
+    so.total.max_knob = max_knob;
+    so.total.min_gain = o.min_gain;
+    so.total.memory_limit_bytes = r.memory_limit_bytes;
+    so.total.max_trials = o.max_trials;
+    so.base_lanes = base_lanes;
+    so.max_lanes = max_lanes;
+    so.max_per_lane = kRunSequencesPerLane;
+    if (predictor) {
+      so.total.prior_bytes_per_unit = static_cast<double>(predictor->memory_bytes(65, 1, std::nullopt) -
+                                                          predictor->memory_bytes(1, 1, std::nullopt)) / 64.0;
+      so.prior_bytes_per_lane = predictor->bytes_per_lane(std::max<int64_t>(1, start / base_lanes));
+    }
+    s = search_layout(so, measure_at);
   }
   r.trials = std::move(s.trials);
-  r.trials_run = s.trials_run;
-  // Lanes at the chosen parallel count: one fewer context (1, where the search ran at 2), then more
-  // contexts while each doubling pays.
-  if (s.best && max_lanes > 1) {
-    const Trial best = r.trials[*s.best];
-    auto try_lanes = [&](int lanes) {
-      Trial t = measure_at(best.knob, lanes);
-      ++r.trials_run;
-      r.trials.push_back(t);
-      return t;
-    };
-    if (best.lanes > 1 && best.knob <= kSequencesPerLane) try_lanes(1);  // else one context cannot hold them
-    double best_rate = best.items_per_s;
-    for (int lanes = best.lanes * 2; lanes <= max_lanes && best.knob >= 2 * lanes; lanes *= 2) {
-      const Trial t = try_lanes(lanes);
-      if (!t.feasible() || t.items_per_s <= best_rate * (1.0 + o.min_gain)) break;
-      best_rate = t.items_per_s;
-    }
-    fill_speedups(r.trials);
-  }
+  r.trials_run = static_cast<int>(measured.size());
+  repeat_doubtful_trials(r.trials, [&](const Trial& t) {
+    Trial again = run_one(t.knob, t.lanes);
+    log_trial(again, ++serial, knob);
+    ++r.trials_run;
+    return again;
+  });
+  fill_speedups(r.trials);
   r.choice = choose(r.trials, o.slo);
   r.wall_s = now_s() - started;
 
+  std::tie(r.plan_speed_error_median, r.plan_speed_error_max) = plan_error(r.trials, false);
+  std::tie(r.plan_memory_error_median, r.plan_memory_error_max) = plan_error(r.trials, true);
   int calibrated_trials = 0;
   r.speed_factor = median_speed_factor(r.trials, calibrated_trials);
   if (r.speed_factor) {
-    MeasuredCalibration c{r.key.hardware, *r.speed_factor, calibrated_trials,
-                          o.model.filename().string() + ", workload " + r.key.workload};
-    if (auto st = save_measured_calibration(c); !st) log_warn("could not store plan's calibration: " + st.error().message);
+    const CalibrationSample sample{*r.speed_factor, calibrated_trials, o.model.filename().string() + ", workload " + r.key.workload};
+    const CalibrationMerge merged = merge_calibration(load_measured_calibration(r.key.hardware), r.key.hardware, sample);
+    (merged.outlier ? log_warn : log_info)(merged.note);
+    r.calibration_note = merged.note;
+    if (auto st = save_measured_calibration(merged.merged); !st) log_warn("could not store plan's calibration: " + st.error().message);
   }
   // Only an answer is cached: a search where nothing ran (a wrong flag, a missing server) is not one.
   auto stored = r.choice.fastest ? store_tune(r.key, settings, tune_result_json(r))

@@ -38,7 +38,7 @@ struct TuneOptions {
   int64_t min_knob = 1;
   int64_t max_knob = 0;                  // 0: 252 parallel per lane (embedded), 256 in flight, 4096 batch
   int64_t start = 0;                     // 0: plan's recommendation (embedded), else 1
-  int max_lanes = 0;                     // 0: 2 on a GPU, 1 on a CPU
+  int max_lanes = 0;                     // 0: 8 on a GPU, 1 on a CPU
   LatencySlo slo;
   std::optional<int64_t> memory_limit_bytes;  // unset: the device's memory (a GPU's, else available RAM)
   double min_gain = 0.03;
@@ -64,6 +64,10 @@ struct TuneResult {
   Choice choice;
   std::optional<int64_t> memory_limit_bytes;
   std::optional<double> speed_factor;    // embedded: median measured / predicted requests/s
+  std::string calibration_note;          // what merging it into plan's calibration did
+  // How far plan was from the trials (embedded): median and largest |predicted - measured| / measured.
+  std::optional<double> plan_speed_error_median, plan_speed_error_max;
+  std::optional<double> plan_memory_error_median, plan_memory_error_max;
   std::string title;
 };
 

@@ -61,11 +61,24 @@ TEST(Tune, EmbeddedEngineChoosesCachesAndFeedsPlanAndRun) {
   EXPECT_GT(j["chosen"]["knob"].get<int>(), 1) << "batching the tiny model on 2 cores pays";
   EXPECT_GT(j["chosen"]["speedup"].get<double>(), 1.2);
   for (const auto& t : j["trials"]) {
-    EXPECT_EQ(t["outcome"], "measured") << t.dump();
+    // On this shared machine a trial may be repeated and its first run named an outlier (trial_noise.h).
+    EXPECT_TRUE(t["outcome"] == "measured" || t["outcome"] == "outlier") << t.dump();
     EXPECT_TRUE(t.contains("predicted_items_per_s")) << "each trial has plan's prediction beside it";
     EXPECT_GT(t["peak_memory_bytes"].get<int64_t>(), 0);
   }
   EXPECT_NE(first.err.find("(plan "), std::string::npos) << "trials are printed beside plan's prediction";
+  EXPECT_NE(first.err.find("workload as the tokenizer counts it"), std::string::npos) << first.err;
+  ASSERT_TRUE(j.contains("plan_vs_trials")) << "how far plan and the trials were apart";
+  // On the CPU a trial's memory is its RSS, which never touches most of llama.cpp's compute buffer (the tiny
+  // model's is the logits of a whole ubatch, 0.24 GiB): plan's allocation is above it, so only the speed is held.
+  EXPECT_GT(j["plan_vs_trials"]["memory_error_median"].get<double>(), 0.0);
+  EXPECT_GT(j["plan_vs_trials"]["speed_error_median"].get<double>(), 0.0);
+  std::printf("plan vs trials: %s\n", j["plan_vs_trials"].dump().c_str());
+  for (const auto& t : j["trials"]) {
+    std::printf("  %d x %d lanes: %.2f req/s measured, %.2f predicted; %s %s\n", t["knob"].get<int>(), t["lanes"].get<int>(),
+                t["items_per_s"].get<double>(), t.value("predicted_items_per_s", 0.0), t["outcome"].get<std::string>().c_str(),
+                t["why"].get<std::string>().c_str());
+  }
 
   // The same call again: answered from the cache, fast, the same answer.
   const auto second = tune_cli(cache, base);

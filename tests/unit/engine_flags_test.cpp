@@ -38,7 +38,8 @@ TEST(EngineFlags, EveryEngineGetsTheRecommendedBatch) {
   const auto flags = engine_flags(in, choice);
   const std::string b = std::to_string(choice.batch);
   EXPECT_EQ(value_of(find(flags, "llama-server"), "-np"), b);
-  EXPECT_EQ(value_of(find(flags, "llama-server"), "-c"), std::to_string(choice.context_tokens));
+  // llama-server keeps every slot's prompt: -c holds -np whole requests (5% slack, padded to 256).
+  EXPECT_EQ(value_of(find(flags, "llama-server"), "-c"), std::to_string(choice.batch * 2304));
   EXPECT_EQ(value_of(find(flags, "vllm"), "--max-num-seqs"), b);
   EXPECT_EQ(value_of(find(flags, "sglang"), "--max-running-requests"), b);
   EXPECT_TRUE(has(find(flags, "ollama"), "OLLAMA_NUM_PARALLEL=" + b));
@@ -50,7 +51,8 @@ TEST(EngineFlags, EveryEngineGetsTheRecommendedBatch) {
 TEST(EngineFlags, PrefixSharingOnlyWhereTheWorkloadShares) {
   const RecommendInput seed = input("seed");
   const auto shared = engine_flags(seed, recommend(seed).recommended);
-  EXPECT_TRUE(has(find(shared, "llama-server"), "-kvu"));
+  EXPECT_FALSE(has(find(shared, "llama-server"), "-kvu")) << "llama-server does not share the prefix's cells";
+  EXPECT_NE(find(shared, "llama-server").note.find("every slot's copy of the prompt"), std::string::npos);
   EXPECT_TRUE(has(find(shared, "vllm"), "--enable-prefix-caching"));
   const RecommendInput chat = input("chat");
   const auto unshared = engine_flags(chat, recommend(chat).recommended);
@@ -66,14 +68,14 @@ TEST(EngineFlags, KvTypeReachesTheEngines) {
   EXPECT_TRUE(has(find(flags, "ollama"), "OLLAMA_KV_CACHE_TYPE=q8_0"));
 }
 
-// The planned memory is one llama.cpp context's, so the flags ask for one lane and say what a second costs.
-TEST(EngineFlags, OnAGpuBatchwiseRunsTheOneLaneThePlanSizedAndNamesTheSecondsCost) {
+// The planned memory is for the lanes the plan chose, so the flags ask for exactly those.
+TEST(EngineFlags, BatchwiseRunsTheLanesThePlanSized) {
   const RecommendInput in = input("seed");
   const BatchChoice choice = recommend(in).recommended;
   const EngineFlags bw = find(engine_flags(in, choice), "batchwise");
-  EXPECT_EQ(value_of(bw, "--lanes"), "1");
-  EXPECT_NE(bw.note.find("--lanes 2"), std::string::npos) << bw.note;
-  EXPECT_NE(bw.note.find("GiB more compute buffer"), std::string::npos) << bw.note;
+  EXPECT_EQ(value_of(bw, "--lanes"), std::to_string(choice.lanes));
+  EXPECT_EQ(value_of(bw, "-c"), std::to_string(choice.context_tokens));
+  EXPECT_NE(bw.note.find("holds it once"), std::string::npos) << bw.note;
 }
 
 }  // namespace

@@ -63,18 +63,7 @@ inline bool llama_has_gpu_device() {
 
 inline void llama_quiet_log(ggml_log_level, const char*, void*) {}
 
-// Loads `path` with `c` (every layer on the GPU when `offload`), dry (`dry_run`) or for real.
-inline LlamaMemory llama_memory(const std::filesystem::path& path, const ContextConfig& c, bool dry_run,
-                                bool offload = false) {
-  llama_log_set(llama_quiet_log, nullptr);
-  llama_model_params mp = llama_model_default_params();
-  mp.no_alloc = dry_run;
-  if (dry_run) mp.load_mode = LLAMA_LOAD_MODE_NONE;  // a dry run maps nothing
-  mp.n_gpu_layers = offload ? 999 : 0;
-  llama_model* model = llama_model_load_from_file(path.c_str(), mp);
-  EXPECT_NE(model, nullptr) << path;
-  LlamaMemory m;
-  if (!model) return m;
+inline llama_context_params llama_context_params_for(const ContextConfig& c) {
   llama_context_params cp = llama_context_default_params();
   cp.n_ctx = static_cast<uint32_t>(c.n_ctx_tokens);
   cp.n_seq_max = static_cast<uint32_t>(c.n_seq);
@@ -86,22 +75,48 @@ inline LlamaMemory llama_memory(const std::filesystem::path& path, const Context
   cp.kv_unified = c.kv_unified;
   cp.swa_full = c.swa_full;
   cp.n_threads = cp.n_threads_batch = 2;
-  llama_context* ctx = llama_init_from_model(model, cp);
-  EXPECT_NE(ctx, nullptr) << path;
-  if (ctx) {
+  return cp;
+}
+
+// Loads `path` once and creates one context per entry of `lanes` over it (as `batchwise run --lanes`
+// does), every layer on the GPU when `offload`, dry (`dry_run`) or for real. The model's buffers are
+// counted once, each context's KV cache and compute buffers added up.
+inline LlamaMemory llama_memory(const std::filesystem::path& path, const std::vector<ContextConfig>& lanes, bool dry_run,
+                                bool offload = false) {
+  llama_log_set(llama_quiet_log, nullptr);
+  llama_model_params mp = llama_model_default_params();
+  mp.no_alloc = dry_run;
+  if (dry_run) mp.load_mode = LLAMA_LOAD_MODE_NONE;  // a dry run maps nothing
+  mp.n_gpu_layers = offload ? 999 : 0;
+  llama_model* model = llama_model_load_from_file(path.c_str(), mp);
+  EXPECT_NE(model, nullptr) << path;
+  LlamaMemory m;
+  if (!model) return m;
+  std::vector<llama_context*> contexts;
+  for (const ContextConfig& c : lanes) {
+    llama_context* ctx = llama_init_from_model(model, llama_context_params_for(c));
+    EXPECT_NE(ctx, nullptr) << path;
+    if (!ctx) continue;
+    const bool first = contexts.empty();
+    contexts.push_back(ctx);
     for (const auto& [buft, b] : llama_get_memory_breakdown(ctx)) {
       LlamaBufferType t{ggml_backend_buft_name(buft), ggml_backend_buft_is_host(buft),
-                        {static_cast<int64_t>(b.model), static_cast<int64_t>(b.context), static_cast<int64_t>(b.compute)}};
+                        {first ? static_cast<int64_t>(b.model) : 0, static_cast<int64_t>(b.context), static_cast<int64_t>(b.compute)}};
       LlamaBuffers& side = t.host ? m.host : m.device;
       side.model += t.bytes.model;
       side.context += t.bytes.context;
       side.compute += t.bytes.compute;
       m.types.push_back(std::move(t));
     }
-    llama_free(ctx);
   }
+  for (llama_context* ctx : contexts) llama_free(ctx);
   llama_model_free(model);
   return m;
+}
+
+inline LlamaMemory llama_memory(const std::filesystem::path& path, const ContextConfig& c, bool dry_run,
+                                bool offload = false) {
+  return llama_memory(path, std::vector<ContextConfig>{c}, dry_run, offload);
 }
 
 // The sparse GGUF of a preset at a quantization, written once per test run.

@@ -15,6 +15,8 @@
 #include "model/model_source.h"
 #include "model/synth.h"
 #include "plan/memory_model.h"
+#include "plan/plan.h"
+#include "plan/run_layout.h"
 #include "sparse_gguf.h"
 #include "test_support.h"
 
@@ -84,6 +86,50 @@ TEST(PlanAccuracy, DeviceMemoryWithin3PercentOfLlamaCpp) {
   }
 }
 
+// `plan -np B --lanes L` against llama.cpp with the contexts `run --lanes L` creates: one model, L
+// contexts of c/L cells and np/L + 4 sequences, each with its own KV cache and compute buffer. Seed
+// workload, 128 sequences a lane (the GPU's measured sweet spot), 1, 2 and 4 lanes.
+TEST(PlanAccuracy, LanesAddUpAsLlamaCppAllocatesThemAt1_2And4Lanes) {
+  if (test::llama_has_gpu_device()) GTEST_SKIP() << "a GPU build: the CPU-backend comparison is for CPU-only builds";
+  test::SparseModels models;
+  auto gguf = models.get("llama-3.1-8b", FileType::kQ4_K_M);
+  ASSERT_TRUE(gguf) << gguf.error().message;
+  int64_t one_lane_total = 0;
+  for (int64_t lanes : {1, 2, 4}) {
+    PlanRequest req;
+    req.model = gguf->string();
+    req.gpu = "cpu";
+    req.workload = *workload_preset("seed");
+    req.parallel = 128 * lanes;
+    req.lanes = lanes;
+    auto plan = make_plan(req);
+    ASSERT_TRUE(plan) << plan.error().message;
+    ASSERT_TRUE(plan->recommendation.asked);
+    const BatchChoice& c = plan->recommendation.asked->choice;
+    ASSERT_EQ(c.lanes, lanes);
+    ContextConfig base = plan->input.base;
+    base.kv_unified = true;
+    const std::vector<ContextConfig> contexts = lane_contexts(base, RunLayout{c.batch, c.context_tokens, c.lanes});
+    ASSERT_EQ(static_cast<int64_t>(contexts.size()), lanes);
+    EXPECT_EQ(contexts.front().n_seq, 128 + kRunPrefixSlots) << "run's prefix slots are sequences to llama.cpp";
+    const test::LlamaBuffers actual = llama_memory(*gguf, contexts, /*dry_run=*/true).all();
+    const DeviceMemory& predicted = c.memory.device;
+    const double err = error_percent(predicted.total_bytes(), actual.total());
+    std::printf("llama-3.1-8b q4_k_m seed -np %lld -c %lld --lanes %lld: predicted %lld, llama.cpp %lld (%+.2f%%; kv %+.2f%%, "
+                "compute %+.2f%%)\n",
+                (long long)c.batch, (long long)c.context_tokens, (long long)lanes, (long long)predicted.total_bytes(),
+                (long long)actual.total(), err, error_percent(predicted.kv_cache_bytes, actual.context),
+                error_percent(predicted.compute_bytes, actual.compute));
+    EXPECT_LT(std::fabs(err), 3.0) << lanes << " lanes";
+    EXPECT_LT(std::fabs(error_percent(predicted.kv_cache_bytes + predicted.compute_bytes, actual.context + actual.compute)), 3.0)
+        << lanes << " lanes: what the lanes add, not only the weights, must be right";
+    if (lanes == 1) one_lane_total = actual.total();
+    if (lanes > 1) {
+      EXPECT_GT(actual.total(), one_lane_total) << "each lane adds its prefix cells and compute buffer";
+    }
+  }
+}
+
 // The dry run reports what a real load allocates, so comparing with it is comparing with reality.
 TEST(PlanAccuracy, DryRunMatchesRealAllocationOnTinyModel) {
   if (test::llama_has_gpu_device()) GTEST_SKIP() << "a GPU build: the CPU-backend comparison is for CPU-only builds";
@@ -101,6 +147,15 @@ TEST(PlanAccuracy, DryRunMatchesRealAllocationOnTinyModel) {
               (long long)predicted.device.total_bytes(), (long long)real.total(),
               error_percent(predicted.device.total_bytes(), real.total()));
   EXPECT_LT(std::fabs(error_percent(predicted.device.total_bytes(), real.total())), 3.0);
+
+  // Two contexts over the one model, as `run --lanes 2` makes them: the dry run still equals a real load.
+  const std::vector<ContextConfig> lanes = lane_contexts(c, RunLayout{8, 4096, 2});
+  const test::LlamaBuffers dry2 = llama_memory(*tiny, lanes, true).all();
+  const test::LlamaBuffers real2 = llama_memory(*tiny, lanes, false).all();
+  EXPECT_EQ(dry2.context, real2.context);
+  EXPECT_NEAR(static_cast<double>(dry2.total()), static_cast<double>(real2.total()), 0.03 * real2.total());
+  const MemoryEstimate predicted2 = estimate_run_memory(info->spec, *info->file_weights, c, RunLayout{8, 4096, 2}, false);
+  EXPECT_LT(std::fabs(error_percent(predicted2.device.total_bytes(), real2.total())), 3.0);
 }
 
 }  // namespace

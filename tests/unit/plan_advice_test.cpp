@@ -58,7 +58,7 @@ TEST(PlanAdvice, AskedSettingsAreAnsweredExactlyInLlamaCppSpellings) {
   EXPECT_FALSE(big["asked"]["fits"].get<bool>());
   EXPECT_LT(big["asked"]["free_bytes"].get<int64_t>(), 0);
   const auto text = test::run_batchwise({"plan", "-m", "llama-3.1-8b", "--gpu", "RTX 4090", "-np", "4", "-c", "1000000"});
-  EXPECT_NE(text.out.find("asked     -np 4 -c 1000192: DOES NOT FIT, short by"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("asked     -np 4 -c 1000192 --lanes 2: DOES NOT FIT, short by"), std::string::npos) << text.out;
 }
 
 TEST(PlanAdvice, ThePrintedBatchwiseLineRunsOnTheTinyModel) {

@@ -24,7 +24,8 @@ TEST(Recommend, SeedOn4090OrdersSafeRecommendedMaxAndFits) {
   ASSERT_TRUE(r.fits);
   EXPECT_LE(r.safe.batch, r.recommended.batch);
   EXPECT_LE(r.recommended.batch, r.max.batch);
-  EXPECT_LE(r.max.batch, kLlamaCppMaxSequences);
+  EXPECT_LE(r.max.batch, kRunSequencesPerLane * r.max.lanes) << "252 of run's sequences a lane";
+  EXPECT_LE(r.max.lanes, kMaxPlannedLanes);
   EXPECT_LE(r.max.memory.device.total_bytes(), in.device.memory_bytes);
   EXPECT_LE(static_cast<double>(r.safe.memory.device.total_bytes()), kSafeMemoryFraction * in.device.memory_bytes);
   EXPECT_GE(r.max.context_tokens, in.workload.kv_cells_for_batch(r.max.batch, true));
@@ -87,9 +88,10 @@ TEST(Recommend, AskedSettingsAreEvaluatedAsGivenBesidesTheRecommendation) {
   ASSERT_TRUE(r.asked.has_value());
   EXPECT_EQ(r.asked->choice.batch, 8);
   EXPECT_EQ(r.asked->choice.context_tokens, 5120);
-  EXPECT_EQ(r.asked->choice.memory.kv.cells_full, 5120);
+  EXPECT_EQ(r.asked->choice.lanes, 2) << "run's default on a GPU";
+  EXPECT_EQ(r.asked->choice.memory.kv.cells_full, 2560) << "each lane gets -c / 2";
   EXPECT_EQ(r.asked->free_bytes, in.device.memory_bytes - r.asked->choice.memory.device.total_bytes());
-  EXPECT_EQ(r.asked->requests_held, 8);  // 2,000 shared + 8 x 82 cells fit in 5,120
+  EXPECT_EQ(r.asked->requests_held, 8);  // per lane 2,000 shared + 4 x 82 cells fit in 2,560
   in.asked_batch.reset();
   in.asked_context_tokens = 2304;  // alone: as many requests as the cells hold
   const AskedSettings alone = *recommend(in).asked;

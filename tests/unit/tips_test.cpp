@@ -28,16 +28,20 @@ std::string text_of(const std::vector<Tip>& tips, const std::string& topic) {
 TEST(Tips, ATightGpuIsToldWhatDoesNotFit) {
   const RecommendInput in = input("llama-3.1-70b", FileType::kQ4_K_M, "RTX 4090", 42);
   const auto tips = plan_tips(in, recommend(in), "q4_k_m");
-  EXPECT_EQ(text_of(tips, "lanes").find("--lanes 2 does not fit"), 0u) << text_of(tips, "lanes");
+  const std::string lanes = text_of(tips, "lanes");
+  EXPECT_EQ(lanes.find("--lanes 1 at batch"), 0u) << lanes;
+  EXPECT_NE(lanes.find("with --lanes 2"), std::string::npos) << "what the other choice would give: " << lanes;
   EXPECT_NE(text_of(tips, "quantization").find("do not fit: keep q4_k_m"), std::string::npos);
   EXPECT_NE(text_of(tips, "second model").find("no room"), std::string::npos);
   EXPECT_NE(text_of(tips, "kv cache").find("max batch"), std::string::npos);
 }
 
-TEST(Tips, ARoomyGpuIsToldTheSecondLaneAndASecondModelFit) {
+TEST(Tips, ARoomyGpuIsToldWhatAnotherLaneGivesAndThatASecondModelFits) {
   const RecommendInput in = input("llama-3.1-8b", FileType::kQ4_K_M, "H200");
   const auto tips = plan_tips(in, recommend(in), "q4_k_m");
-  EXPECT_NE(text_of(tips, "lanes").find("fits at batch"), std::string::npos) << text_of(tips, "lanes");
+  const std::string lanes = text_of(tips, "lanes");
+  EXPECT_NE(lanes.find(" req/s vs "), std::string::npos) << lanes;
+  EXPECT_EQ(lanes.find("does not fit"), std::string::npos) << "141 GiB holds another lane: " << lanes;
   EXPECT_NE(text_of(tips, "second model").find("a second copy of this model"), std::string::npos);
 }
 

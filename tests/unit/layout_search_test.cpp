@@ -1,0 +1,111 @@
+// search_layout on synthetic throughput curves with a lanes optimum, shaped like the H200's (8B, seed):
+// one lane's step is device work (weights, plus attention over every cell of the lane: quadratic in its
+// sequences) and host work (mask, logits) that other lanes' device work can hide, so throughput rises
+// with lanes until the device is busy, and per lane it peaks near 128 sequences. The search must come
+// within 3% of an exhaustive grid (1..252 sequences a lane x 1..8 lanes) in a few trials, where a
+// search over the total at 2 lanes and then lanes at that total does not.
+#include "tune/layout_search.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <functional>
+
+namespace batchwise {
+namespace {
+
+struct LanesCurve {
+  const char* name;
+  double device_fixed, device_linear, device_quadratic;  // ms per lane step at s sequences
+  double host_fixed, host_linear, host_quadratic;
+  double rate(int64_t total, int lanes) const {
+    const double s = std::ceil(static_cast<double>(total) / lanes);
+    const double d = (device_fixed + device_linear * s + device_quadratic * s * s) * (1.0 + 0.01 * lanes);
+    const double h = (host_fixed + host_linear * s + host_quadratic * s * s) * (1.0 + 0.05 * lanes);
+    return static_cast<double>(total) / std::max(lanes * d, d + h);
+  }
+};
+
+Trial trial_of(const LanesCurve& c, int64_t total, int lanes) {
+  Trial t;
+  t.knob = total;
+  t.lanes = lanes;
+  t.items_per_s = c.rate(total, lanes);
+  t.peak_memory_bytes = (int64_t{16} << 30) + lanes * (int64_t{700} << 20) + total * (int64_t{10} << 20);
+  t.total.p95_ms = 1000.0 * static_cast<double>(total) / t.items_per_s;
+  return t;
+}
+
+std::vector<LanesCurve> curves() {
+  return {
+      {"H200-like: host-bound at 2 lanes, device-bound from 3", 4, 0.05, 0.00025, 1.5, 0.06, 0.0005},
+      {"host-heavy: 4-6 lanes pay", 3, 0.04, 0.0002, 3.0, 0.10, 0.0008},
+      {"device-heavy: lanes barely pay", 8, 0.06, 0.0001, 0.5, 0.01, 0.00005},
+  };
+}
+
+TEST(LayoutSearch, FindsTheLanesOptimumWithin3PercentOfAnExhaustiveGrid) {
+  for (const auto& c : curves()) {
+    double best = 0;
+    int64_t best_s = 0;
+    int best_l = 0;
+    for (int lanes = 1; lanes <= 8; ++lanes) {
+      for (int64_t s = 1; s <= 252; ++s) {
+        if (c.rate(s * lanes, lanes) > best) best = c.rate(s * lanes, lanes), best_s = s, best_l = lanes;
+      }
+    }
+    LayoutSearchOptions o;
+    o.total.start = 128;
+    o.total.max_knob = 252 * 2;
+    o.total.max_trials = 24;
+    o.base_lanes = 2;
+    o.max_lanes = 8;
+    const SearchResult r = search_layout(o, [&](int64_t total, int lanes) { return trial_of(c, total, lanes); });
+    ASSERT_TRUE(r.best) << c.name;
+    const Trial& chosen = r.trials[*r.best];
+    std::printf("%-55s grid best %lld x %d = %.2f; chose %lld over %d lanes = %.3f of it in %d trials\n", c.name,
+                (long long)(best_s * best_l), best_l, best, (long long)chosen.knob, chosen.lanes, chosen.items_per_s / best,
+                r.trials_run);
+    EXPECT_GE(chosen.items_per_s, 0.97 * best) << c.name << ": chose " << chosen.knob << " over " << chosen.lanes << " lanes";
+    EXPECT_LE(r.trials_run, 24) << c.name;
+  }
+}
+
+TEST(LayoutSearch, TheTotalGrowsWithTheLanesPast252PerContext) {
+  const LanesCurve c = curves().front();
+  LayoutSearchOptions o;
+  o.total.start = 128;
+  o.total.max_knob = 504;
+  o.base_lanes = 2;
+  o.max_lanes = 8;
+  const SearchResult r = search_layout(o, [&](int64_t total, int lanes) { return trial_of(c, total, lanes); });
+  ASSERT_TRUE(r.best);
+  EXPECT_GT(r.trials[*r.best].knob, 252) << "more than one context's sequences, over more lanes";
+  for (const Trial& t : r.trials) {
+    EXPECT_LE((t.knob + t.lanes - 1) / t.lanes, 252) << t.knob << " over " << t.lanes << " lanes: more than a context holds";
+  }
+}
+
+TEST(LayoutSearch, ALaneThatWouldNotFitIsNotRun) {
+  const LanesCurve c = curves().front();
+  LayoutSearchOptions o;
+  o.total.start = 128;
+  o.total.max_knob = 504;
+  o.base_lanes = 2;
+  o.max_lanes = 8;
+  // Room for 2 lanes of 128 and about 1.5 more lanes' fixed cost: 4 lanes of 128 must not be run.
+  o.total.memory_limit_bytes = static_cast<int64_t>(1.1 * static_cast<double>(trial_of(c, 384, 3).peak_memory_bytes));
+  o.prior_bytes_per_lane = static_cast<double>(int64_t{700} << 20);
+  int runs_over = 0;
+  const SearchResult r = search_layout(o, [&](int64_t total, int lanes) {
+    const Trial t = trial_of(c, total, lanes);
+    if (t.peak_memory_bytes > *o.total.memory_limit_bytes) ++runs_over;
+    return t;
+  });
+  EXPECT_EQ(runs_over, 0);
+  ASSERT_TRUE(r.best);
+}
+
+}  // namespace
+}  // namespace batchwise
