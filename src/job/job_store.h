@@ -106,6 +106,9 @@ class JobStore {
 
   // Every committed result, in line order.
   Status for_each_result(const std::function<void(const ResultRecord&)>& fn);
+  // The same without the texts (body, custom_id, error message left empty): what a report counts, read
+  // without touching the bodies.
+  Status for_each_figures(const std::function<void(const ResultRecord&)>& fn);
 
   // Up to `limit` committed results after `after_line`, in line order: merge walks several shards'
   // states in step without holding any of them whole.

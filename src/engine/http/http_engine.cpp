@@ -15,6 +15,7 @@
 #include "core/log.h"
 #include "engine/http/http_transport.h"
 #include "engine/http/openai_response.h"
+#include "engine/http/request_body.h"
 #include "engine/http/sse_assembler.h"
 
 namespace batchwise {
@@ -78,14 +79,9 @@ class HttpEngineImpl final : public HttpEngine {
 
   bool submit(EngineRequest request) override {
     Queued q;
-    if (streams(options_, request.kind) && request.body.is_object()) {
-      nlohmann::json body = request.body;  // the caller's body stays as given
-      body["stream"] = true;
-      body["stream_options"] = {{"include_usage", true}};
-      q.body_text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    } else {
-      q.body_text = request.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    }
+    q.body_text = request_body(request, streams(options_, request.kind));
+    request.body_text.clear();
+    request.body = nullptr;  // sent as body_text from here on
     q.request = std::move(request);
     q.submitted_s = now_s();
     {
@@ -113,6 +109,7 @@ class HttpEngineImpl final : public HttpEngine {
   }
 
   size_t max_in_flight() const override { return max_in_flight_; }
+  bool takes_body_text() const override { return true; }
 
   EngineStats stats() const override {
     std::lock_guard lock(mu_);
@@ -122,6 +119,11 @@ class HttpEngineImpl final : public HttpEngine {
   std::vector<EndpointView> endpoints() const override {
     std::lock_guard lock(mu_);
     return views_;
+  }
+
+  std::optional<Error> failure() const override {
+    std::lock_guard lock(mu_);
+    return failure_;
   }
 
   std::string description() const override {
@@ -164,6 +166,7 @@ class HttpEngineImpl final : public HttpEngine {
         }
       }
     }
+    if (up > 0) read_server_slots();
     if (up == 0) {
       std::string detail;
       for (size_t i = 0; i < base_urls_.size(); ++i) detail += (detail.empty() ? "" : "; ") + base_urls_[i] + ": " + failures[i];
@@ -173,6 +176,32 @@ class HttpEngineImpl final : public HttpEngine {
     std::lock_guard lock(mu_);
     views_ = pool_.views();
     return {};
+  }
+
+  // GET /props on the endpoints that are up: llama-server's `total_slots` is how many requests it runs
+  // at once. Other servers answer 404 (or nothing useful): they keep the initial limit.
+  void read_server_slots() {
+    size_t asked = 0;
+    for (size_t i = 0; i < base_urls_.size(); ++i) {
+      if (!pool_.view(i).up) continue;
+      const std::string url = base_urls_[i] + "/props";  // start() copies it
+      transport_->start({.id = kHealthBit | i, .url = url, .post = false, .body = {},
+                         .timeout_s = options_.start_probe_timeout_s});
+      asked++;
+    }
+    for (size_t answered = 0; answered < asked;) {
+      for (HttpReply& r : transport_->poll(100)) {
+        answered++;
+        const size_t i = r.id & ~kHealthBit;
+        if (r.failure != TransportFailure::kNone || r.status != 200) continue;
+        const std::optional<int> slots = read_total_slots(r.body);
+        if (!slots) continue;
+        pool_.set_server_slots(i, *slots, options_.start_at_server_slots);
+        log_info("endpoint " + base_urls_[i] + " runs " + std::to_string(*slots) +
+                 " requests at once (/props total_slots): " + std::to_string(pool_.view(i).limit) +
+                 " in flight to start, never more than " + std::to_string(std::min(*slots, options_.max_concurrency)));
+      }
+    }
   }
 
   static bool health_ok(const HttpReply& r) {
@@ -223,6 +252,8 @@ class HttpEngineImpl final : public HttpEngine {
           }
         }
         if (flights_.empty()) break;
+      } else if (stall_check(now); failed()) {
+        // Every endpoint stalled: nothing is sent; the runner stops us and keeps the rest pending.
       } else {
         dispatch(now);
         for (size_t i : pool_.due_health_checks(now)) {
@@ -281,7 +312,7 @@ class HttpEngineImpl final : public HttpEngine {
       Queued& q = pending_.front();
       std::optional<size_t> i = pool_.choose(q.request.prefix_key, now);
       if (!i) return;
-      pool_.on_dispatch(*i);
+      pool_.on_dispatch(*i, now);
       const uint64_t id = next_id_++;
       // The flight owns the body the transfer reads (node addresses in flights_ are stable).
       Flight& f = flights_.emplace(id, Flight{std::move(q), *i, now, timeout_.limit_s(), nullptr}).first->second;
@@ -379,13 +410,13 @@ class HttpEngineImpl final : public HttpEngine {
         pending_.push_front(std::move(f.queued));
         return;
       }
-    } else if (r.status >= 500) {
+    } else if (r.status >= 500 && error_for_http_status(r.status, r.body).code != ErrorCode::kContextExceeded) {
       pool_.on_finish(f.endpoint, EndpointOutcome::kServerError, latency_ms, now);
       if (!pool_.view(f.endpoint).up) {
         log_warn("endpoint " + url + " answered HTTP " + std::to_string(r.status) +
                  " repeatedly: taken out until a health check passes");
       }
-    } else {
+    } else {  // the request's fault (a context overflow too, whatever the status): the endpoint is fine
       pool_.on_finish(f.endpoint, EndpointOutcome::kClientError, latency_ms, now);
     }
     EngineResult result = base_result(f.queued, f.sent_s, now);
@@ -413,6 +444,57 @@ class HttpEngineImpl final : public HttpEngine {
   bool stopping() const {
     std::lock_guard lock(mu_);
     return stop_requested_;
+  }
+
+  bool failed() const {
+    std::lock_guard lock(mu_);
+    return failure_.has_value();
+  }
+
+  void stall_check(double now) {
+    for (size_t i : pool_.newly_stalled(now, timeout_.limit_s())) on_stalled(i, now);
+  }
+
+  // Endpoint `i` owed answers for longer than the stall limit: out for the rest of the run. Its
+  // requests go to the other endpoints (not counted as attempts: the server lost them); when no
+  // endpoint is left the engine fails and the runner keeps them pending.
+  void on_stalled(size_t i, double now) {
+    const std::string& url = base_urls_[i];
+    const int in_flight = pool_.view(i).outstanding;
+    char why[320];
+    std::snprintf(why, sizeof why,
+                  "endpoint %s stalled: %d requests in flight and no answer for %.1f s (the stall limit: %s)", url.c_str(),
+                  in_flight, pool_.owed_for_s(i, now), stall_limit_text().c_str());
+    if (pool_.all_stalled()) {
+      log_warn(std::string(why) + "; no endpoint is left: the run stops, the requests not done stay pending");
+      std::lock_guard lock(mu_);
+      failure_ = Error{ErrorCode::kUnavailable, std::string(why) +
+                                                    ". Check the server's log (it may be stuck while /health still answers) "
+                                                    "and restart it; the same command then resumes"};
+      return;
+    }
+    log_warn(std::string(why) + ": taken out for the rest of this run (its /health still answers, so a health "
+                                "check cannot tell it works again); its requests go to the other endpoints");
+    for (HttpReply& r : transport_->cancel([&](uint64_t id) {
+           auto it = flights_.find(id);
+           return it != flights_.end() && it->second.endpoint == i;
+         })) {
+      auto it = flights_.find(r.id);
+      pool_.on_finish(i, EndpointOutcome::kClientError, 0, now);
+      pending_.push_front(std::move(it->second.queued));
+      flights_.erase(it);
+    }
+  }
+
+  std::string stall_limit_text() const {
+    char buf[200];
+    if (timeout_.observed()) {
+      std::snprintf(buf, sizeof buf, "%.3g x the p99 of recent answers, %.2f s, at least %g s", options_.timeout_p99_multiple,
+                    timeout_.p99_s(), options_.timeout_floor_s);
+    } else {
+      std::snprintf(buf, sizeof buf, "--request-timeout %g s, until 32 answers give a p99", options_.request_timeout_s);
+    }
+    return buf;
   }
 
   EngineResult base_result(const Queued& q, double sent_s, double now) const {
@@ -510,6 +592,7 @@ class HttpEngineImpl final : public HttpEngine {
   bool finish_in_flight_ = true;
   EngineStats stats_;
   std::vector<EndpointView> views_;
+  std::optional<Error> failure_;  // every endpoint stalled
 
   // Event loop only (and start(), before the loop exists).
   EndpointPool pool_;
