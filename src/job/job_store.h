@@ -76,7 +76,8 @@ class JobStore {
   // Lines that have a committed result.
   Expected<std::unordered_set<int64_t>> finished_lines();
 
-  // Queues a result; the writer thread commits it with the next group.
+  // Queues a result; the writer thread commits it with the next group. Waits while 4 groups' worth are
+  // already queued (backpressure: memory stays bounded when the disk is slower than the answers).
   void append(ResultRecord record);
 
   // Results committed since open().
