@@ -78,11 +78,17 @@ def worker():
                 return
             i = state["next"]; state["next"] += 1; state["out"] += 1
             print(f"{time.time():.3f} send {i} (in flight {state['out']}, limit {state['limit']})", file=sys.stderr, flush=True)
-        try:
-            conn.request("POST", "/v1/chat/completions", bodies[i], {"Content-Type": "application/json"})
-            r = conn.getresponse(); r.read(); ok = r.status == 200
-        except Exception as e:
-            ok = False; conn = http.client.HTTPConnection(host.hostname, host.port, timeout=3600)
+        ok = False
+        for attempt in range(2):  # a kept-alive connection the server closed: once more on a new one
+            try:
+                conn.request("POST", "/v1/chat/completions", bodies[i], {"Content-Type": "application/json"})
+                r = conn.getresponse(); r.read(); ok = r.status == 200
+                if not ok:
+                    print(f"{time.time():.3f} request {i}: HTTP {r.status}", file=sys.stderr, flush=True)
+                break
+            except Exception as e:
+                print(f"{time.time():.3f} request {i}: {e!r}", file=sys.stderr, flush=True)
+                conn = http.client.HTTPConnection(host.hostname, host.port, timeout=3600)
         with lock:
             state["out"] -= 1; state["done" if ok else "failed"] += 1; state["last_answer"] = time.time()
             # batchwise's old limiter: +1 per window of max(4, limit) answers while the endpoint is full
@@ -122,7 +128,7 @@ PY
   kill $sampler_pid 2>/dev/null || true
   wait $sampler_pid 2>/dev/null || true
   # The server's own account: how many slots it launched, and what it printed last.
-  launched=$(grep -c "launch_slot_" "$dir/llama-server.log" || true)
+  launched=$(grep -c "processing task" "$dir/llama-server.log" || true)
   processing=$("$py" -c "import json; print(sum(1 for s in json.load(open('$dir/slots-end.json')) if s.get('is_processing')))" 2>/dev/null || echo "?")
   "$py" - "$mode" "$n" "$np" "$done_n" "$stalled" "$rc" "$t0" "$t1" "$launched" "$processing" "$ctx" "${SERVER_FLAGS:-}" \
     >> "$out/summary.jsonl" <<'PY'
