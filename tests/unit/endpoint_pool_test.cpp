@@ -152,6 +152,9 @@ TEST(EndpointPool, AnEndpointThatHoldsRequestsAndAnswersNoneForTheLimitIsStalled
   EXPECT_FALSE(pool.all_stalled());
   EXPECT_EQ(pool.choose(0, 9.0), 1u);  // no request goes to it
   EXPECT_TRUE(pool.due_health_checks(20.0).empty());  // and its passing /health does not bring it back
+  pool.unstall(0);  // an answer does
+  EXPECT_FALSE(pool.view(0).stalled);
+  pool.on_finish(0, EndpointOutcome::kOk, 10, 20.0);
   // An idle endpoint owes nothing; a refused connection is an answer too (then it is down, not stalled).
   pool.on_dispatch(1, 10.0);
   pool.on_finish(1, EndpointOutcome::kConnectionFailed, 1, 10.1);

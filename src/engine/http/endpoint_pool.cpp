@@ -182,6 +182,8 @@ std::vector<size_t> EndpointPool::newly_stalled(double now_s, double limit_s) {
   return out;
 }
 
+void EndpointPool::unstall(size_t i) { endpoints_[i].view.stalled = false; }
+
 double EndpointPool::owed_for_s(size_t i, double now_s) const {
   const Endpoint& e = endpoints_[i];
   return e.owed_since_s > 0 ? now_s - e.owed_since_s : 0;

@@ -88,6 +88,8 @@ class EndpointPool {
   // flight and no HTTP answer came back since the last one (timeouts do not count as answers; a refused connection does,
   // since the endpoint is then down, not stalled). Each is marked stalled and returned once.
   std::vector<size_t> newly_stalled(double now_s, double limit_s);
+  // A stalled endpoint answered after all: it is used again.
+  void unstall(size_t i);
   // Seconds since endpoint `i` last answered while it owed answers; 0 when it owes none.
   double owed_for_s(size_t i, double now_s) const;
   bool all_stalled() const;

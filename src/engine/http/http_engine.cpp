@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "engine/http/observed_timeout.h"
 #include "core/log.h"
+#include "engine/http/endpoint_probe.h"
 #include "engine/http/http_transport.h"
 #include "engine/http/openai_response.h"
 #include "engine/http/request_body.h"
@@ -141,71 +142,37 @@ class HttpEngineImpl final : public HttpEngine {
     return p;
   }
 
-  // GET /health on every endpoint before the first request: a wrong URL fails the job at once with a
-  // clear line instead of after every request failed; endpoints that do not answer start out down.
+  // Every endpoint asked before the first request (endpoint_probe.h): those that do not answer start out
+  // down; llama-server's slot count sets where its limit starts.
   Status probe_endpoints() {
     const double now = now_s();
-    for (size_t i = 0; i < base_urls_.size(); ++i) {
-      transport_->start({.id = kHealthBit | i, .url = health_urls_[i], .post = false, .body = {},
-                         .timeout_s = options_.start_probe_timeout_s});
-    }
-    std::vector<std::string> failures(base_urls_.size());
-    size_t up = 0, answered = 0;
-    while (answered < base_urls_.size()) {
-      for (HttpReply& r : transport_->poll(100)) {
-        const size_t i = r.id & ~kHealthBit;
-        answered++;
-        if (health_ok(r)) {
-          up++;
-          note_server(i, r.server);
-        } else {
-          failures[i] = r.failure != TransportFailure::kNone ? r.failure_message : "HTTP " + std::to_string(r.status);
-          log_warn("endpoint " + base_urls_[i] + " does not answer (" + failures[i] +
-                   "): no requests go there until a health check passes");
-          pool_.set_down(i, now);
-        }
+    const std::vector<EndpointProbe> probes = batchwise::probe_endpoints(*transport_, base_urls_, options_.start_probe_timeout_s);
+    size_t up = 0;
+    std::string detail;
+    for (size_t i = 0; i < probes.size(); ++i) {
+      const EndpointProbe& p = probes[i];
+      if (!p.up) {
+        log_warn("endpoint " + base_urls_[i] + " does not answer (" + p.failure +
+                 "): no requests go there until a health check passes");
+        pool_.set_down(i, now);
+        detail += (detail.empty() ? "" : "; ") + base_urls_[i] + ": " + p.failure;
+        continue;
       }
+      up++;
+      note_server(i, p.server);
+      if (!p.total_slots) continue;
+      pool_.set_server_slots(i, *p.total_slots, options_.start_at_server_slots);
+      log_info("endpoint " + base_urls_[i] + " runs " + std::to_string(*p.total_slots) +
+               " requests at once (/props total_slots): " + std::to_string(pool_.view(i).limit) +
+               " in flight to start, never more than " + std::to_string(std::min(*p.total_slots, options_.max_concurrency)));
     }
-    if (up > 0) read_server_slots();
     if (up == 0) {
-      std::string detail;
-      for (size_t i = 0; i < base_urls_.size(); ++i) detail += (detail.empty() ? "" : "; ") + base_urls_[i] + ": " + failures[i];
       return make_error(ErrorCode::kUnavailable, "no endpoint answered (" + detail +
                                                      "): check the --endpoint URLs and that the servers are running");
     }
     std::lock_guard lock(mu_);
     views_ = pool_.views();
     return {};
-  }
-
-  // GET /props on the endpoints that are up: llama-server's `total_slots` is how many requests it runs
-  // at once. Other servers answer 404 (or nothing useful): they keep the initial limit.
-  void read_server_slots() {
-    size_t asked = 0;
-    for (size_t i = 0; i < base_urls_.size(); ++i) {
-      if (!pool_.view(i).up) continue;
-      const std::string url = base_urls_[i] + "/props";  // start() copies it
-      transport_->start({.id = kHealthBit | i, .url = url, .post = false, .body = {},
-                         .timeout_s = options_.start_probe_timeout_s});
-      asked++;
-    }
-    for (size_t answered = 0; answered < asked;) {
-      for (HttpReply& r : transport_->poll(100)) {
-        answered++;
-        const size_t i = r.id & ~kHealthBit;
-        if (r.failure != TransportFailure::kNone || r.status != 200) continue;
-        const std::optional<int> slots = read_total_slots(r.body);
-        if (!slots) continue;
-        pool_.set_server_slots(i, *slots, options_.start_at_server_slots);
-        log_info("endpoint " + base_urls_[i] + " runs " + std::to_string(*slots) +
-                 " requests at once (/props total_slots): " + std::to_string(pool_.view(i).limit) +
-                 " in flight to start, never more than " + std::to_string(std::min(*slots, options_.max_concurrency)));
-      }
-    }
-  }
-
-  static bool health_ok(const HttpReply& r) {
-    return r.failure == TransportFailure::kNone && r.status > 0 && r.status < 500 && r.status != 429;
   }
 
   void note_server(size_t i, const std::string& server) {
@@ -357,6 +324,14 @@ class HttpEngineImpl final : public HttpEngine {
   void handle_flight(Flight& f, HttpReply& r, double now) {
     const double latency_ms = (now - f.sent_s) * 1000;
     const std::string& url = base_urls_[f.endpoint];
+    if (r.failure == TransportFailure::kNone && pool_.view(f.endpoint).stalled) {
+      // A late answer: it was slow, not stalled. It is used again (and the run goes on, unless the
+      // runner already acted on the failure).
+      pool_.unstall(f.endpoint);
+      log_info("endpoint " + url + " answered after all: sending requests to it again");
+      std::lock_guard lock(mu_);
+      failure_.reset();
+    }
     switch (r.failure) {
       case TransportFailure::kCancelled:
         pool_.on_finish(f.endpoint, EndpointOutcome::kClientError, latency_ms, now);
