@@ -65,6 +65,7 @@ void apply_tuned_setting(RunFlags& f) {
   if (!tuned) return;
   if (endpoint) {
     f.http.initial_concurrency = static_cast<int>(tuned->knob);
+    f.http.start_at_server_slots = false;  // a measured answer beats the server's slot count
     f.http.max_concurrency = std::max(f.http.max_concurrency, static_cast<int>(tuned->knob));
     log_info("using the tuned concurrency: " + std::to_string(tuned->knob) + " in flight per endpoint to start (" +
              tuned->cache_path.string() + "; --max-concurrency overrides)");
@@ -113,7 +114,8 @@ nlohmann::json endpoints_json(const std::vector<EndpointView>& views) {
   for (const auto& v : views) {
     out.push_back({{"url", v.base_url}, {"up", v.up}, {"requests_ok", v.ok}, {"requests_failed", v.failed},
                    {"dispatched", v.dispatched}, {"times_down", v.times_down}, {"concurrency_limit", v.limit},
-                   {"max_in_flight", v.max_outstanding}, {"throughput_rps", v.throughput_rps}});
+                   {"max_in_flight", v.max_outstanding}, {"throughput_rps", v.throughput_rps},
+                   {"server_slots", v.server_slots}, {"stalled", v.stalled}});
   }
   return out;
 }
@@ -217,6 +219,7 @@ int run_on(RunFlags& f, const EngineFactory& make_engine, const HttpEngine* cons
       j["files"]["partial_errors"] = outcome->partial_errors.string();
     }
     j["interrupted"] = outcome->interrupted;
+    if (outcome->engine_failure) j["stopped"] = outcome->engine_failure->message;
     std::printf("%s\n", j.dump(2).c_str());
   } else if (log_level() >= LogLevel::kInfo) {  // -q: only errors
     std::fputs(report_text(r).c_str(), stderr);
@@ -235,6 +238,11 @@ int run_on(RunFlags& f, const EngineFactory& make_engine, const HttpEngine* cons
   if (outcome->interrupted) {
     log_warn("stopped: " + std::to_string(r.pending) + " requests left; run the same command again to resume");
     return kExitInterrupted;
+  }
+  if (outcome->engine_failure) {
+    log_error("stopped: " + outcome->engine_failure->message + ". " + std::to_string(r.pending) +
+              " requests are pending (none lost): run the same command again to resume");
+    return kExitFatal;
   }
   if (r.pending == 0) {
     log_info("wrote " + std::to_string(r.ok) + " results to " + outcome->output.string() +

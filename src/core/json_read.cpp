@@ -87,4 +87,61 @@ std::string json_dump(const nlohmann::json& value) {
   return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+namespace {
+
+// Skips a JSON string starting at text[i] == '"'; returns the index after its closing quote.
+size_t skip_string(std::string_view text, size_t i) {
+  for (++i; i < text.size(); ++i) {
+    if (text[i] == '\\') ++i;
+    else if (text[i] == '"') return i + 1;
+  }
+  return text.size();
+}
+
+bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// Skips one JSON value starting at text[i]; returns the index after it.
+size_t skip_value(std::string_view text, size_t i) {
+  if (i >= text.size()) return i;
+  if (text[i] == '"') return skip_string(text, i);
+  if (text[i] == '{' || text[i] == '[') {
+    int depth = 0;
+    for (; i < text.size(); ++i) {
+      const char c = text[i];
+      if (c == '"') {
+        i = skip_string(text, i) - 1;
+      } else if (c == '{' || c == '[') {
+        ++depth;
+      } else if ((c == '}' || c == ']') && --depth == 0) {
+        return i + 1;
+      }
+    }
+    return i;
+  }
+  while (i < text.size() && text[i] != ',' && text[i] != '}' && text[i] != ']' && !is_space(text[i])) ++i;
+  return i;
+}
+
+}  // namespace
+
+std::pair<size_t, size_t> json_top_level_value_span(std::string_view text, std::string_view key) {
+  std::pair<size_t, size_t> found{0, 0};
+  size_t i = 0;
+  while (i < text.size() && is_space(text[i])) ++i;
+  if (i >= text.size() || text[i] != '{') return found;
+  ++i;
+  while (i < text.size()) {
+    while (i < text.size() && (is_space(text[i]) || text[i] == ',')) ++i;
+    if (i >= text.size() || text[i] != '"') break;
+    const size_t key_end = skip_string(text, i);
+    const std::string_view k = text.substr(i + 1, key_end - i - 2);
+    i = key_end;
+    while (i < text.size() && (is_space(text[i]) || text[i] == ':')) ++i;
+    const size_t value_end = skip_value(text, i);
+    if (k == key) found = {i, value_end - i};
+    i = value_end;
+  }
+  return found;
+}
+
 }  // namespace batchwise

@@ -41,6 +41,11 @@ Expected<bool> json_bool_or(const nlohmann::json& object, std::string_view key, 
 // An integer that fits int64 (a uint64 above INT64_MAX or a float is nullopt).
 std::optional<int64_t> json_as_int64(const nlohmann::json& value);
 
+// Where the value of top-level `key` lies in the JSON object `text` (the last one, as a parser keeps
+// the last of duplicate keys), found by skipping strings and brackets, not by parsing: {offset,
+// length}; {0, 0} when absent. `text` must be valid JSON (checked before by a parser).
+std::pair<size_t, size_t> json_top_level_value_span(std::string_view text, std::string_view key);
+
 // dump() that never throws: invalid UTF-8 is replaced.
 std::string json_dump(const nlohmann::json& value);
 

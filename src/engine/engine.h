@@ -26,7 +26,11 @@ std::string_view api_kind_url(ApiKind kind);
 struct EngineRequest {
   uint64_t key = 0;          // the caller's handle, returned in EngineResult
   ApiKind kind = ApiKind::kChatCompletions;
-  nlohmann::json body;       // the OpenAI request body, as given
+  nlohmann::json body;       // the OpenAI request body, as given (null when body_text carries it)
+  // The body's JSON text as the batch input had it: engines that send it on (takes_body_text()) send
+  // these bytes, so a server sees the user's key order and numbers; for the others the runner parses
+  // it into `body` first.
+  std::string body_text;
   std::string request_id;    // echoed into the response (OpenAI's `request_id`)
   uint64_t prefix_key = 0;   // hash of the prompt's start (BatchInput's); 0: unknown. Engines with
                              // several servers send equal keys to the same one (its prefix cache).
@@ -90,10 +94,17 @@ class Engine {
   // those in flight when `finish_in_flight`, else cancels them too. Idempotent.
   virtual void stop(bool finish_in_flight) = 0;
 
+  // Whether submit() takes a request whose body is only body_text (the HTTP engine sends the bytes);
+  // else the runner parses body_text into `body` first.
+  virtual bool takes_body_text() const { return false; }
+
   // How many requests the engine wants queued at once to stay busy.
   virtual size_t max_in_flight() const = 0;
 
   virtual EngineStats stats() const = 0;
+  // Set once the engine cannot go on (every HTTP endpoint stalled): the runner then stops, keeping what
+  // was not done pending for a resume. Any thread.
+  virtual std::optional<Error> failure() const { return std::nullopt; }
   virtual std::string description() const = 0;  // "llama.cpp (embedded): tiny.gguf, 64 sequences"
 };
 

@@ -1,113 +1,136 @@
 #include "job/batch_input.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <unordered_set>
+#include <algorithm>
+#include <unordered_map>
 
 #include "core/files.h"
 #include "core/json_read.h"
+#include "job/line_scan.h"
 
 namespace batchwise {
 namespace {
 
-// Characters of the prompt that decide which requests are grouped as sharing a prefix.
-constexpr size_t kPrefixKeyChars = 1024;
-
-uint64_t prompt_prefix_key(ApiKind kind, const nlohmann::json& body) {
-  std::string text;
-  if (kind == ApiKind::kChatCompletions && body.contains("messages") && body["messages"].is_array()) {
-    for (const auto& m : body["messages"]) {
-      if (text.size() >= kPrefixKeyChars) break;
-      if (m.is_object() && m.contains("content") && m["content"].is_string()) text += m["content"].get<std::string>();
-    }
-  } else if (body.contains("prompt") && body["prompt"].is_string()) {
-    text = body["prompt"].get<std::string>();
+// Closes a file descriptor when it goes out of scope.
+struct Fd {
+  int fd = -1;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
   }
-  if (text.size() > kPrefixKeyChars) text.resize(kPrefixKeyChars);
-  return fnv1a64(text);
-}
-
-// Checks one line; on success fills `out`, else returns the message for the error line.
-std::string check_line(std::string_view text, InputLine& out) {
-  // Measured before parsing: every later step (copy, dump, compare) recurses once per level.
-  if (const int depth = json_nesting_depth(text); depth > kMaxJsonDepth) {
-    // The custom_id is still wanted for the error line: parsed with the deep parts dropped as they
-    // are read (nlohmann's parser keeps its own stack; only what it builds would recurse).
-    const auto shallow = nlohmann::json::parse(
-        text, [](int d, nlohmann::json::parse_event_t, nlohmann::json&) { return d <= 2; }, /*allow_exceptions=*/false);
-    if (const nlohmann::json* id = json_field(shallow, "custom_id"); id && id->is_string()) {
-      out.custom_id = id->get<std::string>();
-    }
-    return "JSON nests deeper than " + std::to_string(kMaxJsonDepth) + " levels (the limit per line); flatten the body";
-  }
-  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return "not valid JSON (each line must be one JSON object)";
-  if (!j.is_object()) return "must be a JSON object";
-  if (j.contains("custom_id") && j["custom_id"].is_string()) out.custom_id = j["custom_id"].get<std::string>();
-  if (out.custom_id.empty()) return "field `custom_id` missing or not a non-empty string";
-  if (j.contains("method") && (!j["method"].is_string() || j["method"] != "POST")) return "field `method` must be \"POST\"";
-  if (!j.contains("url") || !j["url"].is_string()) return "field `url` missing";
-  const std::string url = j["url"].get<std::string>();
-  const auto kind = api_kind_from_url(url);
-  if (!kind) return "unknown url `" + url + "`: use /v1/chat/completions, /v1/completions or /v1/embeddings";
-  out.kind = *kind;
-  if (!j.contains("body") || !j["body"].is_object()) return "field `body` missing or not an object";
-  if (j.contains("priority")) {
-    const std::optional<int64_t> priority = json_as_int64(j["priority"]);
-    if (!priority || *priority < INT32_MIN || *priority > INT32_MAX) return "field `priority` must be a 32-bit integer";
-    out.priority = static_cast<int32_t>(*priority);
-  }
-  out.prefix_key = prompt_prefix_key(*kind, j["body"]);
-  return "";
-}
+};
 
 }  // namespace
 
 Expected<BatchInput> scan_batch_input(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return make_error(ErrorCode::kNotFound, "cannot open input " + path.string() + ": " + std::strerror(errno));
+  Fd file{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};
+  if (file.fd < 0) return make_error(ErrorCode::kNotFound, "cannot open input " + path.string() + ": " + std::strerror(errno));
   BatchInput result;
-  std::unordered_set<std::string> seen;
-  std::string text;
-  uint64_t offset = 0;
+  // custom_ids seen so far, by hash -> index into result.requests (the strings are compared on a hash
+  // match): half the memory of a set of the strings themselves on a million-line input.
+  std::unordered_multimap<uint64_t, uint32_t> seen;
+  struct stat st {};
+  const uint64_t file_bytes = ::fstat(file.fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  uint64_t hash = fnv1a64({});  // the seed: hash_file's value, taken on this one pass
+  std::string buffer(1u << 20, '\0');
+  std::string carry;    // the start of a line that continues in the next read
+  bool carry_over_limit = false;  // that line passed kMaxLineBytes: its bytes are counted, not kept
+  uint64_t carry_bytes = 0;
+  uint64_t offset = 0;  // of the next line
   int64_t line_no = 0;
-  while (std::getline(in, text)) {
+
+  auto take_line = [&](std::string_view text, uint64_t bytes) {
     ++line_no;
     const uint64_t line_offset = offset;
-    offset += text.size() + 1;
-    if (!text.empty() && text.back() == '\r') text.pop_back();
-    if (text.find_first_not_of(" \t") == std::string::npos) continue;
+    offset += bytes + 1;
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    if (bytes <= kMaxLineBytes && text.find_first_not_of(" \t") == std::string_view::npos) return;
     ++result.total_lines;
     auto error = [&](std::string custom_id, std::string message) {
       result.errors.push_back({line_no, std::move(custom_id), "line " + std::to_string(line_no) + ": " + message});
     };
-    if (text.size() > kMaxLineBytes) {
-      error("", "line is " + std::to_string(text.size()) + " bytes, over the " + std::to_string(kMaxLineBytes >> 20) +
+    if (bytes > kMaxLineBytes) {
+      error("", "line is " + std::to_string(bytes) + " bytes, over the " + std::to_string(kMaxLineBytes >> 20) +
                     " MiB limit");
-      continue;
+      return;
     }
+    ScannedLine scanned;
+    const std::string message = scan_line(text, scanned);
+    if (!message.empty()) {
+      error(std::move(scanned.custom_id), message);
+      return;
+    }
+    const uint64_t id_hash = fnv1a64(scanned.custom_id);
+    for (auto [it, end] = seen.equal_range(id_hash); it != end; ++it) {
+      if (result.requests[it->second].custom_id == scanned.custom_id) {
+        error(scanned.custom_id, "duplicate custom_id `" + scanned.custom_id + "` (each must be unique; the first one runs)");
+        return;
+      }
+    }
+    seen.emplace(id_hash, static_cast<uint32_t>(result.requests.size()));
     InputLine line;
     line.line = line_no;
     line.offset = line_offset;
     line.length = static_cast<uint32_t>(text.size());
-    const std::string message = check_line(text, line);
-    if (!message.empty()) {
-      error(line.custom_id, message);
-      continue;
-    }
-    if (!seen.insert(line.custom_id).second) {
-      error(line.custom_id, "duplicate custom_id `" + line.custom_id + "` (each must be unique; the first one runs)");
-      continue;
-    }
+    line.body_offset = scanned.body_offset;
+    line.body_length = scanned.body_length;
+    line.priority = scanned.priority;
+    line.prefix_key = scanned.prefix_key;
+    line.kind = scanned.kind;
+    line.custom_id = std::move(scanned.custom_id);
     result.requests.push_back(std::move(line));
+  };
+
+  while (true) {
+    const ssize_t n = ::read(file.fd, buffer.data(), buffer.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return make_error(ErrorCode::kIo, "cannot read input " + path.string() + ": " + std::strerror(errno));
+    if (n == 0) break;
+    const std::string_view chunk(buffer.data(), static_cast<size_t>(n));
+    hash = fnv1a64(chunk, hash);
+    if (offset == 0 && file_bytes > chunk.size()) {
+      // The lines' count from the first read's: room for all at once, not a vector doubled (and copied)
+      // twenty times, which at a million lines held 1.5x the final size at the last copy.
+      const size_t lines_here = static_cast<size_t>(std::count(chunk.begin(), chunk.end(), '\n')) + 1;
+      const size_t expected = static_cast<size_t>(file_bytes / chunk.size() * lines_here * 11 / 10);
+      result.requests.reserve(expected);
+      seen.reserve(expected);
+    }
+    size_t start = 0;
+    while (start < chunk.size()) {
+      const void* nl = std::memchr(chunk.data() + start, '\n', chunk.size() - start);
+      const size_t end = nl ? static_cast<size_t>(static_cast<const char*>(nl) - chunk.data()) : chunk.size();
+      const std::string_view piece = chunk.substr(start, end - start);
+      if (!nl) {  // the line goes on in the next read
+        carry_bytes += piece.size();
+        if (carry_bytes > kMaxLineBytes) carry_over_limit = true, carry.clear();
+        else carry.append(piece);
+        break;
+      }
+      if (carry_bytes == 0) {
+        take_line(piece, piece.size());
+      } else {
+        carry_bytes += piece.size();
+        if (!carry_over_limit && carry_bytes <= kMaxLineBytes) carry.append(piece);
+        take_line(carry_over_limit || carry_bytes > kMaxLineBytes ? std::string_view() : std::string_view(carry),
+                  carry_bytes);
+        carry.clear();
+        carry_bytes = 0;
+        carry_over_limit = false;
+      }
+      start = end + 1;
+    }
   }
-  if (in.bad()) return make_error(ErrorCode::kIo, "cannot read input " + path.string());
+  if (carry_bytes > 0) {  // a last line without a newline
+    take_line(carry_over_limit ? std::string_view() : std::string_view(carry), carry_bytes);
+  }
+  result.input_hash = hex64(hash);
   return result;
 }
 
@@ -126,25 +149,40 @@ BatchReader::~BatchReader() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Expected<EngineRequest> BatchReader::read(const InputLine& line) const {
-  std::string text(line.length, '\0');
+Status BatchReader::pread_all(std::string& text, uint64_t offset, int64_t line) const {
   size_t done = 0;
   while (done < text.size()) {
-    const ssize_t n = ::pread(fd_, text.data() + done, text.size() - done, static_cast<off_t>(line.offset + done));
+    const ssize_t n = ::pread(fd_, text.data() + done, text.size() - done, static_cast<off_t>(offset + done));
     if (n <= 0) {
       if (n < 0 && errno == EINTR) continue;
-      return make_error(ErrorCode::kIo, "line " + std::to_string(line.line) + ": input file changed or unreadable");
+      return make_error(ErrorCode::kIo, "line " + std::to_string(line) + ": input file changed or unreadable");
     }
     done += static_cast<size_t>(n);
   }
-  std::optional<nlohmann::json> parsed = parse_json_bounded(text);
-  if (!parsed || !parsed->is_object() || !parsed->contains("body")) {
+  return {};
+}
+
+Expected<EngineRequest> BatchReader::read(const InputLine& line) const {
+  BW_ASSIGN_OR_RETURN(EngineRequest r, read_body(line));
+  std::optional<nlohmann::json> parsed = parse_json_bounded(r.body_text);
+  if (!parsed || !parsed->is_object()) {
     return make_error(ErrorCode::kCorrupt, "line " + std::to_string(line.line) + ": input file changed since it was read");
   }
+  r.body = std::move(*parsed);
+  r.body_text.clear();
+  return r;
+}
+
+Expected<EngineRequest> BatchReader::read_body(const InputLine& line) const {
   EngineRequest r;
+  r.body_text.assign(line.body_length, '\0');
+  BW_TRY(pread_all(r.body_text, line.offset + line.body_offset, line.line));
+  // The scan saw an object here: a body that does not start and end like one means the file changed.
+  if (r.body_text.empty() || r.body_text.front() != '{' || r.body_text.back() != '}') {
+    return make_error(ErrorCode::kCorrupt, "line " + std::to_string(line.line) + ": input file changed since it was read");
+  }
   r.key = static_cast<uint64_t>(line.line);
   r.kind = line.kind;
-  r.body = std::move((*parsed)["body"]);
   return r;
 }
 

@@ -1,6 +1,8 @@
 // BatchInput: one pass over an OpenAI Batch JSONL file. Each line is checked (JSON, custom_id,
-// method, url, body) and remembered by byte offset, not content, so a 1.4 GB input costs a few
-// bytes per line of memory. Bodies are read again from the file when a request is dispatched.
+// method, url, body) once (LineScan) and remembered by byte offset, not content, with what dispatch
+// needs (where its body's bytes lie, its priority and prefix key), so a 1 GB input costs a few dozen
+// bytes per line of memory and no line is parsed twice. The file's hash is taken on the same pass.
+// When a request is dispatched its body's bytes are read again from the file and sent as they are.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +22,8 @@ struct InputLine {
   int64_t line = 0;        // 1-based line number in the file
   uint64_t offset = 0;     // byte offset of the line
   uint32_t length = 0;     // bytes, without the newline
+  uint32_t body_offset = 0;  // the `body` value's bytes, from the line's start
+  uint32_t body_length = 0;
   int32_t priority = 0;    // extension field `priority`: higher runs first
   uint64_t prefix_key = 0; // hash of the prompt's first characters: equal keys share a prefix
   ApiKind kind = ApiKind::kChatCompletions;
@@ -36,6 +40,7 @@ struct BatchInput {
   std::vector<InputLine> requests;  // valid lines, in file order
   std::vector<LineError> errors;    // invalid lines, in file order
   int64_t total_lines = 0;          // non-blank lines
+  std::string input_hash;           // of the whole file (core/files.h's hash_file, taken while reading)
 };
 
 // Reads and checks every line. Fails only when the file cannot be read at all.
@@ -49,10 +54,14 @@ class BatchReader {
   BatchReader& operator=(BatchReader&&) noexcept;
   ~BatchReader();
 
+  // The request with its body parsed (`body`), for callers that look into it.
   Expected<EngineRequest> read(const InputLine& line) const;
+  // The request with its body as the input's bytes (`body_text`; `body` stays null): what dispatch sends.
+  Expected<EngineRequest> read_body(const InputLine& line) const;
 
  private:
   explicit BatchReader(int fd) : fd_(fd) {}
+  Status pread_all(std::string& out, uint64_t offset, int64_t line) const;
   int fd_ = -1;
 };
 

@@ -84,15 +84,20 @@ std::filesystem::path default_state_path(const std::filesystem::path& output) {
 Job::~Job() = default;
 
 Expected<std::unique_ptr<Job>> Job::open(JobOptions options) {
+  BW_ASSIGN_OR_RETURN(BatchInput scanned, scan_batch_input(options.input));
+  return open(std::move(options), std::move(scanned));
+}
+
+Expected<std::unique_ptr<Job>> Job::open(JobOptions options, BatchInput scanned) {
   if (options.errors.empty()) options.errors = default_error_path(options.output);
   if (options.state.empty()) options.state = default_state_path(options.output);
   std::unique_ptr<Job> job(new Job());
   job->options_ = std::move(options);
   const JobOptions& o = job->options_;
 
-  BW_ASSIGN_OR_RETURN(job->input_, scan_batch_input(o.input));
+  job->input_ = std::move(scanned);
   keep_shard(job->input_, o.shard);
-  BW_ASSIGN_OR_RETURN(std::string input_hash, hash_file(o.input));
+  const std::string input_hash = job->input_.input_hash;
   BW_ASSIGN_OR_RETURN(job->store_, JobStore::open(o.state));
   BW_ASSIGN_OR_RETURN(job->meta_, open_state(*job->store_, o, job->input_, input_hash));
   if (o.retry_failed) {
@@ -105,7 +110,6 @@ Expected<std::unique_ptr<Job>> Job::open(JobOptions options) {
   // What is left, in dispatch order: priority first, then requests sharing a prefix together.
   std::vector<const InputLine*> todo;
   for (const auto& line : job->input_.requests) {
-    job->by_line_[line.line] = &line;
     if (!finished.contains(line.line)) todo.push_back(&line);
   }
   std::stable_sort(todo.begin(), todo.end(), [](const InputLine* a, const InputLine* b) {
@@ -113,8 +117,16 @@ Expected<std::unique_ptr<Job>> Job::open(JobOptions options) {
     return a->prefix_key < b->prefix_key;
   });
   for (const InputLine* l : todo) job->ready_.push_back(l->line);
+  job->attempts_.assign(job->input_.requests.size(), 0);
   job->resumed_ = static_cast<int64_t>(finished.size());
   return job;
+}
+
+size_t Job::index_of(int64_t line) const {
+  const auto& r = input_.requests;
+  const auto it = std::lower_bound(r.begin(), r.end(), line, [](const InputLine& l, int64_t n) { return l.line < n; });
+  // Only lines of this input are ever asked for (the engine echoes the keys it was given).
+  return static_cast<size_t>(it - r.begin());
 }
 
 std::optional<EngineRequest> Job::next_request() {
@@ -124,10 +136,10 @@ std::optional<EngineRequest> Job::next_request() {
     retries_.pop();
   }
   while (!ready_.empty()) {
-    const InputLine& line = *by_line_.at(ready_.front());
+    const InputLine& line = input_.requests[index_of(ready_.front())];
     ready_.pop_front();
-    attempts_[line.line]++;
-    auto request = reader_->read(line);
+    attempts(line)++;
+    auto request = reader_->read_body(line);
     if (!request) {
       EngineResult r;
       r.status_code = 400;
@@ -145,25 +157,25 @@ std::optional<EngineRequest> Job::next_request() {
 
 void Job::give_back(int64_t line) {
   in_flight_--;
-  attempts_[line]--;
+  attempts(input_.requests[index_of(line)])--;
   ready_.push_front(line);
 }
 
 AnswerEffect Job::on_answer(EngineResult answer, bool stopping) {
   in_flight_--;
   AnswerEffect effect;
-  const InputLine& line = *by_line_.at(static_cast<int64_t>(answer.key));
+  const InputLine& line = input_.requests[index_of(static_cast<int64_t>(answer.key))];
   stopping = stopping || cancelled_;
   if (answer.error && answer.error->code == ErrorCode::kCancelled) {
     if (!stopping) ready_.push_front(line.line);  // cancelled by the engine itself: run again
     return effect;
   }
-  if (answer.error && options_.retry.should_retry(answer.error->code, attempts_[line.line])) {
+  if (answer.error && options_.retry.should_retry(answer.error->code, attempts(line))) {
     effect.out_of_memory = answer.error->code == ErrorCode::kOutOfMemory;
     // Stopping: the line stays pending, so a resume sends it again rather than keeping this failure.
     if (stopping) return effect;
     // The server's Retry-After, when it gave one, is the least we wait.
-    const double delay_s = std::max(answer.retry_after_s, options_.retry.delay_s(attempts_[line.line], rng_));
+    const double delay_s = std::max(answer.retry_after_s, options_.retry.delay_s(attempts(line), rng_));
     retries_.push({now_s() + delay_s, line.line});
     return effect;
   }
@@ -176,7 +188,7 @@ void Job::record(const InputLine& line, EngineResult& answer) {
   if (answer.error) failed_++;
   if (!answer.error && answer.timings.itl_ms > 0) inter_token_ms_.push_back(answer.timings.itl_ms);
   completion_tokens_ += answer.completion_tokens;
-  ResultRecord rec = to_record(line, answer, attempts_[line.line]);
+  ResultRecord rec = to_record(line, answer, attempts(line));
   if (observer_) observer_(rec);
   store_->append(std::move(rec));
 }

@@ -58,6 +58,9 @@ class Job {
   // Scans the input, opens (or creates) the state and works out what is left. Refuses a state that
   // belongs to another input unless `restart`.
   static Expected<std::unique_ptr<Job>> open(JobOptions options);
+  // The same with the input scanned already (scan_batch_input of options.input): a front door that
+  // checked the file when it came (serve's upload) does not read it again.
+  static Expected<std::unique_ptr<Job>> open(JobOptions options, BatchInput scanned);
   ~Job();
 
   const JobOptions& options() const { return options_; }
@@ -111,16 +114,20 @@ class Job {
   };
   Job() = default;
   void record(const InputLine& line, EngineResult& answer);
+  int attempts(const InputLine& line) const { return attempts_[static_cast<size_t>(&line - input_.requests.data())]; }
+  uint16_t& attempts(const InputLine& line) { return attempts_[static_cast<size_t>(&line - input_.requests.data())]; }
 
   JobOptions options_;
   BatchInput input_;
   JobMeta meta_;
   std::unique_ptr<JobStore> store_;
   std::optional<BatchReader> reader_;
-  std::unordered_map<int64_t, const InputLine*> by_line_;
+  // The input's requests are in line order: a line is found by binary search, and its attempts are kept
+  // by its index (a million-line input costs 2 bytes a line here, not two hash-map nodes).
+  size_t index_of(int64_t line) const;
   std::deque<int64_t> ready_;
   std::priority_queue<Retry, std::vector<Retry>, std::greater<>> retries_;
-  std::unordered_map<int64_t, int> attempts_;
+  std::vector<uint16_t> attempts_;  // per request, by index
   std::mt19937_64 rng_{42};
   size_t in_flight_ = 0;
   std::atomic<bool> cancelled_{false};

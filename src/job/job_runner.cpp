@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/json_read.h"
 #include "core/log.h"
 
 namespace batchwise {
@@ -110,6 +111,14 @@ void JobRunner::dispatch() {
     while (in_flight_ < batch_limit) {
       std::optional<EngineRequest> request = job->next_request();
       if (!request) break;
+      if (!request->body_text.empty() && !engine_.takes_body_text()) {
+        // The engine reads fields out of the body: parse it here, once (the scan checked it is JSON).
+        std::optional<nlohmann::json> body = parse_json_bounded(request->body_text);
+        if (body) {
+          request->body = std::move(*body);
+          request->body_text.clear();
+        }
+      }
       const int64_t line = static_cast<int64_t>(request->key);
       request->key = (static_cast<uint64_t>(slot.id) << 32) | static_cast<uint64_t>(line);
       if (!engine_.submit(std::move(*request))) {

@@ -76,7 +76,8 @@ class JobStore {
   // Lines that have a committed result.
   Expected<std::unordered_set<int64_t>> finished_lines();
 
-  // Queues a result; the writer thread commits it with the next group.
+  // Queues a result; the writer thread commits it with the next group. Waits while 4 groups' worth are
+  // already queued (backpressure: memory stays bounded when the disk is slower than the answers).
   void append(ResultRecord record);
 
   // Results committed since open().
@@ -106,6 +107,9 @@ class JobStore {
 
   // Every committed result, in line order.
   Status for_each_result(const std::function<void(const ResultRecord&)>& fn);
+  // The same without the texts (body, custom_id, error message left empty): what a report counts, read
+  // without touching the bodies.
+  Status for_each_figures(const std::function<void(const ResultRecord&)>& fn);
 
   // Up to `limit` committed results after `after_line`, in line order: merge walks several shards'
   // states in step without holding any of them whole.

@@ -75,7 +75,7 @@ Expected<RunReport> build_report(const std::vector<JobStore*>& stores, int64_t r
       r.failed_by_class[rec.error_code]++;
     }
   };
-  for (JobStore* store : stores) BW_TRY(store->for_each_result(add));
+  for (JobStore* store : stores) BW_TRY(store->for_each_figures(add));
   r.pending = r.requests - r.ok - r.failed;
   r.evaluated_prompt_tokens = r.prompt_tokens - r.cached_tokens;
   r.queue = latency_percentiles(queue);

@@ -166,6 +166,14 @@ Expected<RunOutcome> run_batch(const RunOptions& options, const EngineFactory& m
       stopping = stopped_hard = true;
       runner->stop(false);
     }
+    if (!stopping) {
+      if (std::optional<Error> failure = engine->failure()) {  // every endpoint stalled: end with the rest pending
+        outcome.engine_failure = std::move(failure);
+        stopping = stopped_hard = true;
+        progress.clear();
+        runner->stop(false);
+      }
+    }
     runner->step(0.1);
     const int64_t done = outcome.resumed + store.committed();
     rss.maybe_sample(done);
@@ -177,7 +185,7 @@ Expected<RunOutcome> run_batch(const RunOptions& options, const EngineFactory& m
   }
   if (runner) runner->stop(true);
   Status flushed = job->flush();
-  outcome.interrupted = stopping && !store.write_error();
+  outcome.interrupted = stopping && !store.write_error() && !outcome.engine_failure;
   const EngineStats final_stats = engine ? engine->stats() : EngineStats{};
   progress.finish(outcome.resumed + store.committed(), job->failed_this_run(),
                   generated_so_far(final_stats, job->completion_tokens()), final_stats.prompt_tokens_evaluated);

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <optional>
 
 #include "core/status.h"
 #include "engine/engine.h"
@@ -42,6 +43,8 @@ struct RunOutcome {
   int64_t resumed = 0;            // results already in the state when this run started
   int64_t retried_failures = 0;   // failures forgotten by --retry-failed, run again
   bool interrupted = false;
+  // Set when the engine could not go on (every endpoint stalled): the run stopped, the rest is pending.
+  std::optional<Error> engine_failure;
   std::filesystem::path output;
   std::filesystem::path errors;
   std::filesystem::path state;

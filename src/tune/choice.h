@@ -1,6 +1,7 @@
 // What a set of trials says to run with: the highest measured throughput, or, under a latency SLO,
 // the highest throughput among the trials whose measured latency meets it (goodput: throughput that
-// counts only when it comes at an acceptable latency, as guidellm's goodput profile counts it). The
+// counts only when it comes at an acceptable latency, as guidellm's goodput profile counts it); of
+// settings within 2% of that (the noise of one measurement), the one with the fewest in flight. The
 // Pareto set of throughput against p95 total latency and the knee (the smallest knob within 10% of the
 // best throughput, as plan defines it) are for the table and the plot. Pure functions.
 #pragma once

@@ -1,8 +1,12 @@
-// libFuzzer target: the batch-line scanner, the second read of each valid line, and the request
-// parsing the embedded engine does on it (generation parameters, chat messages, prompt). Any input
-// must give per-line errors or requests: no crash, no stack overflow, no exception.
+// libFuzzer target: the batch-line scanner, the second read of each valid line (its body's bytes, as
+// the scan located them, must be one JSON object), and the request parsing the embedded engine does on
+// it (generation parameters, chat messages, prompt). Any input must give per-line errors or requests:
+// no crash, no stack overflow, no exception.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+
+#include "core/json_read.h"
 
 #include "engine/llama/generation_params.h"
 #include "fuzz_file.h"
@@ -16,6 +20,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto reader = BatchReader::open(path);
   if (!reader) return 0;
   for (const auto& line : input->requests) {
+    auto bytes = reader->read_body(line);
+    if (!bytes) continue;
+    // The scan said this line is valid: the span it found must be exactly the body object.
+    const auto body = parse_json_bounded(bytes->body_text);
+    if (!body || !body->is_object()) std::abort();
     auto request = reader->read(line);
     if (!request) continue;
     (void)parse_generation_params(request->kind, request->body);

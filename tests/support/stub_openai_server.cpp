@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdint>
 #include <chrono>
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -53,6 +54,30 @@ struct StubOpenAiServer::Impl {
   std::atomic<int64_t> ok{0};
   std::atomic<int> in_flight{0};
   std::atomic<int> max_in_flight{0};
+  std::mutex slots_mu;  // `capacity`: POSTs being served
+  std::condition_variable slots_cv;
+  int serving = 0;
+
+  // Waits for one of `capacity` slots (0: none needed); the guard gives it back.
+  struct Slot {
+    explicit Slot(Impl* owner = nullptr) : impl(owner) {}
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    Impl* impl;
+    ~Slot() {
+      if (!impl) return;
+      std::lock_guard lock(impl->slots_mu);
+      impl->serving--;
+      impl->slots_cv.notify_one();
+    }
+  };
+  Slot take_slot(int capacity) {
+    if (capacity <= 0) return Slot();
+    std::unique_lock lock(slots_mu);
+    slots_cv.wait(lock, [&] { return serving < capacity || killed; });
+    serving++;
+    return Slot(this);
+  }
 
   StubBehavior current() {
     std::lock_guard lock(mu);
@@ -111,6 +136,7 @@ struct StubOpenAiServer::Impl {
 
   void answer(const httplib::Request& req, httplib::Response& res, bool chat, uint64_t n, size_t index,
               const StubBehavior& b) {
+    const Slot slot = take_slot(b.capacity);
     sleep_ms(b.delay_ms);
     if (killed) return drop(res);
     if (b.llama_like) res.set_header("Server", "llama.cpp");
@@ -130,7 +156,9 @@ struct StubOpenAiServer::Impl {
       if (b.error_status == 503 && b.retry_after_s > 0) {
         res.set_header("Retry-After", std::to_string(static_cast<int>(b.retry_after_s + 0.5)));
       }
-      res.set_content(R"J({"error":{"message":"internal error (stub)","type":"server_error"}})J", "application/json");
+      res.set_content(b.error_body.empty() ? R"J({"error":{"message":"internal error (stub)","type":"server_error"}})J"
+                                           : b.error_body,
+                      "application/json");
       return record(index, b.error_status);
     }
     const int64_t prompt_tokens = static_cast<int64_t>(req.body.size() / 4) + 1;
@@ -233,6 +261,16 @@ std::unique_ptr<StubOpenAiServer> StubOpenAiServer::start(StubBehavior behavior,
     if (p->current().llama_like) res.set_header("Server", "llama.cpp");
     res.set_content(R"({"status":"ok"})", "application/json");
   });
+  p->server.Get("/props", [p](const httplib::Request&, httplib::Response& res) {
+    const int slots = p->current().total_slots;
+    if (p->killed || slots <= 0) {
+      res.status = 404;
+      return;
+    }
+    res.set_content(R"({"default_generation_settings":{"n_ctx":4096},"total_slots":)" + std::to_string(slots) +
+                        R"(,"model_path":"stub.gguf","build_info":"stub"})",
+                    "application/json");
+  });
   if (port > 0) {
     // A port just given up may still be in TIME_WAIT for a moment: try for a second.
     bool bound = false;
@@ -263,6 +301,10 @@ void StubOpenAiServer::set_behavior(const StubBehavior& behavior) {
 
 void StubOpenAiServer::kill() {
   impl_->killed = true;
+  {
+    std::lock_guard lock(impl_->slots_mu);
+    impl_->slots_cv.notify_all();
+  }
   impl_->server.stop();
   if (impl_->thread.joinable()) impl_->thread.join();
 }

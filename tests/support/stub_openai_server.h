@@ -5,7 +5,8 @@
 // at a set fraction of requests (chosen by a seeded hash of the request's arrival number). It can be
 // killed mid-test (and started again on the same port) and counts what it saw; hostile answers
 // (a fixed body for every 200 or every stream, a body dripped a byte at a time, a body cut off
-// halfway) test what the client does with them. GET /health answers 200. A request with "stream": true is
+// halfway) test what the client does with them. GET /health answers 200 (also while every POST
+// hangs: a server stalled as llama-server was); `capacity` serves only so many at once. A request with "stream": true is
 // answered as server-sent events: `stream_chunks` content chunks (the first after stream_first_ms,
 // then one every stream_gap_ms), a finish chunk, a usage chunk and `data: [DONE]`; the content
 // concatenates to stub_stream_text(stream_chunks).
@@ -36,6 +37,7 @@ struct StubBehavior {
   double stream_gap_ms = 0;   // between content chunks
   int stream_chunks = 3;
   int error_status = 500;     // the status of the rate_500 answers (503, 400 ...)
+  std::string error_body;     // their body; empty: an OpenAI-style "internal error (stub)"
   // When set, every 200 answer (not streamed) is this body verbatim: a hostile server's answer
   // (no `choices`, HTML, a content that is a number, 50 MB of padding).
   std::string ok_body;
@@ -46,6 +48,11 @@ struct StubBehavior {
   // Every 200 answer (not streamed) announces its full Content-Length, sends half, and the
   // connection is closed (a reset mid-body).
   bool reset_mid_body = false;
+  // At most this many POSTs are served at once (each for delay_ms); the rest wait their turn, as on a
+  // server with that many slots. 0: no limit.
+  int capacity = 0;
+  // GET /props answers llama-server's {"total_slots": N, ...} when N > 0; else 404 (not llama-server).
+  int total_slots = 0;
 };
 
 // The content a streamed answer of `chunks` chunks carries: "tok0 tok1 tok2".

@@ -1,6 +1,8 @@
 // What the HTTP engine reads from answers: usage, cached tokens, server kind, error classes, URLs.
 #include "engine/http/openai_response.h"
 
+#include "job/retry_policy.h"
+
 #include <gtest/gtest.h>
 
 namespace batchwise {
@@ -41,6 +43,24 @@ TEST(OpenAiResponse, HttpStatusClasses) {
   EXPECT_EQ(error_for_http_status(429, "").code, ErrorCode::kRateLimited);
   EXPECT_EQ(error_for_http_status(500, "oops").code, ErrorCode::kServerError);
   EXPECT_EQ(error_for_http_status(503, "").code, ErrorCode::kServerError);
+}
+
+// Issue 26: llama-server's "Context size has been exceeded." came as HTTP 500 and was retried 192 times.
+TEST(OpenAiResponse, AnAnswerThatSaysTheContextWasExceededIsFinalWhateverItsStatus) {
+  const char* llama_500 = R"({"error":{"code":500,"message":"Context size has been exceeded.","type":"server_error"}})";
+  const Error e = error_for_http_status(500, llama_500);
+  EXPECT_EQ(e.code, ErrorCode::kContextExceeded);
+  EXPECT_NE(e.message.find("larger -c"), std::string::npos) << e.message;
+  EXPECT_EQ(error_for_http_status(400, R"({"error":{"code":400,"message":"request (5000 tokens) exceeds the available )"
+                                       R"(context size (4096 tokens), try increasing it","type":"exceed_context_size_error"}})")
+                .code,
+            ErrorCode::kContextExceeded);
+  EXPECT_EQ(error_for_http_status(400, R"({"object":"error","message":"This model's maximum context length is 4096 tokens."})")
+                .code,
+            ErrorCode::kContextExceeded);
+  EXPECT_EQ(error_for_http_status(500, R"({"error":{"message":"failed to allocate the context window"}})").code,
+            ErrorCode::kServerError);
+  EXPECT_FALSE(RetryPolicy::retryable(error_for_http_status(500, llama_500).code));
 }
 
 TEST(OpenAiResponse, EndpointsWithOrWithoutV1) {

@@ -20,7 +20,7 @@ std::vector<EndpointView> EndpointPool::views() const {
 }
 
 bool EndpointPool::has_room(const Endpoint& e, double now_s) const {
-  return e.view.up && now_s >= e.paused_until_s && e.view.outstanding < e.limiter.limit();
+  return e.view.up && !e.view.stalled && now_s >= e.paused_until_s && e.view.outstanding < e.limiter.limit();
 }
 
 double EndpointPool::weight(const Endpoint& e) const {
@@ -63,8 +63,10 @@ std::optional<size_t> EndpointPool::choose(uint64_t prefix_key, double now_s) {
   return best;
 }
 
-void EndpointPool::on_dispatch(size_t i) {
-  EndpointView& v = endpoints_[i].view;
+void EndpointPool::on_dispatch(size_t i, double now_s) {
+  Endpoint& e = endpoints_[i];
+  if (e.owed_since_s == 0) e.owed_since_s = now_s;
+  EndpointView& v = e.view;
   v.outstanding++;
   v.dispatched++;
   v.max_outstanding = std::max(v.max_outstanding, v.outstanding);
@@ -83,6 +85,9 @@ void EndpointPool::on_finish(size_t i, EndpointOutcome outcome, double latency_m
   Endpoint& e = endpoints_[i];
   const int outstanding_before = e.view.outstanding;
   e.view.outstanding = std::max(0, e.view.outstanding - 1);
+  // Any answer (a refused connection too: then the endpoint is down, which health checks handle) is
+  // progress; only a request that timed out leaves the endpoint owing.
+  if (outcome != EndpointOutcome::kTimeout) e.owed_since_s = e.view.outstanding > 0 ? now_s : 0;
   switch (outcome) {
     case EndpointOutcome::kOk:
     case EndpointOutcome::kClientError:
@@ -90,7 +95,7 @@ void EndpointPool::on_finish(size_t i, EndpointOutcome outcome, double latency_m
       e.view.failed += outcome != EndpointOutcome::kOk;
       e.consecutive_server_errors = 0;
       e.consecutive_connection_failures = 0;
-      if (outcome == EndpointOutcome::kOk) e.limiter.on_success(latency_ms, outstanding_before);
+      if (outcome == EndpointOutcome::kOk) e.limiter.on_success(latency_ms, outstanding_before, now_s);
       if (now_s - e.bucket_start_s >= 1.0) {
         const double rps = static_cast<double>(e.bucket_count) / std::max(1.0, now_s - e.bucket_start_s);
         if (e.bucket_start_s > 0) {
@@ -130,7 +135,7 @@ std::vector<size_t> EndpointPool::due_health_checks(double now_s) {
   std::vector<size_t> due;
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     Endpoint& e = endpoints_[i];
-    if (!e.view.up && !e.health_in_flight && now_s >= e.next_health_s) {
+    if (!e.view.up && !e.view.stalled && !e.health_in_flight && now_s >= e.next_health_s) {
       e.health_in_flight = true;
       due.push_back(i);
     }
@@ -155,13 +160,47 @@ void EndpointPool::on_health(size_t i, bool ok, double now_s) {
 
 void EndpointPool::set_down(size_t i, double now_s) { mark_down(endpoints_[i], now_s); }
 
+void EndpointPool::set_server_slots(size_t i, int slots, bool start_there) {
+  if (slots <= 0) return;
+  Endpoint& e = endpoints_[i];
+  e.view.server_slots = slots;
+  e.limiter.cap_at(slots, start_there);
+  e.view.limit = e.limiter.limit();
+}
+
+std::vector<size_t> EndpointPool::newly_stalled(double now_s, double limit_s) {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < endpoints_.size(); ++i) {
+    Endpoint& e = endpoints_[i];
+    if (e.view.stalled || !e.view.up || e.view.outstanding == 0 || e.owed_since_s == 0 ||
+        now_s - e.owed_since_s <= limit_s) {
+      continue;
+    }
+    e.view.stalled = true;
+    out.push_back(i);
+  }
+  return out;
+}
+
+void EndpointPool::unstall(size_t i) { endpoints_[i].view.stalled = false; }
+
+double EndpointPool::owed_for_s(size_t i, double now_s) const {
+  const Endpoint& e = endpoints_[i];
+  return e.owed_since_s > 0 ? now_s - e.owed_since_s : 0;
+}
+
+bool EndpointPool::all_stalled() const {
+  return std::all_of(endpoints_.begin(), endpoints_.end(), [](const Endpoint& e) { return e.view.stalled; });
+}
+
 bool EndpointPool::any_up() const {
-  return std::any_of(endpoints_.begin(), endpoints_.end(), [](const Endpoint& e) { return e.view.up; });
+  return std::any_of(endpoints_.begin(), endpoints_.end(), [](const Endpoint& e) { return e.view.up && !e.view.stalled; });
 }
 
 double EndpointPool::next_wakeup_s(double now_s) const {
   double next = std::numeric_limits<double>::max();
   for (const auto& e : endpoints_) {
+    if (e.view.stalled) continue;
     if (e.view.up && e.paused_until_s > now_s) next = std::min(next, e.paused_until_s);
     if (!e.view.up && !e.health_in_flight) next = std::min(next, std::max(now_s, e.next_health_s));
   }

@@ -3,7 +3,9 @@
 // prefix_key) stick to one endpoint while it has room, so that server's prefix cache hits; each
 // endpoint's room is its ConcurrencyLimiter's limit. An endpoint that refuses connections (or
 // answers 5xx several times in a row) is taken out and health-checked with exponential backoff;
-// 429 pauses an endpoint for its Retry-After.
+// 429 pauses an endpoint for its Retry-After. An endpoint that keeps requests but answers none of
+// them for a stated time is *stalled* (stalled()): it is taken out for the rest of the run, since its
+// /health may still answer (llama-server's did while it processed nothing).
 //
 // Not thread-safe: owned by the HTTP engine's event loop. No clock inside: every call that needs
 // the time takes `now_s` (monotonic seconds), so tests drive it directly.
@@ -52,6 +54,8 @@ struct EndpointView {
   int64_t times_down = 0;
   double throughput_rps = 0;  // measured, smoothed
   double baseline_ms = 0;
+  int server_slots = 0;       // what the server said it can run at once (llama-server's /props); 0: unknown
+  bool stalled = false;       // took requests and answered none for the stall limit: out for this run
 };
 
 class EndpointPool {
@@ -65,7 +69,7 @@ class EndpointPool {
   // The endpoint for a request whose prompt starts like `prefix_key` (0: no preference), or
   // nullopt when no endpoint is up, unpaused and under its limit.
   std::optional<size_t> choose(uint64_t prefix_key, double now_s);
-  void on_dispatch(size_t i);
+  void on_dispatch(size_t i, double now_s);
   // A request dispatched to `i` ended. `retry_after_s` is the server's hint for 429 (0: none).
   void on_finish(size_t i, EndpointOutcome outcome, double latency_ms, double now_s, double retry_after_s = 0);
 
@@ -75,6 +79,20 @@ class EndpointPool {
 
   // Takes an endpoint out (it failed its first health check): requests avoid it until a check passes.
   void set_down(size_t i, double now_s);
+
+  // The server runs `slots` requests at once (llama-server's /props `total_slots`): its limit never
+  // goes above it (more would only wait in the server's queue), and starts there when `start_there`.
+  void set_server_slots(size_t i, int slots, bool start_there);
+
+  // Endpoints, not stalled yet, that have owed an answer for longer than `limit_s`: requests are in
+  // flight and no HTTP answer came back since the last one (timeouts do not count as answers; a refused connection does,
+  // since the endpoint is then down, not stalled). Each is marked stalled and returned once.
+  std::vector<size_t> newly_stalled(double now_s, double limit_s);
+  // A stalled endpoint answered after all: it is used again.
+  void unstall(size_t i);
+  // Seconds since endpoint `i` last answered while it owed answers; 0 when it owes none.
+  double owed_for_s(size_t i, double now_s) const;
+  bool all_stalled() const;
 
   bool any_up() const;
   // The earliest time after now when a pause ends or a health check is due (max double: none).
@@ -97,6 +115,8 @@ class EndpointPool {
     // Throughput: completions counted per second, smoothed.
     double bucket_start_s = 0;
     int64_t bucket_count = 0;
+    // Since when the endpoint has owed an answer without giving any (0: it owes none).
+    double owed_since_s = 0;
   };
   bool has_room(const Endpoint& e, double now_s) const;
   double weight(const Endpoint& e) const;

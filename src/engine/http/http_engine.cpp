@@ -13,8 +13,10 @@
 #include "core/clock.h"
 #include "engine/http/observed_timeout.h"
 #include "core/log.h"
+#include "engine/http/endpoint_probe.h"
 #include "engine/http/http_transport.h"
 #include "engine/http/openai_response.h"
+#include "engine/http/request_body.h"
 #include "engine/http/sse_assembler.h"
 
 namespace batchwise {
@@ -78,14 +80,9 @@ class HttpEngineImpl final : public HttpEngine {
 
   bool submit(EngineRequest request) override {
     Queued q;
-    if (streams(options_, request.kind) && request.body.is_object()) {
-      nlohmann::json body = request.body;  // the caller's body stays as given
-      body["stream"] = true;
-      body["stream_options"] = {{"include_usage", true}};
-      q.body_text = body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    } else {
-      q.body_text = request.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    }
+    q.body_text = request_body(request, streams(options_, request.kind));
+    request.body_text.clear();
+    request.body = nullptr;  // sent as body_text from here on
     q.request = std::move(request);
     q.submitted_s = now_s();
     {
@@ -113,6 +110,7 @@ class HttpEngineImpl final : public HttpEngine {
   }
 
   size_t max_in_flight() const override { return max_in_flight_; }
+  bool takes_body_text() const override { return true; }
 
   EngineStats stats() const override {
     std::lock_guard lock(mu_);
@@ -122,6 +120,11 @@ class HttpEngineImpl final : public HttpEngine {
   std::vector<EndpointView> endpoints() const override {
     std::lock_guard lock(mu_);
     return views_;
+  }
+
+  std::optional<Error> failure() const override {
+    std::lock_guard lock(mu_);
+    return failure_;
   }
 
   std::string description() const override {
@@ -139,44 +142,37 @@ class HttpEngineImpl final : public HttpEngine {
     return p;
   }
 
-  // GET /health on every endpoint before the first request: a wrong URL fails the job at once with a
-  // clear line instead of after every request failed; endpoints that do not answer start out down.
+  // Every endpoint asked before the first request (endpoint_probe.h): those that do not answer start out
+  // down; llama-server's slot count sets where its limit starts.
   Status probe_endpoints() {
     const double now = now_s();
-    for (size_t i = 0; i < base_urls_.size(); ++i) {
-      transport_->start({.id = kHealthBit | i, .url = health_urls_[i], .post = false, .body = {},
-                         .timeout_s = options_.start_probe_timeout_s});
-    }
-    std::vector<std::string> failures(base_urls_.size());
-    size_t up = 0, answered = 0;
-    while (answered < base_urls_.size()) {
-      for (HttpReply& r : transport_->poll(100)) {
-        const size_t i = r.id & ~kHealthBit;
-        answered++;
-        if (health_ok(r)) {
-          up++;
-          note_server(i, r.server);
-        } else {
-          failures[i] = r.failure != TransportFailure::kNone ? r.failure_message : "HTTP " + std::to_string(r.status);
-          log_warn("endpoint " + base_urls_[i] + " does not answer (" + failures[i] +
-                   "): no requests go there until a health check passes");
-          pool_.set_down(i, now);
-        }
+    const std::vector<EndpointProbe> probes = batchwise::probe_endpoints(*transport_, base_urls_, options_.start_probe_timeout_s);
+    size_t up = 0;
+    std::string detail;
+    for (size_t i = 0; i < probes.size(); ++i) {
+      const EndpointProbe& p = probes[i];
+      if (!p.up) {
+        log_warn("endpoint " + base_urls_[i] + " does not answer (" + p.failure +
+                 "): no requests go there until a health check passes");
+        pool_.set_down(i, now);
+        detail += (detail.empty() ? "" : "; ") + base_urls_[i] + ": " + p.failure;
+        continue;
       }
+      up++;
+      note_server(i, p.server);
+      if (!p.total_slots) continue;
+      pool_.set_server_slots(i, *p.total_slots, options_.start_at_server_slots);
+      log_info("endpoint " + base_urls_[i] + " runs " + std::to_string(*p.total_slots) +
+               " requests at once (/props total_slots): " + std::to_string(pool_.view(i).limit) +
+               " in flight to start, never more than " + std::to_string(std::min(*p.total_slots, options_.max_concurrency)));
     }
     if (up == 0) {
-      std::string detail;
-      for (size_t i = 0; i < base_urls_.size(); ++i) detail += (detail.empty() ? "" : "; ") + base_urls_[i] + ": " + failures[i];
       return make_error(ErrorCode::kUnavailable, "no endpoint answered (" + detail +
                                                      "): check the --endpoint URLs and that the servers are running");
     }
     std::lock_guard lock(mu_);
     views_ = pool_.views();
     return {};
-  }
-
-  static bool health_ok(const HttpReply& r) {
-    return r.failure == TransportFailure::kNone && r.status > 0 && r.status < 500 && r.status != 429;
   }
 
   void note_server(size_t i, const std::string& server) {
@@ -223,6 +219,8 @@ class HttpEngineImpl final : public HttpEngine {
           }
         }
         if (flights_.empty()) break;
+      } else if (stall_check(now); failed()) {
+        // Every endpoint stalled: nothing is sent; the runner stops us and keeps the rest pending.
       } else {
         dispatch(now);
         for (size_t i : pool_.due_health_checks(now)) {
@@ -281,7 +279,7 @@ class HttpEngineImpl final : public HttpEngine {
       Queued& q = pending_.front();
       std::optional<size_t> i = pool_.choose(q.request.prefix_key, now);
       if (!i) return;
-      pool_.on_dispatch(*i);
+      pool_.on_dispatch(*i, now);
       const uint64_t id = next_id_++;
       // The flight owns the body the transfer reads (node addresses in flights_ are stable).
       Flight& f = flights_.emplace(id, Flight{std::move(q), *i, now, timeout_.limit_s(), nullptr}).first->second;
@@ -326,6 +324,14 @@ class HttpEngineImpl final : public HttpEngine {
   void handle_flight(Flight& f, HttpReply& r, double now) {
     const double latency_ms = (now - f.sent_s) * 1000;
     const std::string& url = base_urls_[f.endpoint];
+    if (r.failure == TransportFailure::kNone && pool_.view(f.endpoint).stalled) {
+      // A late answer: it was slow, not stalled. It is used again (and the run goes on, unless the
+      // runner already acted on the failure).
+      pool_.unstall(f.endpoint);
+      log_info("endpoint " + url + " answered after all: sending requests to it again");
+      std::lock_guard lock(mu_);
+      failure_.reset();
+    }
     switch (r.failure) {
       case TransportFailure::kCancelled:
         pool_.on_finish(f.endpoint, EndpointOutcome::kClientError, latency_ms, now);
@@ -379,13 +385,13 @@ class HttpEngineImpl final : public HttpEngine {
         pending_.push_front(std::move(f.queued));
         return;
       }
-    } else if (r.status >= 500) {
+    } else if (r.status >= 500 && error_for_http_status(r.status, r.body).code != ErrorCode::kContextExceeded) {
       pool_.on_finish(f.endpoint, EndpointOutcome::kServerError, latency_ms, now);
       if (!pool_.view(f.endpoint).up) {
         log_warn("endpoint " + url + " answered HTTP " + std::to_string(r.status) +
                  " repeatedly: taken out until a health check passes");
       }
-    } else {
+    } else {  // the request's fault (a context overflow too, whatever the status): the endpoint is fine
       pool_.on_finish(f.endpoint, EndpointOutcome::kClientError, latency_ms, now);
     }
     EngineResult result = base_result(f.queued, f.sent_s, now);
@@ -413,6 +419,57 @@ class HttpEngineImpl final : public HttpEngine {
   bool stopping() const {
     std::lock_guard lock(mu_);
     return stop_requested_;
+  }
+
+  bool failed() const {
+    std::lock_guard lock(mu_);
+    return failure_.has_value();
+  }
+
+  void stall_check(double now) {
+    for (size_t i : pool_.newly_stalled(now, timeout_.limit_s())) on_stalled(i, now);
+  }
+
+  // Endpoint `i` owed answers for longer than the stall limit: out for the rest of the run. Its
+  // requests go to the other endpoints (not counted as attempts: the server lost them); when no
+  // endpoint is left the engine fails and the runner keeps them pending.
+  void on_stalled(size_t i, double now) {
+    const std::string& url = base_urls_[i];
+    const int in_flight = pool_.view(i).outstanding;
+    char why[320];
+    std::snprintf(why, sizeof why,
+                  "endpoint %s stalled: %d requests in flight and no answer for %.1f s (the stall limit: %s)", url.c_str(),
+                  in_flight, pool_.owed_for_s(i, now), stall_limit_text().c_str());
+    if (pool_.all_stalled()) {
+      log_warn(std::string(why) + "; no endpoint is left: the run stops, the requests not done stay pending");
+      std::lock_guard lock(mu_);
+      failure_ = Error{ErrorCode::kUnavailable, std::string(why) +
+                                                    ". Check the server's log (it may be stuck while /health still answers) "
+                                                    "and restart it; the same command then resumes"};
+      return;
+    }
+    log_warn(std::string(why) + ": taken out for the rest of this run (its /health still answers, so a health "
+                                "check cannot tell it works again); its requests go to the other endpoints");
+    for (HttpReply& r : transport_->cancel([&](uint64_t id) {
+           auto it = flights_.find(id);
+           return it != flights_.end() && it->second.endpoint == i;
+         })) {
+      auto it = flights_.find(r.id);
+      pool_.on_finish(i, EndpointOutcome::kClientError, 0, now);
+      pending_.push_front(std::move(it->second.queued));
+      flights_.erase(it);
+    }
+  }
+
+  std::string stall_limit_text() const {
+    char buf[200];
+    if (timeout_.observed()) {
+      std::snprintf(buf, sizeof buf, "%.3g x the p99 of recent answers, %.2f s, at least %g s", options_.timeout_p99_multiple,
+                    timeout_.p99_s(), options_.timeout_floor_s);
+    } else {
+      std::snprintf(buf, sizeof buf, "--request-timeout %g s, until 32 answers give a p99", options_.request_timeout_s);
+    }
+    return buf;
   }
 
   EngineResult base_result(const Queued& q, double sent_s, double now) const {
@@ -510,6 +567,7 @@ class HttpEngineImpl final : public HttpEngine {
   bool finish_in_flight_ = true;
   EngineStats stats_;
   std::vector<EndpointView> views_;
+  std::optional<Error> failure_;  // every endpoint stalled
 
   // Event loop only (and start(), before the loop exists).
   EndpointPool pool_;

@@ -21,7 +21,17 @@
 // are assembled (SseAssembler) into the body a non-streamed request would have got, and ttft_ms is
 // when the first content chunk arrived, itl_ms the mean gap between content chunks.
 //
-// Threads: submit(), stop(), stats(), endpoints() from any thread; the callback runs on the event
+// At start every endpoint gets GET /health, then GET /props: where llama-server says `total_slots`, that
+// endpoint's limit starts there and stays at most there (a ramp one slot at a time is what preceded
+// llama-server's stall in issue 26, and more requests than slots only wait in its queue).
+//
+// An endpoint that holds requests and answers none of them for the stall limit (the request timeout in
+// force: timeout_p99_multiple x the observed p99, at least timeout_floor_s, at most request_timeout_s;
+// request_timeout_s until 32 answers came) is *stalled*: it is named in a warning and taken out for
+// the rest of the run (its /health may well answer), and its requests go to the other endpoints. When
+// every endpoint is stalled the engine fails (failure()): the runner stops and the rest stays pending.
+//
+// Threads: submit(), stop(), stats(), endpoints(), failure() from any thread; the callback runs on the event
 // loop thread. The API key is kept in memory only and never logged.
 #pragma once
 
@@ -53,6 +63,9 @@ struct HttpEngineOptions {
   int max_redispatches = 4;            // per request, after connection failures
   int max_rate_limited_resends = 20;   // per request, after 429s
   bool stream = false;                 // SSE answers: real time to first token (not embeddings)
+  // Where /props says `total_slots`, start at that many in flight (false: start at initial_concurrency,
+  // e.g. a concurrency tune measured; the slots still cap it).
+  bool start_at_server_slots = true;
 };
 
 class HttpEngine : public Engine {

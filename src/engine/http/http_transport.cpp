@@ -196,6 +196,25 @@ class CurlTransport final : public HttpTransport {
     return out;
   }
 
+  std::vector<HttpReply> cancel(const std::function<bool(uint64_t id)>& which) override {
+    std::vector<HttpReply> out;
+    for (auto it = transfers_.begin(); it != transfers_.end();) {
+      if (!which(it->second->call.id)) {
+        ++it;
+        continue;
+      }
+      curl_multi_remove_handle(multi_.get(), it->first);
+      HttpReply r;
+      r.id = it->second->call.id;
+      r.failure = TransportFailure::kCancelled;
+      r.failure_message = "cancelled";
+      out.push_back(std::move(r));
+      idle_.push_back(std::move(it->second->easy));
+      it = transfers_.erase(it);
+    }
+    return out;
+  }
+
  private:
   struct Transfer {
     EasyHandle easy;

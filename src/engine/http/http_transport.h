@@ -71,6 +71,8 @@ class HttpTransport {
   virtual size_t active() const = 0;
   // Ends every transfer now; each comes back with kCancelled.
   virtual std::vector<HttpReply> cancel_all() = 0;
+  // Ends the transfers whose id `which` accepts; each comes back with kCancelled.
+  virtual std::vector<HttpReply> cancel(const std::function<bool(uint64_t id)>& which) = 0;
 };
 
 }  // namespace batchwise

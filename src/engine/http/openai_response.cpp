@@ -1,6 +1,7 @@
 #include "engine/http/openai_response.h"
 
 #include <algorithm>
+#include <cctype>
 
 #include "core/json_read.h"
 
@@ -21,6 +22,19 @@ std::string error_text(const std::string& body) {
   std::string text = body.substr(0, 200);
   std::replace(text.begin(), text.end(), '\n', ' ');
   return text;
+}
+
+// Whether an error answer says the request did not fit the context. The servers' words: OpenAI
+// "context_length_exceeded", vLLM "maximum context length", llama-server "exceed_context_size_error",
+// "exceeds the available context size" (400) and "Context size has been exceeded." (500). For a 5xx only
+// the explicit phrases count: a server error that merely mentions a context is still a server error.
+bool says_context_exceeded(std::string_view body, bool server_error) {
+  std::string text(body.substr(0, 4096));
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  auto has = [&](std::string_view phrase) { return text.find(phrase) != std::string::npos; };
+  if (has("context_length_exceeded") || has("exceed_context") || has("context size has been exceeded")) return true;
+  if (server_error) return false;
+  return has("context_length") || has("context length") || has("context size") || has("context window");
 }
 
 }  // namespace
@@ -158,16 +172,31 @@ Error error_for_http_status(int status, const std::string& body) {
   const std::string what = "HTTP " + std::to_string(status) + ": " + error_text(body);
   if (status == 429) return {ErrorCode::kRateLimited, what};
   if (status == 408) return {ErrorCode::kTimeout, what};
+  // llama-server answers 500 "Context size has been exceeded." when its KV cache is full mid-decode:
+  // the same request fails the same way again on that server, so it is final, not a retry.
+  if (status >= 500 && says_context_exceeded(body, /*server_error=*/true)) {
+    return {ErrorCode::kContextExceeded,
+            what + " (the server's context is too small for its requests: start it with a larger -c, or fewer "
+                   "slots sharing it)"};
+  }
   if (status >= 500) return {ErrorCode::kServerError, what};
   if (status == 401 || status == 403) {
     return {ErrorCode::kInvalidArgument, what + " (the endpoint refused the API key: check --api-key-env)"};
   }
-  if (status == 400 && (body.find("context_length") != std::string::npos ||
-                        body.find("exceed_context") != std::string::npos ||
-                        body.find("context size") != std::string::npos)) {
+  if ((status == 400 || status == 413) && says_context_exceeded(body, /*server_error=*/false)) {
     return {ErrorCode::kContextExceeded, what};
   }
   return {ErrorCode::kInvalidArgument, what};
+}
+
+std::optional<int> read_total_slots(std::string_view body) {
+  const std::optional<nlohmann::json> j = parse_json_bounded(body);
+  if (!j || !j->is_object()) return std::nullopt;
+  const nlohmann::json* slots = json_field(*j, "total_slots");
+  if (!slots) return std::nullopt;
+  const std::optional<int64_t> n = json_as_int64(*slots);
+  if (!n || *n < 1 || *n > 1 << 20) return std::nullopt;
+  return static_cast<int>(*n);
 }
 
 Expected<std::string> normalize_endpoint(std::string_view url) {

@@ -36,10 +36,15 @@ std::optional<ResponseUsage> read_usage(std::string_view body);
 // without its `message`/`text`, a content that is not a string, nesting past kMaxJsonDepth), or "" when it is; embeddings are not checked.
 std::string answer_shape_error(ApiKind kind, const ResponseUsage& usage);
 
-// The error class of a non-2xx HTTP answer: 400/404/422 -> invalid request (never retried; a 400
-// naming the context length -> context exceeded), 401/403 -> invalid request with a message about
-// the API key, 408 -> timeout, 429 -> rate limited, 5xx -> server error.
+// The error class of a non-2xx HTTP answer: 400/404/422 -> invalid request (never retried; a 400 or
+// 413 naming the context length -> context exceeded), 401/403 -> invalid request with a message about
+// the API key, 408 -> timeout, 429 -> rate limited, 5xx -> server error, except a 5xx that says the
+// context size was exceeded (llama-server's full KV cache): context exceeded, final too.
 Error error_for_http_status(int status, const std::string& body);
+
+// llama-server's GET /props answer: `total_slots` (its -np), or nullopt when the body has none (another
+// server, an error page).
+std::optional<int> read_total_slots(std::string_view body);
 
 // "http://host:8080/v1/" -> "http://host:8080"; refuses what is not an http(s) URL.
 Expected<std::string> normalize_endpoint(std::string_view url);
