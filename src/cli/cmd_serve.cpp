@@ -5,7 +5,9 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "model/synth.h"
 #include "server/batch_service.h"
 #include "server/http_api.h"
@@ -14,6 +16,9 @@ namespace batchwise {
 namespace {
 
 std::atomic<int> g_serve_interrupts{0};
+// After Ctrl-C, how long past --stop-grace the server may take before it ends the process itself.
+constexpr double kStopMarginS = 5.0;
+std::atomic<bool> g_serve_stopped{false};
 extern "C" void on_serve_interrupt(int) { g_serve_interrupts.fetch_add(1); }
 
 struct ServeFlags {
@@ -70,16 +75,35 @@ int serve_command(ServeFlags& f) {
            f.service.state_dir.string() + "; Ctrl-C stops, batches resume at the next start)");
   std::signal(SIGINT, on_serve_interrupt);
   std::signal(SIGTERM, on_serve_interrupt);
-  std::atomic<bool> done{false};
-  std::thread watcher([&] {
-    while (!done && g_serve_interrupts.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::atomic<bool> listen_ended{false};
+  // Ctrl-C: the HTTP front stops taking connections and the service stops at once, side by side, so that
+  // an interactive request waiting for its answer is answered (or told 503) within the grace and the
+  // HTTP pool can end. A second Ctrl-C, or a stop that takes past the grace plus kStopMarginS, ends the
+  // process now: every acknowledged result is already durable, so this is as safe as kill -9, which
+  // the next start resumes exactly.
+  std::thread watcher = run_thread("serve signals", [&] {
+    while (!listen_ended && g_serve_interrupts.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (listen_ended) return;
+    log_info("stopping: finishing requests in flight (up to " + std::to_string(static_cast<int>(f.grace_s)) +
+             " s; Ctrl-C again stops now)");
+    const double deadline = now_s() + f.grace_s + kStopMarginS;
+    run_thread("serve deadline", [deadline] {
+      while (!g_serve_stopped && g_serve_interrupts.load() < 2 && now_s() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      if (g_serve_stopped) return;
+      log_warn(g_serve_interrupts.load() >= 2 ? "stopping now" : "stopping took too long: stopping now");
+      log_info("batches resume at the next start with every result they had");
+      std::_Exit(kExitInterrupted);
+    }).detach();
     api.stop();
+    (*service)->shutdown(f.grace_s);
   });
   api.listen();
-  done = true;
+  listen_ended = true;
   watcher.join();
-  log_info("stopping: finishing requests in flight (up to " + std::to_string(static_cast<int>(f.grace_s)) + " s)");
-  (*service)->shutdown(f.grace_s);
+  (*service)->shutdown(f.grace_s);  // already done after Ctrl-C; here for a listen() that ended by itself
+  g_serve_stopped = true;
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   return g_serve_interrupts.load() > 0 ? kExitInterrupted : kExitOk;

@@ -117,7 +117,26 @@ Expected<std::unique_ptr<Job>> Job::open(JobOptions options) {
   return job;
 }
 
+void Job::fail(Error reason) {
+  {
+    std::lock_guard lock(failure_mu_);
+    if (!failure_) failure_ = std::move(reason);
+  }
+  cancelled_ = true;
+}
+
+std::optional<Error> Job::failure() const {
+  {
+    std::lock_guard lock(failure_mu_);
+    if (failure_) return failure_;
+  }
+  return store_->write_error();
+}
+
 std::optional<EngineRequest> Job::next_request() {
+  if (!cancelled_) {
+    if (auto e = store_->write_error()) fail(*e);  // a full disk: stop sending, whatever the front door
+  }
   if (cancelled_) return std::nullopt;
   while (!retries_.empty() && retries_.top().due_s <= now_s()) {
     ready_.push_front(retries_.top().line);
@@ -178,7 +197,7 @@ void Job::record(const InputLine& line, EngineResult& answer) {
   completion_tokens_ += answer.completion_tokens;
   ResultRecord rec = to_record(line, answer, attempts_[line.line]);
   if (observer_) observer_(rec);
-  store_->append(std::move(rec));
+  if (auto st = store_->append(std::move(rec)); !st) fail(st.error());
 }
 
 double Job::next_send_in_s() const {

@@ -4,7 +4,8 @@
 // and the attempts of every line. It decides what each engine answer means — a result to commit, a retry,
 // or work that stays pending — but sends nothing itself: a JobRunner takes its requests to an engine.
 //
-// Threads: one thread (the runner's) calls everything except counts(), which any thread may call.
+// Threads: one thread (the runner's) calls everything except counts(), cancel(), fail() and failure(),
+// which any thread may call.
 #pragma once
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <queue>
 #include <random>
@@ -79,6 +81,13 @@ class Job {
   void cancel() { cancelled_ = true; }
   bool cancelled() const { return cancelled_; }
 
+  // The job stops for good with this reason: nothing more is sent, and answers still in flight are not
+  // acknowledged (a resume runs their lines again). The first reason stays. Any thread.
+  void fail(Error reason);
+  // Why the job stopped for good: its state could not be written (disk full: the policy for every front
+  // door, `run` and `serve` alike), or its runner's thread failed. nullopt while it is sound. Any thread.
+  std::optional<Error> failure() const;
+
   // Seconds until the next retry is due (0: something can be sent now; infinity: nothing waits).
   double next_send_in_s() const;
   size_t in_flight() const { return in_flight_; }
@@ -124,6 +133,8 @@ class Job {
   std::mt19937_64 rng_{42};
   size_t in_flight_ = 0;
   std::atomic<bool> cancelled_{false};
+  mutable std::mutex failure_mu_;
+  std::optional<Error> failure_;  // guarded by failure_mu_
   int64_t resumed_ = 0;
   int64_t forgotten_ = 0;
   int64_t failed_ = 0;

@@ -84,6 +84,8 @@ class BatchService {
   // false: the batch's model has no free slot now; try again later.
   bool start_batch(const std::string& id);
   void finish_batch(const std::string& id);
+  // The batch ends `failed` with this error (OpenAI's errors.data[0]); a live one leaves its runner.
+  void fail_batch(const std::string& id, const std::string& code, const std::string& message);
   void check_windows();
   Status update(const std::string& id, const std::function<void(nlohmann::json&)>& change);
   nlohmann::json with_counts(nlohmann::json batch);

@@ -42,8 +42,13 @@ void send_error(httplib::Response& res, int status, const std::string& message, 
                         {"code", code.empty() ? nlohmann::json() : nlohmann::json(code)}}}});
 }
 
+// Seconds a client is told to wait before it tries again after a 503 (a model slot or the server busy).
+constexpr const char* kRetryAfterS = "2";
+
 void send_error(httplib::Response& res, const Error& e) {
-  send_error(res, http_status(e.code), e.message, std::string(error_code_name(e.code)));
+  const int status = http_status(e.code);
+  if (status == 503) res.set_header("Retry-After", kRetryAfterS);
+  send_error(res, status, e.message, std::string(error_code_name(e.code)));
 }
 
 template <class T>
