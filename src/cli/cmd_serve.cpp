@@ -148,6 +148,19 @@ Verb add_serve_command(CLI::App& app) {
   sub->add_option("--cors-origin", f->http.cors_origin, "allow browser pages from this origin (default: no CORS)");
   sub->add_option("--max-file-bytes", f->http.max_file_bytes, "largest upload, bytes (larger: 413)")
       ->capture_default_str();
+  sub->add_option("--max-connections", f->http.gate.max_connections,
+                  "client connections open at once; past it a new one gets 503 with Retry-After")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 100000));
+  sub->add_option("--http-threads", f->http.gate.workers,
+                  "threads that run requests (one more answers only /health and /metrics)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  sub->add_option("--max-open-batches", f->service.max_open_batches, "batches not finished yet, at most (more: 429)")
+      ->capture_default_str();
+  sub->add_option("--max-queued-requests", f->service.max_queued_interactive,
+                  "interactive requests waiting for an answer, at most (more: 429)")
+      ->capture_default_str();
   sub->add_option("--max-attempts", f->service.retry.max_attempts, "attempts per request for retryable failures")
       ->capture_default_str()
       ->check(CLI::Range(1, 100));

@@ -24,6 +24,7 @@
 #include "core/status.h"
 #include "engine/engine.h"
 #include "job/batch_input.h"
+#include "job/batch_output.h"
 #include "job/job_store.h"
 #include "job/report.h"
 #include "job/retry_policy.h"
@@ -110,7 +111,12 @@ class Job {
   // The report from the state's committed results (wall time and engine figures are the caller's).
   Expected<RunReport> report();
   // Writes the output and error files from the committed results (atomically), to the given paths.
-  Status write_files(const std::filesystem::path& output, const std::filesystem::path& errors);
+  // With `unfinished` (serve's cancelled or expired batch), each valid input line that has no result is
+  // written to the error file as that error ({code, message}), so that every input line is accounted
+  // for exactly once. Returns how many lines each file got.
+  Expected<WrittenFiles> write_files(const std::filesystem::path& output, const std::filesystem::path& errors,
+                                     const std::optional<Error>& unfinished = std::nullopt,
+                                     const std::string& unfinished_code = "");
 
  private:
   struct Retry {

@@ -95,6 +95,7 @@ Expected<std::unique_ptr<BatchService>> BatchService::open(BatchServiceOptions o
   for (const auto& b : batches) {
     if (is_unfinished(b.value("status", ""))) {
       s->events_.push_back({EventKind::kStart, b["id"].get<std::string>()});
+      s->open_batches_.insert(b["id"].get<std::string>());
       resumed++;
     }
   }
@@ -234,6 +235,15 @@ Expected<nlohmann::json> BatchService::create_batch(const nlohmann::json& req) {
   BW_TRY(check_metadata(metadata ? *metadata : nlohmann::json()));
 
   const std::string id = new_batch_id();
+  {
+    std::lock_guard lock(mu_);
+    if (open_batches_.size() >= options_.max_open_batches) {
+      return make_error(ErrorCode::kRateLimited,
+                        std::to_string(open_batches_.size()) + " batches are not finished yet (--max-open-batches " +
+                            std::to_string(options_.max_open_batches) + "): wait for one to finish, or cancel one");
+    }
+    open_batches_.insert(id);
+  }
   const int64_t now = unix_time_s();
   nlohmann::json doc = {{"id", id},
                         {"object", "batch"},
@@ -420,6 +430,10 @@ void BatchService::fail_batch(const std::string& id, const std::string& code, co
     }
   }
   if (live) live->job->cancel();
+  {
+    std::lock_guard lock(mu_);
+    open_batches_.erase(id);
+  }
   const std::optional<JobCounts> counts = live ? std::optional(live->job->counts()) : std::nullopt;
   if (auto st = update(id, [&](nlohmann::json& d) {
         d["status"] = "failed";
@@ -460,11 +474,22 @@ void BatchService::finish_batch(const std::string& id) {
     });
   }
   const auto dir = store_->batch_dir(id);
-  if (auto st = job.write_files(dir / "output.jsonl", dir / "errors.jsonl"); !st) {
-    return fail_batch(id, std::string(error_code_name(st.error().code)), "writing the output: " + st.error().message);
+  // A cancelled or expired batch accounts for every input line: those that never ran go to the error
+  // file as batch_cancelled / batch_expired errors, as OpenAI's do.
+  const bool cancelling = status == "cancelling";
+  std::optional<Error> unfinished;
+  std::string unfinished_code;
+  if (cancelling || expiring) {
+    unfinished = Error{ErrorCode::kCancelled, cancelling ? "the batch was cancelled before this request ran"
+                                                         : "the batch expired before this request ran"};
+    unfinished_code = cancelling ? "batch_cancelled" : "batch_expired";
+  }
+  auto written = job.write_files(dir / "output.jsonl", dir / "errors.jsonl", unfinished, unfinished_code);
+  if (!written) {
+    return fail_batch(id, std::string(error_code_name(written.error().code)), "writing the output: " + written.error().message);
   }
   const JobCounts c = job.counts();
-  (void)update(id, [&](nlohmann::json& d) {
+  if (auto st = update(id, [&](nlohmann::json& d) {
     const int64_t now = unix_time_s();
     if (d["status"] == "cancelling") {
       d["status"] = "cancelled";
@@ -480,18 +505,28 @@ void BatchService::finish_batch(const std::string& id) {
     for (const char* field : {"output_file_id", "error_file_id"}) {
       if (!d[field].is_string()) continue;
       const std::string fid = d[field];
+      if (std::string_view(field) == "error_file_id" && written->failed == 0) {
+        // OpenAI gives an error file only when there are errors.
+        d[field] = nullptr;
+        if (auto st = store_->remove("file", fid); !st) log_warn("serve: " + st.error().message);
+        continue;
+      }
       const auto path = dir / (std::string_view(field) == "output_file_id" ? "output.jsonl" : "errors.jsonl");
       std::error_code ec;
       const auto bytes = std::filesystem::file_size(path, ec);
       if (auto f = store_->get("file", fid); f && *f) {
         (**f)["bytes"] = ec ? 0 : bytes;
-        (void)store_->put("file", fid, **f);
+        if (auto st = store_->put("file", fid, **f); !st) log_warn("serve: " + st.error().message);
       }
     }
   });
+      !st) {
+    remember_error(id + ": recording its end: " + st.error().message);
+  }
   std::lock_guard lock(mu_);
   live = std::move(live_.at(id));  // the lease is given back outside the lock, when `live` goes
   live_.erase(id);
+  open_batches_.erase(id);
 }
 
 void BatchService::check_windows() {
@@ -517,6 +552,16 @@ Expected<std::string> BatchService::complete(ApiKind kind, const nlohmann::json&
   if (!body.is_object()) return make_error(ErrorCode::kInvalidArgument, "the body must be a JSON object");
   const auto m = body.find("model");
   BW_ASSIGN_OR_RETURN(std::string model, pool_->resolve(m != body.end() && m->is_string() ? m->get<std::string>() : ""));
+  // Bounded: each waiting request holds an HTTP worker and a slot in its runner's queue.
+  struct Waiting {
+    std::atomic<size_t>& n;
+    ~Waiting() { n--; }
+  } waiting{interactive_waiting_};
+  if (++interactive_waiting_ > options_.max_queued_interactive) {
+    return make_error(ErrorCode::kRateLimited, "more than " + std::to_string(options_.max_queued_interactive) +
+                                                   " interactive requests are waiting (--max-queued-requests): "
+                                                   "try again in a moment");
+  }
   // The lease pins the model until the answer is here: it is not unloaded under the request.
   BW_ASSIGN_OR_RETURN(ModelLease lease, pool_->acquire(model));
   EngineRequest request;
