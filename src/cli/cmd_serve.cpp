@@ -135,13 +135,13 @@ Verb add_serve_command(CLI::App& app) {
   sub->add_option("--max-models", f->pool.max_models, "models loaded at once; the least recently used idle one is unloaded")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
-  sub->add_option("--parallel", f->pool.llama.n_parallel, "sequences decoded together per model")
+  sub->add_option("--parallel", f->pool.llama.n_parallel, "(-np) sequences decoded together per model")
       ->capture_default_str()
       ->check(CLI::Range(1, 4032));
   sub->add_option("-c,--ctx-size", f->pool.llama.n_ctx, "KV cache cells per model, tokens")->capture_default_str();
   sub->add_option("--lanes", f->pool.llama.lanes, "llama.cpp contexts per model (0: 2 on a GPU, 1 on a CPU)")
       ->capture_default_str();
-  sub->add_option("--n-gpu-layers", f->pool.llama.n_gpu_layers, "layers on the GPU (CUDA builds)")
+  sub->add_option("--n-gpu-layers,--gpu-layers", f->pool.llama.n_gpu_layers, "(-ngl) layers on the GPU (CUDA builds)")
       ->capture_default_str();
   sub->add_option("--api-key-env", f->api_key_env,
                   "name of the environment variable holding the API key clients must send as Bearer");
