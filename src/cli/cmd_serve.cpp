@@ -5,7 +5,9 @@
 #include <thread>
 
 #include "cli/command.h"
+#include "core/clock.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "model/synth.h"
 #include "server/batch_service.h"
 #include "server/http_api.h"
@@ -14,6 +16,9 @@ namespace batchwise {
 namespace {
 
 std::atomic<int> g_serve_interrupts{0};
+// After Ctrl-C, how long past --stop-grace the server may take before it ends the process itself.
+constexpr double kStopMarginS = 5.0;
+std::atomic<bool> g_serve_stopped{false};
 extern "C" void on_serve_interrupt(int) { g_serve_interrupts.fetch_add(1); }
 
 struct ServeFlags {
@@ -70,16 +75,35 @@ int serve_command(ServeFlags& f) {
            f.service.state_dir.string() + "; Ctrl-C stops, batches resume at the next start)");
   std::signal(SIGINT, on_serve_interrupt);
   std::signal(SIGTERM, on_serve_interrupt);
-  std::atomic<bool> done{false};
-  std::thread watcher([&] {
-    while (!done && g_serve_interrupts.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  std::atomic<bool> listen_ended{false};
+  // Ctrl-C: the HTTP front stops taking connections and the service stops at once, side by side, so that
+  // an interactive request waiting for its answer is answered (or told 503) within the grace and the
+  // HTTP pool can end. A second Ctrl-C, or a stop that takes past the grace plus kStopMarginS, ends the
+  // process now: every acknowledged result is already durable, so this is as safe as kill -9, which
+  // the next start resumes exactly.
+  std::thread watcher = run_thread("serve signals", [&] {
+    while (!listen_ended && g_serve_interrupts.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (listen_ended) return;
+    log_info("stopping: finishing requests in flight (up to " + std::to_string(static_cast<int>(f.grace_s)) +
+             " s; Ctrl-C again stops now)");
+    const double deadline = now_s() + f.grace_s + kStopMarginS;
+    run_thread("serve deadline", [deadline] {
+      while (!g_serve_stopped && g_serve_interrupts.load() < 2 && now_s() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+      if (g_serve_stopped) return;
+      log_warn(g_serve_interrupts.load() >= 2 ? "stopping now" : "stopping took too long: stopping now");
+      log_info("batches resume at the next start with every result they had");
+      std::_Exit(kExitInterrupted);
+    }).detach();
     api.stop();
+    (*service)->shutdown(f.grace_s);
   });
   api.listen();
-  done = true;
+  listen_ended = true;
   watcher.join();
-  log_info("stopping: finishing requests in flight (up to " + std::to_string(static_cast<int>(f.grace_s)) + " s)");
-  (*service)->shutdown(f.grace_s);
+  (*service)->shutdown(f.grace_s);  // already done after Ctrl-C; here for a listen() that ended by itself
+  g_serve_stopped = true;
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   return g_serve_interrupts.load() > 0 ? kExitInterrupted : kExitOk;
@@ -111,18 +135,31 @@ Verb add_serve_command(CLI::App& app) {
   sub->add_option("--max-models", f->pool.max_models, "models loaded at once; the least recently used idle one is unloaded")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
-  sub->add_option("--parallel", f->pool.llama.n_parallel, "sequences decoded together per model")
+  sub->add_option("--parallel", f->pool.llama.n_parallel, "(-np) sequences decoded together per model")
       ->capture_default_str()
       ->check(CLI::Range(1, 4032));
   sub->add_option("-c,--ctx-size", f->pool.llama.n_ctx, "KV cache cells per model, tokens")->capture_default_str();
   sub->add_option("--lanes", f->pool.llama.lanes, "llama.cpp contexts per model (0: 2 on a GPU, 1 on a CPU)")
       ->capture_default_str();
-  sub->add_option("--n-gpu-layers", f->pool.llama.n_gpu_layers, "layers on the GPU (CUDA builds)")
+  sub->add_option("--n-gpu-layers,--gpu-layers", f->pool.llama.n_gpu_layers, "(-ngl) layers on the GPU (CUDA builds)")
       ->capture_default_str();
   sub->add_option("--api-key-env", f->api_key_env,
                   "name of the environment variable holding the API key clients must send as Bearer");
   sub->add_option("--cors-origin", f->http.cors_origin, "allow browser pages from this origin (default: no CORS)");
   sub->add_option("--max-file-bytes", f->http.max_file_bytes, "largest upload, bytes (larger: 413)")
+      ->capture_default_str();
+  sub->add_option("--max-connections", f->http.gate.max_connections,
+                  "client connections open at once; past it a new one gets 503 with Retry-After")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 100000));
+  sub->add_option("--http-threads", f->http.gate.workers,
+                  "threads that run requests (one more answers only /health and /metrics)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
+  sub->add_option("--max-open-batches", f->service.max_open_batches, "batches not finished yet, at most (more: 429)")
+      ->capture_default_str();
+  sub->add_option("--max-queued-requests", f->service.max_queued_interactive,
+                  "interactive requests waiting for an answer, at most (more: 429)")
       ->capture_default_str();
   sub->add_option("--max-attempts", f->service.retry.max_attempts, "attempts per request for retryable failures")
       ->capture_default_str()

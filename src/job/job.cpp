@@ -129,7 +129,26 @@ size_t Job::index_of(int64_t line) const {
   return static_cast<size_t>(it - r.begin());
 }
 
+void Job::fail(Error reason) {
+  {
+    std::lock_guard lock(failure_mu_);
+    if (!failure_) failure_ = std::move(reason);
+  }
+  cancelled_ = true;
+}
+
+std::optional<Error> Job::failure() const {
+  {
+    std::lock_guard lock(failure_mu_);
+    if (failure_) return failure_;
+  }
+  return store_->write_error();
+}
+
 std::optional<EngineRequest> Job::next_request() {
+  if (!cancelled_) {
+    if (auto e = store_->write_error()) fail(*e);  // a full disk: stop sending, whatever the front door
+  }
   if (cancelled_) return std::nullopt;
   while (!retries_.empty() && retries_.top().due_s <= now_s()) {
     ready_.push_front(retries_.top().line);
@@ -190,7 +209,7 @@ void Job::record(const InputLine& line, EngineResult& answer) {
   completion_tokens_ += answer.completion_tokens;
   ResultRecord rec = to_record(line, answer, attempts(line));
   if (observer_) observer_(rec);
-  store_->append(std::move(rec));
+  if (auto st = store_->append(std::move(rec)); !st) fail(st.error());
 }
 
 double Job::next_send_in_s() const {
@@ -211,9 +230,40 @@ JobCounts Job::counts() const {
 
 Expected<RunReport> Job::report() { return build_report(*store_, meta_); }
 
-Status Job::write_files(const std::filesystem::path& output, const std::filesystem::path& errors) {
-  BW_TRY(write_output_files(*store_, output, errors));
-  return {};
+Expected<WrittenFiles> Job::write_files(const std::filesystem::path& output, const std::filesystem::path& errors,
+                                        const std::optional<Error>& unfinished, const std::string& unfinished_code) {
+  if (!unfinished) return write_output_files(*store_, output, errors);
+  // The committed results and the lines without one, merged in line order (both are sorted by line),
+  // a page of results at a time.
+  std::vector<ResultRecord> page;
+  size_t in_page = 0, next_line = 0;
+  int64_t after = -1;
+  bool results_left = true;
+  const auto& lines = input_.requests;
+  auto next = [&](ResultRecord& r) -> Expected<bool> {
+    if (in_page == page.size() && results_left) {
+      BW_ASSIGN_OR_RETURN(page, store_->results_after(after, 1024));
+      in_page = 0;
+      results_left = !page.empty();
+    }
+    const ResultRecord* stored = in_page < page.size() ? &page[in_page] : nullptr;
+    while (next_line < lines.size() && stored && lines[next_line].line == stored->line) next_line++;
+    if (next_line < lines.size() && (!stored || lines[next_line].line < stored->line)) {
+      const InputLine& l = lines[next_line++];
+      r = ResultRecord{};
+      r.line = l.line;
+      r.custom_id = l.custom_id;
+      r.error_code = unfinished_code;
+      r.error_message = unfinished->message;
+      return true;
+    }
+    if (!stored) return false;
+    r = *stored;
+    after = stored->line;
+    in_page++;
+    return true;
+  };
+  return write_result_files(next, output, errors);
 }
 
 }  // namespace batchwise

@@ -4,7 +4,8 @@
 // and the attempts of every line. It decides what each engine answer means — a result to commit, a retry,
 // or work that stays pending — but sends nothing itself: a JobRunner takes its requests to an engine.
 //
-// Threads: one thread (the runner's) calls everything except counts(), which any thread may call.
+// Threads: one thread (the runner's) calls everything except counts(), cancel(), fail() and failure(),
+// which any thread may call.
 #pragma once
 
 #include <atomic>
@@ -13,6 +14,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <queue>
 #include <random>
@@ -22,6 +24,7 @@
 #include "core/status.h"
 #include "engine/engine.h"
 #include "job/batch_input.h"
+#include "job/batch_output.h"
 #include "job/job_store.h"
 #include "job/report.h"
 #include "job/retry_policy.h"
@@ -82,6 +85,13 @@ class Job {
   void cancel() { cancelled_ = true; }
   bool cancelled() const { return cancelled_; }
 
+  // The job stops for good with this reason: nothing more is sent, and answers still in flight are not
+  // acknowledged (a resume runs their lines again). The first reason stays. Any thread.
+  void fail(Error reason);
+  // Why the job stopped for good: its state could not be written (disk full: the policy for every front
+  // door, `run` and `serve` alike), or its runner's thread failed. nullopt while it is sound. Any thread.
+  std::optional<Error> failure() const;
+
   // Seconds until the next retry is due (0: something can be sent now; infinity: nothing waits).
   double next_send_in_s() const;
   size_t in_flight() const { return in_flight_; }
@@ -104,7 +114,12 @@ class Job {
   // The report from the state's committed results (wall time and engine figures are the caller's).
   Expected<RunReport> report();
   // Writes the output and error files from the committed results (atomically), to the given paths.
-  Status write_files(const std::filesystem::path& output, const std::filesystem::path& errors);
+  // With `unfinished` (serve's cancelled or expired batch), each valid input line that has no result is
+  // written to the error file as that error ({code, message}), so that every input line is accounted
+  // for exactly once. Returns how many lines each file got.
+  Expected<WrittenFiles> write_files(const std::filesystem::path& output, const std::filesystem::path& errors,
+                                     const std::optional<Error>& unfinished = std::nullopt,
+                                     const std::string& unfinished_code = "");
 
  private:
   struct Retry {
@@ -131,6 +146,8 @@ class Job {
   std::mt19937_64 rng_{42};
   size_t in_flight_ = 0;
   std::atomic<bool> cancelled_{false};
+  mutable std::mutex failure_mu_;
+  std::optional<Error> failure_;  // guarded by failure_mu_
   int64_t resumed_ = 0;
   int64_t forgotten_ = 0;
   int64_t failed_ = 0;

@@ -162,6 +162,30 @@ void JobRunner::adapt_limit(const AnswerEffect& effect) {
   }
 }
 
+namespace {
+
+EngineResult stopping_answer(uint64_t key) {
+  EngineResult r;
+  r.key = key;
+  r.status_code = 503;
+  r.error = Error{ErrorCode::kCancelled, "the server is stopping"};
+  return r;
+}
+
+}  // namespace
+
+void JobRunner::abandon_interactive() {
+  std::deque<Interactive> waiting;
+  std::unordered_map<uint64_t, InteractiveDone> in_flight;
+  {
+    std::lock_guard lock(mu_);
+    waiting.swap(waiting_interactive_);
+    in_flight.swap(interactive_done_);
+  }
+  for (Interactive& item : waiting) item.done(stopping_answer(item.request.key));
+  for (auto& [key, done] : in_flight) done(stopping_answer(key));
+}
+
 void JobRunner::stop(bool finish_in_flight) {
   std::deque<Interactive> dropped;
   {
@@ -171,13 +195,7 @@ void JobRunner::stop(bool finish_in_flight) {
     stopped_hard_ = stopped_hard_ || !finish_in_flight;
     dropped.swap(waiting_interactive_);
   }
-  for (Interactive& item : dropped) {
-    EngineResult r;
-    r.key = item.request.key;
-    r.status_code = 503;
-    r.error = Error{ErrorCode::kCancelled, "the server is stopping"};
-    item.done(std::move(r));
-  }
+  for (Interactive& item : dropped) item.done(stopping_answer(item.request.key));
   engine_.stop(finish_in_flight);
 }
 

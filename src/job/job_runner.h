@@ -59,6 +59,9 @@ class JobRunner {
   // else cancels it. Answers still arrive through step(). Idempotent; the stronger call wins.
   void stop(bool finish_in_flight);
   bool stopping() const;
+  // After the thread that calls step() has ended for good: every interactive request still outstanding
+  // (waiting or in flight) is answered 503 now, so that no caller waits for an answer that cannot come.
+  void abandon_interactive();
 
   // Answers outstanding: batch and interactive.
   size_t in_flight() const;

@@ -10,6 +10,8 @@
 #include <mutex>
 #include <thread>
 
+#include "core/thread.h"
+
 
 namespace batchwise {
 namespace {
@@ -90,6 +92,7 @@ struct JobStore::Impl {
   std::mutex mu;
   std::condition_variable cv_work;
   std::condition_variable cv_done;
+  std::condition_variable cv_space;  // append(): room in `pending`, or an error
   std::deque<ResultRecord> pending;
   size_t writing = 0;  // results taken by the writer, not yet committed
   std::atomic<int64_t> committed{0};
@@ -169,6 +172,7 @@ struct JobStore::Impl {
         pending.pop_front();
       }
       writing = group.size();
+      cv_space.notify_all();
       lock.unlock();
       Expected<JobStore::Stored> st = commit_group(group);
       lock.lock();
@@ -176,6 +180,7 @@ struct JobStore::Impl {
         error = st.error();  // the runner stops and reports it
         // The failed group goes back in front: it was never committed, and must not vanish.
         for (auto it = group.rbegin(); it != group.rend(); ++it) pending.push_front(std::move(*it));
+        cv_space.notify_all();  // appenders waiting for room get the error instead
       } else {
         committed += st->ok + st->failed;
         stored_ok += st->ok;
@@ -188,7 +193,15 @@ struct JobStore::Impl {
 };
 
 JobStore::JobStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
-  impl_->writer = std::thread([this] { impl_->writer_loop(); });
+  Impl* self = impl_.get();
+  impl_->writer = run_thread("store writer", [self] { self->writer_loop(); }, [self](const std::string& what) {
+    // Nothing after the last good commit counts: the job fails with this, as for a failed commit.
+    std::lock_guard lock(self->mu);
+    self->error = Error{ErrorCode::kInternal, "internal error in the state's writer: " + what};
+    self->writing = 0;
+    self->cv_done.notify_all();
+    self->cv_space.notify_all();
+  });
 }
 
 JobStore::~JobStore() {
@@ -324,17 +337,15 @@ Expected<std::unordered_set<int64_t>> JobStore::finished_lines() {
   return lines;
 }
 
-void JobStore::append(ResultRecord record) {
+Status JobStore::append(ResultRecord record) {
   {
     std::unique_lock lock(impl_->mu);
-    // Backpressure: a writer slower than the answers (a busy disk, a loaded machine) must not let them
-    // pile up in memory (a million-line run held 200 MB here). After a failed commit nothing is taken any
-    // more, so then it does not wait: the runner stops on the error.
-    const size_t most = 4 * static_cast<size_t>(std::max(1, impl_->options.group_size));
-    impl_->cv_done.wait(lock, [&] { return impl_->pending.size() < most || impl_->error || impl_->closing; });
+    impl_->cv_space.wait(lock, [&] { return impl_->pending.size() < impl_->options.max_pending || impl_->error || impl_->closing; });
+    if (impl_->error) return std::unexpected(*impl_->error);
     impl_->pending.push_back(std::move(record));
   }
   impl_->cv_work.notify_one();
+  return {};
 }
 
 int64_t JobStore::committed() const { return impl_->committed.load(); }

@@ -59,6 +59,9 @@ struct StoreOptions {
   // The SQLite VFS to open the database with; empty: SQLite's default. Only the power-loss test
   // names another (tests/support/power_loss_vfs.h).
   std::string vfs;
+  // Results waiting for the writer, at most; append() blocks past it (back-pressure on the runner), so
+  // a slow or stuck disk holds the work back instead of piling results up in memory.
+  size_t max_pending = 4096;
 };
 
 class JobStore {
@@ -76,9 +79,10 @@ class JobStore {
   // Lines that have a committed result.
   Expected<std::unordered_set<int64_t>> finished_lines();
 
-  // Queues a result; the writer thread commits it with the next group. Waits while 4 groups' worth are
-  // already queued (backpressure: memory stays bounded when the disk is slower than the answers).
-  void append(ResultRecord record);
+  // Queues a result; the writer thread commits it with the next group. Blocks while max_pending
+  // results wait. After a failed commit it takes nothing more and returns that error: the result is
+  // not acknowledged, and a resume runs its line again.
+  Status append(ResultRecord record);
 
   // Results committed since open().
   int64_t committed() const;

@@ -162,7 +162,7 @@ Expected<RunOutcome> run_batch(const RunOptions& options, const EngineFactory& m
       stopped_hard = true;
       runner->stop(/*finish_in_flight=*/false);
     }
-    if (store.write_error() && !stopping) {
+    if (job->failure() && !stopping) {  // a failed write: stop now, the job cannot record answers
       stopping = stopped_hard = true;
       runner->stop(false);
     }

@@ -5,6 +5,7 @@
 #include "core/clock.h"
 #include "core/files.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "hardware/nvml.h"
 #include "job/batch_input.h"
 #include "job/batch_output.h"
@@ -67,9 +68,10 @@ Error not_found(const std::string& what, const std::string& id) {
 
 }  // namespace
 
+// A batch on its model's runner. Its lease pins the model from the start of the batch to its finish.
 struct BatchService::Live {
   std::shared_ptr<Job> job;
-  std::string model;
+  ModelLease lease;
   double started_s = 0;
   int64_t done_at_start = 0;
 };
@@ -93,11 +95,12 @@ Expected<std::unique_ptr<BatchService>> BatchService::open(BatchServiceOptions o
   for (const auto& b : batches) {
     if (is_unfinished(b.value("status", ""))) {
       s->events_.push_back({EventKind::kStart, b["id"].get<std::string>()});
+      s->open_batches_.insert(b["id"].get<std::string>());
       resumed++;
     }
   }
   if (resumed > 0) log_info("serve: taking up " + std::to_string(resumed) + " unfinished batches");
-  s->worker_ = std::thread([self] { self->worker(); });
+  s->worker_ = run_thread("serve worker", [self] { self->worker(); });
   return s;
 }
 
@@ -232,6 +235,15 @@ Expected<nlohmann::json> BatchService::create_batch(const nlohmann::json& req) {
   BW_TRY(check_metadata(metadata ? *metadata : nlohmann::json()));
 
   const std::string id = new_batch_id();
+  {
+    std::lock_guard lock(mu_);
+    if (open_batches_.size() >= options_.max_open_batches) {
+      return make_error(ErrorCode::kRateLimited,
+                        std::to_string(open_batches_.size()) + " batches are not finished yet (--max-open-batches " +
+                            std::to_string(options_.max_open_batches) + "): wait for one to finish, or cancel one");
+    }
+    open_batches_.insert(id);
+  }
   const int64_t now = unix_time_s();
   nlohmann::json doc = {{"id", id},
                         {"object", "batch"},
@@ -317,8 +329,17 @@ void BatchService::worker() {
         events_.pop_front();
       }
     }
-    if (event && event->kind == EventKind::kStart && !start_batch(event->batch_id)) waiting.push_back(event->batch_id);
-    if (event && event->kind == EventKind::kIdle) finish_batch(event->batch_id);
+    // Each event behind the boundary: a bug in one batch's handling fails that batch, not the worker.
+    if (event) {
+      const std::string id = event->batch_id;
+      (void)run_guarded(
+          "serve worker",
+          [&] {
+            if (event->kind == EventKind::kStart && !start_batch(id)) waiting.push_back(id);
+            if (event->kind == EventKind::kIdle) finish_batch(id);
+          },
+          [&](const std::string& what) { fail_batch(id, "internal_error", "internal error: " + what); });
+    }
     if (now_s() >= next_check_s) {
       next_check_s = now_s() + 1.0;
       check_windows();
@@ -337,17 +358,17 @@ bool BatchService::start_batch(const std::string& id) {
   const nlohmann::json& b = **doc;
   bool failed_batch = false;
   auto fail = [&](const std::string& code, const std::string& message) {
-    log_warn("serve: batch " + id + " failed: " + message);
     failed_batch = true;
-    remember_error(id + ": " + message);
-    (void)update(id, [&](nlohmann::json& d) {
-      d["status"] = "failed";
-      d["failed_at"] = unix_time_s();
-      d["errors"] = error_list(code, message);
-    });
+    fail_batch(id, code, message);
   };
   auto model = pool_->resolve(b.value("model", ""));
   if (!model) return fail("model_not_found", model.error().message), failed_batch;
+  // The model first: while every model slot is pinned the batch waits, and is not opened again each time.
+  auto lease = pool_->acquire(*model);
+  if (!lease) {
+    if (lease.error().code == ErrorCode::kUnavailable) return false;  // every model slot busy: again soon
+    return fail("model_unavailable", lease.error().message), failed_batch;
+  }
   const auto dir = store_->batch_dir(id);
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
@@ -359,11 +380,6 @@ bool BatchService::start_batch(const std::string& id) {
   o.retry = options_.retry;
   auto job = Job::open(o);
   if (!job) return fail("invalid_file", job.error().message), failed_batch;
-  auto runner = pool_->acquire(*model);
-  if (!runner) {
-    if (runner.error().code == ErrorCode::kUnavailable) return false;  // every model slot busy: again soon
-    return fail("model_unavailable", runner.error().message), failed_batch;
-  }
   std::shared_ptr<Job> shared = std::move(*job);
   const std::string model_id = *model;
   shared->set_observer([this, model_id, id](const ResultRecord& r) {
@@ -371,7 +387,7 @@ bool BatchService::start_batch(const std::string& id) {
     if (!r.ok) remember_error(id + " " + r.custom_id + ": " + r.error_code + ": " + r.error_message);
   });
   const JobCounts counts = shared->counts();
-  auto live = std::make_shared<Live>(Live{shared, model_id, now_s(), counts.ok + counts.failed});
+  auto live = std::make_shared<Live>(Live{shared, std::move(*lease), now_s(), counts.ok + counts.failed});
   (void)update(id, [&](nlohmann::json& d) {
     for (const char* part : {"output", "errors"}) {
       const char* field = std::string_view(part) == "output" ? "output_file_id" : "error_file_id";
@@ -398,8 +414,36 @@ bool BatchService::start_batch(const std::string& id) {
     std::lock_guard lock(mu_);
     live_[id] = live;
   }
-  (**runner).add(shared);
+  live->lease.runner().add(shared);
   return true;
+}
+
+void BatchService::fail_batch(const std::string& id, const std::string& code, const std::string& message) {
+  log_warn("serve: batch " + id + " failed: " + message);
+  remember_error(id + ": " + message);
+  std::shared_ptr<Live> live;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = live_.find(id); it != live_.end()) {
+      live = std::move(it->second);  // its lease is given back outside the lock, when `live` goes
+      live_.erase(it);
+    }
+  }
+  if (live) live->job->cancel();
+  {
+    std::lock_guard lock(mu_);
+    open_batches_.erase(id);
+  }
+  const std::optional<JobCounts> counts = live ? std::optional(live->job->counts()) : std::nullopt;
+  if (auto st = update(id, [&](nlohmann::json& d) {
+        d["status"] = "failed";
+        d["failed_at"] = unix_time_s();
+        d["errors"] = error_list(code, message);
+        if (counts) d["request_counts"] = {{"total", counts->total}, {"completed", counts->ok}, {"failed", counts->failed}};
+      });
+      !st) {
+    log_error("serve: batch " + id + ": cannot record that it failed: " + st.error().message);
+  }
 }
 
 void BatchService::finish_batch(const std::string& id) {
@@ -412,7 +456,13 @@ void BatchService::finish_batch(const std::string& id) {
     live = it->second;
   }
   Job& job = *live->job;
-  if (auto st = job.flush(); !st) return remember_error(id + ": " + st.error().message);
+  // A job that stopped for good (its state could not be written, its runner failed), or whose last
+  // results cannot be made durable, ends `failed` with the reason: what it committed stays in its state.
+  std::optional<Error> failure = job.failure();
+  if (!failure) {
+    if (auto st = job.flush(); !st) failure = st.error();
+  }
+  if (failure) return fail_batch(id, std::string(error_code_name(failure->code)), failure->message);
   auto doc = store_->get("batch", id);
   if (!doc || !*doc) return;
   const std::string status = (**doc).value("status", "");
@@ -424,11 +474,22 @@ void BatchService::finish_batch(const std::string& id) {
     });
   }
   const auto dir = store_->batch_dir(id);
-  if (auto st = job.write_files(dir / "output.jsonl", dir / "errors.jsonl"); !st) {
-    return remember_error(id + ": writing the output: " + st.error().message);
+  // A cancelled or expired batch accounts for every input line: those that never ran go to the error
+  // file as batch_cancelled / batch_expired errors, as OpenAI's do.
+  const bool cancelling = status == "cancelling";
+  std::optional<Error> unfinished;
+  std::string unfinished_code;
+  if (cancelling || expiring) {
+    unfinished = Error{ErrorCode::kCancelled, cancelling ? "the batch was cancelled before this request ran"
+                                                         : "the batch expired before this request ran"};
+    unfinished_code = cancelling ? "batch_cancelled" : "batch_expired";
+  }
+  auto written = job.write_files(dir / "output.jsonl", dir / "errors.jsonl", unfinished, unfinished_code);
+  if (!written) {
+    return fail_batch(id, std::string(error_code_name(written.error().code)), "writing the output: " + written.error().message);
   }
   const JobCounts c = job.counts();
-  (void)update(id, [&](nlohmann::json& d) {
+  if (auto st = update(id, [&](nlohmann::json& d) {
     const int64_t now = unix_time_s();
     if (d["status"] == "cancelling") {
       d["status"] = "cancelled";
@@ -444,17 +505,28 @@ void BatchService::finish_batch(const std::string& id) {
     for (const char* field : {"output_file_id", "error_file_id"}) {
       if (!d[field].is_string()) continue;
       const std::string fid = d[field];
+      if (std::string_view(field) == "error_file_id" && written->failed == 0) {
+        // OpenAI gives an error file only when there are errors.
+        d[field] = nullptr;
+        if (auto st = store_->remove("file", fid); !st) log_warn("serve: " + st.error().message);
+        continue;
+      }
       const auto path = dir / (std::string_view(field) == "output_file_id" ? "output.jsonl" : "errors.jsonl");
       std::error_code ec;
       const auto bytes = std::filesystem::file_size(path, ec);
       if (auto f = store_->get("file", fid); f && *f) {
         (**f)["bytes"] = ec ? 0 : bytes;
-        (void)store_->put("file", fid, **f);
+        if (auto st = store_->put("file", fid, **f); !st) log_warn("serve: " + st.error().message);
       }
     }
   });
+      !st) {
+    remember_error(id + ": recording its end: " + st.error().message);
+  }
   std::lock_guard lock(mu_);
+  live = std::move(live_.at(id));  // the lease is given back outside the lock, when `live` goes
   live_.erase(id);
+  open_batches_.erase(id);
 }
 
 void BatchService::check_windows() {
@@ -480,14 +552,25 @@ Expected<std::string> BatchService::complete(ApiKind kind, const nlohmann::json&
   if (!body.is_object()) return make_error(ErrorCode::kInvalidArgument, "the body must be a JSON object");
   const auto m = body.find("model");
   BW_ASSIGN_OR_RETURN(std::string model, pool_->resolve(m != body.end() && m->is_string() ? m->get<std::string>() : ""));
-  BW_ASSIGN_OR_RETURN(JobRunner * runner, pool_->acquire(model));
+  // Bounded: each waiting request holds an HTTP worker and a slot in its runner's queue.
+  struct Waiting {
+    std::atomic<size_t>& n;
+    ~Waiting() { n--; }
+  } waiting{interactive_waiting_};
+  if (++interactive_waiting_ > options_.max_queued_interactive) {
+    return make_error(ErrorCode::kRateLimited, "more than " + std::to_string(options_.max_queued_interactive) +
+                                                   " interactive requests are waiting (--max-queued-requests): "
+                                                   "try again in a moment");
+  }
+  // The lease pins the model until the answer is here: it is not unloaded under the request.
+  BW_ASSIGN_OR_RETURN(ModelLease lease, pool_->acquire(model));
   EngineRequest request;
   request.kind = kind;
   request.body = body;
   request.request_id = "req_" + new_batch_id().substr(6, 16);
   auto promise = std::make_shared<std::promise<EngineResult>>();
   auto answer = promise->get_future();
-  if (!runner->submit_interactive(std::move(request), [promise](EngineResult r) { promise->set_value(std::move(r)); })) {
+  if (!lease.runner().submit_interactive(std::move(request), [promise](EngineResult r) { promise->set_value(std::move(r)); })) {
     return make_error(ErrorCode::kUnavailable, "the server is stopping");
   }
   if (answer.wait_for(std::chrono::duration<double>(options_.interactive_timeout_s)) != std::future_status::ready) {
@@ -580,8 +663,9 @@ void BatchService::shutdown(double grace_s) {
   }
   if (worker_.joinable()) worker_.join();
   if (pool_) pool_->shutdown(grace_s);
+  std::map<std::string, std::shared_ptr<Live>> gone;
   std::lock_guard lock(mu_);
-  live_.clear();
+  gone.swap(live_);
 }
 
 }  // namespace batchwise

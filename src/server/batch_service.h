@@ -11,6 +11,7 @@
 // own starts batches, finishes them and checks completion windows.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -19,6 +20,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -34,6 +36,8 @@ struct BatchServiceOptions {
   std::filesystem::path state_dir;
   RetryPolicy retry;
   double interactive_timeout_s = 600;
+  size_t max_open_batches = 1000;       // batches not finished yet, at most; past it create is 429
+  size_t max_queued_interactive = 256;  // interactive requests waiting for their answer; past it 429
 };
 
 // A file's bytes: on disk (a finished batch's output, an upload), or made now (results so far).
@@ -84,6 +88,8 @@ class BatchService {
   // false: the batch's model has no free slot now; try again later.
   bool start_batch(const std::string& id);
   void finish_batch(const std::string& id);
+  // The batch ends `failed` with this error (OpenAI's errors.data[0]); a live one leaves its runner.
+  void fail_batch(const std::string& id, const std::string& code, const std::string& message);
   void check_windows();
   Status update(const std::string& id, const std::function<void(nlohmann::json&)>& change);
   nlohmann::json with_counts(nlohmann::json batch);
@@ -102,6 +108,8 @@ class BatchService {
   std::deque<Event> events_;
   std::deque<std::string> recent_errors_;
   bool stopping_ = false;
+  std::set<std::string> open_batches_;  // not finished yet (guarded by mu_)
+  std::atomic<size_t> interactive_waiting_{0};
   std::mutex doc_mu_;  // read-modify-write of batch documents
   std::mutex gpu_mu_;
   GpuSampler gpus_;

@@ -1,9 +1,14 @@
 #include "server/engine_pool.h"
 
 #include <algorithm>
+#include <atomic>
+#include <optional>
+#include <thread>
+#include <utility>
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "core/units.h"
 #include "hardware/host_info.h"
 #include "hardware/nvml.h"
@@ -11,32 +16,102 @@
 #include "plan/memory_model.h"
 
 namespace batchwise {
+namespace {
 
-// One loaded model: its engine, the runner over it and the thread that steps the runner.
-struct EnginePool::Loaded {
+// How long a model being unloaded may take to hand back its cancelled work before its thread is ended.
+constexpr double kCancelWaitS = 2.0;
+
+}  // namespace
+
+
+// One model of the pool: its engine, the runner over it and the thread that steps the runner. Shared by
+// the pool's map and the leases on it, so that a model taken out of the map (unloaded, shut down) lives
+// until its last lease is given back.
+struct ModelLease::Model {
+  enum class State { kLoading, kReady, kFailed };
+  std::string id;
+  bool remote = false;
+  State state = State::kLoading;   // under the pool's lock
+  std::optional<Error> load_error; // kFailed: why, for those who waited for the load
+  size_t leases = 0;               // under the pool's lock
+  uint64_t last_used = 0;          // under the pool's lock
   std::unique_ptr<Engine> engine;
   std::unique_ptr<JobRunner> runner;
   std::thread thread;
   std::atomic<bool> stop{false};
-  uint64_t last_used = 0;
-  bool remote = false;
+  std::mutex halt_mu;  // halt's phases run from one thread at a time
+  bool halted = false;
 
-  void run(const OnJobIdle& on_job_idle) {
+  ~Model() {
+    halt_now();
+    engine.reset();  // joins the engine's threads, which may still hand answers to the runner
+    runner.reset();
+  }
+
+  void run(const EnginePool::OnJobIdle& on_job_idle) {
     while (!stop) {
       runner->step(0.05);
       for (auto& job : runner->remove_idle()) on_job_idle(std::move(job));
     }
   }
-  bool busy() const { return runner->in_flight() > 0 || !runner->jobs().empty(); }
-  void halt(double grace_s) {
-    runner->stop(/*finish_in_flight=*/true);
-    const double deadline = now_s() + grace_s;
-    while (runner->in_flight() > 0 && now_s() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    runner->stop(false);
+  bool has_work() const { return runner && (runner->in_flight() > 0 || !runner->jobs().empty()); }
+
+  // Stopping in phases, so that the pool's shutdown stops every model at once and waits one grace
+  // for all of them, not one grace each.
+  void begin_stop() {
+    if (runner) runner->stop(/*finish_in_flight=*/true);
+  }
+  void wait_in_flight(double deadline_s) const {
+    while (runner && runner->in_flight() > 0 && now_s() < deadline_s) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  void cancel_in_flight() {
+    if (runner) runner->stop(/*finish_in_flight=*/false);
+  }
+  // Ends the runner's thread; whoever still waits for an interactive answer gets a 503.
+  void end() {
+    std::lock_guard lock(halt_mu);
+    if (halted) return;
+    halted = true;
     stop = true;
     if (thread.joinable()) thread.join();
+    if (runner) runner->abandon_interactive();
+  }
+  // All the phases with no grace: cancelled work comes back in moments, and an engine that does not
+  // answer its cancellations is not waited for past kCancelWaitS.
+  void halt_now() {
+    begin_stop();
+    cancel_in_flight();
+    wait_in_flight(now_s() + kCancelWaitS);
+    end();
   }
 };
+
+ModelLease::ModelLease(EnginePool* pool, std::shared_ptr<Model> model) : pool_(pool), model_(std::move(model)) {}
+
+ModelLease::ModelLease(ModelLease&& other) noexcept
+    : pool_(std::exchange(other.pool_, nullptr)), model_(std::move(other.model_)) {}
+
+ModelLease& ModelLease::operator=(ModelLease&& other) noexcept {
+  if (this != &other) {
+    release();
+    pool_ = std::exchange(other.pool_, nullptr);
+    model_ = std::move(other.model_);
+  }
+  return *this;
+}
+
+ModelLease::~ModelLease() { release(); }
+
+void ModelLease::release() {
+  if (model_) pool_->give_back(*model_);
+  model_.reset();
+  pool_ = nullptr;
+}
+
+JobRunner& ModelLease::runner() const { return *model_->runner; }
+const std::string& ModelLease::id() const { return model_->id; }
 
 EnginePool::EnginePool(EnginePoolOptions options, OnJobIdle on_job_idle)
     : options_(std::move(options)), on_job_idle_(std::move(on_job_idle)) {
@@ -91,72 +166,109 @@ Status EnginePool::check_fits(const LocalModel& model) const {
   return {};
 }
 
-void EnginePool::unload(const std::string& id, std::unique_lock<std::mutex>& lock) {
-  std::unique_ptr<Loaded> gone = std::move(loaded_.at(id));
-  loaded_.erase(id);
-  evictions_[id]++;
-  lock.unlock();  // the runner's thread may be calling on_job_idle, which takes other locks
-  gone->halt(0);
-  gone.reset();
-  lock.lock();
-  log_info("serve: unloaded model " + id + " (least recently used)");
-}
-
-Status EnginePool::make_room(std::unique_lock<std::mutex>& lock, const std::string& for_id) {
-  while (loaded_.size() >= options_.max_models) {
-    std::string victim;
-    uint64_t oldest = UINT64_MAX;
-    for (const auto& [id, m] : loaded_) {
-      if (!m->busy() && m->last_used < oldest) {
-        oldest = m->last_used;
-        victim = id;
-      }
-    }
-    if (victim.empty()) {
-      return make_error(ErrorCode::kUnavailable,
-                        "model `" + for_id + "` cannot be loaded now: the " + std::to_string(loaded_.size()) +
-                            " loaded models (--max-models) all have work; try again when one is done");
-    }
-    unload(victim, lock);
-  }
-  return {};
-}
-
-Expected<JobRunner*> EnginePool::acquire(const std::string& id) {
-  std::unique_lock lock(mu_);
-  if (shut_down_) return make_error(ErrorCode::kUnavailable, "the server is stopping");
-  if (auto it = loaded_.find(id); it != loaded_.end()) {
-    it->second->last_used = ++use_clock_;
-    return it->second->runner.get();
-  }
-  const bool remote = id == kEndpointModelId;
-  const LocalModel* local = nullptr;
-  for (const auto& m : options_.models) {
-    if (m.id == id) local = &m;
-  }
-  if (!remote && !local) return make_error(ErrorCode::kNotFound, "model `" + id + "` is not served here");
-  BW_TRY(make_room(lock, id));
-  auto loaded = std::make_unique<Loaded>();
-  loaded->remote = remote;
-  if (remote) {
+Status EnginePool::load(Model& m, const std::string& id) {
+  if (m.remote) {
     BW_ASSIGN_OR_RETURN(auto http, make_http_engine(options_.http));
-    loaded->engine = std::move(http);
+    m.engine = std::move(http);
   } else {
+    const LocalModel* local = nullptr;
+    for (const auto& lm : options_.models) {
+      if (lm.id == id) local = &lm;
+    }
     BW_TRY(check_fits(*local));
     LlamaEngineOptions o = options_.llama;
     o.model_path = local->path;
     log_info("serve: loading model " + id + " from " + local->path.string());
-    BW_ASSIGN_OR_RETURN(loaded->engine, make_llama_engine(o));
+    BW_ASSIGN_OR_RETURN(m.engine, make_llama_engine(o));
   }
-  loaded->runner = std::make_unique<JobRunner>(*loaded->engine, RunnerOptions{options_.interactive_reserve});
-  BW_TRY(loaded->runner->start());
-  loaded->last_used = ++use_clock_;
-  Loaded* raw = loaded.get();
-  raw->thread = std::thread([raw, this] { raw->run(on_job_idle_); });
-  loads_[id]++;
-  JobRunner* runner = raw->runner.get();
-  loaded_[id] = std::move(loaded);
-  return runner;
+  m.runner = std::make_unique<JobRunner>(*m.engine, RunnerOptions{options_.interactive_reserve});
+  BW_TRY(m.runner->start());
+  Model* raw = &m;
+  m.thread = run_thread(
+      "model " + id, [raw, this] { raw->run(on_job_idle_); },
+      [raw, this](const std::string& what) {
+        // The runner's thread is gone: its work cannot finish. Each job fails with the reason (serve marks
+        // its batch failed), each interactive request gets an error, and the model takes no more work.
+        raw->runner->stop(/*finish_in_flight=*/false);
+        raw->runner->abandon_interactive();
+        for (auto& job : raw->runner->jobs()) {
+          job->fail(Error{ErrorCode::kInternal, "internal error on the model's runner: " + what});
+          on_job_idle_(job);
+        }
+      });
+  return {};
+}
+
+void EnginePool::give_back(Model& m) {
+  std::lock_guard lock(mu_);
+  m.leases--;
+}
+
+Expected<ModelLease> EnginePool::acquire(const std::string& id) {
+  const bool remote = id == kEndpointModelId;
+  const bool local = std::any_of(options_.models.begin(), options_.models.end(),
+                                 [&](const LocalModel& m) { return m.id == id; });
+  if (!remote && !local) return make_error(ErrorCode::kNotFound, "model `" + id + "` is not served here");
+  std::unique_lock lock(mu_);
+  while (true) {
+    if (shut_down_) return make_error(ErrorCode::kUnavailable, "the server is stopping");
+    if (auto it = models_.find(id); it != models_.end()) {
+      std::shared_ptr<Model> m = it->second;
+      if (m->state == Model::State::kLoading) {
+        cv_.wait(lock, [&] { return m->state != Model::State::kLoading || shut_down_; });
+        if (m->state == Model::State::kFailed) return std::unexpected(*m->load_error);
+        continue;  // ready, but it may have been unloaded again since: look it up afresh
+      }
+      m->leases++;
+      m->last_used = ++use_clock_;
+      return ModelLease(this, std::move(m));
+    }
+    if (models_.size() >= options_.max_models) {
+      std::shared_ptr<Model> victim;
+      for (const auto& [vid, m] : models_) {
+        if (m->state == Model::State::kReady && m->leases == 0 && !m->has_work() &&
+            (!victim || m->last_used < victim->last_used)) {
+          victim = m;
+        }
+      }
+      if (!victim) {
+        return make_error(ErrorCode::kUnavailable,
+                          "model `" + id + "` cannot be loaded now: the " + std::to_string(models_.size()) +
+                              " loaded models (--max-models) all have work; try again when one is done");
+      }
+      models_.erase(victim->id);  // nobody can lease it from here on
+      evictions_[victim->id]++;
+      lock.unlock();  // unloading joins threads that may call on_job_idle, which takes other locks
+      const std::string gone = victim->id;
+      victim.reset();  // the last reference: halts and unloads it
+      log_info("serve: unloaded model " + gone + " (least recently used)");
+      lock.lock();
+      continue;
+    }
+    auto m = std::make_shared<Model>();
+    m->id = id;
+    m->remote = remote;
+    m->leases = 1;  // the caller's
+    models_[id] = m;
+    lock.unlock();
+    Status loaded = load(*m, id);
+    lock.lock();
+    if (loaded && shut_down_) loaded = make_error(ErrorCode::kUnavailable, "the server is stopping");
+    if (!loaded) {
+      m->state = Model::State::kFailed;
+      m->load_error = loaded.error();
+      if (auto it = models_.find(id); it != models_.end() && it->second == m) models_.erase(it);
+      cv_.notify_all();
+      lock.unlock();
+      m.reset();  // unloads what was made
+      return std::unexpected(loaded.error());
+    }
+    m->state = Model::State::kReady;
+    m->last_used = ++use_clock_;
+    loads_[id]++;
+    cv_.notify_all();
+    return ModelLease(this, std::move(m));
+  }
 }
 
 std::vector<ModelView> EnginePool::views() const {
@@ -166,11 +278,16 @@ std::vector<ModelView> EnginePool::views() const {
     ModelView v;
     v.id = id;
     v.remote = remote;
-    if (auto it = loaded_.find(id); it != loaded_.end()) {
-      v.loaded = true;
-      v.in_flight = it->second->runner->in_flight();
-      v.jobs = it->second->runner->jobs().size();
-      v.stats = it->second->engine->stats();
+    if (auto it = models_.find(id); it != models_.end()) {
+      const Model& m = *it->second;
+      v.loading = m.state == Model::State::kLoading;
+      v.loaded = m.state == Model::State::kReady;
+      v.leases = m.leases;
+      if (v.loaded) {
+        v.in_flight = m.runner->in_flight();
+        v.jobs = m.runner->jobs().size();
+        v.stats = m.engine->stats();
+      }
     }
     if (auto it = loads_.find(id); it != loads_.end()) v.loads = it->second;
     if (auto it = evictions_.find(id); it != evictions_.end()) v.evictions = it->second;
@@ -182,13 +299,26 @@ std::vector<ModelView> EnginePool::views() const {
 }
 
 void EnginePool::shutdown(double grace_s) {
-  std::map<std::string, std::unique_ptr<Loaded>> all;
+  std::vector<std::shared_ptr<Model>> all;
   {
     std::lock_guard lock(mu_);
+    if (shut_down_) return;
     shut_down_ = true;
-    all.swap(loaded_);
+    for (auto& [id, m] : models_) {
+      if (m->state == Model::State::kReady) all.push_back(m);
+    }
+    models_.clear();  // a model still loading is halted by its loader, which sees shut_down_
+    cv_.notify_all();
   }
-  for (auto& [id, m] : all) m->halt(grace_s);
+  // Every model at once: one grace for all of them.
+  for (auto& m : all) m->begin_stop();
+  const double deadline = now_s() + grace_s;
+  for (auto& m : all) m->wait_in_flight(deadline);
+  for (auto& m : all) m->cancel_in_flight();
+  const double cancel_deadline = now_s() + kCancelWaitS;
+  for (auto& m : all) m->wait_in_flight(cancel_deadline);
+  for (auto& m : all) m->end();
+  // What a lease still holds is unloaded when that lease is given back.
 }
 
 }  // namespace batchwise

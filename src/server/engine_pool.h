@@ -1,16 +1,23 @@
 // EnginePool: the models `serve` answers for. Each loaded model is an Engine with its own JobRunner,
 // stepped by a thread of its own; a model is loaded on first use and kept, at most `max_models` at once.
-// To load one more, the least recently used model with no work is unloaded; a model with work in flight
-// or jobs queued is never unloaded (the request then waits for a slot, or is refused when none frees).
+//
+// A caller uses a model through a ModelLease: while any lease on a model is held (an interactive request
+// waiting for its answer, a batch from its start to its finish), that model is pinned and never
+// unloaded. To load one more model, the least recently used model that nobody holds and that has no
+// work is unloaded; when every loaded model is pinned, acquire() answers kUnavailable at once (serve
+// turns it into 503 with Retry-After) instead of waiting.
+// Loading (seconds for a real model) happens outside the pool's lock: a second acquire of the model
+// being loaded waits for that load; acquires of other models, views() and /metrics do not wait.
 // Before loading, plan's memory model says whether the model fits in what the device (or RAM) has free.
 // Requests for a model that is not a local GGUF go to the --endpoint servers through one HTTP engine,
 // with the body's `model` passed on as given.
 //
-// Threads: every public method may be called from any thread. `on_job_idle` is called on a runner's
-// thread when one of its jobs has nothing left to do (finished, cancelled, or stopped by shutdown()).
+// Threads: every public method may be called from any thread but a runner's own. `on_job_idle` is called
+// on a runner's thread when one of its jobs has nothing left to do (finished, cancelled, or stopped by
+// shutdown()). The pool must outlive every lease it gave out.
 #pragma once
 
-#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -18,7 +25,6 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/status.h"
@@ -44,12 +50,40 @@ struct EnginePoolOptions {
 struct ModelView {
   std::string id;
   bool loaded = false;
+  bool loading = false;
   bool remote = false;
   size_t in_flight = 0;
   size_t jobs = 0;
+  size_t leases = 0;
   int64_t loads = 0;
   int64_t evictions = 0;
   EngineStats stats;            // of the loaded engine (zero when not loaded)
+};
+
+class EnginePool;
+
+// A loaded model, pinned while the lease lives. Move-only; an empty lease (default-made) pins nothing.
+class ModelLease {
+ public:
+  struct Model;
+  ModelLease() = default;
+  ModelLease(ModelLease&& other) noexcept;
+  ModelLease& operator=(ModelLease&& other) noexcept;
+  ModelLease(const ModelLease&) = delete;
+  ModelLease& operator=(const ModelLease&) = delete;
+  ~ModelLease();
+
+  explicit operator bool() const { return model_ != nullptr; }
+  JobRunner& runner() const;
+  const std::string& id() const;
+  // Gives the pin back now (the destructor does it too).
+  void release();
+
+ private:
+  friend class EnginePool;
+  ModelLease(EnginePool* pool, std::shared_ptr<Model> model);
+  EnginePool* pool_ = nullptr;
+  std::shared_ptr<Model> model_;
 };
 
 class EnginePool {
@@ -57,6 +91,8 @@ class EnginePool {
   using OnJobIdle = std::function<void(std::shared_ptr<Job>)>;
   EnginePool(EnginePoolOptions options, OnJobIdle on_job_idle);
   ~EnginePool();
+  EnginePool(const EnginePool&) = delete;
+  EnginePool& operator=(const EnginePool&) = delete;
 
   // The local model ids, then "endpoint" models (any other name) when endpoints are configured.
   std::vector<std::string> local_ids() const;
@@ -66,24 +102,29 @@ class EnginePool {
   // (naming the served models).
   Expected<std::string> resolve(const std::string& model) const;
 
-  // The runner for a resolved model id, loading the model first if needed. The runner stays valid until
-  // shutdown() or until the model is unloaded, which never happens while it holds a job or work.
-  Expected<JobRunner*> acquire(const std::string& id);
+  // A lease on the model with this resolved id, loading it first if needed (or waiting for the load
+  // another caller started). kUnavailable: every model slot is pinned now, or the pool is shutting down;
+  // kNotFound, kOutOfMemory or the engine's error: the model cannot be loaded at all.
+  Expected<ModelLease> acquire(const std::string& id);
 
   std::vector<ModelView> views() const;
-  // Stops every runner (work in flight finishes for up to `grace_s`), then unloads everything.
+  // Stops every runner (work in flight finishes for up to `grace_s`, then is cancelled), resolves every
+  // interactive request still waiting (503), and unloads what no lease holds. Returns within about
+  // `grace_s` + a few seconds whatever the engines do. Idempotent.
   void shutdown(double grace_s);
 
  private:
-  struct Loaded;
-  Status make_room(std::unique_lock<std::mutex>& lock, const std::string& for_id);
+  friend class ModelLease;
+  using Model = ModelLease::Model;
   Status check_fits(const LocalModel& model) const;
-  void unload(const std::string& id, std::unique_lock<std::mutex>& lock);
+  Status load(Model& model, const std::string& id);
+  void give_back(Model& model);
 
   EnginePoolOptions options_;
   OnJobIdle on_job_idle_;
   mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<Loaded>> loaded_;
+  std::condition_variable cv_;  // a load finished
+  std::map<std::string, std::shared_ptr<Model>> models_;  // loaded or loading
   std::map<std::string, int64_t> loads_, evictions_;
   uint64_t use_clock_ = 0;
   bool shut_down_ = false;

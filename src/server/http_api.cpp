@@ -1,9 +1,15 @@
 #include "server/http_api.h"
 
 #include <httplib.h>
+#include <netdb.h>
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cstring>
 
 #include "core/files.h"
 #include "core/log.h"
+#include "server/connection_gate.h"
 #include "server/ids.h"
 #include "server/status_page.h"
 
@@ -42,8 +48,13 @@ void send_error(httplib::Response& res, int status, const std::string& message, 
                         {"code", code.empty() ? nlohmann::json() : nlohmann::json(code)}}}});
 }
 
+// Seconds a client is told to wait before it tries again after a 503 (a model slot or the server busy).
+constexpr const char* kRetryAfterS = "2";
+
 void send_error(httplib::Response& res, const Error& e) {
-  send_error(res, http_status(e.code), e.message, std::string(error_code_name(e.code)));
+  const int status = http_status(e.code);
+  if (status == 503 || status == 429) res.set_header("Retry-After", kRetryAfterS);
+  send_error(res, status, e.message, std::string(error_code_name(e.code)));
 }
 
 template <class T>
@@ -57,6 +68,104 @@ size_t list_limit(const httplib::Request& req) {
   const long n = std::strtol(req.get_param_value("limit").c_str(), nullptr, 10);
   return static_cast<size_t>(std::clamp<long>(n, 1, 100));
 }
+
+// The stream httplib reads a request from and writes its answer to: first the bytes the gate already
+// read, then the socket; every read and write waits at most its timeout, so a client that stops
+// sending or reading holds a worker for that long, not for ever.
+class GateStream final : public httplib::Stream {
+ public:
+  GateStream(GateConnection& c, int read_timeout_ms, int write_timeout_ms)
+      : c_(c), read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms) {}
+  ~GateStream() override { c_.buffered.erase(0, pos_); }  // what is left belongs to the next request
+
+  bool is_readable() const override { return pos_ < c_.buffered.size() || wait(POLLIN, read_timeout_ms_); }
+  bool is_writable() const override { return wait(POLLOUT, write_timeout_ms_); }
+  ssize_t read(char* ptr, size_t size) override {
+    if (pos_ >= c_.buffered.size()) {
+      c_.buffered.clear();
+      pos_ = 0;
+      if (!wait(POLLIN, read_timeout_ms_)) return -1;
+      char buf[16384];
+      const ssize_t n = ::recv(c_.fd, buf, sizeof buf, 0);
+      if (n <= 0) return n;
+      c_.buffered.assign(buf, static_cast<size_t>(n));
+    }
+    const size_t n = std::min(size, c_.buffered.size() - pos_);
+    std::memcpy(ptr, c_.buffered.data() + pos_, n);
+    pos_ += n;
+    return static_cast<ssize_t>(n);
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!wait(POLLOUT, write_timeout_ms_)) return -1;
+    return ::send(c_.fd, ptr, size, MSG_NOSIGNAL);
+  }
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { address(true, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { address(false, ip, port); }
+  socket_t socket() const override { return c_.fd; }
+
+ private:
+  bool wait(short events, int timeout_ms) const {
+    pollfd p{c_.fd, events, 0};
+    int r;
+    while ((r = ::poll(&p, 1, timeout_ms)) < 0 && errno == EINTR) {
+    }
+    return r > 0 && (p.revents & (events | POLLHUP));
+  }
+  void address(bool peer, std::string& ip, int& port) const {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof addr;
+    auto* sa = reinterpret_cast<sockaddr*>(&addr);
+    if ((peer ? ::getpeername(c_.fd, sa, &len) : ::getsockname(c_.fd, sa, &len)) != 0) return;
+    char host[NI_MAXHOST], serv[NI_MAXSERV];
+    if (::getnameinfo(sa, len, host, sizeof host, serv, sizeof serv, NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+      ip = host;
+      port = std::atoi(serv);
+    }
+  }
+  GateConnection& c_;
+  size_t pos_ = 0;
+  const int read_timeout_ms_;
+  const int write_timeout_ms_;
+};
+
+// cpp-httplib's server with the ConnectionGate in front: its accept loop hands each socket to the
+// gate at once (the task queue runs the hand-over inline), and the gate's workers run httplib's request
+// handling over a GateStream. httplib's own thread pool is never used.
+class GatedServer final : public httplib::Server {
+ public:
+  GatedServer(GateOptions gate, int read_timeout_ms, int write_timeout_ms)
+      : read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms),
+        gate_(gate, [this](GateConnection& c) { return serve_one(c); }) {
+    new_task_queue = [] { return new InlineQueue; };
+  }
+  void begin_stop() {
+    gate_.begin_stop();
+    stop();
+  }
+  void join() { gate_.join(); }
+
+ private:
+  struct InlineQueue final : httplib::TaskQueue {
+    void enqueue(std::function<void()> fn) override { fn(); }
+    void shutdown() override {}
+  };
+  bool process_and_close_socket(socket_t sock) override {
+    gate_.add(sock);
+    return true;
+  }
+  bool serve_one(GateConnection& c) {
+    GateStream stream(c, read_timeout_ms_, write_timeout_ms_);
+    const bool close = gate_.stopping() || c.requests + 1 >= kMaxRequestsPerConnection;
+    bool closed = false;
+    const bool ok = process_request(stream, close, closed, nullptr);
+    c.requests++;
+    return ok && !closed && !close;
+  }
+  static constexpr int kMaxRequestsPerConnection = 1000;
+  const int read_timeout_ms_;
+  const int write_timeout_ms_;
+  ConnectionGate gate_;  // last: its workers use the members above, and stop before they go
+};
 
 }  // namespace
 
@@ -85,9 +194,11 @@ bool json_nesting_exceeds(std::string_view text, int limit) {
 struct HttpApi::Impl {
   HttpApiOptions options;
   BatchService& service;
-  httplib::Server server;
+  GatedServer server;
 
-  Impl(HttpApiOptions o, BatchService& s) : options(std::move(o)), service(s) {}
+  Impl(HttpApiOptions o, BatchService& s)
+      : options(std::move(o)), service(s),
+        server(options.gate, static_cast<int>(options.read_timeout_s * 1000), static_cast<int>(options.write_timeout_s * 1000)) {}
 
   // The body as JSON, or an error already sent.
   std::optional<nlohmann::json> json_body(const httplib::Request& req, httplib::Response& res) {
@@ -228,7 +339,10 @@ HttpApi::HttpApi(HttpApiOptions options, BatchService& service)
   impl_->guards();
 }
 
-HttpApi::~HttpApi() { stop(); }
+HttpApi::~HttpApi() {
+  stop();
+  impl_->server.join();
+}
 
 Expected<int> HttpApi::bind() {
   const std::string& host = impl_->options.host;
@@ -242,8 +356,11 @@ Expected<int> HttpApi::bind() {
   return port;
 }
 
-void HttpApi::listen() { impl_->server.listen_after_bind(); }
+void HttpApi::listen() {
+  impl_->server.listen_after_bind();
+  impl_->server.join();  // the requests that were running when stop() came
+}
 
-void HttpApi::stop() { impl_->server.stop(); }
+void HttpApi::stop() { impl_->server.begin_stop(); }
 
 }  // namespace batchwise

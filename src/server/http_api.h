@@ -5,7 +5,11 @@
 // every path but /health needs `Authorization: Bearer KEY` (compared in constant time). No CORS header
 // is sent unless an origin is named.
 //
-// Threads: cpp-httplib's pool serves requests; listen() blocks until stop() is called from another thread.
+// Connections wait in a ConnectionGate (connection_gate.h) until their request head is whole, so slow
+// clients hold no thread; the gate's workers run the handlers.
+//
+// Threads: the gate's workers serve requests; listen() blocks until stop() is called from another
+// thread, then until the requests running then have ended.
 #pragma once
 
 #include <cstddef>
@@ -14,6 +18,7 @@
 
 #include "core/status.h"
 #include "server/batch_service.h"
+#include "server/connection_gate.h"
 
 namespace batchwise {
 
@@ -25,6 +30,9 @@ struct HttpApiOptions {
   size_t max_file_bytes = 200u << 20;       // an upload over this is 413
   size_t max_json_body_bytes = 32u << 20;   // other request bodies
   int max_json_depth = 64;                  // nesting deeper than this is refused before it is parsed
+  GateOptions gate;                         // connections: how many, head timeout and size, workers
+  double read_timeout_s = 10;               // a request's body: the longest wait for its next bytes
+  double write_timeout_s = 10;              // an answer: the longest wait for the client to take more
 };
 
 class HttpApi {

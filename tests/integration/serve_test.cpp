@@ -37,7 +37,7 @@ TEST(Serve, ABatchGoesFromValidatingToCompletedWithEveryCustomIdOnce) {
   EXPECT_EQ(ids.size(), 40u);
   for (const auto& [id, n] : ids) EXPECT_EQ(n, 1) << id;
   EXPECT_EQ(out.front()["response"]["body"]["object"], "chat.completion");
-  EXPECT_TRUE(serve.content(done["error_file_id"]).empty());
+  EXPECT_TRUE(done["error_file_id"].is_null()) << "an error file only when there are errors";
   const json file = serve.get("/v1/files/" + done["output_file_id"].get<std::string>());
   EXPECT_EQ(file["purpose"], "batch_output");
   EXPECT_GT(file["bytes"].get<int64_t>(), 0);
@@ -76,15 +76,24 @@ TEST(Serve, ACancelledBatchKeepsWhatItFinishedAndAnExpiredOneToo) {
   const std::string file_id = serve.upload(test::serve_batch_file(400, 16));
   const std::string id = serve.create_batch(file_id)["id"];
   serve.wait(id, [](const json& b) { return b["request_counts"].value("completed", 0) >= 5; });
-  auto res = serve.http().Post(("/v1/batches/" + id + "/cancel").c_str(), "", "application/json");
-  ASSERT_TRUE(res && res->status == 200);
-  EXPECT_EQ(json::parse(res->body)["status"], "cancelling");
+  // As OpenAI's docs write it: a POST with no body at all (no Content-Length).
+  const auto res = test::run_shell("curl -s -X POST " + serve.url() + "/v1/batches/" + id + "/cancel");
+  ASSERT_EQ(res.exit_code, 0);
+  EXPECT_EQ(json::parse(res.out, nullptr, false).value("status", ""), "cancelling") << res.out;
   const json cancelled = serve.wait(id, finished);
   EXPECT_EQ(cancelled["status"], "cancelled");
   const int64_t kept = cancelled["request_counts"]["completed"];
   EXPECT_GE(kept, 5);
   EXPECT_LT(kept, 400);
   EXPECT_EQ(static_cast<int64_t>(serve.content(cancelled["output_file_id"]).size()), kept);
+  // Every input line is accounted for once: done, or in the error file as batch_cancelled.
+  const auto errors = serve.content(cancelled["error_file_id"]);
+  EXPECT_EQ(static_cast<int64_t>(errors.size()), 400 - kept);
+  for (const auto& e : errors) EXPECT_EQ(e["error"]["code"], "batch_cancelled") << e.dump();
+  auto all = test::custom_id_counts(serve.content(cancelled["output_file_id"]));
+  for (const auto& [cid, n] : test::custom_id_counts(errors)) all[cid] += n;
+  EXPECT_EQ(all.size(), 400u);
+  for (const auto& [cid, n] : all) EXPECT_EQ(n, 1) << cid;
 
   const std::string expiring = serve.create_batch(file_id, "2s")["id"];
   const json expired = serve.wait(expiring, finished);
@@ -92,6 +101,11 @@ TEST(Serve, ACancelledBatchKeepsWhatItFinishedAndAnExpiredOneToo) {
   EXPECT_TRUE(expired["expired_at"].is_number());
   EXPECT_EQ(static_cast<int64_t>(serve.content(expired["output_file_id"]).size()),
             expired["request_counts"]["completed"].get<int64_t>());
+  if (expired["request_counts"]["completed"] < 400) {
+    const auto left = serve.content(expired["error_file_id"]);
+    EXPECT_EQ(static_cast<int64_t>(left.size()), 400 - expired["request_counts"]["completed"].get<int64_t>());
+    for (const auto& e : left) EXPECT_EQ(e["error"]["code"], "batch_expired") << e.dump();
+  }
 }
 
 TEST(Serve, DownloadsDuringABatchGiveTheResultsSoFar) {

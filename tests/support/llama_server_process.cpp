@@ -101,6 +101,15 @@ int ServerProcess::interrupt(double timeout_s) {
   return -1;
 }
 
+bool ServerProcess::alive(int* exit_status) {
+  if (pid_ <= 0) return false;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) != pid_) return true;
+  pid_ = -1;
+  if (exit_status) *exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  return false;
+}
+
 ServerProcess::~ServerProcess() {
   if (pid_ <= 0) return;
   ::kill(pid_, SIGTERM);

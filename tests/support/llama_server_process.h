@@ -28,6 +28,9 @@ class ServerProcess {
   void kill_hard();
   // SIGINT (Ctrl-C); returns the exit status, or -1 when it did not exit within `timeout_s`.
   int interrupt(double timeout_s);
+  // Whether the process is still running; when it is not, `exit_status` says how it ended (the exit
+  // code, or -signal when a signal ended it).
+  bool alive(int* exit_status = nullptr);
 
  private:
   ServerProcess(pid_t pid, int port) : pid_(pid), port_(port) {}

@@ -25,7 +25,8 @@ std::string serve_batch_file(int n, int max_tokens, const std::string& model) {
   return text;
 }
 
-Serve::Serve(const std::filesystem::path& state, std::vector<std::string> extra) : state_(state) {
+Serve::Serve(const std::filesystem::path& state, std::vector<std::string> extra, std::string shell_prefix)
+    : state_(state), shell_prefix_(std::move(shell_prefix)) {
   ensure_tiny_model();
   start(std::move(extra));
 }
@@ -35,6 +36,11 @@ void Serve::start(std::vector<std::string> extra) {
   std::vector<std::string> argv = {BATCHWISE_BIN, "serve", "--port", std::to_string(port), "--state", state_.string(),
                                    "--parallel", "8", "-c", "8192"};
   argv.insert(argv.end(), extra.begin(), extra.end());
+  if (!shell_prefix_.empty()) {
+    std::string line = shell_prefix_ + " exec";
+    for (const auto& a : argv) line += " " + shell_quote(a);
+    argv = {"bash", "-c", line};
+  }
   std::string error;
   process_ = ServerProcess::start(argv, port, state_.string() + ".log", 60, &error);
   ASSERT_TRUE(process_) << error << "\n" << run_shell("cat " + shell_quote(state_.string() + ".log")).out;

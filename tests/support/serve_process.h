@@ -17,7 +17,10 @@ namespace batchwise::test {
 
 class Serve {
  public:
-  explicit Serve(const std::filesystem::path& state, std::vector<std::string> extra = {});
+  // `shell_prefix`: shell commands run before serve in the same process (`ulimit -f 400;`), for tests
+  // of resource limits; empty: serve is started directly.
+  explicit Serve(const std::filesystem::path& state, std::vector<std::string> extra = {},
+                 std::string shell_prefix = "");
   httplib::Client& http() { return *client_; }
   ServerProcess& process() { return *process_; }
   std::string url() const { return process_->url(); }
@@ -34,6 +37,7 @@ class Serve {
  private:
   void start(std::vector<std::string> extra);
   std::filesystem::path state_;
+  std::string shell_prefix_;
   std::unique_ptr<ServerProcess> process_;
   std::unique_ptr<httplib::Client> client_;
 };

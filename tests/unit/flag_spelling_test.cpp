@@ -16,6 +16,12 @@ TEST(FlagSpelling, LlamaCppShortNamesBecomeLongNames) {
   EXPECT_TRUE(rewrite_flag_spellings({"bw", "run", "-np", "8"}).notes.empty());
 }
 
+TEST(FlagSpelling, ServeTakesRunsLlamaCppSpellingsOfTheFlagsItShares) {
+  // `serve -np 8` answered "did you mean -h?" while `run -np 8` worked.
+  EXPECT_EQ(rewritten({"bw", "serve", "-np", "8", "-ngl", "99"}),
+            (std::vector<std::string>{"bw", "serve", "--parallel", "8", "--n-gpu-layers", "99"}));
+}
+
 TEST(FlagSpelling, BareFlashAttnMeansOnAndTakesAValue) {
   EXPECT_EQ(rewritten({"bw", "run", "-fa", "in.jsonl"}), (std::vector<std::string>{"bw", "run", "--flash-attn", "on", "in.jsonl"}));
   EXPECT_EQ(rewritten({"bw", "run", "-fa", "off"}), (std::vector<std::string>{"bw", "run", "--flash-attn", "off"}));

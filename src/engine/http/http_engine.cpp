@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "engine/http/observed_timeout.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "engine/http/endpoint_probe.h"
 #include "engine/http/http_transport.h"
 #include "engine/http/openai_response.h"
@@ -74,7 +75,7 @@ class HttpEngineImpl final : public HttpEngine {
   Status start(Callback on_done) override {
     on_done_ = std::move(on_done);
     BW_TRY(probe_endpoints());
-    thread_ = std::thread([this] { loop(); });
+    thread_ = run_thread("http engine", [this] { loop(); }, [this](const std::string& what) { fail_all(what); });
     return {};
   }
 
@@ -521,6 +522,25 @@ class HttpEngineImpl final : public HttpEngine {
     result.completion_tokens = usage.completion_tokens;
     result.raw_body = std::move(r.body);
     deliver(std::move(result));
+  }
+
+  // The loop's exception boundary: every request it held gets an error and no more are taken, so no
+  // caller waits for an answer the ended loop cannot give.
+  void fail_all(const std::string& what) {
+    std::deque<Queued> incoming;
+    {
+      std::lock_guard lock(mu_);
+      stop_requested_ = true;
+      incoming.swap(incoming_);
+    }
+    space_cv_.notify_all();
+    const Error error{ErrorCode::kInternal, "internal error in the HTTP engine: " + what};
+    const double now = now_s();
+    for (const Queued& q : incoming) deliver_error(q, error, 0, now);
+    for (const Queued& q : pending_) deliver_error(q, error, 0, now);
+    pending_.clear();
+    for (const auto& [id, flight] : flights_) deliver_error(flight.queued, error, flight.sent_s, now);
+    flights_.clear();
   }
 
   void deliver_error(const Queued& q, Error error, double sent_s, double now, int status_code = 0) {

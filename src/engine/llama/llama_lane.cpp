@@ -7,6 +7,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "engine/llama/generation_params.h"
 #include "engine/llama/llama_handles.h"
 #include "engine/llama/llama_response.h"
@@ -75,7 +76,7 @@ class Lane final : public LlamaLane {
 
   void start(int helper_threads) override {
     row_pool_ = std::make_unique<ParallelRows>(helper_threads);
-    thread_ = std::thread([this] { loop(); });
+    thread_ = run_thread("llama lane", [this] { loop(); }, [this](const std::string& what) { for (auto& s : active_) emit(*s, Error{ErrorCode::kEngine, "internal error in the engine: " + what}); active_.clear(); shared_.queue.stop(false); });
   }
 
   void join() override {
