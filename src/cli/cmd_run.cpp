@@ -323,7 +323,7 @@ Verb add_run_command(CLI::App& app) {
          "--attention", [f](const std::string& v) { f->engine.sparse_attention = v == "sparse"; },
          "dense: each token attends to every KV cell of its lane, masked (llama.cpp's own way); sparse: only to "
          "the cells of its own sequence (a shared prefix and its own tokens), gathered on the GPU: experimental, "
-         "its CUDA answers did not yet match dense (docs/run.md). Needs flash attention (default: dense)")
+         "that its CUDA answers equal dense's is not yet shown (docs/run.md). Needs flash attention (default: dense)")
       ->check(CLI::IsMember({"sparse", "dense"}));
   sub->add_flag("--device-sampling", f->engine.device_sampling,
                 "greedy argmax inside llama.cpp's graph: one token per sequence leaves the GPU, not its logits");

@@ -88,6 +88,14 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
   out << text;
 }
 
+nlohmann::json plan_json(std::vector<std::string> args) {
+  args.insert(args.begin(), "plan");
+  args.push_back("--json");
+  const auto r = run_batchwise(args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return r.exit_code == 0 ? nlohmann::json::parse(r.out) : nlohmann::json::object();
+}
+
 std::map<std::string, int> custom_id_counts(const std::vector<nlohmann::json>& lines) {
   std::map<std::string, int> counts;
   for (const auto& l : lines) counts[l.value("custom_id", "")]++;

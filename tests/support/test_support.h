@@ -51,6 +51,9 @@ void write_text(const std::filesystem::path& path, const std::string& text);
 std::filesystem::path write_chat_requests(const std::filesystem::path& dir, int n, const std::string& name = "in",
                                           const std::string& id_prefix = "r");
 
+// `batchwise plan ARGS --json`, parsed; a failed run fails the test and gives an empty object.
+nlohmann::json plan_json(std::vector<std::string> args);
+
 // custom_id -> how many times it appears in a batch output/error file.
 std::map<std::string, int> custom_id_counts(const std::vector<nlohmann::json>& lines);
 

@@ -16,13 +16,7 @@ namespace {
 
 using nlohmann::json;
 
-json plan_json(std::vector<std::string> args) {
-  args.insert(args.begin(), "plan");
-  args.push_back("--json");
-  const auto r = test::run_batchwise(args);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return r.exit_code == 0 ? json::parse(r.out) : json::object();
-}
+using test::plan_json;
 
 int64_t total(const json& memory) {
   return memory["weights_bytes"].get<int64_t>() + memory["kv_cache_bytes"].get<int64_t>() +

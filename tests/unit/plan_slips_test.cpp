@@ -12,13 +12,7 @@ namespace {
 
 using nlohmann::json;
 
-json plan_json(std::vector<std::string> args) {
-  args.insert(args.begin(), "plan");
-  args.push_back("--json");
-  const auto r = test::run_batchwise(args);
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return r.exit_code == 0 ? json::parse(r.out) : json::object();
-}
+using test::plan_json;
 
 TEST(PlanSlips, NoTipSaysAFigureInsteadOfTheSameFigure) {
   // The tiny model's compute buffer is its logits: with or without flash attention it prints alike.
