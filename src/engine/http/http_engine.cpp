@@ -343,7 +343,7 @@ class HttpEngineImpl final : public HttpEngine {
         if (!pool_.view(f.endpoint).up) {
           log_warn("endpoint " + url + " let requests time out repeatedly: taken out until a health check passes");
         }
-        deliver_error(f.queued, {ErrorCode::kTimeout, timeout_message(url, f.timeout_s)}, f.sent_s, now);
+        deliver_error(f.queued, {ErrorCode::kTimeout, url + ": " + timeout_.describe_timeout(f.timeout_s)}, f.sent_s, now);
         return;
       }
       case TransportFailure::kTooLarge:
@@ -405,18 +405,6 @@ class HttpEngineImpl final : public HttpEngine {
     deliver(std::move(result));
   }
 
-  std::string timeout_message(const std::string& url, double limit_s) const {
-    char buf[256];
-    if (limit_s < options_.request_timeout_s) {
-      std::snprintf(buf, sizeof buf, ": no complete answer within %.0f s (%.3g x the p99 of recent answers, %.1f s; "
-                    "--timeout-p99-multiple sets the multiple, 0 turns it off)", limit_s, options_.timeout_p99_multiple,
-                    timeout_.p99_s());
-    } else {
-      std::snprintf(buf, sizeof buf, ": no complete answer within %g s (--request-timeout)", limit_s);
-    }
-    return url + buf;
-  }
-
   bool stopping() const {
     std::lock_guard lock(mu_);
     return stop_requested_;
@@ -440,7 +428,7 @@ class HttpEngineImpl final : public HttpEngine {
     char why[320];
     std::snprintf(why, sizeof why,
                   "endpoint %s stalled: %d requests in flight and no answer for %.1f s (the stall limit: %s)", url.c_str(),
-                  in_flight, pool_.owed_for_s(i, now), stall_limit_text().c_str());
+                  in_flight, pool_.owed_for_s(i, now), timeout_.describe_stall_limit().c_str());
     if (pool_.all_stalled()) {
       log_warn(std::string(why) + "; no endpoint is left: the run stops, the requests not done stay pending");
       std::lock_guard lock(mu_);
@@ -460,17 +448,6 @@ class HttpEngineImpl final : public HttpEngine {
       pending_.push_front(std::move(it->second.queued));
       flights_.erase(it);
     }
-  }
-
-  std::string stall_limit_text() const {
-    char buf[200];
-    if (timeout_.observed()) {
-      std::snprintf(buf, sizeof buf, "%.3g x the p99 of recent answers, %.2f s, at least %g s", options_.timeout_p99_multiple,
-                    timeout_.p99_s(), options_.timeout_floor_s);
-    } else {
-      std::snprintf(buf, sizeof buf, "--request-timeout %g s, until 32 answers give a p99", options_.request_timeout_s);
-    }
-    return buf;
   }
 
   EngineResult base_result(const Queued& q, double sent_s, double now) const {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace batchwise {
 
@@ -32,6 +33,28 @@ void ObservedTimeout::recompute() {
   p99_s_ = sorted[k];
   limit_s_ = std::clamp(o_.p99_multiple * p99_s_, std::min(o_.floor_s, o_.fixed_limit_s), o_.fixed_limit_s);
   observed_ = limit_s_ < o_.fixed_limit_s;
+}
+
+std::string ObservedTimeout::describe_timeout(double limit_s) const {
+  char buf[256];
+  if (limit_s < o_.fixed_limit_s) {
+    std::snprintf(buf, sizeof buf, "no complete answer within %.0f s (%.3g x the p99 of recent answers, %.1f s; "
+                  "--timeout-p99-multiple sets the multiple, 0 turns it off)", limit_s, o_.p99_multiple, p99_s_);
+  } else {
+    std::snprintf(buf, sizeof buf, "no complete answer within %g s (--request-timeout)", limit_s);
+  }
+  return buf;
+}
+
+std::string ObservedTimeout::describe_stall_limit() const {
+  char buf[200];
+  if (observed_) {
+    std::snprintf(buf, sizeof buf, "%.3g x the p99 of recent answers, %.2f s, at least %g s", o_.p99_multiple, p99_s_,
+                  o_.floor_s);
+  } else {
+    std::snprintf(buf, sizeof buf, "--request-timeout %g s, until %zu answers give a p99", o_.fixed_limit_s, o_.min_answers);
+  }
+  return buf;
 }
 
 }  // namespace batchwise

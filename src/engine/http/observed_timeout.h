@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 #include <vector>
 
 namespace batchwise {
@@ -27,6 +28,11 @@ class ObservedTimeout {
   // Whether limit_s() comes from observed answers (for the timeout's message).
   bool observed() const { return observed_; }
   double p99_s() const { return p99_s_; }
+
+  // For the user: "no complete answer within 120 s (4 x the p99 …)" for a request that waited `limit_s`.
+  std::string describe_timeout(double limit_s) const;
+  // The limit past which an endpoint with nothing answered counts as stalled, and where it comes from.
+  std::string describe_stall_limit() const;
 
  private:
   void recompute();
