@@ -34,9 +34,8 @@ struct LlamaEngineOptions {
   // Each token attends only to the KV cells its own sequence carries (the shared prefix and its own), not to
   // every cell of its lane: our patch of llama.cpp (patches/llama.cpp/) sets a bound on the cells a query sees,
   // and CUDA's flash attention then gathers, per tile of 8 queries, the cells they see together (the prefix
-  // once). It gives the results of attending over every cell, masked, on the CPU; on CUDA that is not yet
-  // shown (docs/run.md): off by default. Needs flash attention; on a CPU
-  // the masked cells are skipped already, so the two paths compute the same.
+  // once). Needs flash attention. On a CPU the masked cells are skipped already, so the two paths compute the
+  // same; that CUDA's answers equal dense's is not yet shown (docs/run.md): off by default.
   bool sparse_attention = false;
   std::string cache_type_k = "f16";  // KV cache types by ggml's names (f16, q8_0, q4_0, ...)
   std::string cache_type_v = "f16";

@@ -76,7 +76,7 @@ class Lane final : public LlamaLane {
 
   void start(int helper_threads) override {
     row_pool_ = std::make_unique<ParallelRows>(helper_threads);
-    thread_ = run_thread("llama lane", [this] { loop(); }, [this](const std::string& what) { for (auto& s : active_) emit(*s, Error{ErrorCode::kEngine, "internal error in the engine: " + what}); active_.clear(); shared_.queue.stop(false); });
+    thread_ = run_thread("llama lane", [this] { loop(); }, [this](const std::string& what) { fail_all(what); });
   }
 
   void join() override {
@@ -93,6 +93,13 @@ class Lane final : public LlamaLane {
     }
     for (auto& s : active_) emit(*s, Error{ErrorCode::kCancelled, "stopped before the request finished"});
     active_.clear();
+  }
+
+  // An exception escaped the loop: every sequence fails with it and the engine stops taking work.
+  void fail_all(const std::string& what) {
+    for (auto& s : active_) emit(*s, Error{ErrorCode::kEngine, "internal error in the engine: " + what});
+    active_.clear();
+    shared_.queue.stop(false);
   }
 
   // Moves prepared requests into free sequences while KV cells and sequence ids allow.
