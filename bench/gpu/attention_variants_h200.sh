@@ -14,7 +14,7 @@ export LD_LIBRARY_PATH="/tmp/bwdeps/usr/lib/x86_64-linux-gnu:/tmp/bwdeps/lib/x86
 TESTS=1 SKIP_SERVER=1 EXTRA_TARGETS="batchwise_integration_tests" $seed build || exit 1
 MODELS=f16 $seed models || exit 1
 model=$root/build-gpu/models/llama-3.1-8b-f16.gguf
-IFS=';' read -ra variants <<< "${VARIANTS:-DEFAULT=1;GGML_CUDA_SPARSE_UNION_CAP=0;LLAMA_KQ_MASK_SCAN=1}"
+IFS=';' read -ra variants <<< "${VARIANTS:-DEFAULT=1;GGML_CUDA_SPARSE_UNION_CAP=0}"
 i=0
 for v in "${variants[@]}"; do
   i=$((i + 1))

@@ -2,7 +2,7 @@
 // the real binary on one lane, with the mixes a lane meets — a prefix shared by all of a group, by some, by
 // none, two prefixes in one lane, sequences finishing and starting mid-lane. LLAMA_SPARSE_KV_CHECK=1 makes our
 // llama.cpp patch count every mask row against the bound the attention carries (abort if one row sees more
-// cells: on a GPU the sparse kernel would drop them) and build each mask both ways (abort if they differ).
+// cells: on a GPU the sparse kernel would drop them), and every 8 rows against what they may see together.
 //
 // On a CPU both paths run the same flash-attention kernel (it skips masked cells already), so the answers must
 // match as closely as two runs of one path; on a GPU (BATCHWISE_ATTENTION_TEST_MODEL=an 8B-shaped GGUF) the
