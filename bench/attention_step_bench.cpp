@@ -10,58 +10,20 @@
 //
 // Prints one JSON line per (filler, attention): step time split into llama_decode's host parts (graph, inputs,
 // launch) and the wait for the device, in milliseconds per step.
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "llama.h"
+#include "llama_bench_support.h"
 
 namespace {
 
 double now_ms() {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-struct Batch {
-  llama_batch b;
-  explicit Batch(int n) : b(llama_batch_init(n, 0, 1)) {}
-  ~Batch() { llama_batch_free(b); }
-  void clear() { b.n_tokens = 0; }
-  void add(llama_token t, llama_pos pos, llama_seq_id seq, bool logits) {
-    const int i = b.n_tokens++;
-    b.token[i] = t, b.pos[i] = pos, b.n_seq_id[i] = 1, b.seq_id[i][0] = seq, b.logits[i] = logits;
-  }
-};
-
-bool decode(llama_context* ctx, Batch& batch) {
-  const int rc = llama_decode(ctx, batch.b);
-  if (rc != 0) std::fprintf(stderr, "llama_decode returned %d\n", rc);
-  llama_synchronize(ctx);
-  return rc == 0;
-}
-
-// Evaluates `n` tokens of `seq` from position `pos0`, in chunks of `chunk`.
-bool prefill(llama_context* ctx, Batch& batch, std::mt19937& rng, int n_vocab, llama_seq_id seq, int pos0, int n, int chunk) {
-  for (int done = 0; done < n;) {
-    batch.clear();
-    const int m = std::min(chunk, n - done);
-    for (int k = 0; k < m; ++k) batch.add(static_cast<llama_token>(rng() % n_vocab), pos0 + done + k, seq, done + k + 1 == n);
-    if (!decode(ctx, batch)) return false;
-    done += m;
-  }
-  return true;
-}
-
-std::vector<int> parse_list(const char* s) {
-  std::vector<int> out;
-  std::stringstream in(s);
-  for (std::string item; std::getline(in, item, ',');) out.push_back(std::atoi(item.c_str()));
-  return out;
 }
 
 }  // namespace
@@ -75,10 +37,10 @@ int main(int argc, char** argv) {
   const int n_prefix = argc > 3 ? std::atoi(argv[3]) : 2048;
   const int n_own = argc > 4 ? std::atoi(argv[4]) : 52;
   const int n_steps = argc > 5 ? std::atoi(argv[5]) : 16;
-  const std::vector<int> fillers = parse_list(argc > 6 ? argv[6] : "0,4096,8192,16384");
+  const std::vector<int> fillers = bench::parse_list(argc > 6 ? argv[6] : "0,4096,8192,16384");
   const int max_filler = *std::max_element(fillers.begin(), fillers.end());
 
-  llama_log_set([](ggml_log_level level, const char* text, void*) { if (level >= GGML_LOG_LEVEL_WARN) std::fputs(text, stderr); }, nullptr);
+  bench::quiet_llama_log();
   llama_backend_init();
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = 999;
@@ -87,7 +49,7 @@ int main(int argc, char** argv) {
   const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
 
   // Sequences 0..S-1 are requests, S holds the prefix (a prefix slot), S+1 the filler.
-  const llama_seq_id prefix_seq = n_seq, filler_seq = n_seq + 1;
+  const llama_seq_id filler_seq = n_seq + 1;
   llama_context_params cp = llama_context_default_params();
   cp.n_ctx = static_cast<uint32_t>(n_prefix + n_seq * (n_own + n_steps * 4 + 8) + max_filler + 4096);
   cp.n_batch = 4096;
@@ -98,25 +60,16 @@ int main(int argc, char** argv) {
   cp.no_perf = true;
   llama_context* ctx = llama_init_from_model(model, cp);
   if (ctx == nullptr) return 1;
-  llama_memory_t mem = llama_get_memory(ctx);
 
   std::mt19937 rng(1);
-  Batch batch(4096);
-  if (!prefill(ctx, batch, rng, n_vocab, prefix_seq, 0, n_prefix, 1024)) return 1;
-  for (int s = 0; s < n_seq; ++s) llama_memory_seq_cp(mem, prefix_seq, s, 0, n_prefix);
-  // Each request's own tokens, 16 requests per llama_decode.
-  for (int s0 = 0; s0 < n_seq; s0 += 16) {
-    batch.clear();
-    for (int s = s0; s < std::min(n_seq, s0 + 16); ++s) {
-      for (int k = 0; k < n_own; ++k) batch.add(static_cast<llama_token>(rng() % n_vocab), n_prefix + k, s, false);
-    }
-    if (!decode(ctx, batch)) return 1;
-  }
-  std::vector<int> pos(n_seq, n_prefix + n_own);
+  bench::Batch batch(4096);
+  std::vector<int> pos = bench::fill_seed_lane(ctx, batch, rng, n_vocab, n_seq, n_prefix, n_own);
+  if (pos.empty()) return 1;
+  llama_memory_t mem = llama_get_memory(ctx);
 
   for (int filler : fillers) {
     llama_memory_seq_rm(mem, filler_seq, -1, -1);
-    if (filler > 0 && !prefill(ctx, batch, rng, n_vocab, filler_seq, 0, filler, 1024)) return 1;
+    if (filler > 0 && !bench::prefill(ctx, batch, rng, n_vocab, filler_seq, 0, filler, 1024)) return 1;
     // ATTENTION=dense or sparse runs only that one (a profiler then sees one path).
     const char* only = std::getenv("ATTENTION");
     for (const bool sparse : {false, true}) {

@@ -1,54 +1,79 @@
 #!/usr/bin/env bash
-# Issue 25 on one GPU, in one call (a fresh machine each time): where a lane's step goes and what sparse
-# attention changes, then whether it is right, then the seed workload with both paths.
-#   1. build: batchwise (CUDA), attention_step_bench, the integration tests (bench/gpu/seed_h100.sh build)
-#   2. attention_step_bench on Llama-3.1-8B-shaped F16: 128 sequences sharing a 2,048-token prefix, 52 own
-#      tokens each; dense vs sparse while a filler sequence no query sees adds 0..16,384 cells; the same with
-#      CUDA graphs off; ncu's kernel times of the attention kernels (PROFILE=1)
-#   3. AttentionPaths (tests/integration/attention_paths_test.cpp) on the 8B model: sparse vs dense logprobs
+# Issue 25 on one GPU, in one call (a fresh machine each time; a warm one skips what it has):
+#   1. build: batchwise (CUDA), attention_step_bench, attention_logits_check (bench/gpu/seed_h100.sh build)
+#   kernel: llama.cpp's test-backend-ops (from .carry, bench/gpu/make_carry.sh) built against this build's ggml, its
+#      FLASH_ATTN_EXT cases with 128-wide heads plus the Llama-3.1-8B shape (GQA 4 and 8, 64..332 queries, sparse
+#      masks) run on CUDA against the CPU
+#   2. attention_logits_check on Llama-3.1-8B-shaped F16: sparse vs dense logits at the same step in identically
+#      filled contexts (prefixes shared by all, by some, by none; sequences finishing and starting mid-lane), once
+#      per CHECK_VARIANTS entry (env assignments, ';'-separated)
+#   3. attention_step_bench: one lane's decode step, dense vs sparse, at STEP_SEQUENCES (default 128 and 252
+#      sequences) sharing a 2,048-token prefix, with and without 8,192 cells no query sees
 #   4. batchwise run on N seed requests (default 2,000): dense at DENSE_SETTINGS, sparse at SETTINGS
-# Results: $OUT/results.jsonl (seed runs), $OUT/step-bench*.jsonl, logs; $OUT/0-all.tgz holds everything.
+# STAGES (default "check step seed") picks among kernel and 2-4. Results: $OUT/results.jsonl (seed runs),
+# $OUT/logits-check.jsonl, $OUT/step-bench.jsonl, logs; $OUT/0-all.tgz holds everything.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 out=${OUT:-$root/build-gpu/out}
 mkdir -p "$out"
 n=${N:-2000}
+stages=" ${STAGES:-check step seed} "
 log() { echo "[$(date +%T)] $*" >&2; }
 seed=bench/gpu/seed_h100.sh
 # The libraries unpacked from .carry/debs (seed_h100.sh's unpack_deps), for the binaries run here directly.
 export LD_LIBRARY_PATH="/tmp/bwdeps/usr/lib/x86_64-linux-gnu:/tmp/bwdeps/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
-TESTS=1 SKIP_SERVER=1 EXTRA_TARGETS="attention_step_bench batchwise_integration_tests" $seed build || exit 1
+SKIP_SERVER=${SKIP_SERVER-1} EXTRA_TARGETS="attention_step_bench attention_logits_check" $seed build || exit 1
 MODELS=f16 $seed models || exit 1
 model=build-gpu/models/llama-3.1-8b-f16.gguf
-bench=build-gpu/bench/attention_step_bench
 
-log "attention_step_bench"
-timeout 120 $bench "$model" 128 2048 52 16 0,4096,8192,16384 > "$out/step-bench.jsonl" 2> "$out/step-bench.log" \
-  || { log "step bench failed"; tail -5 "$out/step-bench.log"; }
-GGML_CUDA_DISABLE_GRAPHS=1 timeout 60 $bench "$model" 128 2048 52 16 0,8192 > "$out/step-bench-nographs.jsonl" 2>/dev/null \
-  || log "step bench without CUDA graphs failed"
-cat "$out/step-bench.jsonl" "$out/step-bench-nographs.jsonl" >&2
+if [[ $stages == *" kernel "* ]] && [ -f .carry/test-backend-ops.cpp ]; then
+  log "test-backend-ops: build"
+  src=build-gpu/test-backend-ops.cpp
+  # The Llama shape (8 KV heads of 128, GQA 4 or 8) with sparse masks, after the file's own sparse cases.
+  sed '/\/\/ sparse mask with large batch size/i\
+    for (int nr : {4, 8}) for (int nb : {8, 64, 128, 332}) for (int kvm : {512, 2304}) \
+        test_cases.emplace_back(new test_flash_attn_ext(128, 128, 8, {nr, 1}, 8192, nb, true, false, 0, 0, GGML_PREC_F32, GGML_TYPE_F16, GGML_TYPE_F16, {0, 1, 2, 3}, true, false, kvm));' \
+    .carry/test-backend-ops.cpp > "$src"
+  g=build-gpu/llama.cpp/ggml/src
+  g++ -std=c++17 -O2 -fopenmp -Ithird_party/llama.cpp/ggml/include -Ithird_party/llama.cpp/ggml/src "$src" -o build-gpu/test-backend-ops \
+    $g/libggml.a $g/ggml-cuda/libggml-cuda.a $g/libggml-cpu.a $g/libggml-base.a \
+    -L/usr/local/cuda/lib64 -L/usr/local/cuda/lib64/stubs -lcudart -lcublas -lcublasLt -lcuda -lpthread -ldl > "$out/tbo-build.log" 2>&1 \
+    || { log "test-backend-ops did not build"; tail -5 "$out/tbo-build.log"; }
+  if [ -x build-gpu/test-backend-ops ]; then
+    timeout 150 build-gpu/test-backend-ops test -o FLASH_ATTN_EXT -b CUDA0 -p 'hsk=128,hsv=128,nh=(1|8),nr23=\[(4|8),1\].*n_kv_max=[1-9]' \
+      > "$out/tbo.log" 2>&1; log "test-backend-ops: rc $?"
+    grep -E "FAIL|OK|passed" "$out/tbo.log" | tail -40 >&2
+  fi
+fi
 
-if [ -n "${PROFILE:-}" ]; then
-  ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
-  for a in dense sparse; do
-    log "ncu: $a"
-    ATTENTION=$a timeout 120 "$ncu_bin" --clock-control none --metrics gpu__time_duration.sum --csv -k 'regex:flash_attn' \
-      $bench "$model" 128 2048 52 2 8192 > "$out/ncu-$a.csv" 2> "$out/ncu-$a.log" || log "ncu $a failed"
+if [[ $stages == *" check "* ]]; then
+  IFS=';' read -ra variants <<< "${CHECK_VARIANTS:-DEFAULT=1}"
+  for v in "${variants[@]}"; do
+    log "attention_logits_check: $v"
+    env $v timeout 150 build-gpu/bench/attention_logits_check "$model" 128 2048 52 6 8192 > "$out/logits-check-run.jsonl" \
+      2> "$out/logits-check.log" && log "logits check: pass" || log "logits check: FAILED (rc $?)"
+    tail -1 "$out/logits-check-run.jsonl" | python3 -c "import json,sys; print(json.dumps(dict(json.loads(sys.stdin.read()), variant=sys.argv[1])))" "$v" \
+      | tee -a "$out/logits-check.jsonl" >&2
   done
 fi
 
-log "AttentionPaths on the 8B model"
-BATCHWISE_ATTENTION_TEST_MODEL="$root/$model" timeout 150 build-gpu/tests/batchwise_integration_tests \
-  --gtest_filter='AttentionPaths*' > "$out/attention-test.log" 2>&1 || log "AttentionPaths failed"
-grep -E "^\[ +(OK|FAILED) +\]|Failure|Expected|Which is|evaluates" "$out/attention-test.log" | head -20 >&2
+if [[ $stages == *" step "* ]]; then
+  for s in ${STEP_SEQUENCES:-128 252}; do
+    log "attention_step_bench, $s sequences"
+    timeout 120 build-gpu/bench/attention_step_bench "$model" "$s" 2048 52 16 0,8192 >> "$out/step-bench.jsonl" \
+      2>> "$out/step-bench.log" || { log "step bench failed"; tail -5 "$out/step-bench.log"; }
+  done
+  cat "$out/step-bench.jsonl" >&2
+fi
 
-for setting in ${DENSE_SETTINGS:-512x4}; do
-  EXTRA="--attention dense" EXTRA_TAG=-dense timeout 150 $seed embedded f16 "$n" "$setting"
-done
-for setting in ${SETTINGS:-512x4 256x2 768x6}; do
-  timeout 150 $seed embedded f16 "$n" "$setting"
-done
+if [[ $stages == *" seed "* ]]; then
+  for setting in ${DENSE_SETTINGS:-512x4}; do
+    EXTRA="--attention dense ${EXTRA_FLAGS:-}" EXTRA_TAG=-dense timeout 150 $seed embedded f16 "$n" "$setting"
+  done
+  for setting in ${SETTINGS:-512x4 1008x4 756x3}; do
+    EXTRA="--attention sparse ${EXTRA_FLAGS:-}" EXTRA_TAG=-sparse timeout 150 $seed embedded f16 "$n" "$setting"
+  done
+fi
 $seed pack

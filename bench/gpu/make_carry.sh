@@ -11,6 +11,8 @@ tar czf "$root/.carry/llama.cpp.tar.gz" -C "$root/third_party" \
   --exclude='llama.cpp/examples' --exclude='llama.cpp/benches' --exclude='llama.cpp/tools/ui/src' \
   --exclude='llama.cpp/tools/ui/static' --exclude='llama.cpp/tools/ui/tests' --exclude='llama.cpp/gguf-py' \
   --exclude='llama.cpp/conversion' --exclude='llama.cpp/pocs' llama.cpp
+# llama.cpp's backend op test, to check a CUDA kernel against the CPU's (bench/gpu/attention_h200.sh's kernel stage).
+cp "$root/third_party/llama.cpp/tests/test-backend-ops.cpp" "$root/.carry/"
 # The tokenizers of the presets (the plan accuracy tests write sparse GGUFs with them).
 for v in llama-bpe llama-spm qwen2 deepseek-llm; do cp "$root/third_party/llama.cpp/models/ggml-vocab-$v.gguf" "$root/.carry/"; done
 cd "$root/.carry/debs"

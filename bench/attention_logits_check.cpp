@@ -1,0 +1,229 @@
+// attention_logits_check: are sparse attention's answers the dense path's, on this machine's backend? Three
+// contexts over one model are filled with the same tokens by the same calls: a reference (dense), its twin
+// (dense: how far two runs of one path drift, which is 0 where the kernels are deterministic) and one with sparse
+// attention (our llama.cpp patch). After every step the logits of each output row are compared with the
+// reference's. The lane is a mix batchwise meets: half the sequences share prefix A, a quarter share prefix B (two
+// prefixes in one lane), a quarter share nothing; every step decodes one token for each, and at steps 2 and 4
+// some sequences finish and new ones start in the same ubatch (prefill rows and decode rows in one tile).
+//
+//   attention_logits_check MODEL.gguf [S=128] [P=2048] [O=52] [STEPS=6] [FILLER=8192]
+//
+// Prints one JSON line per step and a summary; exits 1 when a logit is not finite, the sparse path never ran, or
+// the sparse logits differ from the reference by more than a relative L2 error of 5e-3 (F16 keys and values
+// with F32 accumulation land near 1e-3) or more than 10 times the twin's drift, whichever is larger.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#include "llama.h"
+#include "llama_bench_support.h"
+
+namespace {
+
+struct Row {
+  llama_token token;
+  llama_pos pos;
+  llama_seq_id seq;
+  bool logits;
+};
+
+// One context and the batch it decodes from.
+struct Lane {
+  llama_context* ctx = nullptr;
+  bench::Batch batch{4096};
+};
+
+bool decode_rows(Lane& lane, const std::vector<Row>& rows) {
+  lane.batch.clear();
+  for (const Row& r : rows) lane.batch.add(r.token, r.pos, r.seq, r.logits);
+  return bench::decode(lane.ctx, lane.batch);
+}
+
+struct Diff {
+  double max_abs = 0, sq_diff = 0, sq_ref = 0;
+  int rows = 0, argmax_same = 0, non_finite = 0;
+  double rel_l2() const { return sq_ref > 0 ? std::sqrt(sq_diff / sq_ref) : 0; }
+  void add(const Diff& o) {
+    max_abs = std::max(max_abs, o.max_abs), sq_diff += o.sq_diff, sq_ref += o.sq_ref;
+    rows += o.rows, argmax_same += o.argmax_same, non_finite += o.non_finite;
+  }
+};
+
+// Compares the logits of the batch rows that asked for them (of the sequences `of` takes).
+template <typename Filter>
+Diff compare(llama_context* ref, llama_context* other, const std::vector<Row>& rows, int n_vocab, Filter of) {
+  Diff d;
+  for (int i = 0; i < static_cast<int>(rows.size()); ++i) {
+    if (!rows[i].logits || !of(rows[i].seq)) continue;
+    const float* a = llama_get_logits_ith(ref, i);
+    const float* b = llama_get_logits_ith(other, i);
+    int arg_a = 0, arg_b = 0;
+    for (int v = 0; v < n_vocab; ++v) {
+      if (!std::isfinite(a[v]) || !std::isfinite(b[v])) {
+        d.non_finite++;
+        continue;
+      }
+      const double diff = double(b[v]) - a[v];
+      d.max_abs = std::max(d.max_abs, std::fabs(diff));
+      d.sq_diff += diff * diff, d.sq_ref += double(a[v]) * a[v];
+      if (a[v] > a[arg_a]) arg_a = v;
+      if (b[v] > b[arg_b]) arg_b = v;
+    }
+    d.rows++, d.argmax_same += arg_a == arg_b;
+  }
+  return d;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s MODEL.gguf [SEQUENCES=128] [PREFIX=2048] [OWN=52] [STEPS=6] [FILLER=8192]\n", argv[0]);
+    return 2;
+  }
+  const int n_seq = std::max(8, argc > 2 ? std::atoi(argv[2]) : 128);
+  const int n_prefix = argc > 3 ? std::atoi(argv[3]) : 2048;
+  const int n_own = argc > 4 ? std::atoi(argv[4]) : 52;
+  const int n_steps = argc > 5 ? std::atoi(argv[5]) : 6;
+  const int n_filler = argc > 6 ? std::atoi(argv[6]) : 8192;
+
+  bench::quiet_llama_log();
+  llama_backend_init();
+  llama_model_params mp = llama_model_default_params();
+  mp.n_gpu_layers = 999;
+  llama_model* model = llama_model_load_from_file(argv[1], mp);
+  if (model == nullptr) return 1;
+  const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+
+  // Sequences 0..S-1 are requests; S and S+1 hold prefixes A and B; S+2 a filler no request sees (it raises the
+  // cells in use, which sparse attention must skip and dense attention masks).
+  const llama_seq_id seq_a = n_seq, seq_b = n_seq + 1, seq_filler = n_seq + 2;
+  llama_context_params cp = llama_context_default_params();
+  cp.n_ctx = static_cast<uint32_t>(2 * n_prefix + n_seq * (n_prefix / 4 + n_own + n_steps + 8) + n_filler + 4096);
+  cp.n_batch = 4096;
+  cp.n_ubatch = 4096;  // a step is one ubatch, prompt rows of new requests included
+  cp.n_seq_max = static_cast<uint32_t>(n_seq + 3);
+  cp.kv_unified = true;
+  cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
+  cp.no_perf = true;
+
+  Lane lanes[3];  // reference (dense), twin (dense), sparse
+  for (Lane& lane : lanes) {
+    lane.ctx = llama_init_from_model(model, cp);
+    if (lane.ctx == nullptr) return 1;
+  }
+  llama_set_sparse_kv_attention(lanes[2].ctx, true);
+
+  std::mt19937 rng(7);
+  auto random_rows = [&](llama_seq_id seq, int pos0, int n, bool last_logits) {
+    std::vector<Row> rows;
+    for (int k = 0; k < n; ++k) rows.push_back({static_cast<llama_token>(rng() % n_vocab), pos0 + k, seq, last_logits && k + 1 == n});
+    return rows;
+  };
+  // Applies one ubatch, or one memory operation, to all three contexts alike.
+  auto decode_all = [&](const std::vector<Row>& rows) {
+    for (Lane& lane : lanes) {
+      if (!decode_rows(lane, rows)) return false;
+    }
+    return true;
+  };
+  auto seq_cp_all = [&](llama_seq_id from, llama_seq_id to, int n) {
+    for (Lane& lane : lanes) llama_memory_seq_cp(llama_get_memory(lane.ctx), from, to, 0, n);
+  };
+  auto seq_rm_all = [&](llama_seq_id seq) {
+    for (Lane& lane : lanes) llama_memory_seq_rm(llama_get_memory(lane.ctx), seq, -1, -1);
+  };
+  auto decode_chunked = [&](const std::vector<Row>& rows) {
+    for (size_t i = 0; i < rows.size(); i += 1024) {
+      if (!decode_all(std::vector<Row>(rows.begin() + i, rows.begin() + std::min(rows.size(), i + 1024)))) return false;
+    }
+    return true;
+  };
+
+  // The lane's layout: prefixes, the filler, then each sequence's start from its prefix (or none) and own tokens.
+  const int n_a = n_seq / 2, n_b = n_seq / 4;
+  const int len_b = n_prefix / 2, len_private = n_prefix / 4;
+  if (!decode_chunked(random_rows(seq_a, 0, n_prefix, false)) || !decode_chunked(random_rows(seq_b, 0, len_b, false))) return 1;
+  if (n_filler > 0 && !decode_chunked(random_rows(seq_filler, 0, n_filler, false))) return 1;
+  std::vector<int> pos(static_cast<size_t>(n_seq));
+  auto start_rows = [&](llama_seq_id s) {  // the prompt rows a request starting in sequence s evaluates
+    if (s < n_a) {
+      seq_cp_all(seq_a, s, n_prefix);
+      pos[s] = n_prefix + n_own;
+      return random_rows(s, n_prefix, n_own, true);
+    }
+    if (s < n_a + n_b) {
+      seq_cp_all(seq_b, s, len_b);
+      pos[s] = len_b + n_own;
+      return random_rows(s, len_b, n_own, true);
+    }
+    pos[s] = len_private + n_own;
+    return random_rows(s, 0, len_private + n_own, true);
+  };
+  for (int s0 = 0; s0 < n_seq; s0 += 8) {
+    std::vector<Row> rows;
+    for (int s = s0; s < std::min(n_seq, s0 + 8); ++s) {
+      const std::vector<Row> r = start_rows(s);
+      rows.insert(rows.end(), r.begin(), r.end());
+    }
+    if (!decode_chunked(rows)) return 1;
+  }
+
+  Diff sparse_total, twin_total, sparse_by_kind[3];
+  const auto kind = [&](llama_seq_id s) { return s < n_a ? 0 : s < n_a + n_b ? 1 : 2; };  // prefix A, B, none
+  for (int step = 0; step < n_steps; ++step) {
+    std::vector<Row> rows;
+    // At steps 2 and 4, eight sequences of the three kinds finish and new requests take them, prompt rows first.
+    if (step == 2 || step == 4) {
+      for (const llama_seq_id s : {1, 2, n_a + 1, n_a + 2, n_a + n_b + 1, n_a + n_b + 2, n_seq - 1, n_seq - 2}) {
+        seq_rm_all(s);
+        const std::vector<Row> r = start_rows(s);
+        rows.insert(rows.end(), r.begin(), r.end());
+      }
+    }
+    for (llama_seq_id s = 0; s < n_seq; ++s) {
+      if (std::none_of(rows.begin(), rows.end(), [&](const Row& r) { return r.seq == s; })) {
+        rows.push_back({static_cast<llama_token>(rng() % n_vocab), pos[s]++, s, true});
+      }
+    }
+    if (rows.size() > 4096) {
+      std::fprintf(stderr, "step %d has %zu rows: more than one ubatch\n", step, rows.size());
+      return 2;
+    }
+    if (!decode_all(rows)) return 1;
+    const int n_out = static_cast<int>(std::count_if(rows.begin(), rows.end(), [](const Row& r) { return r.logits; }));
+    const auto all = [](llama_seq_id) { return true; };
+    const Diff sparse = compare(lanes[0].ctx, lanes[2].ctx, rows, n_vocab, all);
+    const Diff twin = compare(lanes[0].ctx, lanes[1].ctx, rows, n_vocab, all);
+    sparse_total.add(sparse), twin_total.add(twin);
+    for (int k = 0; k < 3; ++k) {
+      sparse_by_kind[k].add(compare(lanes[0].ctx, lanes[2].ctx, rows, n_vocab, [&](llama_seq_id s) { return kind(s) == k; }));
+    }
+    std::printf("{\"step\": %d, \"rows\": %zu, \"outputs\": %d, \"sparse_max_abs\": %.6g, \"sparse_rel_l2\": %.3g, "
+                "\"sparse_argmax_same\": %d, \"twin_max_abs\": %.6g, \"twin_rel_l2\": %.3g, \"twin_argmax_same\": %d}\n",
+                step, rows.size(), n_out, sparse.max_abs, sparse.rel_l2(), sparse.argmax_same, twin.max_abs, twin.rel_l2(),
+                twin.argmax_same);
+    std::fflush(stdout);
+  }
+
+  const long long sparse_steps = llama_get_decode_timings(lanes[2].ctx).n_sparse;
+  const double limit = std::max(5e-3, 10 * twin_total.rel_l2());
+  const bool ok = sparse_total.non_finite == 0 && twin_total.non_finite == 0 && sparse_steps > 0 &&
+                  sparse_total.rel_l2() <= limit;
+  std::printf("{\"summary\": true, \"sequences\": %d, \"prefix\": %d, \"filler_cells\": %d, \"rows\": %d, "
+              "\"sparse_ubatches\": %lld, \"sparse_max_abs\": %.6g, \"sparse_rel_l2\": %.3g, \"sparse_argmax_same\": %d, "
+              "\"twin_max_abs\": %.6g, \"twin_rel_l2\": %.3g, \"twin_argmax_same\": %d, \"non_finite\": %d, "
+              "\"sparse_rel_l2_prefix_a\": %.3g, \"sparse_rel_l2_prefix_b\": %.3g, \"sparse_rel_l2_no_prefix\": %.3g, "
+              "\"limit_rel_l2\": %.3g, \"pass\": %s}\n",
+              n_seq, n_prefix, n_filler, sparse_total.rows, sparse_steps, sparse_total.max_abs, sparse_total.rel_l2(),
+              sparse_total.argmax_same, twin_total.max_abs, twin_total.rel_l2(), twin_total.argmax_same,
+              sparse_total.non_finite + twin_total.non_finite, sparse_by_kind[0].rel_l2(), sparse_by_kind[1].rel_l2(),
+              sparse_by_kind[2].rel_l2(), limit, ok ? "true" : "false");
+  for (Lane& lane : lanes) llama_free(lane.ctx);
+  llama_model_free(model);
+  llama_backend_free();
+  return ok ? 0 : 1;
+}
