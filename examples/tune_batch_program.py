@@ -1,26 +1,22 @@
 #!/usr/bin/env python3
 """A batch program for `batchwise tune --cmd` (protocol: docs/tune.md).
 
-Stands in for a vision model's batched inference (seed 001's ResNet/ViT/YOLO): each item is a
-stack of matrices pushed through a few matrix products, a batch is one call, and every call pays a
-fixed cost (a kernel launch / host-device transfer in the real thing, --overhead-ms here). So items/s
-grows with the batch until the work per call dominates, and memory grows with the batch: every item
-holds --item-mb of activations at once. Past --max-mb of working memory (or the env var
-TUNE_EXAMPLE_MAX_MB) its allocations really fail: the address space is capped with setrlimit, so
-numpy raises MemoryError, which is printed as "out of memory" on stderr with exit status 1.
+Stands in for a vision model's batched inference (seed 001's ResNet/ViT/YOLO): a batch is one call,
+every call pays a fixed cost (a kernel launch / host-device transfer in the real thing, --overhead-ms
+here) and writes every item's activations. So items/s grows with the batch until the work per call
+dominates, and memory grows with the batch: every item holds --item-mb at once. Past --max-mb of
+working memory (or the env var TUNE_EXAMPLE_MAX_MB) its allocations really fail: the address space is
+capped with setrlimit, so Python raises MemoryError, which is printed as "out of memory" on stderr with
+exit status 1. Standard library only: a plain python3 runs it.
 
 Prints one line on stdout: {"items": N, "seconds": S} for the timed calls (one warm-up call excluded).
 """
 import argparse
 import json
 import os
+import resource
 import sys
 import time
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # thread stacks would blur the memory figure
-import resource  # noqa: E402
-
-import numpy as np  # noqa: E402
 
 
 def address_space_bytes():
@@ -46,17 +42,17 @@ def main():
     if a.max_mb > 0:
         cap = address_space_bytes() + int(a.max_mb * 1048576)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    # One item: k matrices of 64x64 float64 (32 KiB each) filled in full, so the pages are really
-    # used; the product is taken over each item's first matrix (cheap: the fixed cost dominates).
-    k = max(1, int(a.item_mb * 1048576 / (64 * 64 * 8)))
+    item_bytes = max(1, int(a.item_mb * 1048576))
     try:
         def call():
-            x = np.full((a.batch, k, 64, 64), 0.5)
-            y = np.matmul(x[:, 0], x[:, 0])
+            # Every byte written (a repeated byte, not calloc's untouched zero pages), so the memory is really used;
+            # reading one byte per item is the "work" (cheap: the fixed cost dominates).
+            x = bytearray(b"\x01") * (a.batch * item_bytes)
+            checksum = sum(x[::item_bytes])
             time.sleep(a.overhead_ms / 1000.0)
-            return float(y[0, 0, 0])
+            return checksum
 
-        call()  # warm-up: first-touch page faults and BLAS start-up are not measured
+        call()  # warm-up: first-touch page faults are not measured
         start = time.perf_counter()
         for _ in range(a.calls):
             call()
