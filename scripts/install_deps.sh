@@ -6,7 +6,7 @@ packages=(build-essential cmake ninja-build ccache git npm pkg-config patch
           libcurl4-openssl-dev libsqlite3-dev sqlite3 nlohmann-json3-dev libcli11-dev libcpp-httplib-dev)
 if [ "${1:-}" = "--tests" ]; then
   # prometheus, chromium: serve's and tune's tests; slurm-wlm, munge: the Slurm tests run a one-node cluster;
-  clang: the libFuzzer targets of scripts/fuzz.sh
+  # clang: the libFuzzer targets of scripts/fuzz.sh
   packages+=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-aiohttp
              prometheus chromium slurm-wlm munge clang-16 libclang-rt-16-dev)
 fi
