@@ -9,10 +9,14 @@
 #include "cli/layout_flags.h"
 #include "cli/output_guard.h"
 #include "core/log.h"
+#include "core/units.h"
 #include "engine/http/http_engine.h"
 #include "engine/llama/llama_engine.h"
+#include "hardware/nvml.h"
 #include "job/runner.h"
+#include "model/model_source.h"
 #include "model/synth.h"
+#include "plan/gpu_run_default.h"
 #include "tune/tuner.h"
 
 namespace batchwise {
@@ -52,17 +56,17 @@ Status check_output_flags(const RunFlags& f) {
 }
 
 // Without --parallel/--lanes (or --max-concurrency with --endpoint), start from what `batchwise tune`
-// measured for this model, hardware and workload shape, when it has.
-void apply_tuned_setting(RunFlags& f) {
+// measured for this model, hardware and workload shape, when it has. Returns whether it did.
+bool apply_tuned_setting(RunFlags& f) {
   const bool endpoint = !f.http.endpoints.empty();
   if (endpoint ? f.command->count("--max-concurrency") > 0
                : f.command->count("--parallel") + f.command->count("--lanes") > 0) {
-    return;
+    return false;
   }
   auto key = endpoint ? endpoint_key(f.http.endpoints, f.input) : embedded_key(f.engine.model_path, f.input);
-  if (!key) return;
+  if (!key) return false;
   const auto tuned = cached_setting(*key);
-  if (!tuned) return;
+  if (!tuned) return false;
   if (endpoint) {
     f.http.initial_concurrency = static_cast<int>(tuned->knob);
     f.http.start_at_server_slots = false;  // a measured answer beats the server's slot count
@@ -75,6 +79,36 @@ void apply_tuned_setting(RunFlags& f) {
     log_info("using the tuned setting: --parallel " + std::to_string(tuned->knob) + " --lanes " + std::to_string(tuned->lanes) +
              " (" + tuned->cache_path.string() + "; --parallel/--lanes override)");
   }
+  return true;
+}
+
+// On one GPU, without --parallel, --lanes or --ctx-size and with nothing tuned: the measured sweet spot
+// (plan/gpu_run_default.h), sized to the GPU's free memory. Several GPUs splitting one copy's layers keep the
+// plain defaults (the sweet spot was measured on one).
+void apply_gpu_default(RunFlags& f) {
+  if (f.command->count("--parallel") + f.command->count("--lanes") + f.command->count("--ctx-size") > 0) return;
+  const bool one_gpu_a_copy = f.engine.gpus.empty() ? visible_gpu_count() == 1 : f.engine.gpus.front() >= 0;
+  if (!one_gpu_a_copy || f.engine.n_gpu_layers <= 0) return;
+  const NvmlProbe nvml = probe_nvml();
+  const auto info = load_model_info(f.engine.model_path.string());
+  if (nvml.gpus.empty() || !info || !info->file_weights) return;
+  const int gpu = f.engine.gpus.empty() ? 0 : f.engine.gpus.front();
+  if (gpu >= static_cast<int>(nvml.gpus.size())) return;
+  ContextConfig base;
+  base.flash_attention = f.engine.flash_attention;
+  if (auto k = parse_weight_type(f.engine.cache_type_k)) base.k_type = *k;
+  if (auto v = parse_weight_type(f.engine.cache_type_v)) base.v_type = *v;
+  const auto d = gpu_run_default(info->spec, *info->file_weights, base, nvml.gpus[gpu].memory_free_bytes);
+  if (!d) return;
+  f.engine.n_parallel = static_cast<int>(d->layout.parallel);
+  f.engine.lanes = static_cast<int>(d->layout.lanes);
+  f.engine.n_ctx = static_cast<int>(d->layout.ctx_tokens);
+  if (f.command->count("--batch-size") == 0) f.engine.n_batch = static_cast<int>(d->batch_tokens);
+  if (f.command->count("--ubatch-size") == 0) f.engine.n_ubatch = static_cast<int>(d->ubatch_tokens);
+  log_info("on the GPU: --parallel " + std::to_string(d->layout.parallel) + " --lanes " + std::to_string(d->layout.lanes) +
+           " --ctx-size " + std::to_string(d->layout.ctx_tokens) + " (128 sequences a lane, the measured sweet spot; about " +
+           format_gib(d->memory_bytes) + " of the " + format_gib(nvml.gpus[gpu].memory_free_bytes) +
+           " free; --parallel/--lanes/--ctx-size override, `batchwise tune` measures this machine)");
 }
 
 nlohmann::json engine_json(const EngineStats& e) {
@@ -182,7 +216,7 @@ int run_command(RunFlags& f) {
   } else {
     f.engine.model_path = f.model;
   }
-  apply_tuned_setting(f);
+  if (!apply_tuned_setting(f)) apply_gpu_default(f);
   std::unique_ptr<Engine> engine;
   const HttpEngine* no_http = nullptr;
   return run_on(f, [&]() -> Expected<Engine*> {
@@ -297,10 +331,11 @@ Verb add_run_command(CLI::App& app) {
       ->check(CLI::Range(1, 100));
   sub->add_option("-m,--model", f->model, "GGUF model (default: a cached synthetic tiny model)");
   add_parallel_option(*sub, f->engine.n_parallel,
-                      "default: a cached `batchwise tune` result for this model, hardware and workload, else 64")
+                      "default: a cached `batchwise tune` result for this model, hardware and workload; else on one GPU 128 a lane "
+                      "in 4 lanes as the GPU's memory allows (with --lanes and --ctx-size to match); else 64")
       ->capture_default_str();
   sub->add_option("-c,--ctx-size", f->engine.n_ctx, "KV cache cells, tokens, split evenly between lanes")->capture_default_str();
-  add_lanes_option(*sub, f->engine.lanes, "0: 2 on a GPU, 1 on a CPU")->capture_default_str();
+  add_lanes_option(*sub, f->engine.lanes, "0: on a GPU one per 128 sequences (2 to 8), 1 on a CPU")->capture_default_str();
   sub->add_option("-b,--batch-size", f->engine.n_batch, "tokens per llama_decode")->capture_default_str();
   sub->add_option("--ubatch-size", f->engine.n_ubatch, "(-ub) tokens per compute step")->capture_default_str();
   sub->add_option("-t,--threads", f->engine.n_threads, "CPU threads per lane (0: the cores split between lanes)")->capture_default_str();

@@ -139,7 +139,7 @@ Verb add_serve_command(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(1, 4032));
   sub->add_option("-c,--ctx-size", f->pool.llama.n_ctx, "KV cache cells per model, tokens")->capture_default_str();
-  sub->add_option("--lanes", f->pool.llama.lanes, "llama.cpp contexts per model (0: 2 on a GPU, 1 on a CPU)")
+  sub->add_option("--lanes", f->pool.llama.lanes, "llama.cpp contexts per model (0: on a GPU one per 128 sequences, 2 to 8; 1 on a CPU)")
       ->capture_default_str();
   sub->add_option("--n-gpu-layers,--gpu-layers", f->pool.llama.n_gpu_layers, "(-ngl) layers on the GPU (CUDA builds)")
       ->capture_default_str();

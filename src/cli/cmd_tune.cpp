@@ -184,7 +184,7 @@ Verb add_tune_command(CLI::App& app) {
       ->check(CLI::Range(0, 1 << 20));
   sub->add_option("--start", o.start, "where the doubling starts (0: plan's recommendation; 1 for --endpoint/--cmd)")
       ->capture_default_str();
-  sub->add_option("--max-lanes", o.max_lanes, "most --lanes tried at the chosen parallel (0: 2 on a GPU, 1 on a CPU)")
+  sub->add_option("--max-lanes", o.max_lanes, "most --lanes tried at the chosen parallel (0: 8 on a GPU, 1 on a CPU)")
       ->capture_default_str()
       ->check(CLI::Range(0, 16));
   sub->add_option("--slo-ttft-ms", f->slo_ttft_ms, "choose the fastest setting whose p95 time to first token is at most this, ms (0: none)");

@@ -233,7 +233,7 @@ Expected<TuneResult> tune(const TuneOptions& o) {
   BW_ASSIGN_OR_RETURN(Hardware hw, select_hardware(std::nullopt, 1));
   const bool on_gpu = !hw.gpus.empty();
   const int max_lanes = o.kind != TuneKind::kEmbedded ? 1 : o.max_lanes > 0 ? o.max_lanes : (on_gpu ? kDefaultGpuMaxLanes : 1);
-  // The total is searched at the lanes `run` uses by default (2 on a GPU), then more lanes of the best
+  // The total is searched at 2 lanes on a GPU (what run gives up to 256 sequences), then more lanes of the best
   // sequences per lane (layout_search.h): on an H200 the optimum lay along "more lanes of ~128".
   const int base_lanes = std::min(max_lanes, on_gpu ? 2 : 1);
   const int64_t max_knob = o.max_knob > 0 ? o.max_knob

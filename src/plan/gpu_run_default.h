@@ -1,0 +1,41 @@
+// GpuRunDefault: what `batchwise run` uses on a GPU when the user names neither --parallel, --lanes nor
+// --ctx-size and `batchwise tune` has measured nothing for this machine. Measured on an H200 (Llama-3.1-8B
+// shape, seed workload, bench/results/README.md): about 128 sequences a lane is the sweet spot, and more lanes
+// overlap one lane's host work with another's GPU work (256 x 2 lanes 181 req/s, 512 x 4 205, 768 x 6 205).
+// So: 4 lanes of 128 sequences, 16,384 KV cells a lane (a 2,000-token shared prompt and 128 requests of ~100
+// tokens each, with room), shrunk until the plan's memory fits `kGpuDefaultMemoryFraction` of the free GPU
+// memory: fewer cells a lane first (down to 4,096), then fewer lanes. Pure: thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "model/model_spec.h"
+#include "model/weights.h"
+#include "plan/memory_model.h"
+#include "plan/run_layout.h"
+
+namespace batchwise {
+
+inline constexpr int64_t kGpuDefaultLanes = 4;
+inline constexpr int64_t kGpuDefaultSequencesPerLane = 128;
+inline constexpr int64_t kGpuDefaultCellsPerLane = 16384;
+inline constexpr int64_t kGpuDefaultMinCellsPerLane = 4096;
+inline constexpr double kGpuDefaultMemoryFraction = 0.85;
+inline constexpr int64_t kGpuDefaultBatchTokens = 4096;   // -b, as measured
+inline constexpr int64_t kGpuDefaultUbatchTokens = 1024;  // -ub, as measured
+
+struct GpuRunDefault {
+  RunLayout layout;             // -np, -c, --lanes
+  int64_t batch_tokens = 0;     // -b
+  int64_t ubatch_tokens = 0;    // -ub
+  int64_t memory_bytes = 0;     // the plan's GPU memory for it
+};
+
+// The default for a model with `weights` on a GPU with `free_bytes` free; nullopt when even one lane of
+// kGpuDefaultMinCellsPerLane cells does not fit (run then keeps its plain defaults and llama.cpp says why).
+// `base` carries the K/V types and flash attention the user chose.
+std::optional<GpuRunDefault> gpu_run_default(const ModelSpec& spec, const WeightsSummary& weights,
+                                             const ContextConfig& base, int64_t free_bytes);
+
+}  // namespace batchwise
