@@ -10,7 +10,8 @@
 #   3. attention_step_bench: one lane's decode step, dense vs sparse, at STEP_SEQUENCES (default 128 and 252
 #      sequences) sharing a 2,048-token prefix, with and without 8,192 cells no query sees
 #   4. batchwise run on N seed requests (default 2,000): dense at DENSE_SETTINGS, sparse at SETTINGS
-# STAGES (default "check step seed") picks among kernel and 2-4. Results: $OUT/results.jsonl (seed runs),
+#   defaults: batchwise run with no engine flags (the GPU default it chooses), on N seed requests
+# STAGES (default "check step seed") picks among kernel, 2-4 and defaults. Results: $OUT/results.jsonl (seed runs),
 # $OUT/logits-check.jsonl, $OUT/step-bench.jsonl, logs; $OUT/0-all.tgz holds everything.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -75,5 +76,17 @@ if [[ $stages == *" seed "* ]]; then
   for setting in ${SETTINGS:-512x4 1008x4 756x3}; do
     EXTRA="--attention sparse ${EXTRA_FLAGS:-}" EXTRA_TAG=-sparse timeout 150 $seed embedded f16 "$n" "$setting"
   done
+fi
+if [[ $stages == *" defaults "* ]]; then
+  # run with no engine flags at all: the GPU default it chooses and says (plan/gpu_run_default.h)
+  w=$(ls build-gpu/models/seed-"$n".jsonl 2>/dev/null || true)
+  [ -n "$w" ] || { bin=build-gpu/batchwise; w=build-gpu/models/seed-$n.jsonl; $bin -q gen-workload seed -n "$n" --ignore-eos --output-tokens 32 -o "$w"; }
+  rm -f build-gpu/def.*
+  log "run at its defaults"
+  timeout 200 build-gpu/batchwise -v run "$w" -o build-gpu/def.jsonl -m "$model" --json > "$out/defaults.json" 2> "$out/defaults.log" \
+    || tail -5 "$out/defaults.log"
+  grep -E "on the GPU|engine:|sequences" "$out/defaults.log" >&2
+  python3 -c "import json; r=json.load(open('$out/defaults.json')); e=r['engine']; print(json.dumps({'peer': 'batchwise-embedded-defaults', 'requests': $n, 'requests_per_s': r['requests_per_s'], 'ok': r['ok'], 'prompt_tokens_evaluated': e['prompt_tokens_evaluated'], 'tokens_per_step': e.get('tokens_per_step'), 'peak_gpu_memory_bytes': r['memory'].get('peak_gpu_memory_bytes'), 'gpu_utilization': r['memory'].get('mean_gpu_utilization')}))" \
+    | tee -a "$out/results.jsonl" >&2
 fi
 $seed pack
