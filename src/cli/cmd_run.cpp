@@ -357,8 +357,8 @@ Verb add_run_command(CLI::App& app) {
   sub->add_option_function<std::string>(
          "--attention", [f](const std::string& v) { f->engine.sparse_attention = v == "sparse"; },
          "dense: each token attends to every KV cell of its lane, masked (llama.cpp's own way); sparse: only to "
-         "the cells of its own sequence (a shared prefix and its own tokens), gathered on the GPU: experimental, "
-         "that its CUDA answers equal dense's is not yet shown (docs/run.md). Needs flash attention (default: dense)")
+         "the cells of its own sequence (a shared prefix and its own tokens), gathered on the GPU: for measuring only, "
+         "its CUDA logits were measured far from dense's (docs/run.md). Needs flash attention (default: dense)")
       ->check(CLI::IsMember({"sparse", "dense"}));
   sub->add_flag("--device-sampling", f->engine.device_sampling,
                 "greedy argmax inside llama.cpp's graph: one token per sequence leaves the GPU, not its logits");

@@ -95,7 +95,10 @@ class LlamaEngine final : public Engine {
 #ifndef BATCHWISE_LLAMA_PATCHED
     return "dense attention (this llama.cpp lacks batchwise's patch)";
 #endif
-    return options_.sparse_attention ? "sparse attention (each sequence's own cells)" : "dense attention (every cell, masked)";
+    return options_.sparse_attention
+               ? "sparse attention (each sequence's own cells; for measuring only: on CUDA its answers were measured "
+                 "wrong, docs/run.md)"
+               : "dense attention (every cell, masked)";
   }
 
  private:

@@ -36,7 +36,7 @@ struct LlamaEngineOptions {
   // every cell of its lane: our patch of llama.cpp (patches/llama.cpp/) sets a bound on the cells a query sees,
   // and CUDA's flash attention then gathers, per tile of 8 queries, the cells they see together (the prefix
   // once). Needs flash attention. On a CPU the masked cells are skipped already, so the two paths compute the
-  // same; that CUDA's answers equal dense's is not yet shown (docs/run.md): off by default.
+  // same; on CUDA its logits were measured far from dense's (docs/run.md): off by default, for measuring only.
   bool sparse_attention = false;
   std::string cache_type_k = "f16";  // KV cache types by ggml's names (f16, q8_0, q4_0, ...)
   std::string cache_type_v = "f16";
