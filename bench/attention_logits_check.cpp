@@ -90,11 +90,7 @@ int main(int argc, char** argv) {
   const int n_steps = argc > 5 ? std::atoi(argv[5]) : 6;
   const int n_filler = argc > 6 ? std::atoi(argv[6]) : 8192;
 
-  bench::quiet_llama_log();
-  llama_backend_init();
-  llama_model_params mp = llama_model_default_params();
-  mp.n_gpu_layers = 999;
-  llama_model* model = llama_model_load_from_file(argv[1], mp);
+  llama_model* model = bench::load_model(argv[1]);
   if (model == nullptr) return 1;
   const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
 

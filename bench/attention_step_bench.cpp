@@ -40,11 +40,7 @@ int main(int argc, char** argv) {
   const std::vector<int> fillers = bench::parse_list(argc > 6 ? argv[6] : "0,4096,8192,16384");
   const int max_filler = *std::max_element(fillers.begin(), fillers.end());
 
-  bench::quiet_llama_log();
-  llama_backend_init();
-  llama_model_params mp = llama_model_default_params();
-  mp.n_gpu_layers = 999;
-  llama_model* model = llama_model_load_from_file(argv[1], mp);
+  llama_model* model = bench::load_model(argv[1]);
   if (model == nullptr) return 1;
   const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
 

@@ -76,10 +76,16 @@ inline std::vector<int> parse_list(const char* s) {
   return out;
 }
 
-inline void quiet_llama_log() {
+// Initializes llama.cpp (warnings and errors only on stderr) and loads `path` with every layer on the GPU when
+// there is one; nullptr if it cannot.
+inline llama_model* load_model(const char* path) {
   llama_log_set([](ggml_log_level level, const char* text, void*) {
     if (level >= GGML_LOG_LEVEL_WARN) std::fputs(text, stderr);
   }, nullptr);
+  llama_backend_init();
+  llama_model_params mp = llama_model_default_params();
+  mp.n_gpu_layers = 999;
+  return llama_model_load_from_file(path, mp);
 }
 
 }  // namespace bench
