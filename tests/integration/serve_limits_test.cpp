@@ -1,6 +1,7 @@
 // `serve` under many and slow clients: half-open connections hold no thread (/health stays fast while a
 // batch runs), a connection past --max-connections is refused clearly, and the stated limits on heads,
 // open batches and queued requests answer 431 / 429 with a reason, never hang.
+#include <algorithm>
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -67,11 +68,11 @@ TEST(ServeLimits, SixtyFourHalfOpenConnectionsNeverDelayHealthWhileABatchRunsAnd
     slow.push_back(std::make_unique<HalfOpen>(port, "GET /heal"));
     ASSERT_TRUE(slow.back()->connected()) << i;
   }
-  double slowest_s = 0;
+  std::vector<double> took;
   for (int i = 0; i < 20; ++i) {
     const auto [took_s, status] = probe_health(port);
     EXPECT_EQ(status, 200);
-    slowest_s = std::max(slowest_s, took_s);
+    took.push_back(took_s);
     // Polls and downloads go on too.
     const json b = serve.get("/v1/batches/" + id);
     ASSERT_TRUE(b.is_object());
@@ -79,10 +80,15 @@ TEST(ServeLimits, SixtyFourHalfOpenConnectionsNeverDelayHealthWhileABatchRunsAnd
       EXPECT_GE(serve.content(b["output_file_id"]).size(), 5u);
     }
   }
-  // 100 ms on an idle machine; a loaded 2-core CI machine gets ten times that. Without the gate each
-  // half-open connection held one of httplib's 8 threads for its 5 s read timeout: seconds per probe.
-  EXPECT_LT(slowest_s, 1.0) << "GET /health with 64 half-open connections held";
-  std::cout << "slowest /health with 64 half-open connections: " << slowest_s * 1000 << " ms\n";
+  // The bound, 100 ms, for the typical probe; the slowest may meet a loaded 2-core CI machine's
+  // scheduler, so it gets ten times that. Without the gate each half-open connection held one of httplib's 8
+  // threads for its 5 s read timeout: seconds per probe.
+  std::sort(took.begin(), took.end());
+  const double median_s = took[took.size() / 2], slowest_s = took.back();
+  EXPECT_LT(median_s, 0.1) << "GET /health with 64 half-open connections held (median of 20)";
+  EXPECT_LT(slowest_s, 1.0) << "GET /health with 64 half-open connections held (slowest of 20)";
+  std::cout << "/health with 64 half-open connections: median " << median_s * 1000 << " ms, slowest " << slowest_s * 1000
+            << " ms\n";
   serve.http().Post(("/v1/batches/" + id + "/cancel").c_str(), "", "application/json");
 }
 
