@@ -301,6 +301,14 @@ struct HttpApi::Impl {
           return httplib::Server::HandlerResponse::Handled;
         }
       }
+      // A body over its limit is refused from its Content-Length, before it is read: JSON bodies may not hold a
+      // worker (and memory) for an upload's 200 MiB. Unread bytes would be taken for the next request: close.
+      const size_t body_limit = req.path == "/v1/files" ? options.max_file_bytes + (1u << 20) : options.max_json_body_bytes;
+      if (req.get_header_value<uint64_t>("Content-Length") > body_limit) {
+        send_error(res, 413, "the request body is over " + std::to_string(body_limit) + " bytes");
+        res.set_header("Connection", "close");
+        return httplib::Server::HandlerResponse::Handled;
+      }
       if (options.api_key.empty() || req.path == "/health") return httplib::Server::HandlerResponse::Unhandled;
       const std::string auth = req.get_header_value("Authorization");
       if (!auth.starts_with("Bearer ") || !constant_time_equal(std::string_view(auth).substr(7), options.api_key)) {

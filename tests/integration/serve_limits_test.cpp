@@ -117,6 +117,24 @@ TEST(ServeLimits, PastMaxConnectionsANewConnectionGets503WithRetryAfterAndTheSer
   EXPECT_EQ(status, 200);
 }
 
+TEST(ServeLimits, ABodyOverItsLimitIsRefusedWith413FromItsContentLengthBeforeItIsSent) {
+  const auto dir = test::scratch_dir();
+  Serve serve(dir / "state");
+  const int port = serve.process().port();
+  // Only the head is sent: the answer must come from Content-Length alone (read first, the server would wait for
+  // 100 MB that never come, for its read timeout, and hold a worker meanwhile).
+  for (const std::string path : {"/v1/batches", "/v1/chat/completions", "/v1/files"}) {
+    HalfOpen big(port, "POST " + path + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+                           "Content-Length: " + std::to_string(path == "/v1/files" ? 400000000 : 100000000) + "\r\n\r\n");
+    const auto t0 = Clock::now();
+    const std::string answer = big.answer(5);
+    EXPECT_TRUE(answer.starts_with("HTTP/1.1 413")) << path << ": " << answer;
+    EXPECT_NE(answer.find("is over"), std::string::npos) << answer;
+    EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 5.0) << path;
+  }
+  EXPECT_EQ(probe_health(port).second, 200) << "the server goes on";
+}
+
 TEST(ServeLimits, AnOversizedHeadIs431AndOpenBatchesPastTheLimitAre429) {
   const auto dir = test::scratch_dir();
   Serve serve(dir / "state", {"--max-open-batches", "1"});
