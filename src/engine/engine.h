@@ -102,8 +102,8 @@ class Engine {
   virtual size_t max_in_flight() const = 0;
 
   virtual EngineStats stats() const = 0;
-  // Set once the engine cannot go on (every HTTP endpoint stalled): the runner then stops, keeping what
-  // was not done pending for a resume. Any thread.
+  // Set once the engine cannot go on (every HTTP endpoint stalled, an embedded engine's thread failed):
+  // the runner then stops, keeping what was not done pending for a resume. Any thread.
   virtual std::optional<Error> failure() const { return std::nullopt; }
   virtual std::string description() const = 0;  // "llama.cpp (embedded): tiny.gguf, 64 sequences"
 };

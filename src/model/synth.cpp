@@ -6,6 +6,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -13,6 +16,7 @@
 
 #include "core/files.h"
 #include "core/log.h"
+#include "core/thread.h"
 #include "ggml.h"
 #include "gguf.h"
 
@@ -157,23 +161,30 @@ void fill_rows(const TensorPlan& t, uint64_t seed, int64_t row0, int64_t nrows, 
   }
 }
 
-// Generates one tensor's bytes with `threads` workers over row chunks.
-std::vector<char> make_tensor_data(const TensorPlan& t, uint64_t seed, int threads) {
+// Generates one tensor's bytes with `threads` workers over row chunks. A worker whose chunk throws (its
+// scratch buffer cannot be allocated) fails the tensor, and with it the file, instead of the process.
+Expected<std::vector<char>> make_tensor_data(const TensorPlan& t, uint64_t seed, int threads) {
   const size_t row_bytes = ggml_row_size(t.type, t.ne0);
   std::vector<char> data(row_bytes * static_cast<size_t>(t.ne1));
   const int64_t chunks = std::min<int64_t>(threads, t.ne1);
   const int64_t rows_per = (t.ne1 + chunks - 1) / chunks;
+  std::mutex mu;
+  std::optional<std::string> escaped;  // the first worker's exception, under mu
   std::vector<std::thread> workers;
   for (int64_t c = 0; c < chunks; ++c) {
     const int64_t row0 = c * rows_per;
     const int64_t nrows = std::min(rows_per, t.ne1 - row0);
     if (nrows <= 0) break;
-    workers.emplace_back([&, row0, nrows] {
+    workers.push_back(run_thread("synth", [&, row0, nrows] {
       std::vector<float> scratch;
       fill_rows(t, seed, row0, nrows, scratch, data.data() + row_bytes * static_cast<size_t>(row0));
-    });
+    }, [&](const std::string& what) {
+      std::lock_guard lock(mu);
+      if (!escaped) escaped = what;
+    }));
   }
   for (auto& w : workers) w.join();
+  if (escaped) return make_error(ErrorCode::kInternal, "cannot generate tensor " + t.name + ": " + *escaped);
   return data;
 }
 
@@ -316,7 +327,12 @@ Expected<SynthResult> synth_model(const SynthOptions& options) {
   const int threads = options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
   const size_t alignment = gguf_get_alignment(out.get());
   for (size_t i = 0; i < tensors.size(); ++i) {
-    const std::vector<char> data = make_tensor_data(tensors[i], options.seed + i * 7919, threads);
+    Expected<std::vector<char>> made = make_tensor_data(tensors[i], options.seed + i * 7919, threads);
+    if (!made) {
+      std::filesystem::remove(tmp);
+      return std::unexpected(made.error());
+    }
+    const std::vector<char>& data = *made;
     BW_TRY(write(data.data(), data.size()));
     const size_t padding = GGML_PAD(data.size(), alignment) - data.size();
     const std::vector<char> zeros(padding, 0);

@@ -69,5 +69,18 @@ TEST(PreparedQueue, StopWithoutFinishingEndsBusyLanesToo) {
   EXPECT_FALSE(q.wait_for_work(true));
 }
 
+TEST(PreparedQueue, AFailedThreadStopsEverythingAndTheFirstFailureIsKept) {
+  PreparedQueue q(8);
+  EXPECT_FALSE(q.failure());
+  ASSERT_TRUE(q.submit(EngineRequest{.key = 1}, 0));
+  q.fail(Error{ErrorCode::kEngine, "internal error in a request preparer: first"});
+  q.fail(Error{ErrorCode::kEngine, "internal error in the engine: second"});
+  ASSERT_TRUE(q.failure());
+  EXPECT_EQ(q.failure()->message, "internal error in a request preparer: first");
+  EXPECT_FALSE(q.wait_for_work(true)) << "a failure stops busy lanes too";
+  EXPECT_FALSE(q.submit(EngineRequest{}, 0));
+  EXPECT_EQ(q.drain().size(), 1u) << "what waited comes back to be answered";
+}
+
 }  // namespace
 }  // namespace batchwise

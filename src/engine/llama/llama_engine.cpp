@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/thread.h"
 #include "engine/llama/llama_handles.h"
 #include "engine/llama/llama_lane.h"
 #include "engine/llama/llama_request_preparer.h"
@@ -56,10 +57,17 @@ class LlamaEngine final : public Engine {
   Status start(Callback on_done) override {
     shared_.on_done = std::move(on_done);
     const int n = helper_threads(options_);
-    for (int i = 0; i < n; ++i) preparers_.emplace_back([this] { prepare_loop(); });
+    // A thread's escape stops the engine and says why (Engine::failure()): the runner ends, the rest pending.
+    for (int i = 0; i < n; ++i) {
+      preparers_.push_back(run_thread("llama prepare", [this] { prepare_loop(); }, [this](const std::string& what) {
+        shared_.queue.fail(Error{ErrorCode::kEngine, "internal error in a request preparer: " + what});
+      }));
+    }
     for (auto& lane : lanes_) lane->start(n);
     // Waits for the lanes and preparers to end, then sends back what never reached a lane.
-    closer_ = std::thread([this] { close_when_lanes_end(); });
+    closer_ = run_thread("llama closer", [this] { close_when_lanes_end(); }, [this](const std::string& what) {
+      shared_.queue.fail(Error{ErrorCode::kEngine, "internal error in the engine's closer: " + what});
+    });
     return {};
   }
 
@@ -73,6 +81,8 @@ class LlamaEngine final : public Engine {
     std::lock_guard lock(shared_.stats_mu);
     return shared_.stats;
   }
+
+  std::optional<Error> failure() const override { return shared_.queue.failure(); }
 
   std::string description() const override {
     std::string lanes = options_.lanes > 1 ? " in " + std::to_string(options_.lanes) + " lanes" : "";

@@ -39,6 +39,7 @@ struct Sequence {
   std::vector<llama_token_data> scratch;  // candidates for the sampler chain, reused
   double first_eval_s = 0;
   double first_token_s = 0;
+  bool answered = false;            // handed to on_done (which may have thrown): never again
 
   bool prefilling() const { return n_past < p.prompt.size(); }
 };
@@ -95,11 +96,16 @@ class Lane final : public LlamaLane {
     active_.clear();
   }
 
-  // An exception escaped the loop: every sequence fails with it and the engine stops taking work.
+  // An exception escaped the loop: the engine stops taking work and reports why (first, so the runner
+  // keeps what comes back pending rather than retrying it), and every sequence not yet answered fails
+  // with it. One whose answer was being delivered when the exception came is not answered twice.
   void fail_all(const std::string& what) {
-    for (auto& s : active_) emit(*s, Error{ErrorCode::kEngine, "internal error in the engine: " + what});
+    const Error error{ErrorCode::kEngine, "internal error in the engine: " + what};
+    shared_.queue.fail(error);
+    for (auto& s : active_) {
+      if (!s->answered) emit(*s, error);
+    }
     active_.clear();
-    shared_.queue.stop(false);
   }
 
   // Moves prepared requests into free sequences while KV cells and sequence ids allow.
@@ -433,6 +439,7 @@ class Lane final : public LlamaLane {
                             s.p.params.top_logprobs >= 0, s.text, s.finish_reason},
           vocab_);
     }
+    s.answered = true;
     shared_.on_done(std::move(r));
   }
 

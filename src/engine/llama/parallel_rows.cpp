@@ -1,9 +1,15 @@
 #include "engine/llama/parallel_rows.h"
 
+#include <utility>
+
+#include "core/thread.h"
+
 namespace batchwise {
 
 ParallelRows::ParallelRows(int threads) {
-  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { work(); });
+  // drain() keeps fn's exceptions for the caller, so only a fault of the pool itself can escape a
+  // helper; nothing is lost with it: the caller takes every index no helper took.
+  for (int i = 0; i < threads; ++i) threads_.push_back(run_thread("llama rows", [this] { work(); }));
 }
 
 ParallelRows::~ParallelRows() {
@@ -34,6 +40,7 @@ void ParallelRows::for_each(size_t n, const std::function<void(size_t)>& fn) {
   std::unique_lock lock(mu_);
   cv_done_.wait(lock, [&] { return finished_ == n_; });
   fn_ = nullptr;
+  if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
 // Takes indices until none are left; the last one done wakes the caller.
@@ -43,8 +50,14 @@ void ParallelRows::drain() {
     const size_t i = next_++;
     const auto* fn = fn_;
     lock.unlock();
-    (*fn)(i);
+    std::exception_ptr error;
+    try {
+      (*fn)(i);
+    } catch (...) {
+      error = std::current_exception();
+    }
     lock.lock();
+    if (error && !error_) error_ = std::move(error);
     if (++finished_ == n_) cv_done_.notify_one();
   }
 }

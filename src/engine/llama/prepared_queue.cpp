@@ -58,6 +58,19 @@ void PreparedQueue::stop(bool finish_in_flight) {
   cv_prepared_.notify_all();
 }
 
+void PreparedQueue::fail(Error error) {
+  {
+    std::lock_guard lock(mu_);
+    if (!failure_) failure_ = std::move(error);
+  }
+  stop(false);
+}
+
+std::optional<Error> PreparedQueue::failure() const {
+  std::lock_guard lock(mu_);
+  return failure_;
+}
+
 std::deque<PreparedRequest> PreparedQueue::drain() {
   std::lock_guard lock(mu_);
   std::deque<PreparedRequest> left;

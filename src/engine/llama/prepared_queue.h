@@ -1,6 +1,7 @@
 // PreparedQueue: the embedded engine's requests between submit() and a lane. Submitted requests
 // wait for a preparer thread (parse, render, tokenize); prepared ones wait for a lane with a free
-// sequence. It also holds the stop flags every thread of the engine checks.
+// sequence. It also holds the stop flags every thread of the engine checks, and the failure that
+// stopped the engine when one of its threads failed.
 //
 // Threads: every method may be called from any thread.
 #pragma once
@@ -39,12 +40,17 @@ class PreparedQueue {
   void put_back(PreparedRequest p);
 
   void stop(bool finish_in_flight);
+  // An engine thread's work failed (an exception escaped it): stops as stop(false) does, and keeps the
+  // first such error for Engine::failure(), so the runner ends with the work not done left pending
+  // instead of sending it to an engine that takes nothing more.
+  void fail(Error error);
+  std::optional<Error> failure() const;
   // At shutdown: every request that never reached a lane, prepared or not.
   std::deque<PreparedRequest> drain();
 
  private:
   const size_t capacity_;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_space_;     // submitters: room in the queues
   std::condition_variable cv_submitted_; // preparers: a request to prepare
   std::condition_variable cv_prepared_;  // lanes: prepared work or stop
@@ -52,6 +58,7 @@ class PreparedQueue {
   std::deque<PreparedRequest> prepared_;
   bool stopping_ = false;
   bool finish_in_flight_ = true;
+  std::optional<Error> failure_;
 };
 
 }  // namespace batchwise
