@@ -22,9 +22,7 @@ Verb add_merge_command(CLI::App& app) {
   sub->footer(
       "Checks that the states are of one input and one N, that every shard is there and finished, and that each\n"
       "input line and custom_id is in one shard only; then writes OUT and OUT.errors.jsonl in input order,\n"
-      "atomically. A missing or unfinished shard is named with the command that finishes it.\n"
-      "Exit: 0 merged, 1 merged with failed requests (in the error file), 2 a shard is missing, unfinished or\n"
-      "foreign, 3 a request is in two shards or a file cannot be written.");
+      "atomically. A missing or unfinished shard is named with the command that finishes it.");
   sub->add_option("-o,--output", f->merge.output, "merged output JSONL; also names the shards' default states")
       ->required();
   sub->add_option("--errors", f->merge.errors, "merged error JSONL (default: OUT.errors.jsonl)");

@@ -40,7 +40,11 @@ int report_shards(const std::vector<std::string>& paths, bool json) {
     std::printf("%s\n", j.dump(2).c_str());
     return kExitOk;
   }
-  std::printf("job: %s in %lld shards\n", set->input_path.c_str(), static_cast<long long>(set->count));
+  std::printf("job: %s in %lld shards", set->input_path.c_str(), static_cast<long long>(set->count));
+  if (!set->missing.empty()) {
+    std::printf(" (%zu with no state given: not complete)", set->missing.size());
+  }
+  std::printf("\n");
   for (const ShardState& s : set->shards) {
     std::printf("  shard %s: %lld of %lld finished%s  %s\n", shard_name(s.meta.shard).c_str(),
                 static_cast<long long>(s.finished), static_cast<long long>(s.lines), s.complete() ? " (done)" : "",
@@ -51,6 +55,43 @@ int report_shards(const std::vector<std::string>& paths, bool json) {
                 shard_run_hint(*set, index).c_str());
   }
   std::printf("%s", report_text(*report).c_str());
+  return kExitOk;
+}
+
+// One state: the job's report, or for a shard's state the whole job's (see report_shards).
+int report_state(const std::string& state, const std::string& export_to, bool json) {
+  auto store = JobStore::open(state);
+  if (!store) return report_error(store.error());
+  auto meta = (*store)->job();
+  if (!meta) return report_error(meta.error());
+  if (!*meta) return report_error(Error{ErrorCode::kNotFound, state + " holds no job yet"});
+  auto report = build_report(**store, **meta);
+  if (!report) return report_error(report.error());
+  const bool shard = (*meta)->shard.sharded();
+  if (!export_to.empty()) {
+    auto written = write_output_files(**store, export_to, default_error_path(export_to));
+    if (!written) return report_error(written.error());
+    std::string note;
+    if (report->pending > 0) {
+      note = " (partial: the job is not done)";
+    } else if (shard) {
+      note = " (shard " + shard_name((*meta)->shard) + " only; `batchwise merge` joins the shards)";
+    }
+    std::fprintf(stderr, "batchwise: exported %lld results to %s and %lld errors to %s%s\n", (long long)written->ok,
+                 export_to.c_str(), (long long)written->failed, default_error_path(export_to).c_str(), note.c_str());
+  }
+  // A shard's state alone (a shell glob that matched only the shards present) is reported as the whole
+  // job it belongs to: on its own it read "17 ok, 0 pending (of 17)", a job that looked done while the
+  // other shards had not run.
+  if (shard) {
+    store->reset();  // report_shards opens it again
+    return report_shards({state}, json);
+  }
+  if (json) {
+    std::printf("%s\n", report_json(*report).dump(2).c_str());
+  } else {
+    std::printf("job: %s\n%s", (*meta)->input_path.c_str(), report_text(*report).c_str());
+  }
   return kExitOk;
 }
 
@@ -65,8 +106,8 @@ Verb add_report_command(CLI::App& app) {
   auto f = std::make_shared<Flags>();
   auto* sub = app.add_subcommand("report", "report on a job from its state database, during or after a run");
   sub->add_option("state", f->states,
-                  "the job's state database (OUT.state.db), or every shard's (OUT.shard-*-of-*.state.db) for the "
-                  "whole job's progress")
+                  "the job's state database (OUT.state.db), or its shards' (OUT.shard-*-of-*.state.db) for the "
+                  "whole job's progress, naming the shards not given")
       ->required()
       ->check(CLI::ExistingFile);
   sub->add_flag("--json", f->json, "print JSON");
@@ -81,28 +122,7 @@ Verb add_report_command(CLI::App& app) {
               }
               return report_shards(f->states, f->json);
             }
-            const std::string& state = f->states.front();
-            auto store = JobStore::open(state);
-            if (!store) return report_error(store.error());
-            auto meta = (*store)->job();
-            if (!meta) return report_error(meta.error());
-            if (!*meta) return report_error(Error{ErrorCode::kNotFound, state + " holds no job yet"});
-            auto report = build_report(**store, **meta);
-            if (!report) return report_error(report.error());
-            if (!f->export_to.empty()) {
-              auto written = write_output_files(**store, f->export_to, default_error_path(f->export_to));
-              if (!written) return report_error(written.error());
-              std::fprintf(stderr, "batchwise: exported %lld results to %s and %lld errors to %s%s\n",
-                           (long long)written->ok, f->export_to.c_str(), (long long)written->failed,
-                           default_error_path(f->export_to).c_str(),
-                           report->pending > 0 ? " (partial: the job is not done)" : "");
-            }
-            if (f->json) {
-              std::printf("%s\n", report_json(*report).dump(2).c_str());
-            } else {
-              std::printf("job: %s\n%s", (*meta)->input_path.c_str(), report_text(*report).c_str());
-            }
-            return kExitOk;
+            return report_state(f->states.front(), f->export_to, f->json);
           }};
 }
 

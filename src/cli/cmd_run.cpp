@@ -309,7 +309,7 @@ Verb add_run_command(CLI::App& app) {
   sub->footer(
       "Results go to OUT (OpenAI batch output lines), failures to OUT.errors.jsonl, progress to stderr.\n"
       "The state database (default OUT.state.db) makes the job resumable: run the same command again after a\n"
-      "crash or Ctrl-C and it continues where it stopped. Exit: 0 all ok, 1 some requests failed, 130 interrupted.");
+      "crash or Ctrl-C and it continues where it stopped.");
   sub->add_option("input", f->input, "batch input JSONL (custom_id, method, url, body per line)")
       ->required()
       ->check(CLI::ExistingFile);

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.h"
+#include "cli/output_guard.h"
 #include "core/files.h"
 #include "core/log.h"
 #include "job/shard.h"
@@ -51,6 +52,10 @@ Verb add_slurm_command(CLI::App& app) {
             if (ec) f->job.batchwise = "batchwise";
             f->job.input = std::filesystem::absolute(f->input);
             f->job.output = std::filesystem::absolute(f->output);
+            // Refused, not created: the folder must be on a file system every node sees, and a typo or a
+            // node-local path made here would only fail later, on the nodes, where Slurm's logs (in
+            // that folder too) cannot be written. A mkdir costs the user one command; nothing is written.
+            if (auto st = require_output_folder(f->output, "-o"); !st) return report_error(st.error());
             const SlurmScripts scripts = slurm_scripts(f->job);
             if (auto st = write_file_atomic(scripts.array_path, scripts.array); !st) return report_error(st.error());
             if (auto st = write_file_atomic(scripts.merge_path, scripts.merge); !st) return report_error(st.error());

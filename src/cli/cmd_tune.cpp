@@ -168,7 +168,7 @@ Verb add_tune_command(CLI::App& app) {
       "  batchwise tune -m model.gguf --workload jobs.jsonl --slo-p95-ms 2000 --plot tune.svg\n"
       "  batchwise tune --endpoint http://127.0.0.1:8080 --workload jobs.jsonl\n"
       "  batchwise tune --cmd 'python3 examples/tune_batch_program.py --batch {batch}' --memory-limit 2G\n"
-      "Exit: 0 a setting was chosen, 1 none was feasible or met the SLO, 2 usage, 3 fatal. See docs/tune.md.");
+      "See docs/tune.md.");
   TuneOptions& o = f->tune;
   sub->add_option("-m,--model", f->model, "GGUF model to tune the embedded engine for (default: the synthetic tiny model)");
   sub->add_option("--workload", f->workload,

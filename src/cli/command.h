@@ -1,21 +1,16 @@
 // The verbs of the command line. Each verb file adds its subcommand and flags to the app and
-// returns the function that runs it once the flags are parsed. Exit codes: 0 ok, 1 job finished
-// with failures, 2 usage, 3 fatal, 130 interrupted.
+// returns the function that runs it once the flags are parsed. What each verb's exit codes mean:
+// exit_codes.h.
 #pragma once
 
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <utility>
 
+#include "cli/exit_codes.h"
 #include "core/status.h"
 
 namespace batchwise {
-
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailures = 1;
-inline constexpr int kExitUsage = 2;
-inline constexpr int kExitFatal = 3;
-inline constexpr int kExitInterrupted = 130;
 
 using RunFn = std::function<int()>;
 using Verb = std::pair<CLI::App*, RunFn>;

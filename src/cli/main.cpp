@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
       add_serve_command(app),  add_report_command(app), add_merge_command(app), add_slurm_command(app),
       add_synth_command(app),  add_gen_workload_command(app),
   };
+  add_exit_codes_to_help(app);
   RewrittenArgs rewritten = rewrite_flag_spellings(std::vector<std::string>(argv, argv + argc));
   std::vector<char*> cargs;
   for (auto& a : rewritten.args) cargs.push_back(a.data());

@@ -63,7 +63,7 @@ Expected<RunReport> build_report(const std::vector<JobStore*>& stores, int64_t r
 nlohmann::json report_json(const RunReport& r);
 std::string report_text(const RunReport& r);
 
-// p50/p90/p99 of `values_ms` (sorted in place).
+// p50/p90/p95/p99 of `values_ms` (sorted in place).
 LatencySummary latency_percentiles(std::vector<double>& values_ms);
 
 // Peak resident memory of this process (VmHWM), bytes; 0 when unknown.

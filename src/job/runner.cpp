@@ -101,6 +101,23 @@ std::filesystem::path partial_path(const std::filesystem::path& path) {
   return s + ".partial.jsonl";
 }
 
+namespace {
+
+// The results so far that an earlier, stopped run wrote: once the whole files are written they are a
+// stale copy beside the real output, easy to read by mistake. A file that cannot be removed is named,
+// not an error: the job itself is done.
+void remove_partial_files(const std::filesystem::path& output, const std::filesystem::path& errors) {
+  for (const auto& path : {partial_path(output), partial_path(errors)}) {
+    std::error_code ec;
+    if (!std::filesystem::remove(path, ec) && ec) {
+      log_warn("could not remove " + path.string() + " (results of an earlier stopped run; the job is done, "
+               "its output is whole): " + ec.message());
+    }
+  }
+}
+
+}  // namespace
+
 Expected<RunOutcome> run_batch(const RunOptions& options, Engine& engine) {
   return run_batch(options, [&engine]() -> Expected<Engine*> { return &engine; });
 }
@@ -217,6 +234,7 @@ Expected<RunOutcome> run_batch(const RunOptions& options, const EngineFactory& m
   }
   if (rep.pending == 0) {
     BW_TRY(job->write_files(o.output, o.errors));
+    remove_partial_files(o.output, o.errors);
   } else if (store.committed() + outcome.resumed > 0) {
     outcome.partial_output = partial_path(o.output);
     outcome.partial_errors = partial_path(o.errors);

@@ -1,7 +1,8 @@
 // run_batch: the `run` front door. Takes one batch JSONL file to completion on an Engine through a Job
 // and a JobRunner: progress on stderr, Ctrl-C (finish what is in flight, then stop; twice: stop now),
 // GPU and memory sampling, and the output and error files once every result is durable. An interrupted
-// run writes what it has as OUT.partial.jsonl (and OUT.errors.partial.jsonl) so it can be looked at.
+// run writes what it has as OUT.partial.jsonl (and OUT.errors.partial.jsonl) so it can be looked at;
+// the run that completes the job removes them.
 //
 // Threads: run_batch() runs on the caller's thread; results arrive from the engine's threads through
 // the runner's queue; the store commits on its own writer thread.

@@ -72,10 +72,14 @@ TEST(Durability, CtrlCStopsWithinSecondsAndTheSameCommandResumes) {
   EXPECT_EQ(stopped.exit_code, 130) << stopped.err;
   EXPECT_LT(std::stod("0" + stopped.out), 6000.0) << "milliseconds from SIGINT to exit";
   EXPECT_FALSE(std::filesystem::exists(dir / "out.jsonl"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "out.partial.jsonl"));  // what it had, to look at
   const auto resumed = run_batchwise({"run", in.string(), "-o", (dir / "out.jsonl").string(), "-np", "32"});
   ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
   EXPECT_NE(resumed.err.find("already done"), std::string::npos) << resumed.err;
   expect_exactly_once(in, dir / "out.jsonl");
+  // The job is complete: the partial copies are gone (issue 29), only the whole files remain.
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.partial.jsonl"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.errors.partial.jsonl"));
 }
 
 TEST(Durability, ChangedInputUnderAStateIsRefusedUnlessRestart) {

@@ -150,5 +150,31 @@ TEST(ShardMerge, ResumingAStateWithAnotherShardIsRefused) {
   EXPECT_NE(r.err.find("holds shard 0/2 of its input, not 1/2"), std::string::npos) << r.err;
 }
 
+// Issue 29: `report out.shard-*-of-3.state.db` while only shard 0 had run (the glob matched one state)
+// said "N ok, 0 pending (of N)", as if the whole job were done. It reports the whole job: the missing
+// shards named with the command that runs them, their lines pending.
+TEST(ShardMerge, ReportOfOneShardsStateNamesTheMissingShardsInsteadOfCallingTheJobDone) {
+  ensure_tiny_model();
+  const auto dir = scratch_dir();
+  const auto in = make_input(dir, "in.jsonl", 30);
+  ASSERT_EQ(run_shard(in, dir / "out.jsonl", "0/3").exit_code, 0);
+  const auto state0 = (dir / "out.shard-0-of-3.state.db").string();
+
+  const auto text = run_batchwise({"report", state0});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("in 3 shards (2 with no state given: not complete)"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("shard 1/3: no state given"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("--shard 2/3"), std::string::npos) << text.out;  // the command that runs it
+  EXPECT_EQ(text.out.find(" 0 pending"), std::string::npos) << text.out;
+
+  const auto json = run_batchwise({"report", "--json", state0});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["missing_shards"], nlohmann::json::array({"1/3", "2/3"}));
+  EXPECT_EQ(j["requests"], 30);
+  EXPECT_GT(j["pending"].get<int64_t>(), 0);
+  EXPECT_EQ(j["ok"].get<int64_t>() + j["pending"].get<int64_t>(), 30);
+}
+
 }  // namespace
 }  // namespace batchwise::test

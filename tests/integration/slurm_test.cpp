@@ -137,5 +137,26 @@ TEST_F(Slurm, FourArrayTasksOneRequeuedMidwayMergeToEveryIdExactlyOnce) {
   EXPECT_EQ(usage_by_id(out), usage_by_id(dir / "whole.jsonl"));
 }
 
+// Issue 29: `slurm -o missing/out.jsonl` failed with "cannot create …/out.array.sbatch.tmp". It names the
+// folder and the mkdir that makes it, writes nothing, and exits 2. Needs no cluster: it stops before sbatch.
+TEST(SlurmScripts, AnOutputFolderThatDoesNotExistIsNamedWithTheMkdirThatMakesIt) {
+  const auto dir = scratch_dir();
+  write_text(dir / "in.jsonl", "{}\n");
+  const auto missing = dir / "results" / "run1";
+  const auto r = run_batchwise({"slurm", (dir / "in.jsonl").string(), "-o", (missing / "out.jsonl").string(),
+                                "--shards", "2", "--submit"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("the folder " + missing.string() + " does not exist"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("mkdir -p " + missing.string()), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find(".tmp"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(dir / "results"));
+
+  std::filesystem::create_directories(missing);
+  const auto written = run_batchwise({"slurm", (dir / "in.jsonl").string(), "-o", (missing / "out.jsonl").string(),
+                                      "--shards", "2"});
+  EXPECT_EQ(written.exit_code, 0) << written.err;
+  EXPECT_TRUE(std::filesystem::exists(missing / "out.array.sbatch"));
+}
+
 }  // namespace
 }  // namespace batchwise::test

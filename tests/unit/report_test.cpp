@@ -47,3 +47,27 @@ TEST(Report, InterTokenLatencyAppearsOnlyForStreamedRuns) {
 
 }  // namespace
 }  // namespace batchwise
+
+namespace batchwise {
+namespace {
+
+// Issue 29: tune's SLOs are p95, but the text summary showed only p50/p90/p99 (--json had p95).
+TEST(Report, TextSummaryShowsP95BesideP50P90P99) {
+  RunReport r;
+  r.queue = {1, 2, 3, 4};
+  r.ttft = {10, 20, 30, 40};
+  r.total = {100, 200, 300, 400};
+  std::vector<double> gaps = {1.0, 2.0, 3.0};
+  r.inter_token = latency_percentiles(gaps);
+  r.inter_token->p95_ms = 2.5;  // distinct from p90 and p99, so the test sees which one is printed
+  const std::string text = report_text(r);
+  EXPECT_NE(text.find("latency ms (p50/p90/p95/p99): queue 1/2/3/4, first token 10/20/30/40, total 100/200/300/400"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("inter-token ms (p50/p90/p95/p99 of each request's mean gap): 2.0/3.0/2.5/3.0"),
+            std::string::npos)
+      << text;
+}
+
+}  // namespace
+}  // namespace batchwise

@@ -61,5 +61,25 @@ TEST(Runner, RetriesWhatMayPassFailsTheRestOnceAndWritesEachClassAsErrorCode) {
   EXPECT_LT(engine.max_outstanding_after_oom(), 16u);
 }
 
+// Issue 29: OUT.partial.jsonl and OUT.errors.partial.jsonl, written by a run that stopped early, stayed
+// beside the whole output after a later run completed the job: a stale copy easy to read by mistake.
+TEST(Runner, PartialFilesOfAStoppedRunAreRemovedWhenTheJobCompletes) {
+  const auto dir = test::scratch_dir();
+  RunOptions options;
+  options.input = test::write_chat_requests(dir, 20);
+  options.output = dir / "out.jsonl";
+  options.progress_interval_s = 1e9;
+  test::write_text(dir / "out.partial.jsonl", "{\"custom_id\":\"r0\"}\n");
+  test::write_text(dir / "out.errors.partial.jsonl", "");
+  test::FaultInjectingEngine engine({}, /*seed=*/1);
+  auto outcome = run_batch(options, engine);
+  ASSERT_TRUE(outcome) << outcome.error().message;
+  EXPECT_EQ(outcome->report.ok, 20);
+  EXPECT_TRUE(outcome->partial_output.empty());
+  EXPECT_EQ(test::read_jsonl(dir / "out.jsonl").size(), 20u);
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.partial.jsonl"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "out.errors.partial.jsonl"));
+}
+
 }  // namespace
 }  // namespace batchwise
