@@ -79,11 +79,13 @@ TEST_F(Slurm, FourArrayTasksOneRequeuedMidwayMergeToEveryIdExactlyOnce) {
   const auto dir = scratch_dir();
   const auto in = dir / "in.jsonl";
   ASSERT_EQ(run_batchwise({"gen-workload", "seed", "-n", "400", "--prefix-tokens", "40", "--unique-tokens", "10",
-                           "--output-tokens", "8", "-o", in.string()})
+                           "--output-tokens", "24", "-o", in.string()})
                 .exit_code,
             0);
   const auto out = dir / "out.jsonl";
-  // One sequence and one thread per task: ~2 s of work each on 2 cores, long enough to requeue one mid-way.
+  // One sequence and one thread per task, 24 tokens a request: several seconds of work each on 2 cores, long enough
+  // to requeue one mid-way even when scontrol is slow to act (with 8 tokens a loaded machine once saw task 1 finish
+  // its 100 lines before the requeue reached it).
   const auto submitted = run_batchwise({"slurm", in.string(), "-o", out.string(), "--shards", "4", "--run-args",
                                         "-p 1 -t 1", "--submit", "--json"});
   ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
