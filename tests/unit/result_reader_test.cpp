@@ -132,7 +132,7 @@ TEST(ResultReader, PagesOnToResultsCommittedAfterItStartedWithoutRepeatingAny) {
   ASSERT_TRUE((*store)->flush());
   std::vector<int64_t> rest;
   for (const auto& r : read_all(**reader, 4)) rest.push_back(r.line);
-  EXPECT_EQ(rest, (std::vector<int64_t>{5, 6, 7, 8, 9, 10, 11, 12}));
+  EXPECT_EQ(rest, (std::vector<int64_t>{6, 7, 8, 9, 10, 11, 12}));
 }
 
 TEST(ResultReader, AStateThatIsNotThereIsAnErrorAndIsNotCreated) {
