@@ -4,8 +4,11 @@
 // finished one is the file's bytes exactly, with its length, and a Range of it works.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "core/files.h"
 #include "serve_process.h"
@@ -44,16 +47,18 @@ void expect_each_once(const std::vector<std::string>& ids) {
 TEST(ServeDownloads, ARunningBatchStreamsWholeLinesEachCustomIdOnceAndAFinishedOneIsTheFileExactly) {
   const auto dir = test::scratch_dir();
   Serve serve(dir / "state");
-  constexpr int kLines = 600;
+  constexpr int kLines = 400;
   const std::string id = serve.create_batch(serve.upload(test::serve_batch_file(kLines, 16)))["id"];
   const json running = serve.wait(id, [](const json& b) {
     return b["status"] == "in_progress" && b["request_counts"].value("completed", 0) >= 10;
   });
   const std::string path = "/v1/files/" + running["output_file_id"].get<std::string>() + "/content";
 
-  // Downloads while it runs: each is whole lines, ids once, never fewer than the one before.
-  size_t streamed = 0, last = 0;
-  for (int i = 0; i < 50 && !finished(serve.get("/v1/batches/" + id)); ++i) {
+  // Downloads while it runs, spread over the run: each is whole lines, ids once, never fewer than the one
+  // before.
+  size_t streamed = 0, most_streamed = 0, last = 0;
+  for (int i = 0; i < 3000 && !finished(serve.get("/v1/batches/" + id)); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
     auto res = serve.http().Get(path.c_str());
     ASSERT_TRUE(res) << httplib::to_string(res.error());
     ASSERT_EQ(res->status, 200) << res->body;
@@ -62,9 +67,13 @@ TEST(ServeDownloads, ARunningBatchStreamsWholeLinesEachCustomIdOnceAndAFinishedO
     expect_each_once(ids);
     EXPECT_GE(ids.size(), last);
     last = ids.size();
-    if (res->get_header_value("Transfer-Encoding") == "chunked") streamed++;
+    if (res->get_header_value("Transfer-Encoding") == "chunked") {
+      streamed++;
+      most_streamed = std::max(most_streamed, ids.size());
+    }
   }
   EXPECT_GT(streamed, 0u) << "no download met the batch running: make it longer";
+  EXPECT_GT(most_streamed, 256u) << "no running download spanned two pages of results";
 
   const json done = serve.wait(id, finished);
   ASSERT_EQ(done["status"], "completed") << done.dump();
