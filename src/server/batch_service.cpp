@@ -8,7 +8,6 @@
 #include "core/thread.h"
 #include "hardware/nvml.h"
 #include "job/batch_input.h"
-#include "job/batch_output.h"
 #include "job/job.h"
 #include "server/batch_window.h"
 #include "server/ids.h"
