@@ -4,7 +4,9 @@
 // Exactly-once: a result is keyed by its input line, inserted once; what was not committed runs again.
 // The on-disk schema is described in docs/formats.md.
 //
-// Threads: append() and committed() from any thread; the rest from one thread (the runner's).
+// Threads: append() and committed() from any thread; the rest from one thread (the runner's). Another
+// thread that wants the results (serve's downloads) opens a ResultReader (result_reader.h): a read-only
+// connection of its own, never this one.
 #pragma once
 
 #include <cstdint>

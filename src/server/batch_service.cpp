@@ -8,7 +8,6 @@
 #include "core/thread.h"
 #include "hardware/nvml.h"
 #include "job/batch_input.h"
-#include "job/batch_output.h"
 #include "job/job.h"
 #include "server/batch_window.h"
 #include "server/ids.h"
@@ -171,28 +170,26 @@ Expected<nlohmann::json> BatchService::list_files(size_t limit, const std::strin
   return list_object(std::move(docs), limit);
 }
 
-Expected<FileContent> BatchService::file_content(const std::string& id) {
+Expected<std::unique_ptr<FileDownload>> BatchService::file_content(const std::string& id) {
   if (!is_file_id(id)) return std::unexpected(not_found("file", id));
   BW_ASSIGN_OR_RETURN(auto doc, store_->get("file", id));
   if (!doc) return std::unexpected(not_found("file", id));
   const std::string batch_id = doc->value("batchwise_batch", "");
-  if (batch_id.empty()) return FileContent{store_->file_path(id), ""};
+  if (batch_id.empty()) return FileDownload::of_file(store_->file_path(id));
   const bool errors = doc->value("batchwise_part", "") == "errors";
-  std::shared_ptr<Live> live;
+  bool live = false;
   {
     std::lock_guard lock(mu_);
-    if (auto it = live_.find(batch_id); it != live_.end()) live = it->second;
+    live = live_.contains(batch_id);
   }
-  if (live) {  // the results committed so far
-    FileContent c;
-    BW_TRY(live->job->store().for_each_result([&](const ResultRecord& r) {
-      if (r.ok != errors) c.text += format_output_line(r) + "\n";
-    }));
-    return c;
-  }
-  const auto path = store_->batch_dir(batch_id) / (errors ? "errors.jsonl" : "output.jsonl");
-  if (!std::filesystem::exists(path)) return FileContent{};
-  return FileContent{path, ""};
+  const auto dir = store_->batch_dir(batch_id);
+  // The results committed so far, from the state database on disk, not through the job: its store's
+  // connection belongs to the runner thread. The state stays after the batch ends, so a download that
+  // began while it ran can page on to its end.
+  if (live) return FileDownload::of_results(dir / "state.db", errors);
+  const auto path = dir / (errors ? "errors.jsonl" : "output.jsonl");
+  if (!std::filesystem::exists(path)) return FileDownload::empty();
+  return FileDownload::of_file(path);
 }
 
 Expected<nlohmann::json> BatchService::delete_file(const std::string& id) {

@@ -27,6 +27,7 @@
 #include "core/status.h"
 #include "hardware/nvml.h"
 #include "server/engine_pool.h"
+#include "server/file_download.h"
 #include "server/metrics.h"
 #include "server/server_store.h"
 
@@ -40,12 +41,6 @@ struct BatchServiceOptions {
   size_t max_queued_interactive = 256;  // interactive requests waiting for their answer; past it 429
 };
 
-// A file's bytes: on disk (a finished batch's output, an upload), or made now (results so far).
-struct FileContent {
-  std::filesystem::path path;  // empty: use `text`
-  std::string text;
-};
-
 class BatchService {
  public:
   // Opens the state folder and takes up every unfinished batch. `pool` outlives the service's shutdown().
@@ -56,7 +51,9 @@ class BatchService {
                                        const std::string& content);
   Expected<nlohmann::json> get_file(const std::string& id);
   Expected<nlohmann::json> list_files(size_t limit, const std::string& after);
-  Expected<FileContent> file_content(const std::string& id);
+  // A file's bytes, to be sent a chunk at a time: an upload or a finished batch's file from disk; a
+  // running batch's results so far from its state, read over a connection of the download's own.
+  Expected<std::unique_ptr<FileDownload>> file_content(const std::string& id);
   Expected<nlohmann::json> delete_file(const std::string& id);
 
   Expected<nlohmann::json> create_batch(const nlohmann::json& request);

@@ -7,9 +7,9 @@
 
 #include <cstring>
 
-#include "core/files.h"
 #include "core/log.h"
 #include "server/connection_gate.h"
+#include "server/file_download.h"
 #include "server/ids.h"
 #include "server/status_page.h"
 
@@ -242,16 +242,56 @@ struct HttpApi::Impl {
     send(res, service.create_file(file.filename.empty() ? "upload.jsonl" : file.filename, purpose, file.content));
   }
 
+  // Streams the file: httplib asks for the next bytes as the socket takes them, so one download holds a
+  // chunk (64 KiB of a file, a page of results) whatever the file's size. A file's length is known and
+  // sent (ranges work); a running batch's results go out chunked, as they are read. Headers are sent
+  // before the first chunk, so a failure later can only cut the answer short: the connection closes
+  // without the final chunk (or short of Content-Length), which a client sees as an error.
   void content(const std::string& id, httplib::Response& res) {
-    auto c = service.file_content(id);
-    if (!c) return send_error(res, c.error());
-    if (c->path.empty()) {
-      res.set_content(c->text, "application/jsonl");
+    auto opened = service.file_content(id);
+    if (!opened) return send_error(res, opened.error());
+    std::shared_ptr<FileDownload> download = std::move(*opened);
+    // Exceptions must not leave a provider: httplib calls it after the handler's boundary.
+    auto next = [download, id](std::string& chunk) -> std::optional<bool> {
+      try {
+        auto more = download->next(chunk);
+        if (more) return *more;
+        log_warn("serve: download of " + id + " cut short: " + more.error().message);
+      } catch (const std::exception& e) {
+        log_warn("serve: download of " + id + " cut short: " + e.what());
+      }
+      return std::nullopt;
+    };
+    if (const auto size = download->size()) {
+      res.set_content_provider(
+          *size, "application/jsonl",
+          [download, next, id, file_pos = uint64_t{0}, chunk = std::string()](size_t offset, size_t length,
+                                                                      httplib::DataSink& sink) mutable {
+            if (offset != file_pos) {  // a Range, a Range's next part, or past a chunk cut at a Range's end
+              if (auto st = download->seek(offset); !st) {
+                log_warn("serve: download of " + id + " cut short: " + st.error().message);
+                return false;
+              }
+              file_pos = offset;
+            }
+            const auto more = next(chunk);
+            // The file ended before the length sent: stop rather than send a short body as whole.
+            if (!more || !*more) return false;
+            file_pos += chunk.size();  // what lies past the Range's end is not sent
+            return sink.write(chunk.data(), std::min<size_t>(chunk.size(), length));
+          });
       return;
     }
-    auto text = read_file(c->path);
-    if (!text) return send_error(res, text.error());
-    res.set_content(*text, "application/jsonl");
+    res.set_chunked_content_provider(
+        "application/jsonl", [next, chunk = std::string()](size_t, httplib::DataSink& sink) mutable {
+          const auto more = next(chunk);
+          if (!more) return false;
+          if (!*more) {
+            sink.done();
+            return true;
+          }
+          return sink.write(chunk.data(), chunk.size());
+        });
   }
 
   void routes() {
