@@ -20,10 +20,7 @@ namespace {
 using nlohmann::json;
 using test::Serve;
 
-bool finished(const json& b) {
-  const std::string s = b.value("status", "");
-  return s == "completed" || s == "failed" || s == "expired" || s == "cancelled";
-}
+using test::batch_finished;
 
 // The custom_ids of a download, each checked to be a whole JSON object on a line of its own.
 std::vector<std::string> whole_lines(const std::string& body) {
@@ -57,7 +54,7 @@ TEST(ServeDownloads, ARunningBatchStreamsWholeLinesEachCustomIdOnceAndAFinishedO
   // Downloads while it runs, spread over the run: each is whole lines, ids once, never fewer than the one
   // before.
   size_t streamed = 0, most_streamed = 0, last = 0;
-  for (int i = 0; i < 3000 && !finished(serve.get("/v1/batches/" + id)); ++i) {
+  for (int i = 0; i < 3000 && !batch_finished(serve.get("/v1/batches/" + id)); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     auto res = serve.http().Get(path.c_str());
     ASSERT_TRUE(res) << httplib::to_string(res.error());
@@ -75,7 +72,7 @@ TEST(ServeDownloads, ARunningBatchStreamsWholeLinesEachCustomIdOnceAndAFinishedO
   EXPECT_GT(streamed, 0u) << "no download met the batch running: make it longer";
   EXPECT_GT(most_streamed, 256u) << "no running download spanned two pages of results";
 
-  const json done = serve.wait(id, finished);
+  const json done = serve.wait(id, batch_finished);
   ASSERT_EQ(done["status"], "completed") << done.dump();
   auto res = serve.http().Get(path.c_str());
   ASSERT_TRUE(res);

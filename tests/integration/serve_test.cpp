@@ -13,10 +13,7 @@ namespace {
 using nlohmann::json;
 using test::Serve;
 
-bool finished(const json& b) {
-  const std::string s = b.value("status", "");
-  return s == "completed" || s == "failed" || s == "expired" || s == "cancelled";
-}
+using test::batch_finished;
 
 TEST(Serve, ABatchGoesFromValidatingToCompletedWithEveryCustomIdOnce) {
   const auto dir = test::scratch_dir();
@@ -26,7 +23,7 @@ TEST(Serve, ABatchGoesFromValidatingToCompletedWithEveryCustomIdOnce) {
   const json created = serve.create_batch(file_id);
   EXPECT_EQ(created["status"], "validating");
   EXPECT_EQ(created["object"], "batch");
-  const json done = serve.wait(created["id"], finished);
+  const json done = serve.wait(created["id"], batch_finished);
   ASSERT_EQ(done["status"], "completed") << done.dump();
   EXPECT_EQ(done["request_counts"], (json{{"total", 40}, {"completed", 40}, {"failed", 0}}));
   for (const char* t : {"created_at", "in_progress_at", "finalizing_at", "completed_at", "expires_at"}) {
@@ -54,7 +51,7 @@ TEST(Serve, KilledMidBatchItResumesAndFinishesWithoutRedoingWhatWasDone) {
   serve.process().kill_hard();
 
   serve.restart();
-  const json done = serve.wait(id, finished);
+  const json done = serve.wait(id, batch_finished);
   ASSERT_EQ(done["status"], "completed") << done.dump();
   const auto ids = test::custom_id_counts(serve.content(done["output_file_id"]));
   EXPECT_EQ(ids.size(), 240u);
@@ -80,7 +77,7 @@ TEST(Serve, ACancelledBatchKeepsWhatItFinishedAndAnExpiredOneToo) {
   const auto res = test::run_shell("curl -s -X POST " + serve.url() + "/v1/batches/" + id + "/cancel");
   ASSERT_EQ(res.exit_code, 0);
   EXPECT_EQ(json::parse(res.out, nullptr, false).value("status", ""), "cancelling") << res.out;
-  const json cancelled = serve.wait(id, finished);
+  const json cancelled = serve.wait(id, batch_finished);
   EXPECT_EQ(cancelled["status"], "cancelled");
   const int64_t kept = cancelled["request_counts"]["completed"];
   EXPECT_GE(kept, 5);
@@ -96,7 +93,7 @@ TEST(Serve, ACancelledBatchKeepsWhatItFinishedAndAnExpiredOneToo) {
   for (const auto& [cid, n] : all) EXPECT_EQ(n, 1) << cid;
 
   const std::string expiring = serve.create_batch(file_id, "2s")["id"];
-  const json expired = serve.wait(expiring, finished);
+  const json expired = serve.wait(expiring, batch_finished);
   EXPECT_EQ(expired["status"], "expired");
   EXPECT_TRUE(expired["expired_at"].is_number());
   EXPECT_EQ(static_cast<int64_t>(serve.content(expired["output_file_id"]).size()),

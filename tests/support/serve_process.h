@@ -45,4 +45,10 @@ class Serve {
 // A batch file of `n` chat requests with a shared system prompt and `max_tokens` each.
 std::string serve_batch_file(int n, int max_tokens, const std::string& model = "");
 
+// A batch in one of the statuses it never leaves (completed, failed, expired, cancelled): Serve::wait's usual end.
+inline bool batch_finished(const nlohmann::json& b) {
+  const std::string s = b.value("status", "");
+  return s == "completed" || s == "failed" || s == "expired" || s == "cancelled";
+}
+
 }  // namespace batchwise::test
