@@ -44,8 +44,10 @@ void expect_each_once(const std::vector<std::string>& ids) {
 TEST(ServeDownloads, ARunningBatchStreamsWholeLinesEachCustomIdOnceAndAFinishedOneIsTheFileExactly) {
   const auto dir = test::scratch_dir();
   Serve serve(dir / "state");
-  constexpr int kLines = 300;  // past one page (256) of results; short answers keep it quick
-  const std::string id = serve.create_batch(serve.upload(test::serve_batch_file(kLines, 8)))["id"];
+  // Past one page (256) of results. A download must land while results 257..300 are being committed: answers of
+  // 16 tokens and a poll every 20 ms keep that window several polls wide on a fast machine too.
+  constexpr int kLines = 300;
+  const std::string id = serve.create_batch(serve.upload(test::serve_batch_file(kLines, 16)))["id"];
   const json running = serve.wait(id, [](const json& b) {
     return b["status"] == "in_progress" && b["request_counts"].value("completed", 0) >= 10;
   });
@@ -55,7 +57,7 @@ TEST(ServeDownloads, ARunningBatchStreamsWholeLinesEachCustomIdOnceAndAFinishedO
   // before.
   size_t streamed = 0, most_streamed = 0, last = 0;
   for (int i = 0; i < 3000 && !batch_finished(serve.get("/v1/batches/" + id)); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a pace, not a wait for a condition
     auto res = serve.http().Get(path.c_str());
     ASSERT_TRUE(res) << httplib::to_string(res.error());
     ASSERT_EQ(res->status, 200) << res->body;
