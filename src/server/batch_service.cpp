@@ -9,6 +9,7 @@
 #include "hardware/nvml.h"
 #include "job/batch_input.h"
 #include "job/job.h"
+#include "server/batch_live.h"
 #include "server/batch_window.h"
 #include "server/ids.h"
 
@@ -66,14 +67,6 @@ Error not_found(const std::string& what, const std::string& id) {
 }
 
 }  // namespace
-
-// A batch on its model's runner. Its lease pins the model from the start of the batch to its finish.
-struct BatchService::Live {
-  std::shared_ptr<Job> job;
-  ModelLease lease;
-  double started_s = 0;
-  int64_t done_at_start = 0;
-};
 
 BatchService::BatchService(BatchServiceOptions options, std::unique_ptr<ServerStore> store)
     : options_(std::move(options)), store_(std::move(store)) {}
@@ -541,114 +534,6 @@ void BatchService::check_windows() {
     (void)update(id, [](nlohmann::json& d) { d["batchwise_expiring"] = true; });
     l->job->cancel();
   }
-}
-
-// ---- interactive ----
-
-Expected<std::string> BatchService::complete(ApiKind kind, const nlohmann::json& body) {
-  if (!body.is_object()) return make_error(ErrorCode::kInvalidArgument, "the body must be a JSON object");
-  const auto m = body.find("model");
-  BW_ASSIGN_OR_RETURN(std::string model, pool_->resolve(m != body.end() && m->is_string() ? m->get<std::string>() : ""));
-  // Bounded: each waiting request holds an HTTP worker and a slot in its runner's queue.
-  struct Waiting {
-    std::atomic<size_t>& n;
-    ~Waiting() { n--; }
-  } waiting{interactive_waiting_};
-  if (++interactive_waiting_ > options_.max_queued_interactive) {
-    return make_error(ErrorCode::kRateLimited, "more than " + std::to_string(options_.max_queued_interactive) +
-                                                   " interactive requests are waiting (--max-queued-requests): "
-                                                   "try again in a moment");
-  }
-  // The lease pins the model until the answer is here: it is not unloaded under the request.
-  BW_ASSIGN_OR_RETURN(ModelLease lease, pool_->acquire(model));
-  EngineRequest request;
-  request.kind = kind;
-  request.body = body;
-  request.request_id = "req_" + new_batch_id().substr(6, 16);
-  auto promise = std::make_shared<std::promise<EngineResult>>();
-  auto answer = promise->get_future();
-  if (!lease.runner().submit_interactive(std::move(request), [promise](EngineResult r) { promise->set_value(std::move(r)); })) {
-    return make_error(ErrorCode::kUnavailable, "the server is stopping");
-  }
-  if (answer.wait_for(std::chrono::duration<double>(options_.interactive_timeout_s)) != std::future_status::ready) {
-    return make_error(ErrorCode::kTimeout, "no answer within " + std::to_string(options_.interactive_timeout_s) + " s");
-  }
-  EngineResult r = answer.get();
-  metrics_.observe(model, answer_figures(r), true);
-  if (r.error) return std::unexpected(*r.error);
-  return !r.raw_body.empty() ? r.raw_body : r.body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-nlohmann::json BatchService::models_list() const {
-  nlohmann::json data = nlohmann::json::array();
-  for (const auto& id : pool_->local_ids()) {
-    data.push_back({{"id", id}, {"object", "model"}, {"created", 0}, {"owned_by", "batchwise"}});
-  }
-  return {{"object", "list"}, {"data", data}};
-}
-
-// ---- observability ----
-
-std::optional<GpuSampler::Sample> BatchService::sample_gpu() {
-  std::lock_guard lock(gpu_mu_);
-  return gpus_.sample();
-}
-
-std::string BatchService::metrics_text() {
-  ServeGauges g;
-  if (auto all = store_->list("batch", SIZE_MAX)) {
-    for (const auto& b : *all) g.batches_by_status[b.value("status", "unknown")]++;
-  }
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& [id, l] : live_) {
-      const JobCounts c = l->job->counts();
-      g.queued_requests += c.total - c.ok - c.failed;
-    }
-  }
-  g.models = pool_->views();
-  if (auto s = sample_gpu()) {
-    g.gpu_memory_used_bytes = s->memory_used_bytes;
-    g.gpu_utilization_percent = s->utilization_percent;
-  }
-  return metrics_.render(g);
-}
-
-nlohmann::json BatchService::status_json() {
-  nlohmann::json batches = nlohmann::json::array();
-  std::map<std::string, std::shared_ptr<Live>> live;
-  {
-    std::lock_guard lock(mu_);
-    live = live_;
-  }
-  if (auto docs = store_->list("batch", 50)) {
-    for (auto& d : *docs) {
-      nlohmann::json b = with_counts(d);
-      if (auto it = live.find(b.value("id", "")); it != live.end()) {
-        const JobCounts c = it->second->job->counts();
-        const double elapsed = std::max(1e-3, now_s() - it->second->started_s);
-        const double rate = static_cast<double>(c.ok + c.failed - it->second->done_at_start) / elapsed;
-        b["requests_per_s"] = rate;
-        b["eta_s"] = rate > 0 ? nlohmann::json(static_cast<double>(c.total - c.ok - c.failed) / rate) : nlohmann::json();
-      }
-      batches.push_back(std::move(b));
-    }
-  }
-  nlohmann::json models = nlohmann::json::array();
-  for (const auto& m : pool_->views()) {
-    models.push_back({{"id", m.id}, {"loaded", m.loaded}, {"in_flight", m.in_flight}, {"loads", m.loads},
-                      {"evictions", m.evictions}, {"generated_tokens", m.stats.generated_tokens},
-                      {"prompt_tokens_evaluated", m.stats.prompt_tokens_evaluated}});
-  }
-  nlohmann::json j = {{"batches", batches}, {"models", models}, {"time", unix_time_s()}};
-  {
-    std::lock_guard lock(mu_);
-    j["recent_errors"] = recent_errors_;
-  }
-  if (auto s = sample_gpu()) {
-    j["gpu"] = {{"memory_used_bytes", s->memory_used_bytes}, {"utilization_percent", s->utilization_percent}};
-  }
-  return j;
 }
 
 void BatchService::shutdown(double grace_s) {

@@ -1,0 +1,22 @@
+// BatchService::Live, a running batch as the service's parts see it (batch_service.cpp starts and finishes it,
+// batch_status.cpp reports on it). Private to src/server: not part of BatchService's contract.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "job/job.h"
+#include "server/batch_service.h"
+#include "server/engine_pool.h"
+
+namespace batchwise {
+
+// A batch on its model's runner. Its lease pins the model from the start of the batch to its finish.
+struct BatchService::Live {
+  std::shared_ptr<Job> job;
+  ModelLease lease;
+  double started_s = 0;
+  int64_t done_at_start = 0;
+};
+
+}  // namespace batchwise

@@ -1,0 +1,73 @@
+// BatchService's observability part: /metrics (Prometheus text), the live page's JSON, GPU samples.
+#include <algorithm>
+#include <map>
+
+#include "core/clock.h"
+#include "server/batch_live.h"
+#include "server/batch_service.h"
+
+namespace batchwise {
+
+std::optional<GpuSampler::Sample> BatchService::sample_gpu() {
+  std::lock_guard lock(gpu_mu_);
+  return gpus_.sample();
+}
+
+std::string BatchService::metrics_text() {
+  ServeGauges g;
+  if (auto all = store_->list("batch", SIZE_MAX)) {
+    for (const auto& b : *all) g.batches_by_status[b.value("status", "unknown")]++;
+  }
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [id, l] : live_) {
+      const JobCounts c = l->job->counts();
+      g.queued_requests += c.total - c.ok - c.failed;
+    }
+  }
+  g.models = pool_->views();
+  if (auto s = sample_gpu()) {
+    g.gpu_memory_used_bytes = s->memory_used_bytes;
+    g.gpu_utilization_percent = s->utilization_percent;
+  }
+  return metrics_.render(g);
+}
+
+nlohmann::json BatchService::status_json() {
+  nlohmann::json batches = nlohmann::json::array();
+  std::map<std::string, std::shared_ptr<Live>> live;
+  {
+    std::lock_guard lock(mu_);
+    live = live_;
+  }
+  if (auto docs = store_->list("batch", 50)) {
+    for (auto& d : *docs) {
+      nlohmann::json b = with_counts(d);
+      if (auto it = live.find(b.value("id", "")); it != live.end()) {
+        const JobCounts c = it->second->job->counts();
+        const double elapsed = std::max(1e-3, now_s() - it->second->started_s);
+        const double rate = static_cast<double>(c.ok + c.failed - it->second->done_at_start) / elapsed;
+        b["requests_per_s"] = rate;
+        b["eta_s"] = rate > 0 ? nlohmann::json(static_cast<double>(c.total - c.ok - c.failed) / rate) : nlohmann::json();
+      }
+      batches.push_back(std::move(b));
+    }
+  }
+  nlohmann::json models = nlohmann::json::array();
+  for (const auto& m : pool_->views()) {
+    models.push_back({{"id", m.id}, {"loaded", m.loaded}, {"in_flight", m.in_flight}, {"loads", m.loads},
+                      {"evictions", m.evictions}, {"generated_tokens", m.stats.generated_tokens},
+                      {"prompt_tokens_evaluated", m.stats.prompt_tokens_evaluated}});
+  }
+  nlohmann::json j = {{"batches", batches}, {"models", models}, {"time", unix_time_s()}};
+  {
+    std::lock_guard lock(mu_);
+    j["recent_errors"] = recent_errors_;
+  }
+  if (auto s = sample_gpu()) {
+    j["gpu"] = {{"memory_used_bytes", s->memory_used_bytes}, {"utilization_percent", s->utilization_percent}};
+  }
+  return j;
+}
+
+}  // namespace batchwise
