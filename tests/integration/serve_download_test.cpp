@@ -8,7 +8,6 @@
 #include <chrono>
 #include <set>
 #include <sstream>
-#include <thread>
 
 #include "core/files.h"
 #include "serve_process.h"
@@ -45,7 +44,7 @@ TEST(ServeDownloads, ARunningBatchStreamsWholeLinesEachCustomIdOnceAndAFinishedO
   const auto dir = test::scratch_dir();
   Serve serve(dir / "state");
   // Past one page (256) of results. A download must land while results 257..300 are being committed: answers of
-  // 16 tokens and a poll every 20 ms keep that window several polls wide on a fast machine too.
+  // 16 tokens and a download every 4 results keep that window several downloads wide on a fast machine too.
   constexpr int kLines = 300;
   const std::string id = serve.create_batch(serve.upload(test::serve_batch_file(kLines, 16)))["id"];
   const json running = serve.wait(id, [](const json& b) {
@@ -55,9 +54,15 @@ TEST(ServeDownloads, ARunningBatchStreamsWholeLinesEachCustomIdOnceAndAFinishedO
 
   // Downloads while it runs, spread over the run: each is whole lines, ids once, never fewer than the one
   // before.
+  // Each download waits for the batch to move on by a few results (or to finish), not for a fixed time.
   size_t streamed = 0, most_streamed = 0, last = 0;
-  for (int i = 0; i < 3000 && !batch_finished(serve.get("/v1/batches/" + id)); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a pace, not a wait for a condition
+  int completed = running["request_counts"].value("completed", 0);
+  for (int i = 0; i < 3000; ++i) {
+    const json b = serve.wait(id, [&](const json& x) {
+      return batch_finished(x) || x["request_counts"].value("completed", 0) >= completed + 4;
+    });
+    if (batch_finished(b)) break;
+    completed = b["request_counts"].value("completed", 0);
     auto res = serve.http().Get(path.c_str());
     ASSERT_TRUE(res) << httplib::to_string(res.error());
     ASSERT_EQ(res->status, 200) << res->body;
