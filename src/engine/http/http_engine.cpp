@@ -55,8 +55,7 @@ class HttpEngineImpl final : public HttpEngine {
       : options_(std::move(options)),
         base_urls_(base_urls),
         transport_(std::move(transport)),
-        pool_(std::move(base_urls), pool_options(options_)),
-        llama_hinted_(base_urls_.size(), false) {
+        pool_(std::move(base_urls), pool_options(options_)) {
     for (const auto& base : base_urls_) {
       request_urls_.push_back({base + std::string(api_kind_url(ApiKind::kChatCompletions)),
                                base + std::string(api_kind_url(ApiKind::kCompletions)),
@@ -180,9 +179,8 @@ class HttpEngineImpl final : public HttpEngine {
     if (server.find("llama.cpp") != std::string::npos) hint_llama_server(i);
   }
 
+  // Once per run, for the first llama-server met (every endpoint of a job is usually the same build).
   void hint_llama_server(size_t i) {
-    if (llama_hinted_[i]) return;
-    llama_hinted_[i] = true;
     if (llama_warned_) return;
     llama_warned_ = true;
     log_warn("endpoint " + base_urls_[i] +
@@ -574,7 +572,6 @@ class HttpEngineImpl final : public HttpEngine {
   std::deque<Queued> pending_;
   std::unordered_map<uint64_t, Flight> flights_;
   uint64_t next_id_ = 1;
-  std::vector<bool> llama_hinted_;
   bool llama_warned_ = false;
 };
 
