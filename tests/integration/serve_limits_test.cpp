@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <thread>
 
@@ -34,13 +35,32 @@ class HalfOpen {
   }
   ~HalfOpen() { ::close(fd_); }
   bool connected() const { return connected_; }
-  // What the server sent back (empty if nothing within `timeout_s`).
+  // True once `got` holds a head and as many body bytes as its Content-Length says.
+  static bool whole_response(const std::string& got) {
+    const size_t head_end = got.find("\r\n\r\n");
+    if (head_end == std::string::npos) return false;
+    const size_t at = got.find("Content-Length: ");
+    if (at == std::string::npos || at > head_end) return true;
+    return got.size() - head_end - 4 >= std::stoul(got.substr(at + 16));
+  }
+
+  // One whole response, or what came until the server closed or `timeout_s` passed (empty if nothing): the head and
+  // the body may arrive in separate segments, so one recv is not the whole answer.
   std::string answer(double timeout_s) {
-    timeval tv{static_cast<time_t>(timeout_s), 0};
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    const auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+    std::string got;
     char buf[4096];
-    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+    while (Clock::now() < deadline) {
+      timeval tv{0, 200000};
+      ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+      const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+      if (n == 0) break;
+      if (n > 0) {
+        got.append(buf, static_cast<size_t>(n));
+        if (whole_response(got)) break;
+      } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) break;
+    }
+    return got;
   }
 
  private:
