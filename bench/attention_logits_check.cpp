@@ -174,7 +174,11 @@ int main(int argc, char** argv) {
     std::vector<Row> rows;
     // At steps 2 and 4, eight sequences of the three kinds finish and new requests take them, prompt rows first.
     if (step == 2 || step == 4) {
-      for (const llama_seq_id s : {1, 2, n_a + 1, n_a + 2, n_a + n_b + 1, n_a + n_b + 2, n_seq - 1, n_seq - 2}) {
+      // (at small S two of these name one sequence: it restarts once)
+      std::vector<llama_seq_id> restart = {1, 2, n_a + 1, n_a + 2, n_a + n_b + 1, n_a + n_b + 2, n_seq - 1, n_seq - 2};
+      std::sort(restart.begin(), restart.end());
+      restart.erase(std::unique(restart.begin(), restart.end()), restart.end());
+      for (const llama_seq_id s : restart) {
         seq_rm_all(s);
         const std::vector<Row> r = start_rows(s);
         rows.insert(rows.end(), r.begin(), r.end());

@@ -3,6 +3,7 @@
 # machine, which reaches no package registry: the llama.cpp source and the Debian packages batchwise
 # builds with travel in .carry/ (bench/gpu/make_carry.sh makes it). Idempotent: a warm machine skips
 # the build and the models it already has.
+#   bench/gpu/seed_h100.sh sources          unpack llama.cpp's source and the Debian packages from .carry/
 #   bench/gpu/seed_h100.sh build            CUDA build of batchwise, llama-server, llama-batched-bench
 #   bench/gpu/seed_h100.sh models           synth Llama-3.1-8B-shaped Q4_K_M and F16
 #   bench/gpu/seed_h100.sh embedded QUANT N P...   batchwise run on N seed requests at each P (128, or 256x2: lanes)
@@ -39,15 +40,20 @@ unpack_deps() {
   done
 }
 
-stage_build() {
+stage_sources() {
   if [ ! -f third_party/llama.cpp/CMakeLists.txt ]; then
     mkdir -p third_party && tar xzf .carry/llama.cpp.tar.gz -C third_party
     mkdir -p third_party/llama.cpp/models && cp .carry/ggml-vocab-*.gguf third_party/llama.cpp/models/
   fi
   unpack_deps
+}
+
+stage_build() {
+  stage_sources
   # TESTS=1 builds the unit tests too (the plan accuracy test); googletest comes from .carry/debs.
   # EXTRA_TARGETS: more to build (attention_step_bench, batchwise_integration_tests with TESTS=1).
-  local tests=(-DBATCHWISE_TESTS=OFF) targets=(batchwise llama-batched-bench ${EXTRA_TARGETS:-})
+  # TARGETS: build only these (e.g. ggml's libraries alone, for llama.cpp's test-backend-ops).
+  local tests=(-DBATCHWISE_TESTS=OFF) targets=(${TARGETS:-batchwise llama-batched-bench ${EXTRA_TARGETS:-}})
   [ -z "${TESTS:-}" ] || { tests=(-DBATCHWISE_TESTS=ON -DBATCHWISE_LLAMA_SERVER_TESTS=OFF -DGTest_DIR="$deps/usr/lib/$arch_lib/cmake/GTest"); targets+=(batchwise_unit_tests); }
   if [ ! -f build-gpu/build.ninja ]; then
     cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DBATCHWISE_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90a \
@@ -64,7 +70,7 @@ stage_build() {
   log "build: $((SECONDS - t0)) s"
   [ -n "${SKIP_SERVER:-}" ] || cmake --build build-gpu -j"$(nproc)" --target llama-server > "$out/build-server.log" 2>&1 \
     || { log "llama-server did not build:"; grep -E "error|Error" "$out/build-server.log" | head -10; }
-  ls -la build-gpu/batchwise build-gpu/bin/ >&2
+  ls -la build-gpu/batchwise build-gpu/bin/ >&2 || true  # absent where TARGETS built ggml alone
 }
 
 model_path() { echo "build-gpu/models/llama-3.1-8b-$1.gguf"; }
