@@ -282,10 +282,7 @@ int run_on(RunFlags& f, const EngineFactory& make_engine, const HttpEngine* cons
     log_info("wrote " + std::to_string(r.ok) + " results to " + outcome->output.string() +
              (r.failed ? " and " + std::to_string(r.failed) + " errors to " + outcome->errors.string() : ""));
   }
-  if (r.failed > 0) {
-    log_info("after fixing what made them fail, the same command with --retry-failed runs the " +
-             std::to_string(r.failed) + " failed requests again and keeps every success");
-  }
+  for (const std::string& line : retry_advice(r)) log_info(line);
   return r.failed > 0 ? kExitFailures : kExitOk;
 }
 

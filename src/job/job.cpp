@@ -27,7 +27,8 @@ namespace {
 
 // Opens the state and decides between a new job, a resumed one, and a refusal.
 Expected<JobMeta> open_state(JobStore& store, const JobOptions& options, const BatchInput& input,
-                             const std::string& input_hash) {
+                             const std::string& input_hash, bool& created) {
+  created = false;
   BW_ASSIGN_OR_RETURN(std::optional<JobMeta> existing, store.job());
   if (existing && !options.restart) {
     if (existing->input_hash != input_hash) {
@@ -53,6 +54,7 @@ Expected<JobMeta> open_state(JobStore& store, const JobOptions& options, const B
   meta.shard = options.shard;
   meta.input_lines = input.total_lines;
   BW_TRY(store.create_job(meta, input.errors));
+  created = true;
   return meta;
 }
 
@@ -99,10 +101,11 @@ Expected<std::unique_ptr<Job>> Job::open(JobOptions options, BatchInput scanned)
   keep_shard(job->input_, o.shard);
   const std::string input_hash = job->input_.input_hash;
   BW_ASSIGN_OR_RETURN(job->store_, JobStore::open(o.state));
-  BW_ASSIGN_OR_RETURN(job->meta_, open_state(*job->store_, o, job->input_, input_hash));
+  BW_ASSIGN_OR_RETURN(job->meta_, open_state(*job->store_, o, job->input_, input_hash, job->created_));
   if (o.retry_failed) {
     BW_ASSIGN_OR_RETURN(job->forgotten_, job->store_->forget_failures());
   }
+  job->failed_before_ = job->store_->stored().failed;
   BW_ASSIGN_OR_RETURN(std::unordered_set<int64_t> finished, job->store_->finished_lines());
   BW_ASSIGN_OR_RETURN(BatchReader reader, BatchReader::open(o.input));
   job->reader_.emplace(std::move(reader));

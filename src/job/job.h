@@ -102,7 +102,11 @@ class Job {
 
   JobCounts counts() const;
   int64_t completion_tokens() const { return completion_tokens_; }  // of answers recorded by this process
-  int64_t failed_this_run() const { return failed_; }
+  // Failures in the state: those recorded before this process opened it (the input's invalid lines among
+  // them) and those since. One count for the progress line, the summary and the hint.
+  int64_t failed() const { return failed_before_ + failed_; }
+  // True when this open created the state (a first run or --restart): nothing was resumed.
+  bool created() const { return created_; }
   std::vector<double>& inter_token_ms() { return inter_token_ms_; }
 
   // Called with every result as it is recorded (on the runner's thread): serve's metrics.
@@ -149,6 +153,8 @@ class Job {
   mutable std::mutex failure_mu_;
   std::optional<Error> failure_;  // guarded by failure_mu_
   int64_t resumed_ = 0;
+  bool created_ = false;
+  int64_t failed_before_ = 0;
   int64_t forgotten_ = 0;
   int64_t failed_ = 0;
   int64_t completion_tokens_ = 0;

@@ -73,6 +73,7 @@ Expected<RunReport> build_report(const std::vector<JobStore*>& stores, int64_t r
     } else {
       r.failed++;
       r.failed_by_class[rec.error_code]++;
+      if (rec.attempts == 0) r.failed_input_lines++;
     }
   };
   for (JobStore* store : stores) BW_TRY(store->for_each_figures(add));
@@ -92,6 +93,7 @@ nlohmann::json report_json(const RunReport& r) {
       {"failed", r.failed},
       {"pending", r.pending},
       {"failed_by_class", r.failed_by_class},
+      {"failed_input_lines", r.failed_input_lines},
       {"tokens",
        {{"prompt", r.prompt_tokens},
         {"cached", r.cached_tokens},
@@ -116,6 +118,63 @@ nlohmann::json report_json(const RunReport& r) {
   return j;
 }
 
+namespace {
+
+// Error codes that say the request itself was refused: the same body on the same engine fails the same way.
+bool refused_as_request(const std::string& code) {
+  return code == "invalid_request" || code == "invalid_request_error";
+}
+// Error codes that the engine's context size decides.
+bool over_the_context(const std::string& code) {
+  return code == "context_length_exceeded" || code == "exceed_context_size_error";
+}
+
+std::string plural(int64_t n, const std::string& one, const std::string& many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+}  // namespace
+
+std::vector<std::string> retry_advice(const RunReport& r) {
+  std::vector<std::string> lines;
+  if (r.failed == 0) return lines;
+  int64_t refused = -r.failed_input_lines, context = 0;  // the input lines are recorded as invalid_request too
+  for (const auto& [code, n] : r.failed_by_class) {
+    if (refused_as_request(code)) refused += n;
+    if (over_the_context(code)) context += n;
+  }
+  refused = std::max<int64_t>(0, refused);
+  const int64_t other = r.failed - r.failed_input_lines - refused - context;
+  const int64_t rerun = r.failed - r.failed_input_lines;
+  if (r.failed_input_lines > 0) {
+    lines.push_back(plural(r.failed_input_lines, "input line is", "input lines are") +
+                    " not a request (the error file says why): fix the input; an edited input is a new job "
+                    "(--restart), and --retry-failed leaves these lines");
+  }
+  if (context > 0) {
+    lines.push_back(plural(context, "request", "requests") +
+                    " did not fit the context: raise --ctx-size (or lower their max_tokens), then --retry-failed");
+  }
+  if (refused > 0) {
+    lines.push_back(plural(refused, "request was", "requests were") +
+                    " refused as requests (invalid_request: a field this engine does not take, a bad value): "
+                    "they fail again unless the body or the engine changes");
+  }
+  if (other > 0) {
+    lines.push_back(plural(other, "request", "requests") +
+                    " failed for a passing reason (server errors, timeouts, an engine stop): a retry can fix them as "
+                    "they are");
+  }
+  if (context + other > 0) {
+    lines.push_back("the same command with --retry-failed runs the " + plural(rerun, "failed request", "failed requests") +
+                    " again and keeps every success");
+  } else if (refused > 0) {
+    lines.push_back("with an engine that takes them (--endpoint), --retry-failed runs the " +
+                    plural(refused, "refused request", "refused requests") + " again and keeps every success");
+  }
+  return lines;
+}
+
 std::string report_text(const RunReport& r) {
   char buf[1024];
   std::string out;
@@ -124,6 +183,11 @@ std::string report_text(const RunReport& r) {
   out += buf;
   for (const auto& [code, n] : r.failed_by_class) {
     std::snprintf(buf, sizeof buf, "  failed %-26s %lld\n", code.c_str(), (long long)n);
+    out += buf;
+  }
+  if (r.failed_input_lines > 0) {
+    std::snprintf(buf, sizeof buf, "  (%lld of the failed are input lines that are not requests)\n",
+                  (long long)r.failed_input_lines);
     out += buf;
   }
   const double saved = r.prompt_tokens > 0 ? 100.0 * (1.0 - static_cast<double>(r.evaluated_prompt_tokens) /

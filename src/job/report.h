@@ -42,6 +42,9 @@ struct RunReport {
   int64_t failed = 0;
   int64_t pending = 0;   // not finished yet (an interrupted job)
   std::map<std::string, int64_t> failed_by_class;
+  // Failed lines that are not requests at all (not JSON, no body...): recorded when the job was created, never
+  // sent; only an edit of the input fixes them, so --retry-failed leaves them.
+  int64_t failed_input_lines = 0;
   int64_t prompt_tokens = 0;
   int64_t cached_tokens = 0;
   int64_t evaluated_prompt_tokens = 0;  // from the engine when known, else prompt - cached
@@ -62,6 +65,9 @@ Expected<RunReport> build_report(const std::vector<JobStore*>& stores, int64_t r
 
 nlohmann::json report_json(const RunReport& r);
 std::string report_text(const RunReport& r);
+// What fixes the failures, by kind, and how many `--retry-failed` runs again (empty when none failed): the
+// numbers are the report's, so the hint and the summary agree.
+std::vector<std::string> retry_advice(const RunReport& r);
 
 // p50/p90/p95/p99 of `values_ms` (sorted in place).
 LatencySummary latency_percentiles(std::vector<double>& values_ms);

@@ -138,7 +138,7 @@ Expected<RunOutcome> run_batch(const RunOptions& options, const EngineFactory& m
     return make_error(ErrorCode::kInvalidArgument, o.input.string() + " has no requests (no line that is not blank): "
                                                    "nothing to run; a batch file has one JSON request per line");
   }
-  if (job->unsent() > 0 && outcome.resumed > 0) {
+  if (job->unsent() > 0 && outcome.resumed > 0 && !job->created()) {
     log_info("resuming " + o.state.string() + ": " + std::to_string(outcome.resumed) + " of " +
              std::to_string(total) + " already done");
   }
@@ -196,7 +196,7 @@ Expected<RunOutcome> run_batch(const RunOptions& options, const EngineFactory& m
     rss.maybe_sample(done);
     stall.update(done, runner->in_flight(), progress);
     const EngineStats live = engine->stats();
-    progress.update(done, job->failed_this_run(), generated_so_far(live, job->completion_tokens()),
+    progress.update(done, job->failed(), generated_so_far(live, job->completion_tokens()),
                     live.prompt_tokens_evaluated);
     gpu_use.maybe_sample(gpus);
   }
@@ -204,7 +204,7 @@ Expected<RunOutcome> run_batch(const RunOptions& options, const EngineFactory& m
   Status flushed = job->flush();
   outcome.interrupted = stopping && !store.write_error() && !outcome.engine_failure;
   const EngineStats final_stats = engine ? engine->stats() : EngineStats{};
-  progress.finish(outcome.resumed + store.committed(), job->failed_this_run(),
+  progress.finish(outcome.resumed + store.committed(), job->failed(),
                   generated_so_far(final_stats, job->completion_tokens()), final_stats.prompt_tokens_evaluated);
   if (!flushed) return std::unexpected(flushed.error());
 
