@@ -65,6 +65,7 @@ struct JobStore::Impl {
   std::atomic<int64_t> committed{0};
   std::atomic<int64_t> stored_ok{0};
   std::atomic<int64_t> stored_failed{0};
+  std::atomic<int64_t> stored_completion_tokens{0};
   std::optional<Error> error;
   bool closing = false;
   std::thread writer;
@@ -92,12 +93,14 @@ struct JobStore::Impl {
   }
 
   Status count_stored() {
-    BW_ASSIGN_OR_RETURN(StmtPtr s, prepare(db.get(), "SELECT ok, COUNT(*) FROM results GROUP BY ok"));
+    BW_ASSIGN_OR_RETURN(StmtPtr s, prepare(db.get(), "SELECT ok, COUNT(*), TOTAL(completion_tokens) FROM results GROUP BY ok"));
     stored_ok = 0;
     stored_failed = 0;
+    stored_completion_tokens = 0;
     int rc;
     while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
       (sqlite3_column_int(s.get(), 0) ? stored_ok : stored_failed) = sqlite3_column_int64(s.get(), 1);
+      stored_completion_tokens += static_cast<int64_t>(sqlite3_column_double(s.get(), 2));
     }
     if (rc != SQLITE_DONE) return std::unexpected(db_error(db.get(), "counting results"));
     return {};
@@ -113,7 +116,10 @@ struct JobStore::Impl {
         (void)exec(db.get(), "ROLLBACK", "rolling back");
         return std::unexpected(st.error());
       }
-      if (sqlite3_changes(db.get()) > 0) (r.ok ? stored.ok : stored.failed)++;
+      if (sqlite3_changes(db.get()) > 0) {
+        (r.ok ? stored.ok : stored.failed)++;
+        stored.completion_tokens += r.completion_tokens;
+      }
     }
     if (auto st = exec(db.get(), "COMMIT", "committing results"); !st) {
       (void)exec(db.get(), "ROLLBACK", "rolling back");
@@ -152,6 +158,7 @@ struct JobStore::Impl {
         committed += st->ok + st->failed;
         stored_ok += st->ok;
         stored_failed += st->failed;
+        stored_completion_tokens += st->completion_tokens;
       }
       writing = 0;
       cv_done.notify_all();
@@ -317,7 +324,9 @@ Status JobStore::append(ResultRecord record) {
 
 int64_t JobStore::committed() const { return impl_->committed.load(); }
 
-JobStore::Stored JobStore::stored() const { return {impl_->stored_ok.load(), impl_->stored_failed.load()}; }
+JobStore::Stored JobStore::stored() const {
+  return {impl_->stored_ok.load(), impl_->stored_failed.load(), impl_->stored_completion_tokens.load()};
+}
 
 Expected<int64_t> JobStore::forget_failures() {
   BW_TRY(flush());

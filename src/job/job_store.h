@@ -89,10 +89,12 @@ class JobStore {
   // Results committed since open().
   int64_t committed() const;
 
-  // Results in the state (committed), ok and failed, counted when opened and kept up to date since.
+  // Results in the state (committed), ok and failed, and their completion tokens, counted when opened and kept
+  // up to date since.
   struct Stored {
     int64_t ok = 0;
     int64_t failed = 0;
+    int64_t completion_tokens = 0;
   };
   Stored stored() const;
 

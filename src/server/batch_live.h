@@ -17,6 +17,7 @@ struct BatchService::Live {
   ModelLease lease;
   double started_s = 0;
   int64_t done_at_start = 0;
+  int64_t tokens_at_start = 0;  // completion tokens committed before this process ran the batch
 };
 
 }  // namespace batchwise

@@ -377,7 +377,8 @@ bool BatchService::start_batch(const std::string& id) {
     if (!r.ok) remember_error(id + " " + r.custom_id + ": " + r.error_code + ": " + r.error_message);
   });
   const JobCounts counts = shared->counts();
-  auto live = std::make_shared<Live>(Live{shared, std::move(*lease), now_s(), counts.ok + counts.failed});
+  auto live = std::make_shared<Live>(Live{shared, std::move(*lease), now_s(), counts.ok + counts.failed,
+                                          shared->store().stored().completion_tokens});
   (void)update(id, [&](nlohmann::json& d) {
     for (const char* part : {"output", "errors"}) {
       const char* field = std::string_view(part) == "output" ? "output_file_id" : "error_file_id";

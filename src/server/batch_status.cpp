@@ -1,5 +1,6 @@
 // BatchService's observability part: /metrics (Prometheus text), the live page's JSON, GPU samples.
 #include <algorithm>
+#include <chrono>
 #include <map>
 
 #include "core/clock.h"
@@ -48,6 +49,8 @@ nlohmann::json BatchService::status_json() {
         const double elapsed = std::max(1e-3, now_s() - it->second->started_s);
         const double rate = static_cast<double>(c.ok + c.failed - it->second->done_at_start) / elapsed;
         b["requests_per_s"] = rate;
+        const int64_t tokens = it->second->job->store().stored().completion_tokens - it->second->tokens_at_start;
+        b["tokens_per_s"] = static_cast<double>(tokens) / elapsed;
         b["eta_s"] = rate > 0 ? nlohmann::json(static_cast<double>(c.total - c.ok - c.failed) / rate) : nlohmann::json();
       }
       batches.push_back(std::move(b));
@@ -55,11 +58,20 @@ nlohmann::json BatchService::status_json() {
   }
   nlohmann::json models = nlohmann::json::array();
   for (const auto& m : pool_->views()) {
-    models.push_back({{"id", m.id}, {"loaded", m.loaded}, {"in_flight", m.in_flight}, {"loads", m.loads},
-                      {"evictions", m.evictions}, {"generated_tokens", m.stats.generated_tokens},
-                      {"prompt_tokens_evaluated", m.stats.prompt_tokens_evaluated}});
+    nlohmann::json model = {{"id", m.id}, {"loaded", m.loaded}, {"in_flight", m.in_flight}, {"loads", m.loads},
+                            {"evictions", m.evictions}, {"generated_tokens", m.stats.generated_tokens},
+                            {"prompt_tokens_evaluated", m.stats.prompt_tokens_evaluated}};
+    // The sum of its running batches' rates: steady, where the tokens counted at each answer's end jump.
+    for (const auto& b : batches) {
+      if (b.value("model", "") == m.id && b.contains("tokens_per_s")) {
+        model["tokens_per_s"] = model.value("tokens_per_s", 0.0) + b["tokens_per_s"].get<double>();
+      }
+    }
+    models.push_back(std::move(model));
   }
-  nlohmann::json j = {{"batches", batches}, {"models", models}, {"time", unix_time_s()}};
+  // Seconds with a fraction: the page divides the tokens generated between two polls by it.
+  const double time_s = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+  nlohmann::json j = {{"batches", batches}, {"models", models}, {"time", time_s}};
   {
     std::lock_guard lock(mu_);
     j["recent_errors"] = recent_errors_;

@@ -26,7 +26,7 @@ std::string_view status_page_html() {
 <div class="muted" id="updated">loading…</div>
 <h2>Batches</h2>
 <table id="batches"><thead><tr><th>batch</th><th>status</th><th>model</th><th>progress</th><th>done</th>
-<th>failed</th><th>req/s</th><th>ETA</th></tr></thead><tbody></tbody></table>
+<th>failed</th><th>req/s</th><th>tok/s</th><th>ETA</th></tr></thead><tbody></tbody></table>
 <h2>Models</h2>
 <table id="models"><thead><tr><th>model</th><th>loaded</th><th>in flight</th><th>tokens generated</th>
 <th>tok/s</th><th>loads</th><th>evictions</th></tr></thead><tbody></tbody></table>
@@ -55,15 +55,18 @@ function render(s) {
     bar.appendChild(fill); const td = cell(row, ""); td.appendChild(bar);
     td.append(" " + (c.total ? (100 * done / c.total).toFixed(1) : "0.0") + "%");
     cell(row, done + " / " + c.total); cell(row, c.failed);
-    cell(row, b.requests_per_s === undefined ? "–" : b.requests_per_s.toFixed(1)); cell(row, eta(b.eta_s));
+    cell(row, b.requests_per_s === undefined ? "–" : b.requests_per_s.toFixed(1));
+    cell(row, b.tokens_per_s === undefined ? "–" : b.tokens_per_s.toFixed(0)); cell(row, eta(b.eta_s));
     body.appendChild(row);
   }
   const models = document.querySelector("#models tbody");
   models.replaceChildren();
   for (const m of s.models) {
     const row = document.createElement("tr");
-    let rate = "–";
-    if (last) {
+    // Its running batches' rate (the server's, since each started); with none, the tokens it generated between
+    // two polls (interactive requests).
+    let rate = m.tokens_per_s === undefined ? "–" : m.tokens_per_s.toFixed(0);
+    if (m.tokens_per_s === undefined && last) {
       const prev = last.models.find((p) => p.id === m.id);
       const dt = s.time - last.time;
       if (prev && dt > 0) rate = ((m.generated_tokens - prev.generated_tokens) / dt).toFixed(0);

@@ -3,6 +3,8 @@
 // skips with a message only where its tool is not installed (scripts/install_deps.sh installs them all).
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include <chrono>
 #include <thread>
 
@@ -89,6 +91,22 @@ TEST(ServeClients, HeadlessChromiumShowsTheLivePageWithARunningBatch) {
   EXPECT_NE(dom.out.find(id), std::string::npos) << "the page does not list the batch";
   EXPECT_NE(dom.out.find("in_progress"), std::string::npos);
   EXPECT_NE(dom.out.find("tiny"), std::string::npos) << "the page does not list the model";
+  // Tokens per second, of the batch and of its model: numbers while the batch runs, never the placeholder.
+  const std::regex rows(R"(<tr><td>(batch_[^<]+|tiny)</td>.*?</tr>)");
+  int rows_seen = 0;
+  for (std::sregex_iterator it(dom.out.begin(), dom.out.end(), rows), end; it != end; ++it) {
+    const std::string row = it->str();
+    std::vector<std::string> cells;
+    const std::regex td(R"(<td>([^<]*)</td>)");
+    for (std::sregex_iterator c(row.begin(), row.end(), td); c != end; ++c) cells.push_back((*c)[1]);
+    // the cells without markup: models: model, loaded, in flight, tokens, tok/s; batches: batch, status, model,
+    // done, failed, req/s, tok/s (the progress cell holds a bar)
+    const size_t tok_s = (*it)[1].str() == "tiny" ? 4 : 6;
+    ASSERT_GT(cells.size(), tok_s) << row;
+    EXPECT_TRUE(std::regex_match(cells[tok_s], std::regex("[0-9]+"))) << "tok/s is `" << cells[tok_s] << "` in " << row;
+    rows_seen++;
+  }
+  EXPECT_EQ(rows_seen, 2) << dom.out;
   const auto shot = dir / "page.png";
   const auto r = test::run_shell(chromium + flags + "--window-size=1200,700 --screenshot=" + shot.string() + " " +
                                  serve.url() + "/ 2>/dev/null");
