@@ -46,6 +46,39 @@ std::string text(double x, double y, const std::string& s, const char* anchor = 
          escape(s) + "</text>\n";
 }
 
+// A label's box, from an estimate of its width (13 px sans-serif: ~7.3 px a character, bold ~8): enough to keep
+// labels apart, which is all it is used for.
+struct Box {
+  double x0, y0, x1, y1;
+  bool overlaps(const Box& o) const { return x0 < o.x1 && o.x0 < x1 && y0 < o.y1 && o.y0 < y1; }
+  bool inside(const Box& o) const { return x0 >= o.x0 && x1 <= o.x1 && y0 >= o.y0 && y1 <= o.y1; }
+};
+
+Box text_box(double x, double y, const std::string& s, const std::string& anchor, bool bold) {
+  const double w = static_cast<double>(s.size()) * (bold ? 8.0 : 7.3);
+  const double x0 = anchor == "start" ? x : anchor == "end" ? x - w : x - w / 2;
+  return {x0, y - 13, x0 + w, y + 3};
+}
+
+// Where a label goes: the first candidate (x, y, anchor) inside the plot that meets none of `taken`; the first
+// candidate if every one does.
+struct Placed {
+  double x, y;
+  std::string anchor;
+  Box box;
+};
+Placed place(const std::string& s, bool bold, const std::vector<Placed>& candidates, const Box& plot,
+             const std::vector<Box>& taken) {
+  for (const Placed& c : candidates) {
+    const Box b = text_box(c.x, c.y, s, c.anchor, bold);
+    if (b.inside(plot) && std::none_of(taken.begin(), taken.end(), [&](const Box& t) { return t.overlaps(b); })) {
+      return {c.x, c.y, c.anchor, b};
+    }
+  }
+  const Placed& c = candidates.front();
+  return {c.x, c.y, c.anchor, text_box(c.x, c.y, s, c.anchor, bold)};
+}
+
 }  // namespace
 
 std::string tune_plot_svg(const std::vector<Trial>& trials, const Choice& choice, const PlotLabels& labels) {
@@ -123,24 +156,41 @@ std::string tune_plot_svg(const std::vector<Trial>& trials, const Choice& choice
          " M" + fmt("%.1f", x + 6) + "," + fmt("%.1f", y - 6) + " L" + fmt("%.1f", x - 6) + "," + fmt("%.1f", y + 6) +
          "\" stroke=\"#c00\" stroke-width=\"2.5\"/>\n";
   }
-  // The knee and the choice.
+  // The knee and the choice, their labels kept off the legend, the markers and each other.
+  const double lx = kLeft + 12, ly = kTop + 22;  // the legend, top left: a throughput curve rises away from it
+  const double legend_h = infeasible.empty() ? 44 : 62;
+  const Box plot{kLeft, kTop, kLeft + plot_w, kTop + plot_h};
+  std::vector<Box> taken = {{lx - 6, ly - 14, lx + 224, ly - 14 + legend_h}};
+  for (int64_t k : infeasible) taken.push_back({x_of(k) - 7, kTop + plot_h - 15, x_of(k) + 7, kTop + plot_h});
+  if (choice.chosen) {
+    const Trial& t = trials[*choice.chosen];
+    const double x = x_of(t.knob), y = y_rate(t.items_per_s);
+    taken.push_back({x - 12, y - 12, x + 12, y + 12});  // its ring
+    s += "<circle cx=\"" + fmt("%.1f", x) + "\" cy=\"" + fmt("%.1f", y) + "\" r=\"10\" fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"3\"/>\n";
+    const std::string label = "chosen: " + std::to_string(t.knob) + " (" +
+                              fmt(t.items_per_s < 100 ? "%.3g" : "%.0f", t.items_per_s) + " " + labels.throughput_unit + ")";
+    const Placed at = place(label, true,
+                            {{x, y - 16, "middle", {}}, {x - 14, y - 16, "end", {}}, {x + 14, y - 16, "start", {}},
+                             {x - 14, y + 5, "end", {}}, {x + 14, y + 5, "start", {}}, {x, y + 28, "middle", {}}},
+                            plot, taken);
+    s += text(at.x, at.y, label, at.anchor.c_str(), "fill=\"#2ca02c\" font-weight=\"bold\"");
+    taken.push_back(at.box);
+  }
   if (choice.knee) {
     const double x = x_of(trials[*choice.knee].knob);
     s += "<line x1=\"" + fmt("%.1f", x) + "\" y1=\"" + fmt("%.1f", kTop) + "\" x2=\"" + fmt("%.1f", x) + "\" y2=\"" +
          fmt("%.1f", kTop + plot_h) + "\" stroke=\"#888\" stroke-dasharray=\"3 3\"/>\n";
-    s += text(x + 4, kTop + 16, "knee: " + std::to_string(trials[*choice.knee].knob), "start", "fill=\"#555\"");
-  }
-  if (choice.chosen) {
-    const Trial& t = trials[*choice.chosen];
-    const double x = x_of(t.knob), y = y_rate(t.items_per_s);
-    s += "<circle cx=\"" + fmt("%.1f", x) + "\" cy=\"" + fmt("%.1f", y) + "\" r=\"10\" fill=\"none\" stroke=\"#2ca02c\" stroke-width=\"3\"/>\n";
-    s += text(x, y - 16, "chosen: " + std::to_string(t.knob) + " (" + fmt(t.items_per_s < 100 ? "%.3g" : "%.0f", t.items_per_s) + " " + labels.throughput_unit + ")",
-              x > kLeft + plot_w * 0.7 ? "end" : "middle", "fill=\"#2ca02c\" font-weight=\"bold\"");
+    const std::string label = "knee: " + std::to_string(trials[*choice.knee].knob);
+    const double bottom = kTop + plot_h - 20;
+    const Placed at = place(label, false,
+                            {{x + 4, kTop + 16, "start", {}}, {x - 4, kTop + 16, "end", {}}, {x + 4, bottom, "start", {}},
+                             {x - 4, bottom, "end", {}}, {x + 4, kTop + plot_h / 2, "start", {}}},
+                            plot, taken);
+    s += text(at.x, at.y, label, at.anchor.c_str(), "fill=\"#555\"");
   }
   // Legend.
-  const double lx = kLeft + 12, ly = kTop + 22;  // top left: a throughput curve rises away from it
   s += "<rect x=\"" + fmt("%.1f", lx - 6) + "\" y=\"" + fmt("%.1f", ly - 14) + "\" width=\"230\" height=\"" +
-       (infeasible.empty() ? std::string("44") : std::string("62")) + "\" fill=\"white\" stroke=\"#ccc\"/>\n";
+       fmt("%.0f", legend_h) + "\" fill=\"white\" stroke=\"#ccc\"/>\n";
   s += "<line x1=\"" + fmt("%.1f", lx) + "\" y1=\"" + fmt("%.1f", ly - 4) + "\" x2=\"" + fmt("%.1f", lx + 24) + "\" y2=\"" +
        fmt("%.1f", ly - 4) + "\" stroke=\"#1f77b4\" stroke-width=\"2.5\"/>\n";
   s += text(lx + 30, ly, "throughput", "start");

@@ -264,4 +264,41 @@ print(ink / (w * h))
 }
 
 }  // namespace
+// Where the labels land depends on the curve: a peak at the left puts the choice under the legend and the knee
+// line, a curve that ends near the top puts it beside the knee's label. Rendered by Chromium, no two labels meet
+// (their boxes as the browser lays them out).
+TEST(Tune, PlotLabelsNeverOverlapInChromium) {
+  if (run_shell("command -v chromium").exit_code != 0) {
+    GTEST_SKIP() << "chromium is not installed (scripts/install_deps.sh installs it): the plot is not checked";
+  }
+  const auto dir = scratch_dir();
+  const std::vector<std::pair<std::string, std::string>> curves = {
+      {"peak-left", R"(awk -v b={batch} 'BEGIN { l = log(b)/log(2) - 1; r = 70 / (1 + l*l); printf "{\"items\": %d, \"seconds\": %f}\n", b, b / r }')"},
+      {"near-top", R"(awk -v b={batch} 'BEGIN { if (b > 40) { print "out of memory" > "/dev/stderr"; exit 1 }
+                                              printf "{\"items\": %d, \"seconds\": %f}\n", b, 0.0142 + b * 0.0002 }')"},
+      {"rising", kAwkProgram}};
+  for (const auto& [name, program] : curves) {
+    const auto svg = dir / (name + ".svg");
+    const auto r = tune_cli(dir / ("cache-" + name), {"tune", "--cmd", program, "--plot", svg.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const auto html = dir / (name + ".html");
+    write_text(html, "<!doctype html><html><body style=\"margin:0\">" + read_text(svg) + R"(<script>
+const t = [...document.querySelectorAll("svg text")].map((e) => [e.textContent, e.getBoundingClientRect()]);
+const met = [];
+for (let i = 0; i < t.length; i++) for (let j = i + 1; j < t.length; j++) {
+  const a = t[i][1], b = t[j][1];
+  if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) met.push(t[i][0] + " / " + t[j][0]);
+}
+document.body.setAttribute("data-labels", String(t.length));
+document.body.setAttribute("data-overlaps", met.join("; "));
+</script></body></html>)");
+    const auto dom = run_shell("chromium --headless --no-sandbox --disable-gpu --user-data-dir=" +
+                               shell_quote((dir / "profile").string()) + " --dump-dom " +
+                               shell_quote("file://" + html.string()) + " 2>/dev/null");
+    EXPECT_NE(dom.out.find("data-labels=\""), std::string::npos) << name << ": the page did not run\n" << dom.out.substr(0, 300);
+    EXPECT_NE(dom.out.find("data-overlaps=\"\""), std::string::npos)
+        << name << ": labels overlap: " << dom.out.substr(dom.out.find("data-overlaps"), 300);
+  }
+}
+
 }  // namespace batchwise::test

@@ -88,6 +88,11 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
   out << text;
 }
 
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
 nlohmann::json plan_json(std::vector<std::string> args) {
   args.insert(args.begin(), "plan");
   args.push_back("--json");
