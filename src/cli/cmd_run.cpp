@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/command.h"
+#include "cli/engine_flags.h"
 #include "cli/layout_flags.h"
 #include "cli/output_guard.h"
 #include "core/log.h"
@@ -286,17 +287,6 @@ int run_on(RunFlags& f, const EngineFactory& make_engine, const HttpEngine* cons
   return r.failed > 0 ? kExitFailures : kExitOk;
 }
 
-// llama.cpp's KV cache types; quantized V needs flash attention (llama.cpp refuses the context otherwise).
-void add_kv_type_flags(CLI::App& sub, LlamaEngineOptions& engine) {
-  const auto types = CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "iq4_nl", "q5_0", "q5_1"});
-  sub.add_option("--cache-type-k", engine.cache_type_k, "(-ctk) KV cache type of the keys")->capture_default_str()->check(types);
-  sub.add_option("--cache-type-v", engine.cache_type_v, "(-ctv) KV cache type of the values")->capture_default_str()->check(types);
-  sub.add_option_function<std::string>(
-         "--kv-type", [&engine](const std::string& t) { engine.cache_type_k = engine.cache_type_v = t; },
-         "KV cache type of keys and values at once (what `batchwise plan --kv-type` plans for)")
-      ->check(types);
-}
-
 }  // namespace
 
 Verb add_run_command(CLI::App& app) {
@@ -333,32 +323,11 @@ Verb add_run_command(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("-c,--ctx-size", f->engine.n_ctx, "KV cache cells, tokens, split evenly between lanes")->capture_default_str();
   add_lanes_option(*sub, f->engine.lanes, "0: on a GPU one per 128 sequences (2 to 8), 1 on a CPU")->capture_default_str();
-  sub->add_option("-b,--batch-size", f->engine.n_batch, "tokens per llama_decode")->capture_default_str();
-  sub->add_option("--ubatch-size", f->engine.n_ubatch, "(-ub) tokens per compute step")->capture_default_str();
-  sub->add_option("-t,--threads", f->engine.n_threads, "CPU threads per lane (0: the cores split between lanes)")->capture_default_str();
-  sub->add_option("--n-gpu-layers,--gpu-layers", f->engine.n_gpu_layers, "(-ngl) layers on the GPU (CUDA builds)")
-      ->capture_default_str();
-  add_kv_type_flags(*sub, f->engine);
+  add_embedded_engine_flags(*sub, f->engine);
   sub->add_option("--gpus", f->gpus,
                   "`all` or GPU numbers (0,1): one copy of the model on each, with its own lanes, --parallel "
                   "sequences and --ctx-size cells, fed from one queue (default: one copy, its layers split over every "
                   "GPU as llama.cpp does)");
-  sub->add_option("--max-request-tokens", f->engine.max_request_tokens,
-                  "prompt + max_tokens limit per request (0: the model's trained context)")
-      ->capture_default_str();
-  sub->add_option("--prefix-slots", f->engine.prefix_slots, "cached shared prefixes kept at once")->capture_default_str();
-  sub->add_option_function<std::string>(
-         "--flash-attn", [f](const std::string& v) { f->engine.flash_attention = v != "off"; },
-         "(-fa) flash attention: on, off or auto (default: auto, on where the backend has it; a bare -fa means on)")
-      ->check(CLI::IsMember({"on", "off", "auto"}));
-  sub->add_option_function<std::string>(
-         "--attention", [f](const std::string& v) { f->engine.sparse_attention = v == "sparse"; },
-         "dense: each token attends to every KV cell of its lane, masked (llama.cpp's own way); sparse: only to "
-         "the cells of its own sequence (a shared prefix and its own tokens), gathered on the GPU: for measuring only, "
-         "its CUDA logits were measured far from dense's (docs/run.md). Needs flash attention (default: dense)")
-      ->check(CLI::IsMember({"sparse", "dense"}));
-  sub->add_flag("--device-sampling", f->engine.device_sampling,
-                "greedy argmax inside llama.cpp's graph: one token per sequence leaves the GPU, not its logits");
   sub->add_option("--endpoint", f->http.endpoints,
                   "OpenAI-compatible server base URL (repeatable), e.g. http://127.0.0.1:8080 or .../v1; "
                   "when given, requests go there instead of the embedded engine");

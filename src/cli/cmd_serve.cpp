@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <thread>
 
+#include "cli/engine_flags.h"
+#include "cli/layout_flags.h"
 #include "cli/command.h"
 #include "core/clock.h"
 #include "core/log.h"
@@ -135,14 +137,12 @@ Verb add_serve_command(CLI::App& app) {
   sub->add_option("--max-models", f->pool.max_models, "models loaded at once; the least recently used idle one is unloaded")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
-  sub->add_option("--parallel", f->pool.llama.n_parallel, "(-np) sequences decoded together per model")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 4032));
-  sub->add_option("-c,--ctx-size", f->pool.llama.n_ctx, "KV cache cells per model, tokens")->capture_default_str();
-  sub->add_option("--lanes", f->pool.llama.lanes, "llama.cpp contexts per model (0: on a GPU one per 128 sequences, 2 to 8; 1 on a CPU)")
+  add_parallel_option(*sub, f->pool.llama.n_parallel, "per model")->capture_default_str();
+  sub->add_option("-c,--ctx-size", f->pool.llama.n_ctx, "KV cache cells per model, tokens, split evenly between lanes")
       ->capture_default_str();
-  sub->add_option("--n-gpu-layers,--gpu-layers", f->pool.llama.n_gpu_layers, "(-ngl) layers on the GPU (CUDA builds)")
+  add_lanes_option(*sub, f->pool.llama.lanes, "per model; 0: on a GPU one per 128 sequences (2 to 8), 1 on a CPU")
       ->capture_default_str();
+  add_embedded_engine_flags(*sub, f->pool.llama);
   sub->add_option("--api-key-env", f->api_key_env,
                   "name of the environment variable holding the API key clients must send as Bearer");
   sub->add_option("--cors-origin", f->http.cors_origin, "allow browser pages from this origin (default: no CORS)");

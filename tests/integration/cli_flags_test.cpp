@@ -1,7 +1,8 @@
-// The run verb's flags as a llama.cpp user types them: llama.cpp's names work, old names work with a
+// The run and serve verbs' flags as a llama.cpp user types them: llama.cpp's names work, old names work with a
 // note, -q after the verb silences the summary, and a typo is answered with the flag meant.
 #include <gtest/gtest.h>
 
+#include "serve_process.h"
 #include "test_support.h"
 
 namespace batchwise {
@@ -25,10 +26,31 @@ TEST(CliFlags, LlamaCppSpellingsRunAJob) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(test::read_jsonl(dir / "out.jsonl").size(), 6u);
   EXPECT_EQ(r.err.find("deprecated"), std::string::npos) << r.err;
-  // The tiny model's 16-wide heads do not divide into q8_0 blocks: llama.cpp refuses, and the error says where to look.
+  // The tiny model's 16-wide heads do not divide into q8_0 blocks: llama.cpp would refuse the context; the error
+  // says why and what to choose (not "lower --ctx-size", as a refused context used to), as a usage error.
   const auto q8 = test::run_batchwise({"run", in.string(), "-o", (dir / "q8.jsonl").string(), "-np", "4", "-ctk", "q8_0"});
-  EXPECT_EQ(q8.exit_code, 3);
-  EXPECT_NE(q8.err.find("of q8_0/f16: lower --ctx-size or --parallel, or choose other KV types"), std::string::npos) << q8.err;
+  EXPECT_EQ(q8.exit_code, 2);
+  EXPECT_NE(q8.err.find("KV cache type q8_0 packs 32 numbers a block, and this model's key heads have 16: choose f16"),
+            std::string::npos) << q8.err;
+}
+
+// serve takes the embedded engine's flags as run does, with llama.cpp's spellings, and they reach the engine.
+TEST(CliFlags, ServeTakesRunsEngineFlagsWithLlamaCppSpellings) {
+  test::ensure_tiny_model();
+  const auto dir = test::scratch_dir();
+  const std::string chat = R"({"model":"tiny","max_tokens":3,"messages":[{"role":"user","content":"hi"}]})";
+  {
+    // (the test server already passes --parallel 8 -c 8192)
+    test::Serve serve(dir / "state", {"--lanes", "1", "-b", "256", "-ub", "64", "-t", "1", "-fa", "on",
+                                      "-ctk", "f16", "-ctv", "f16", "--prefix-slots", "2", "--max-request-tokens", "2048"});
+    const auto r = serve.http().Post("/v1/chat/completions", chat, "application/json");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200) << r->body;
+  }
+  test::Serve q8(dir / "state-q8", {"-ctk", "q8_0"});
+  const auto r = q8.http().Post("/v1/chat/completions", chat, "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->body.find("KV cache type q8_0 packs 32 numbers"), std::string::npos) << r->status << " " << r->body;
 }
 
 TEST(CliFlags, OldSpellingsWorkWithADeprecationNote) {

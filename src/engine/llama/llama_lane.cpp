@@ -1,6 +1,9 @@
 #include "engine/llama/llama_lane.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string>
+#include <tuple>
 #include <optional>
 #include <thread>
 #include <vector>
@@ -465,6 +468,18 @@ class Lane final : public LlamaLane {
   int64_t steps_ = 0;  // this lane's decode steps
 };
 
+// The width of one attention head's keys or values (`key_length` / `value_length`), as llama.cpp reads it from the
+// GGUF: the metadata, else the embedding width over the heads; 0 when unknown.
+int64_t head_size(const llama_model* model, const std::string& key) {
+  char arch[64] = {}, value[32] = {};
+  if (llama_model_meta_val_str(model, "general.architecture", arch, sizeof arch) < 0) return 0;
+  if (llama_model_meta_val_str(model, (std::string(arch) + ".attention." + key).c_str(), value, sizeof value) >= 0) {
+    return std::atoll(value);
+  }
+  const int32_t heads = llama_model_n_head(model);
+  return heads > 0 ? llama_model_n_embd(model) / heads : 0;
+}
+
 }  // namespace
 
 void send_error(LaneShared& shared, const PreparedRequest& p, const Error& error) {
@@ -505,6 +520,14 @@ Expected<std::unique_ptr<LlamaLane>> make_llama_lane(llama_model* model, const L
   }
   cp.type_k = *type_k;
   cp.type_v = *type_v;
+  for (const auto& [type, name, which, dim] : {std::tuple{*type_k, options.cache_type_k, "key", head_size(model, "key_length")},
+                                               std::tuple{*type_v, options.cache_type_v, "value", head_size(model, "value_length")}}) {
+    if (dim > 0 && dim % ggml_blck_size(type) != 0) {
+      return make_error(ErrorCode::kInvalidArgument,
+                        "KV cache type " + name + " packs " + std::to_string(ggml_blck_size(type)) + " numbers a block, and this model's " +
+                            which + " heads have " + std::to_string(dim) + ": choose f16, bf16 or f32 for its " + which + "s");
+    }
+  }
   // Device sampling: a greedy chain per request sequence, part of the graph from the start.
   DeviceSamplers device_samplers = options.device_sampling ? DeviceSamplers(options.n_parallel) : DeviceSamplers();
   auto sampler_configs = device_samplers.configs();
