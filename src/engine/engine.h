@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 
@@ -34,6 +35,11 @@ struct EngineRequest {
   std::string request_id;    // echoed into the response (OpenAI's `request_id`)
   uint64_t prefix_key = 0;   // hash of the prompt's start (BatchInput's); 0: unknown. Engines with
                              // several servers send equal keys to the same one (its prefix cache).
+  // Streaming (serve's `stream: true`): called on the engine's thread with each new piece of the answer's text
+  // as it is generated, before the result. A piece never splits a UTF-8 character nor holds text that a stop
+  // string cuts later; the pieces joined are the result's text. Engines that cannot stream never call it (the
+  // result carries the whole text).
+  std::function<void(std::string_view)> on_text;
 };
 
 // Per-request timings, milliseconds from submit().

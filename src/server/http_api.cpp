@@ -222,7 +222,21 @@ struct HttpApi::Impl {
     auto body = json_body(req, res);
     if (!body) return;
     if (auto s = body->find("stream"); s != body->end() && s->is_boolean() && s->get<bool>()) {
-      return send_error(res, 400, "`stream: true` is not served yet: ask without streaming", "unsupported");
+      // Errors known before the first byte keep their status; later ones are an error event in the stream.
+      if (auto model = service.interactive_model(*body); !model) return send_error(res, model.error());
+      res.status = 200;
+      res.set_header("Cache-Control", "no-cache");
+      res.set_chunked_content_provider("text/event-stream", [this, kind, body = std::move(*body)](size_t, httplib::DataSink& sink) {
+        service.complete_streaming(kind, body, [&sink](const std::string& event) {
+          const std::string line = "data: " + event + "\n\n";
+          return sink.write(line.data(), line.size());
+        });
+        static constexpr std::string_view kDone = "data: [DONE]\n\n";
+        sink.write(kDone.data(), kDone.size());
+        sink.done();
+        return true;
+      });
+      return;
     }
     auto answer = service.complete(kind, *body);
     if (!answer) return send_error(res, answer.error());

@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/thread.h"
+#include "core/utf8.h"
 #include "engine/llama/generation_params.h"
 #include "engine/llama/llama_handles.h"
 #include "engine/llama/llama_response.h"
@@ -33,6 +34,7 @@ struct Sequence {
   std::vector<llama_token> generated;
   std::vector<TokenLogprobs> logprobs;  // one per generated token, when asked for
   std::string text;
+  size_t streamed = 0;              // bytes of `text` handed to request.on_text
   std::string finish_reason;
   std::optional<Error> error;       // set when the engine failed this sequence mid-way
   SamplerPtr sampler;               // null for greedy
@@ -369,6 +371,22 @@ class Lane final : public LlamaLane {
       return;
     }
     s.next_token = token;
+    stream_text(s, false);
+  }
+
+  // Hands the text generated since the last call to the request's on_text: all of it at the end, else what no
+  // stop string can still cut (the last longest-stop-minus-one bytes wait) and no character is split.
+  static void stream_text(Sequence& s, bool final) {
+    if (!s.p.request.on_text) return;
+    size_t end = s.text.size();
+    if (!final) {
+      size_t hold = 0;
+      for (const auto& stop : s.p.params.stop) hold = std::max(hold, stop.empty() ? 0 : stop.size() - 1);
+      end = complete_utf8_prefix(s.text, end > hold ? end - hold : 0);
+    }
+    if (end <= s.streamed) return;
+    s.p.request.on_text(std::string_view(s.text).substr(s.streamed, end - s.streamed));
+    s.streamed = end;
   }
 
   void finish_done() {
@@ -409,7 +427,10 @@ class Lane final : public LlamaLane {
 
   // Sends the result, frees the sequence's cells and id. `error` set: the request failed.
   void emit(Sequence& s, std::optional<Error> error) {
-    if (!error) donate_prompt(s);
+    if (!error) {
+      donate_prompt(s);
+      stream_text(s, true);
+    }
     llama_memory_seq_rm(llama_get_memory(ctx_.get()), s.id, -1, -1);
     free_ids_.push_back(s.id);
     used_cells_ -= s.reserved_cells;
