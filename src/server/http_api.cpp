@@ -71,11 +71,14 @@ size_t list_limit(const httplib::Request& req) {
 
 // The stream httplib reads a request from and writes its answer to: first the bytes the gate already
 // read, then the socket; every read and write waits at most its timeout, so a client that stops
-// sending or reading holds a worker for that long, not for ever.
+// sending or reading holds a worker for that long, not for ever. A body must also keep coming at
+// `min_body_bytes_per_s` on average once `body_grace_s` have passed: a client that sends a byte just
+// within each timeout (slow loris) is cut off too.
 class GateStream final : public httplib::Stream {
  public:
-  GateStream(GateConnection& c, int read_timeout_ms, int write_timeout_ms)
-      : c_(c), read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms) {}
+  GateStream(GateConnection& c, int read_timeout_ms, int write_timeout_ms, const BodyPace& pace)
+      : c_(c), read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms), pace_(pace),
+        start_(std::chrono::steady_clock::now()) {}
   ~GateStream() override { c_.buffered.erase(0, pos_); }  // what is left belongs to the next request
 
   bool is_readable() const override { return pos_ < c_.buffered.size() || wait(POLLIN, read_timeout_ms_); }
@@ -84,11 +87,12 @@ class GateStream final : public httplib::Stream {
     if (pos_ >= c_.buffered.size()) {
       c_.buffered.clear();
       pos_ = 0;
-      if (!wait(POLLIN, read_timeout_ms_)) return -1;
+      if (too_slow() || !wait(POLLIN, read_timeout_ms_)) return -1;
       char buf[16384];
       const ssize_t n = ::recv(c_.fd, buf, sizeof buf, 0);
       if (n <= 0) return n;
       c_.buffered.assign(buf, static_cast<size_t>(n));
+      received_ += static_cast<size_t>(n);
     }
     const size_t n = std::min(size, c_.buffered.size() - pos_);
     std::memcpy(ptr, c_.buffered.data() + pos_, n);
@@ -104,6 +108,10 @@ class GateStream final : public httplib::Stream {
   socket_t socket() const override { return c_.fd; }
 
  private:
+  bool too_slow() const {
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    return s > pace_.grace_s && static_cast<double>(received_) < (s - pace_.grace_s) * pace_.min_bytes_per_s;
+  }
   bool wait(short events, int timeout_ms) const {
     pollfd p{c_.fd, events, 0};
     int r;
@@ -126,6 +134,9 @@ class GateStream final : public httplib::Stream {
   size_t pos_ = 0;
   const int read_timeout_ms_;
   const int write_timeout_ms_;
+  const BodyPace pace_;
+  const std::chrono::steady_clock::time_point start_;
+  size_t received_ = 0;  // bytes read from the socket by this stream (the gate's head excluded)
 };
 
 // cpp-httplib's server with the ConnectionGate in front: its accept loop hands each socket to the
@@ -133,8 +144,8 @@ class GateStream final : public httplib::Stream {
 // handling over a GateStream. httplib's own thread pool is never used.
 class GatedServer final : public httplib::Server {
  public:
-  GatedServer(GateOptions gate, int read_timeout_ms, int write_timeout_ms)
-      : read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms),
+  GatedServer(GateOptions gate, int read_timeout_ms, int write_timeout_ms, BodyPace pace)
+      : read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms), pace_(pace),
         gate_(gate, [this](GateConnection& c) { return serve_one(c); }) {
     new_task_queue = [] { return new InlineQueue; };
   }
@@ -154,7 +165,7 @@ class GatedServer final : public httplib::Server {
     return true;
   }
   bool serve_one(GateConnection& c) {
-    GateStream stream(c, read_timeout_ms_, write_timeout_ms_);
+    GateStream stream(c, read_timeout_ms_, write_timeout_ms_, pace_);
     const bool close = gate_.stopping() || c.requests + 1 >= kMaxRequestsPerConnection;
     bool closed = false;
     const bool ok = process_request(stream, close, closed, nullptr);
@@ -164,6 +175,7 @@ class GatedServer final : public httplib::Server {
   static constexpr int kMaxRequestsPerConnection = 1000;
   const int read_timeout_ms_;
   const int write_timeout_ms_;
+  const BodyPace pace_;
   ConnectionGate gate_;  // last: its workers use the members above, and stop before they go
 };
 
@@ -198,7 +210,8 @@ struct HttpApi::Impl {
 
   Impl(HttpApiOptions o, BatchService& s)
       : options(std::move(o)), service(s),
-        server(options.gate, static_cast<int>(options.read_timeout_s * 1000), static_cast<int>(options.write_timeout_s * 1000)) {}
+        server(options.gate, static_cast<int>(options.read_timeout_s * 1000), static_cast<int>(options.write_timeout_s * 1000),
+               options.body_pace) {}
 
   // The body as JSON, or an error already sent.
   std::optional<nlohmann::json> json_body(const httplib::Request& req, httplib::Response& res) {

@@ -22,6 +22,13 @@
 
 namespace batchwise {
 
+// A slow-loris guard on request bodies: after `grace_s`, a body must have come at `min_bytes_per_s` on average
+// (a 200 MB upload at the floor takes 3.5 hours); slower, the connection is cut and its worker freed.
+struct BodyPace {
+  double grace_s = 10;
+  double min_bytes_per_s = 16 * 1024;
+};
+
 struct HttpApiOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                          // 0: any free port (bound() says which)
@@ -32,6 +39,7 @@ struct HttpApiOptions {
   int max_json_depth = 64;                  // nesting deeper than this is refused before it is parsed
   GateOptions gate;                         // connections: how many, head timeout and size, workers
   double read_timeout_s = 10;               // a request's body: the longest wait for its next bytes
+  BodyPace body_pace;                       // a request's body: the slowest average it may come at
   double write_timeout_s = 10;              // an answer: the longest wait for the client to take more
 };
 

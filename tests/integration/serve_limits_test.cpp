@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <iostream>
 #include <thread>
 
 #include "serve_process.h"
@@ -35,6 +36,13 @@ class HalfOpen {
   }
   ~HalfOpen() { ::close(fd_); }
   bool connected() const { return connected_; }
+  // Sends more; false once the server gave up on the request: it answered before the body was whole, or closed.
+  bool send_more(const std::string& bytes) {
+    char probe;
+    const ssize_t r = ::recv(fd_, &probe, 1, MSG_DONTWAIT | MSG_PEEK);
+    if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return false;
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) > 0;
+  }
   // True once `got` holds a head and as many body bytes as its Content-Length says.
   static bool whole_response(const std::string& got) {
     const size_t head_end = got.find("\r\n\r\n");
@@ -153,6 +161,34 @@ TEST(ServeLimits, ABodyOverItsLimitIsRefusedWith413FromItsContentLengthBeforeItI
     EXPECT_LT(std::chrono::duration<double>(Clock::now() - t0).count(), 5.0) << path;
   }
   EXPECT_EQ(probe_health(port).second, 200) << "the server goes on";
+}
+
+// Slow loris on the body: a byte a second, each within the 10 s read timeout, would hold a worker for ever. The
+// body's pace (16 KiB/s on average after 10 s) cuts it off, and the server answers others meanwhile.
+TEST(ServeLimits, ABodyThatTricklesInIsCutOffAndTheServerAnswersMeanwhile) {
+  const auto dir = test::scratch_dir();
+  Serve serve(dir / "state", {"--http-threads", "1"});
+  const int port = serve.process().port();
+  HalfOpen slow(port, "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      "Content-Length: 100000\r\n\r\n{");
+  ASSERT_TRUE(slow.connected());
+  const auto t0 = Clock::now();
+  bool open = true;
+  while (open && Clock::now() - t0 < std::chrono::seconds(60)) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    open = slow.send_more(" ");
+  }
+  const double held_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  EXPECT_FALSE(open) << "a body trickling in at a byte a second still held its worker after 60 s";
+  EXPECT_GE(held_s, 9.0) << "cut off before its grace";
+  // The one request worker is free again: a completion is answered.
+  httplib::Client http("127.0.0.1", port);
+  http.set_read_timeout(std::chrono::seconds(60));
+  const auto r = http.Post("/v1/chat/completions", R"({"model":"tiny","max_tokens":2,"messages":[{"role":"user","content":"hi"}]})",
+                           "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200) << r->body;
+  std::cout << "a body at a byte a second was cut off after " << held_s << " s\n";
 }
 
 TEST(ServeLimits, AnOversizedHeadIs431AndOpenBatchesPastTheLimitAre429) {
