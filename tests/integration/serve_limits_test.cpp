@@ -191,6 +191,43 @@ TEST(ServeLimits, ABodyThatTricklesInIsCutOffAndTheServerAnswersMeanwhile) {
   std::cout << "a body at a byte a second was cut off after " << held_s << " s\n";
 }
 
+// Interactive requests past --max-queued-requests are refused at once with 429 and Retry-After, naming the flag;
+// those let in are answered.
+TEST(ServeLimits, InteractiveRequestsPastTheQueueLimitAre429AndTheOthersAreAnswered) {
+  const auto dir = test::scratch_dir();
+  Serve serve(dir / "state", {"--max-queued-requests", "2", "--http-threads", "6"});
+  const int port = serve.process().port();
+  const std::string long_chat =
+      R"({"model":"tiny","max_tokens":1000,"ignore_eos":true,"messages":[{"role":"user","content":"go on"}]})";
+  std::vector<int> statuses(2, 0);
+  std::vector<std::thread> long_ones;
+  for (int i = 0; i < 2; ++i) {
+    long_ones.emplace_back([&, i] {
+      httplib::Client http("127.0.0.1", port);
+      http.set_read_timeout(std::chrono::seconds(300));
+      auto r = http.Post("/v1/chat/completions", long_chat, "application/json");
+      statuses[static_cast<size_t>(i)] = r ? r->status : 0;
+    });
+  }
+  // Both are being generated: the queue is full.
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  int in_flight = 0;
+  while (in_flight < 2 && Clock::now() < deadline) {
+    const json status = serve.get("/status.json");
+    in_flight = status["models"].empty() ? 0 : status["models"][0].value("in_flight", 0);
+  }
+  ASSERT_EQ(in_flight, 2);
+  httplib::Client http("127.0.0.1", port);
+  const auto refused = http.Post("/v1/chat/completions", R"({"model":"tiny","max_tokens":2,"messages":[{"role":"user","content":"hi"}]})",
+                                 "application/json");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 429) << refused->body;
+  EXPECT_TRUE(refused->has_header("Retry-After"));
+  EXPECT_NE(refused->body.find("--max-queued-requests"), std::string::npos) << refused->body;
+  for (auto& t : long_ones) t.join();
+  EXPECT_EQ(statuses, (std::vector<int>{200, 200}));
+}
+
 TEST(ServeLimits, AnOversizedHeadIs431AndOpenBatchesPastTheLimitAre429) {
   const auto dir = test::scratch_dir();
   Serve serve(dir / "state", {"--max-open-batches", "1"});
