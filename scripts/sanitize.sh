@@ -35,7 +35,7 @@ jobs=${BATCHWISE_SANITIZE_JOBS:-$(nproc)}
 # integration and sanitizer_slice).
 threaded='^(PreparedQueue|JobRunner|Job|JobStore|JobStorePowerLoss|LlamaEngine[A-Za-z]*|Runner|EndpointPool|ConcurrencyLimiter)\.'
 asan_full=("unit:." "integration:.")
-tsan_full=("unit:$threaded|^RunThread\." "integration:^(HttpEngine|Serve|ServeClients|ServeModels|ServeShutdown|Durability)\.")
+tsan_full=("unit:$threaded|^RunThread\." "integration:^(HttpEngine|Serve|ServeClients|ServeModels|ServeShutdown|ServeLimits|ServeStore|ServeDownloads|Durability)\.")
 ci_slice=("sanitizer_slice:.")
 
 configure_and_build() {  # build-dir, sanitizer flags
