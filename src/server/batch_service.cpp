@@ -9,6 +9,7 @@
 #include "hardware/nvml.h"
 #include "job/batch_input.h"
 #include "job/job.h"
+#include "server/batch_lifecycle.h"
 #include "server/batch_live.h"
 #include "server/batch_window.h"
 #include "server/ids.h"
@@ -32,8 +33,9 @@ nlohmann::json public_view(nlohmann::json doc) {
   return doc;
 }
 
-bool is_unfinished(const std::string& status) {
-  return status == "validating" || status == "in_progress" || status == "finalizing" || status == "cancelling";
+bool is_unfinished(const nlohmann::json& doc) {
+  const std::optional<BatchStatus> s = batch_status(doc);
+  return s && !is_final(*s);
 }
 
 nlohmann::json error_list(const std::string& code, const std::string& message) {
@@ -85,7 +87,7 @@ Expected<std::unique_ptr<BatchService>> BatchService::open(BatchServiceOptions o
   BW_ASSIGN_OR_RETURN(auto batches, s->store_->list("batch", SIZE_MAX));
   int resumed = 0;
   for (const auto& b : batches) {
-    if (is_unfinished(b.value("status", ""))) {
+    if (is_unfinished(b)) {
       s->events_.push_back({EventKind::kStart, b["id"].get<std::string>()});
       s->open_batches_.insert(b["id"].get<std::string>());
       resumed++;
@@ -241,7 +243,7 @@ Expected<nlohmann::json> BatchService::create_batch(const nlohmann::json& req) {
                         {"errors", nullptr},
                         {"input_file_id", input_id},
                         {"completion_window", window_text},
-                        {"status", "validating"},
+                        {"status", batch_status_name(BatchStatus::kValidating)},
                         {"output_file_id", nullptr},
                         {"error_file_id", nullptr},
                         {"created_at", now},
@@ -289,13 +291,7 @@ Expected<nlohmann::json> BatchService::list_batches(size_t limit, const std::str
 
 Expected<nlohmann::json> BatchService::cancel_batch(const std::string& id) {
   if (!is_batch_id(id)) return std::unexpected(not_found("batch", id));
-  BW_TRY(update(id, [&](nlohmann::json& d) {
-    const std::string status = d.value("status", "");
-    if (status == "validating" || status == "in_progress") {
-      d["status"] = "cancelling";
-      d["cancelling_at"] = unix_time_s();
-    }
-  }));
+  BW_TRY(update(id, [&](nlohmann::json& d) { move_batch(d, BatchStatus::kCancelling, unix_time_s()); }));
   {
     std::lock_guard lock(mu_);
     if (auto it = live_.find(id); it != live_.end()) it->second->job->cancel();
@@ -344,7 +340,7 @@ void BatchService::worker() {
 
 bool BatchService::start_batch(const std::string& id) {
   auto doc = store_->get("batch", id);
-  if (!doc || !*doc || !is_unfinished((**doc).value("status", ""))) return true;
+  if (!doc || !*doc || !is_unfinished(**doc)) return true;
   const nlohmann::json& b = **doc;
   bool failed_batch = false;
   auto fail = [&](const std::string& code, const std::string& message) {
@@ -391,15 +387,14 @@ bool BatchService::start_batch(const std::string& id) {
                          {"batchwise_part", part}});
       d[field] = fid;
     }
-    if (d["status"] == "validating") d["status"] = "in_progress";
+    if (batch_status(d) == BatchStatus::kValidating) move_batch(d, BatchStatus::kInProgress, unix_time_s());
     if (d.value("model", "").empty()) d["model"] = model_id;  // the model it runs on, when the lines named none
-    if (d["in_progress_at"].is_null()) d["in_progress_at"] = unix_time_s();
     d["request_counts"] = {{"total", counts.total}, {"completed", counts.ok}, {"failed", counts.failed}};
     if (shared->meta().invalid_lines > 0) {
       d["errors"] = error_list("invalid_request", std::to_string(shared->meta().invalid_lines) +
                                                       " lines of the input are not valid requests: see the error file");
     }
-    if (d["status"] == "cancelling") shared->cancel();
+    if (batch_status(d) == BatchStatus::kCancelling) shared->cancel();
   });
   {
     std::lock_guard lock(mu_);
@@ -427,8 +422,7 @@ void BatchService::fail_batch(const std::string& id, const std::string& code, co
   }
   const std::optional<JobCounts> counts = live ? std::optional(live->job->counts()) : std::nullopt;
   if (auto st = update(id, [&](nlohmann::json& d) {
-        d["status"] = "failed";
-        d["failed_at"] = unix_time_s();
+        if (!move_batch(d, BatchStatus::kFailed, unix_time_s())) return;  // it had ended already: it stays so
         d["errors"] = error_list(code, message);
         if (counts) d["request_counts"] = {{"total", counts->total}, {"completed", counts->ok}, {"failed", counts->failed}};
       });
@@ -456,18 +450,17 @@ void BatchService::finish_batch(const std::string& id) {
   if (failure) return fail_batch(id, std::string(error_code_name(failure->code)), failure->message);
   auto doc = store_->get("batch", id);
   if (!doc || !*doc) return;
-  const std::string status = (**doc).value("status", "");
+  const std::optional<BatchStatus> status = batch_status(**doc);
   const bool expiring = (**doc).value("batchwise_expiring", false);
-  if (status == "in_progress" && !expiring) {
-    (void)update(id, [&](nlohmann::json& d) {
-      d["status"] = "finalizing";
-      d["finalizing_at"] = unix_time_s();
-    });
+  if (status == BatchStatus::kInProgress && !expiring) {
+    if (auto st = update(id, [&](nlohmann::json& d) { move_batch(d, BatchStatus::kFinalizing, unix_time_s()); }); !st) {
+      log_warn("serve: batch " + id + ": cannot record that it is finalizing: " + st.error().message);
+    }
   }
   const auto dir = store_->batch_dir(id);
   // A cancelled or expired batch accounts for every input line: those that never ran go to the error
   // file as batch_cancelled / batch_expired errors, as OpenAI's do.
-  const bool cancelling = status == "cancelling";
+  const bool cancelling = status == BatchStatus::kCancelling;
   std::optional<Error> unfinished;
   std::string unfinished_code;
   if (cancelling || expiring) {
@@ -481,16 +474,13 @@ void BatchService::finish_batch(const std::string& id) {
   }
   const JobCounts c = job.counts();
   if (auto st = update(id, [&](nlohmann::json& d) {
-    const int64_t now = unix_time_s();
-    if (d["status"] == "cancelling") {
-      d["status"] = "cancelled";
-      d["cancelled_at"] = now;
-    } else if (expiring) {
-      d["status"] = "expired";
-      d["expired_at"] = now;
-    } else {
-      d["status"] = "completed";
-      d["completed_at"] = now;
+    const BatchStatus to = batch_status(d) == BatchStatus::kCancelling ? BatchStatus::kCancelled
+                           : expiring                                    ? BatchStatus::kExpired
+                                                                         : BatchStatus::kCompleted;
+    if (!move_batch(d, to, unix_time_s())) {
+      log_warn("serve: batch " + id + " is " + d.value("status", "?") + ": it does not become " +
+               std::string(batch_status_name(to)));
+      return;
     }
     d["request_counts"] = {{"total", c.total}, {"completed", c.ok}, {"failed", c.failed}};
     for (const char* field : {"output_file_id", "error_file_id"}) {
@@ -529,7 +519,7 @@ void BatchService::check_windows() {
   const int64_t now = unix_time_s();
   for (auto& [id, l] : live) {
     auto doc = store_->get("batch", id);
-    if (!doc || !*doc || (**doc).value("status", "") != "in_progress") continue;
+    if (!doc || !*doc || batch_status(**doc) != BatchStatus::kInProgress) continue;
     if ((**doc).value("batchwise_expiring", false) || now < (**doc).value("expires_at", INT64_MAX)) continue;
     log_warn("serve: batch " + id + " passed its completion window: stopping it, keeping what it has");
     (void)update(id, [](nlohmann::json& d) { d["batchwise_expiring"] = true; });
