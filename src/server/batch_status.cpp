@@ -16,8 +16,8 @@ std::optional<GpuSampler::Sample> BatchService::sample_gpu() {
 
 std::string BatchService::metrics_text() {
   ServeGauges g;
-  if (auto all = store_->list("batch", SIZE_MAX)) {
-    for (const auto& b : *all) g.batches_by_status[b.value("status", "unknown")]++;
+  if (auto counts = store_->count_by("batch", "status")) {
+    for (const auto& [status, n] : *counts) g.batches_by_status[status.empty() ? "unknown" : status] += n;
   }
   {
     std::lock_guard lock(mu_);

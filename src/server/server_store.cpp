@@ -108,6 +108,23 @@ Status ServerStore::remove(const std::string& kind, const std::string& id) {
   return {};
 }
 
+Expected<std::map<std::string, int64_t>> ServerStore::count_by(const std::string& kind, const std::string& field) {
+  std::lock_guard lock(impl_->mu);
+  BW_ASSIGN_OR_RETURN(StmtPtr s, impl_->prepare("SELECT COALESCE(json_extract(doc, ?2), ''), COUNT(*) FROM objects "
+                                                "WHERE kind = ?1 GROUP BY 1"));
+  const std::string path = "$." + field;
+  sqlite3_bind_text(s.get(), 1, kind.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(s.get(), 2, path.c_str(), -1, SQLITE_TRANSIENT);
+  std::map<std::string, int64_t> counts;
+  int rc;
+  while ((rc = sqlite3_step(s.get())) == SQLITE_ROW) {
+    const auto* value = reinterpret_cast<const char*>(sqlite3_column_text(s.get(), 0));
+    counts[value ? value : ""] += sqlite3_column_int64(s.get(), 1);
+  }
+  if (rc != SQLITE_DONE) return std::unexpected(impl_->error("counting " + kind + " by " + field));
+  return counts;
+}
+
 Expected<std::vector<nlohmann::json>> ServerStore::list(const std::string& kind, size_t limit,
                                                         const std::string& after) {
   std::lock_guard lock(impl_->mu);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -35,6 +36,9 @@ class ServerStore {
   Status remove(const std::string& kind, const std::string& id);
   // Newest first; `after`: only those created before that id (pagination, as OpenAI's `after`).
   Expected<std::vector<nlohmann::json>> list(const std::string& kind, size_t limit, const std::string& after = "");
+  // How many documents of `kind` have each value of their top-level string `field` ("" where it is missing),
+  // counted by SQLite without handing the documents over (what /metrics asks at every scrape).
+  Expected<std::map<std::string, int64_t>> count_by(const std::string& kind, const std::string& field);
 
   struct Impl;
 

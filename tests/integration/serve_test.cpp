@@ -38,6 +38,10 @@ TEST(Serve, ABatchGoesFromValidatingToCompletedWithEveryCustomIdOnce) {
   const json file = serve.get("/v1/files/" + done["output_file_id"].get<std::string>());
   EXPECT_EQ(file["purpose"], "batch_output");
   EXPECT_GT(file["bytes"].get<int64_t>(), 0);
+  // /metrics counts the batch by its status.
+  const auto metrics = serve.http().Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("batchwise_batches{status=\"completed\"} 1"), std::string::npos) << metrics->body;
 }
 
 TEST(Serve, KilledMidBatchItResumesAndFinishesWithoutRedoingWhatWasDone) {
