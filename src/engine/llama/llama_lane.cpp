@@ -37,7 +37,7 @@ struct Sequence {
   size_t streamed = 0;              // bytes of `text` handed to request.on_text
   std::string finish_reason;
   std::optional<Error> error;       // set when the engine failed this sequence mid-way
-  SamplerPtr sampler;               // null for greedy
+  std::shared_ptr<llama_sampler> sampler;  // the preparer's; null for greedy
   bool on_device = false;           // greedy argmax taken inside the graph
   const float* row = nullptr;       // this step's logits, when chosen on the host
   llama_token chosen = -1;          // this step's token
@@ -186,7 +186,7 @@ class Lane final : public LlamaLane {
       }
     }
     const GenerationParams& params = s->p.params;
-    if (!params.greedy() || !params.grammar.empty()) s->sampler = make_request_sampler(params, s->p.request.key, vocab_);
+    s->sampler = std::move(s->p.sampler);  // the preparer's (null: greedy)
     s->on_device = device_samplers_.enabled() && params.greedy() && params.grammar.empty() && params.top_logprobs < 0;
     device_samplers_.set(ctx_.get(), s->id, s->on_device);
     active_.push_back(std::move(s));

@@ -39,9 +39,11 @@ PreparedRequest RequestPreparer::prepare_or_fail(EngineRequest& request) const {
   auto params = parse_generation_params(request.kind, request.body);
   if (!params) return fail(params.error());
   p.params = *params;
-  if (!p.params.grammar.empty() && !make_request_sampler(p.params, 0, vocab_)) {
-    // The lane builds the request's own chain; this one only checks, before a sequence is taken.
-    return fail(Error{ErrorCode::kInvalidArgument, "body field `response_format`: llama.cpp cannot use its grammar"});
+  if (!p.params.greedy() || !p.params.grammar.empty()) {
+    p.sampler = std::shared_ptr<llama_sampler>(make_request_sampler(p.params, request.key, vocab_));
+    if (!p.sampler) {
+      return fail(Error{ErrorCode::kInvalidArgument, "body field `response_format`: llama.cpp cannot use its grammar"});
+    }
   }
   std::string text;
   if (request.kind == ApiKind::kChatCompletions) {

@@ -7,6 +7,7 @@
 // template rendering only read the model).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,10 @@ struct PreparedRequest {
   std::vector<llama_token> prompt;
   std::optional<Error> error;
   double submitted_s = 0;
+  // The request's sampler chain (null for greedy without a grammar): built here, where a grammar llama.cpp
+  // cannot use fails the request before it takes a sequence, and taken by the lane as it is. Shared only for
+  // its type-erased deleter: the queues that carry a PreparedRequest need no llama.cpp symbol.
+  std::shared_ptr<llama_sampler> sampler;
 };
 
 class RequestPreparer {
