@@ -150,6 +150,11 @@ Expected<nlohmann::json> BatchService::create_file(const std::string& filename, 
                         {"batchwise_model", first_model(path, *input)},
                         {"batchwise_invalid_lines", input->errors.size()}};
   BW_TRY(store_->put("file", id, doc));
+  {
+    std::lock_guard lock(mu_);
+    recent_scans_.emplace_back(id, std::make_shared<const BatchInput>(std::move(*input)));
+    if (recent_scans_.size() > kRecentScans) recent_scans_.pop_front();
+  }
   return public_view(doc);
 }
 
@@ -192,6 +197,10 @@ Expected<nlohmann::json> BatchService::delete_file(const std::string& id) {
   BW_ASSIGN_OR_RETURN(auto doc, store_->get("file", id));
   if (!doc) return std::unexpected(not_found("file", id));
   BW_TRY(store_->remove("file", id));
+  {
+    std::lock_guard lock(mu_);
+    std::erase_if(recent_scans_, [&](const auto& scan) { return scan.first == id; });
+  }
   std::error_code ec;
   std::filesystem::remove(store_->file_path(id), ec);
   return nlohmann::json{{"id", id}, {"object", "file"}, {"deleted", true}};
@@ -364,7 +373,15 @@ bool BatchService::start_batch(const std::string& id) {
   o.errors = dir / "errors.jsonl";
   o.state = dir / "state.db";
   o.retry = options_.retry;
-  auto job = Job::open(o);
+  std::shared_ptr<const BatchInput> scanned;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& [file_id, scan] : recent_scans_) {
+      if (file_id == b.value("input_file_id", "")) scanned = scan;
+    }
+  }
+  if (scanned) log_debug("serve: batch " + id + " starts from its upload's scan (the file is not read again)");
+  auto job = scanned ? Job::open(o, *scanned) : Job::open(o);
   if (!job) return fail("invalid_file", job.error().message), failed_batch;
   std::shared_ptr<Job> shared = std::move(*job);
   const std::string model_id = *model;

@@ -26,6 +26,7 @@
 
 #include "core/status.h"
 #include "hardware/nvml.h"
+#include "job/batch_input.h"
 #include "server/engine_pool.h"
 #include "server/file_download.h"
 #include "server/metrics.h"
@@ -113,6 +114,9 @@ class BatchService {
   std::deque<std::string> recent_errors_;
   bool stopping_ = false;
   std::set<std::string> open_batches_;  // not finished yet (guarded by mu_)
+  // The scans of the last uploads (guarded by mu_): a batch made from one starts without reading the file again.
+  static constexpr size_t kRecentScans = 2;
+  std::deque<std::pair<std::string, std::shared_ptr<const BatchInput>>> recent_scans_;
   std::atomic<size_t> interactive_waiting_{0};
   // An interactive request handed to its model's runner (batch_interactive.cpp); `on_text` (may be empty) streams
   // its text, `on_done` gets the answer. finish_interactive counts the answer in /metrics.
