@@ -392,16 +392,21 @@ bool BatchService::start_batch(const std::string& id) {
   const JobCounts counts = shared->counts();
   auto live = std::make_shared<Live>(Live{shared, std::move(*lease), now_s(), counts.ok + counts.failed,
                                           shared->store().stored().completion_tokens});
-  (void)update(id, [&](nlohmann::json& d) {
+  std::optional<Error> store_error;
+  Status started = update(id, [&](nlohmann::json& d) {
     for (const char* part : {"output", "errors"}) {
       const char* field = std::string_view(part) == "output" ? "output_file_id" : "error_file_id";
       if (!d[field].is_null()) continue;
       const std::string fid = new_file_id();
-      (void)store_->put("file", fid,
-                        {{"id", fid}, {"object", "file"}, {"bytes", 0}, {"created_at", unix_time_s()},
-                         {"filename", id + "_" + part + ".jsonl"}, {"purpose", "batch_output"},
-                         {"status", "processed"}, {"status_details", nullptr}, {"batchwise_batch", id},
-                         {"batchwise_part", part}});
+      if (auto st = store_->put("file", fid,
+                                {{"id", fid}, {"object", "file"}, {"bytes", 0}, {"created_at", unix_time_s()},
+                                 {"filename", id + "_" + part + ".jsonl"}, {"purpose", "batch_output"},
+                                 {"status", "processed"}, {"status_details", nullptr}, {"batchwise_batch", id},
+                                 {"batchwise_part", part}});
+          !st) {
+        store_error = st.error();
+        continue;
+      }
       d[field] = fid;
     }
     if (batch_status(d) == BatchStatus::kValidating) move_batch(d, BatchStatus::kInProgress, unix_time_s());
@@ -413,6 +418,13 @@ bool BatchService::start_batch(const std::string& id) {
     }
     if (batch_status(d) == BatchStatus::kCancelling) shared->cancel();
   });
+  if (!started) store_error = started.error();
+  if (store_error) {
+    // Not started: its lease goes with `live`, and the worker tries again (a full disk may be freed).
+    log_error("serve: batch " + id + ": cannot record its start: " + store_error->message);
+    remember_error(id + ": cannot record its start: " + store_error->message);
+    return false;
+  }
   {
     std::lock_guard lock(mu_);
     live_[id] = live;
@@ -539,7 +551,9 @@ void BatchService::check_windows() {
     if (!doc || !*doc || batch_status(**doc) != BatchStatus::kInProgress) continue;
     if ((**doc).value("batchwise_expiring", false) || now < (**doc).value("expires_at", INT64_MAX)) continue;
     log_warn("serve: batch " + id + " passed its completion window: stopping it, keeping what it has");
-    (void)update(id, [](nlohmann::json& d) { d["batchwise_expiring"] = true; });
+    if (auto st = update(id, [](nlohmann::json& d) { d["batchwise_expiring"] = true; }); !st) {
+      log_error("serve: batch " + id + ": cannot record that it expires: " + st.error().message);
+    }
     l->job->cancel();
   }
 }
