@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "engine/llama/chat_template.h"
+
 namespace batchwise {
 namespace {
 
@@ -39,6 +41,11 @@ void add_embedded_engine_flags(CLI::App& sub, LlamaEngineOptions& engine) {
          "the cells of its own sequence (a shared prefix and its own tokens), gathered on the GPU: for measuring only, "
          "its CUDA logits were measured far from dense's (docs/run.md). Needs flash attention (default: dense)")
       ->check(CLI::IsMember({"sparse", "dense"}));
+  std::string names;
+  for (const auto& n : builtin_chat_templates()) names += (names.empty() ? "" : ", ") + n;
+  sub.add_option("--chat-template", engine.chat_template,
+                 "the chat template for /v1/chat/completions instead of the GGUF's (for one llama.cpp does not "
+                 "recognise, or none): a built-in name, or a file with a template llama.cpp recognises. Built-ins: " + names);
   sub.add_flag("--device-sampling", engine.device_sampling,
                "greedy argmax inside llama.cpp's graph: one token per sequence leaves the GPU, not its logits");
 }

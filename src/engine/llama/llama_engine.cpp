@@ -1,5 +1,7 @@
 #include "engine/llama/llama_engine.h"
 
+#include "engine/llama/chat_template.h"
+
 #include <algorithm>
 #include <cstdlib>
 #include <thread>
@@ -26,10 +28,10 @@ class LlamaEngine final : public Engine {
  public:
   // `models`: one copy per device (the first also tokenizes: the copies' vocabularies are the same).
   LlamaEngine(const LlamaEngineOptions& options, std::vector<ModelPtr> models, int64_t request_token_limit,
-              std::string limit_hint, int64_t lane_ctx)
+              std::string limit_hint, int64_t lane_ctx, std::string chat_template)
       : options_(options), models_(std::move(models)),
         preparer_(models_.front().get(), options.model_path.filename().string(), request_token_limit,
-                  std::move(limit_hint)),
+                  std::move(limit_hint), std::move(chat_template)),
         shared_(max_in_flight()), lane_ctx_(lane_ctx) {
     shared_.model_name = options.model_path.stem().string();
   }
@@ -227,6 +229,10 @@ Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in
   if (options.n_threads <= 0) options.n_threads = std::max(1, cores / options.lanes);
   const int64_t lane_ctx = options.n_ctx / options.lanes;
   BW_ASSIGN_OR_RETURN(std::vector<ModelPlacement> where, placements(options.gpus));
+  std::string chat_template;  // checked before the model loads for seconds
+  if (!options.chat_template.empty()) {
+    BW_ASSIGN_OR_RETURN(chat_template, resolve_chat_template(options.chat_template));
+  }
   std::vector<ModelPtr> models;
   for (const ModelPlacement& p : where) {
     BW_ASSIGN_OR_RETURN(ModelPtr m, load_llama_model(options.model_path, options.n_gpu_layers, p));
@@ -245,7 +251,7 @@ Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in
     hint = options.lanes > 1 ? "the KV cells of one of " + std::to_string(options.lanes) + " lanes: raise --ctx-size or lower --lanes"
                              : "the KV cells: raise --ctx-size";
   }
-  auto engine = std::make_unique<LlamaEngine>(options, std::move(models), limit, hint, lane_ctx);
+  auto engine = std::make_unique<LlamaEngine>(options, std::move(models), limit, hint, lane_ctx, std::move(chat_template));
   BW_TRY(engine->add_lanes());
   return std::unique_ptr<Engine>(std::move(engine));
 }

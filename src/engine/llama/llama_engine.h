@@ -38,6 +38,8 @@ struct LlamaEngineOptions {
   // once). Needs flash attention. On a CPU the masked cells are skipped already, so the two paths compute the
   // same; on CUDA its logits were measured far from dense's (docs/run.md): off by default, for measuring only.
   bool sparse_attention = false;
+  // --chat-template: a built-in template's name or a file (chat_template.h); empty: the GGUF's own.
+  std::string chat_template;
   std::string cache_type_k = "f16";  // KV cache types by ggml's names (f16, q8_0, q4_0, ...)
   std::string cache_type_v = "f16";
   // Greedy requests take their argmax inside llama.cpp's graph (backend sampling), so a decode step

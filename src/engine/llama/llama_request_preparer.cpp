@@ -7,10 +7,11 @@
 namespace batchwise {
 
 RequestPreparer::RequestPreparer(const llama_model* model, std::string model_file, int64_t max_request_tokens,
-                                 std::string limit_hint)
-    : vocab_(llama_model_get_vocab(model)), model_file_(std::move(model_file)),
+                                 std::string limit_hint, std::string chat_template)
+    : vocab_(llama_model_get_vocab(model)), chat_template_(std::move(chat_template)),
+      template_from_flag_(!chat_template_.empty()), model_file_(std::move(model_file)),
       max_request_tokens_(max_request_tokens), limit_hint_(std::move(limit_hint)) {
-  if (const char* t = llama_model_chat_template(model, nullptr)) chat_template_ = t;
+  if (const char* t = llama_model_chat_template(model, nullptr); t != nullptr && !template_from_flag_) chat_template_ = t;
 }
 
 PreparedRequest RequestPreparer::prepare(EngineRequest request) const {
@@ -78,7 +79,8 @@ Expected<std::string> RequestPreparer::render_chat(const std::vector<ChatMessage
   if (chat_template_.empty()) {
     return make_error(ErrorCode::kUnsupported,
                       "model " + model_file_ +
-                          " has no chat template (tokenizer.chat_template): send raw prompts to /v1/completions");
+                          " has no chat template (tokenizer.chat_template): name one with --chat-template (chatml, "
+                          "llama3, ...) or send raw prompts to /v1/completions");
   }
   std::vector<llama_chat_message> chat;
   for (const auto& m : messages) chat.push_back({m.role.c_str(), m.content.c_str()});
@@ -90,7 +92,10 @@ Expected<std::string> RequestPreparer::render_chat(const std::vector<ChatMessage
     n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true, out.data(), n);
   }
   if (n < 0) {
-    return make_error(ErrorCode::kUnsupported, "llama.cpp does not recognise the model's chat template: use /v1/completions");
+    return make_error(ErrorCode::kUnsupported,
+                      "llama.cpp does not recognise the model's chat template (its built-ins are matched by their markers, "
+                      "not rendered as Jinja): name the model family's with --chat-template (`batchwise run --help` "
+                      "lists them), or send raw prompts to /v1/completions");
   }
   out.resize(static_cast<size_t>(n));
   return out;

@@ -35,9 +35,10 @@ struct PreparedRequest {
 class RequestPreparer {
  public:
   // `model_file` names the model in errors; `max_request_tokens` bounds prompt + max_tokens, and
-  // `limit_hint` tells a user over it what sets that bound and how to raise it.
+  // `limit_hint` tells a user over it what sets that bound and how to raise it. `chat_template` (a built-in
+  // name or a template text, chat_template.h) replaces the GGUF's own; empty: the GGUF's.
   RequestPreparer(const llama_model* model, std::string model_file, int64_t max_request_tokens,
-                  std::string limit_hint);
+                  std::string limit_hint, std::string chat_template = "");
 
   // Never throws: an exception escaping the parsing (a bug, or an allocation failure on a huge
   // prompt) comes back as this request's error, so one bad line cannot end the job.
@@ -51,7 +52,8 @@ class RequestPreparer {
   std::vector<llama_token> tokenize(const std::string& text) const;
 
   const llama_vocab* vocab_;
-  std::string chat_template_;  // empty: the GGUF has none
+  std::string chat_template_;  // --chat-template's, else the GGUF's; empty: none
+  bool template_from_flag_ = false;
   std::string model_file_;
   int64_t max_request_tokens_;
   std::string limit_hint_;
