@@ -50,6 +50,9 @@ Status check_output_flags(const RunFlags& f) {
                       "-o -: run writes its results to a file (a job is resumed from it); name a file and read it "
                       "while the job runs with `batchwise report STATE`");
   }
+  BW_TRY(require_output_folder(f.run.output, "-o"));
+  if (!f.run.errors.empty()) BW_TRY(require_output_folder(f.run.errors, "--errors"));
+  if (!f.run.state.empty()) BW_TRY(require_output_folder(f.run.state, "--state"));
   const auto state = f.run.state.empty() ? default_state_path(f.run.output) : std::filesystem::path(f.run.state);
   std::error_code ec;
   if (std::filesystem::exists(state, ec)) return {};  // this job's own output, rewritten as it resumes

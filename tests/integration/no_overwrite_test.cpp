@@ -64,5 +64,19 @@ TEST(NoOverwrite, RunRefusesStdoutAsOutput) {
   EXPECT_NE(r.err.find("-o -: run writes its results to a file"), std::string::npos) << r.err;
 }
 
+TEST(NoOverwrite, RunIntoAFolderThatDoesNotExistNamesTheMkdirThatMakesIt) {
+  const auto dir = test::scratch_dir();
+  test::write_chat_requests(dir, 2);
+  for (const std::string flag : {"-o", "--state", "--errors"}) {
+    std::vector<std::string> args = {"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string()};
+    if (flag == "-o") args[3] = (dir / "missing" / "out.jsonl").string();
+    else args.insert(args.end(), {flag, (dir / "missing" / "x.db").string()});
+    const auto r = test::run_batchwise(args);
+    EXPECT_EQ(r.exit_code, 2) << flag << ": " << r.err;
+    EXPECT_NE(r.err.find(flag + " "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("does not exist: create it (mkdir -p "), std::string::npos) << r.err;
+  }
+}
+
 }  // namespace
 }  // namespace batchwise
