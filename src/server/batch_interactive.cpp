@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <deque>
 #include <future>
+#include <memory>
 #include <mutex>
 #include <optional>
 
@@ -37,9 +38,9 @@ Expected<BatchService::Interactive> BatchService::submit_interactive(ApiKind kin
   Interactive in;
   BW_ASSIGN_OR_RETURN(in.model, interactive_model(body));
   // Bounded: each waiting request holds an HTTP worker and a slot in its runner's queue.
-  ++interactive_waiting_;
-  in.slot.reset(new Interactive::Slot{interactive_waiting_});
-  if (interactive_waiting_ > options_.max_queued_interactive) {
+  const size_t waiting = ++interactive_waiting_;
+  in.slot = std::make_unique<Interactive::Slot>(interactive_waiting_);
+  if (waiting > options_.max_queued_interactive) {
     return make_error(ErrorCode::kRateLimited, "more than " + std::to_string(options_.max_queued_interactive) +
                                                    " interactive requests are waiting (--max-queued-requests): "
                                                    "try again in a moment");
