@@ -71,9 +71,9 @@ size_t list_limit(const httplib::Request& req) {
 
 // The stream httplib reads a request from and writes its answer to: first the bytes the gate already
 // read, then the socket; every read and write waits at most its timeout, so a client that stops
-// sending or reading holds a worker for that long, not for ever. A body must also keep coming at
-// `min_body_bytes_per_s` on average once `body_grace_s` have passed: a client that sends a byte just
-// within each timeout (slow loris) is cut off too.
+// sending or reading holds a worker for that long, not for ever. A body must also keep coming at its
+// BodyPace (an average rate once a grace has passed): a client that sends a byte just within each
+// timeout (slow loris) is cut off too.
 class GateStream final : public httplib::Stream {
  public:
   GateStream(GateConnection& c, int read_timeout_ms, int write_timeout_ms, const BodyPace& pace)
