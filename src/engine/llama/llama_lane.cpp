@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <string>
-#include <tuple>
 #include <optional>
+#include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "core/clock.h"
