@@ -5,7 +5,6 @@
 
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <string>
 
 #include "model/synth.h"
@@ -22,11 +21,7 @@ std::string chat_line(const std::string& id) {
 // A copy of the tiny model (a Llama 3 template) with the header markers renamed, byte for byte, inside the
 // template's text only (the vocabulary keeps its special tokens): a template llama.cpp no longer recognises.
 std::filesystem::path unknown_template_model(const std::filesystem::path& dir) {
-  ensure_tiny_model();
-  const auto tiny = default_tiny_model();
-  EXPECT_TRUE(tiny);
-  std::ifstream in(*tiny, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes = tiny_model_bytes();
   const std::string key = "tokenizer.chat_template";
   const size_t key_at = bytes.find(key);
   EXPECT_NE(key_at, std::string::npos);

@@ -97,11 +97,7 @@ TEST(HostileInput, MaxTokensNearInt64MaxIsAContextErrorAtOnce) {
 
 // A copy of the tiny model with the 4-byte value of `<arch>.block_count` replaced.
 std::filesystem::path block_count_mutant(const std::filesystem::path& dir, uint32_t blocks) {
-  ensure_tiny_model();
-  const auto tiny = default_tiny_model();
-  EXPECT_TRUE(tiny);
-  std::ifstream in(*tiny, std::ios::binary);
-  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string bytes = tiny_model_bytes();
   const std::string key = ".block_count";
   const size_t at = bytes.find(key);
   EXPECT_NE(at, std::string::npos);

@@ -6,6 +6,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "model/synth.h"
@@ -91,6 +92,13 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
 std::string read_text(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+std::string tiny_model_bytes() {
+  ensure_tiny_model();
+  const auto tiny = default_tiny_model();
+  EXPECT_TRUE(tiny) << (tiny ? "" : tiny.error().message);
+  return tiny ? read_text(*tiny) : "";
 }
 
 nlohmann::json plan_json(std::vector<std::string> args) {

@@ -47,6 +47,8 @@ std::string shell_quote(const std::string& s);
 std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& path);
 void write_text(const std::filesystem::path& path, const std::string& text);
 std::string read_text(const std::filesystem::path& path);  // the whole file ("" if it cannot be read)
+// The cached tiny model's GGUF bytes (made first if needed), for tests that write damaged copies of it.
+std::string tiny_model_bytes();
 
 // Writes DIR/NAME.jsonl: `n` chat requests with custom_ids PREFIX0, PREFIX1, … ("q0", "q1", … as content).
 std::filesystem::path write_chat_requests(const std::filesystem::path& dir, int n, const std::string& name = "in",
