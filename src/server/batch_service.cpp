@@ -313,8 +313,8 @@ Expected<nlohmann::json> BatchService::cancel_batch(const std::string& id) {
 void BatchService::worker() {
   double next_check_s = 0;
   // Batches whose model had no free slot, oldest first, tried again each second. First come, first started: a
-  // later batch never overtakes one that waits, or a model kept loaded by one batch after another would starve
-  // the batches (and the interactive requests) of the others (seen under TSan's slowness: 10 minutes).
+  // later batch never overtakes one that waits, or a model kept loaded by one batch after another could starve
+  // the batches of the others.
   std::vector<std::string> waiting;
   while (true) {
     std::optional<Event> event;
