@@ -13,6 +13,12 @@
 #include "server/stream_chunks.h"
 
 namespace batchwise {
+namespace {
+
+// How long an interactive request waits for a model slot that another model's requests hold, before 503.
+constexpr double kModelTurnWaitS = 30;
+
+}  // namespace
 
 Expected<std::string> BatchService::interactive_model(const nlohmann::json& body) const {
   if (!body.is_object()) return make_error(ErrorCode::kInvalidArgument, "the body must be a JSON object");
@@ -45,7 +51,8 @@ Expected<BatchService::Interactive> BatchService::submit_interactive(ApiKind kin
                                                    " interactive requests are waiting (--max-queued-requests): "
                                                    "try again in a moment");
   }
-  BW_ASSIGN_OR_RETURN(in.lease, pool_->acquire(in.model));
+  // Waits for its turn while another model holds the slot (its requests end in seconds), up to its own bound.
+  BW_ASSIGN_OR_RETURN(in.lease, pool_->acquire(in.model, {.wait_s = kModelTurnWaitS}));
   EngineRequest request;
   request.kind = kind;
   request.body = body;

@@ -362,7 +362,7 @@ bool BatchService::start_batch(const std::string& id) {
   auto model = pool_->resolve(b.value("model", ""));
   if (!model) return fail("model_not_found", model.error().message), failed_batch;
   // The model first: while every model slot is pinned the batch waits, and is not opened again each time.
-  auto lease = pool_->acquire(*model);
+  auto lease = pool_->acquire(*model, {.for_batch = true});
   if (!lease) {
     if (lease.error().code == ErrorCode::kUnavailable) return false;  // every model slot busy: again soon
     return fail("model_unavailable", lease.error().message), failed_batch;

@@ -1,6 +1,7 @@
 #include "server/engine_pool.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <atomic>
 #include <optional>
 #include <thread>
@@ -20,6 +21,14 @@ namespace {
 
 // How long a model being unloaded may take to hand back its cancelled work before its thread is ended.
 constexpr double kCancelWaitS = 2.0;
+// A model without a lease for this long has no client keeping it busy: it may give up its turn.
+constexpr double kQuietS = 0.1;
+
+std::string seconds_text(double s) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.2f s", s);
+  return text;
+}
 
 }  // namespace
 
@@ -34,6 +43,11 @@ struct ModelLease::Model {
   State state = State::kLoading;   // under the pool's lock
   std::optional<Error> load_error; // kFailed: why, for those who waited for the load
   size_t leases = 0;               // under the pool's lock
+  size_t batch_leases = 0;         // under the pool's lock: of `leases`, those batches hold
+  double claimed_until_s = 0;      // under the pool's lock: till then no new lease, the slot is `claimed_for`'s
+  std::string claimed_for;
+  double ready_at_s = 0;           // under the pool's lock
+  double idle_since_s = 0;         // under the pool's lock: when its last lease was given back
   uint64_t last_used = 0;          // under the pool's lock
   std::unique_ptr<Engine> engine;
   std::unique_ptr<JobRunner> runner;
@@ -55,6 +69,24 @@ struct ModelLease::Model {
     }
   }
   bool has_work() const { return runner && (runner->in_flight() > 0 || !runner->jobs().empty()); }
+  // Pinned by interactive requests alone, which end in seconds (or being loaded for one): its slot may be
+  // claimed for another model. (The runner is read only once the model is ready: its loader sets it unlocked.)
+  bool claimable() const {
+    if (batch_leases > 0) return false;
+    return state == State::kLoading || (state == State::kReady && runner->jobs().empty());
+  }
+  bool claim_staked() const { return claimed_until_s > now_s(); }
+  // A staked claim takes effect (no new lease) once the model has had a turn of its own: else two models'
+  // clients would swap them after every request, and a batch that asks once a second for the model just
+  // loaded for it could lose it each time.
+  bool turn_over() const { return now_s() >= ready_at_s + kClaimHoldS; }
+  bool closed_by_claim() const { return claim_staked() && claimable() && turn_over(); }
+  // Nobody holds it: it may be unloaded for another model once its turn is over, or when its clients have
+  // gone quiet (a gap longer than back-to-back requests leave).
+  bool unloadable() const {
+    return state == State::kReady && leases == 0 && !has_work() &&
+           (turn_over() || now_s() >= idle_since_s + kQuietS);
+  }
 
   // Stopping in phases, so that the pool's shutdown stops every model at once and waits one grace
   // for all of them, not one grace each.
@@ -88,16 +120,18 @@ struct ModelLease::Model {
   }
 };
 
-ModelLease::ModelLease(EnginePool* pool, std::shared_ptr<Model> model) : pool_(pool), model_(std::move(model)) {}
+ModelLease::ModelLease(EnginePool* pool, std::shared_ptr<Model> model, bool for_batch)
+    : pool_(pool), model_(std::move(model)), for_batch_(for_batch) {}
 
 ModelLease::ModelLease(ModelLease&& other) noexcept
-    : pool_(std::exchange(other.pool_, nullptr)), model_(std::move(other.model_)) {}
+    : pool_(std::exchange(other.pool_, nullptr)), model_(std::move(other.model_)), for_batch_(other.for_batch_) {}
 
 ModelLease& ModelLease::operator=(ModelLease&& other) noexcept {
   if (this != &other) {
     release();
     pool_ = std::exchange(other.pool_, nullptr);
     model_ = std::move(other.model_);
+    for_batch_ = other.for_batch_;
   }
   return *this;
 }
@@ -105,7 +139,7 @@ ModelLease& ModelLease::operator=(ModelLease&& other) noexcept {
 ModelLease::~ModelLease() { release(); }
 
 void ModelLease::release() {
-  if (model_) pool_->give_back(*model_);
+  if (model_) pool_->give_back(*model_, for_batch_);
   model_.reset();
   pool_ = nullptr;
 }
@@ -179,7 +213,9 @@ Status EnginePool::load(Model& m, const std::string& id) {
     LlamaEngineOptions o = options_.llama;
     o.model_path = local->path;
     log_info("serve: loading model " + id + " from " + local->path.string());
+    const double t0 = now_s();
     BW_ASSIGN_OR_RETURN(m.engine, make_llama_engine(o));
+    log_debug("serve: loaded model " + id + " in " + seconds_text(now_s() - t0));
   }
   m.runner = std::make_unique<JobRunner>(*m.engine, RunnerOptions{options_.interactive_reserve});
   BW_TRY(m.runner->start());
@@ -199,17 +235,48 @@ Status EnginePool::load(Model& m, const std::string& id) {
   return {};
 }
 
-void EnginePool::give_back(Model& m) {
+void EnginePool::give_back(Model& m, bool for_batch) {
   std::lock_guard lock(mu_);
   m.leases--;
+  if (for_batch) m.batch_leases--;
+  if (m.leases == 0) m.idle_since_s = now_s();
+  if (m.claim_staked()) cv_.notify_all();  // the claimant waits for the last lease
 }
 
-Expected<ModelLease> EnginePool::acquire(const std::string& id) {
+ModelLease::Model* EnginePool::claim_slot(const std::string& id, double until_s) {
+  Model* claimed = nullptr;
+  for (const auto& [mid, m] : models_) {
+    if (!m->claim_staked()) continue;
+    if (m->claimable()) claimed = m.get();  // one claim at a time: the others wait their turn behind it
+    else m->claimed_until_s = 0;            // a batch came first: the claim is void
+  }
+  if (!claimed) {
+    for (const auto& [mid, m] : models_) {
+      if (m->claimable() && (!claimed || m->last_used < claimed->last_used)) claimed = m.get();
+    }
+    if (!claimed) return nullptr;
+    claimed->claimed_for = id;
+    log_debug("serve: model " + claimed->id + " takes no new requests until " + id + " is loaded in its place");
+  }
+  if (claimed->claimed_for == id) claimed->claimed_until_s = std::max(claimed->claimed_until_s, until_s);
+  return claimed;
+}
+
+Expected<ModelLease> EnginePool::acquire(const std::string& id, AcquireOptions options) {
   const bool remote = id == kEndpointModelId;
   const bool local = std::any_of(options_.models.begin(), options_.models.end(),
                                  [&](const LocalModel& m) { return m.id == id; });
   if (!remote && !local) return make_error(ErrorCode::kNotFound, "model `" + id + "` is not served here");
+  const double deadline_s = now_s() + options.wait_s;
   std::unique_lock lock(mu_);
+  // Waits a little for a claimed slot to come free (leases given back are notified; work that ends on a
+  // runner is not, hence the short step); false once the caller's wait is over.
+  auto wait_for_slot = [&] {
+    const double left_s = deadline_s - now_s();
+    if (left_s <= 0) return false;
+    cv_.wait_for(lock, std::chrono::duration<double>(std::min(left_s, 0.05)));
+    return true;
+  };
   while (true) {
     if (shut_down_) return make_error(ErrorCode::kUnavailable, "the server is stopping");
     if (auto it = models_.find(id); it != models_.end()) {
@@ -219,38 +286,50 @@ Expected<ModelLease> EnginePool::acquire(const std::string& id) {
         if (m->state == Model::State::kFailed) return std::unexpected(*m->load_error);
         continue;  // ready, but it may have been unloaded again since: look it up afresh
       }
+      if (m->closed_by_claim()) {  // its slot goes to another model: this request waits for its turn
+        if (wait_for_slot()) continue;
+        return make_error(ErrorCode::kUnavailable, "model `" + id + "` is being unloaded to load `" + m->claimed_for +
+                                                       "` (--max-models " + std::to_string(options_.max_models) +
+                                                       "); try again in a moment");
+      }
       m->leases++;
+      if (options.for_batch) m->batch_leases++;
       m->last_used = ++use_clock_;
-      return ModelLease(this, std::move(m));
+      return ModelLease(this, std::move(m), options.for_batch);
     }
+    std::shared_ptr<Model> victim;
     if (models_.size() >= options_.max_models) {
-      std::shared_ptr<Model> victim;
       for (const auto& [vid, m] : models_) {
-        if (m->state == Model::State::kReady && m->leases == 0 && !m->has_work() &&
-            (!victim || m->last_used < victim->last_used)) {
-          victim = m;
-        }
+        if (m->unloadable() && (!victim || m->last_used < victim->last_used)) victim = m;
       }
       if (!victim) {
+        const Model* claimed = claim_slot(id, std::max(deadline_s, now_s() + kClaimHoldS));
+        if (claimed && wait_for_slot()) continue;
         return make_error(ErrorCode::kUnavailable,
                           "model `" + id + "` cannot be loaded now: the " + std::to_string(models_.size()) +
-                              " loaded models (--max-models) all have work; try again when one is done");
+                              " loaded models (--max-models) all have work" +
+                              (claimed ? "; it is next once `" + claimed->id + "` finishes what it has"
+                                       : " (batches)") +
+                              "; try again in a moment");
       }
       models_.erase(victim->id);  // nobody can lease it from here on
       evictions_[victim->id]++;
-      lock.unlock();  // unloading joins threads that may call on_job_idle, which takes other locks
-      const std::string gone = victim->id;
-      victim.reset();  // the last reference: halts and unloads it
-      log_info("serve: unloaded model " + gone + " (least recently used)");
-      lock.lock();
-      continue;
     }
+    // The slot is this model's from here (so no other caller takes the one just freed), loading.
     auto m = std::make_shared<Model>();
     m->id = id;
     m->remote = remote;
     m->leases = 1;  // the caller's
+    m->batch_leases = options.for_batch ? 1 : 0;
     models_[id] = m;
-    lock.unlock();
+    lock.unlock();  // unloading joins threads that may call on_job_idle, which takes other locks
+    if (victim) {
+      const std::string gone = victim->id;
+      const double t0 = now_s();
+      victim.reset();  // the last reference: halts and unloads it, before the new model takes its memory
+      log_info("serve: unloaded model " + gone + " for " + id + " (least recently used) in " +
+               seconds_text(now_s() - t0));
+    }
     Status loaded = load(*m, id);
     lock.lock();
     if (loaded && shut_down_) loaded = make_error(ErrorCode::kUnavailable, "the server is stopping");
@@ -264,10 +343,11 @@ Expected<ModelLease> EnginePool::acquire(const std::string& id) {
       return std::unexpected(loaded.error());
     }
     m->state = Model::State::kReady;
+    m->ready_at_s = m->idle_since_s = now_s();
     m->last_used = ++use_clock_;
     loads_[id]++;
     cv_.notify_all();
-    return ModelLease(this, std::move(m));
+    return ModelLease(this, std::move(m), options.for_batch);
   }
 }
 

@@ -4,8 +4,12 @@
 // A caller uses a model through a ModelLease: while any lease on a model is held (an interactive request
 // waiting for its answer, a batch from its start to its finish), that model is pinned and never
 // unloaded. To load one more model, the least recently used model that nobody holds and that has no
-// work is unloaded; when every loaded model is pinned, acquire() answers kUnavailable at once (serve
-// turns it into 503 with Retry-After) instead of waiting.
+// work is unloaded. When every loaded model is pinned, the caller claims the slot of the least recently
+// used model pinned only by interactive requests (seconds each): that model takes no new lease until
+// it is unloaded and the claimed model loaded in its place, so clients that keep one model busy cannot
+// starve another. The claim lasts while the caller waits (AcquireOptions::wait_s) and at least
+// kClaimHoldS, so a caller that asks again each second (serve's batch starts) keeps it; a model just
+// loaded has a turn of kClaimHoldS before its slot may be claimed back. A model held by a batch is never claimed: callers for other models get kUnavailable (serve's 503 with Retry-After).
 // Loading (seconds for a real model) happens outside the pool's lock: a second acquire of the model
 // being loaded waits for that load; acquires of other models, views() and /metrics do not wait.
 // Before loading, plan's memory model says whether the model fits in what the device (or RAM) has free.
@@ -62,6 +66,17 @@ struct ModelView {
 
 class EnginePool;
 
+struct AcquireOptions {
+  // How long to wait for a slot that another model's interactive requests hold (0: answer at once).
+  double wait_s = 0;
+  // The lease is a batch's, held from its start to its finish: its model's slot is never claimed.
+  bool for_batch = false;
+};
+
+// How long a claim on a slot lasts past a caller that does not wait for it, and the turn a model just
+// loaded has before its slot may be claimed back.
+inline constexpr double kClaimHoldS = 2.0;
+
 // A loaded model, pinned while the lease lives. Move-only; an empty lease (default-made) pins nothing.
 class ModelLease {
  public:
@@ -81,9 +96,10 @@ class ModelLease {
 
  private:
   friend class EnginePool;
-  ModelLease(EnginePool* pool, std::shared_ptr<Model> model);
+  ModelLease(EnginePool* pool, std::shared_ptr<Model> model, bool for_batch);
   EnginePool* pool_ = nullptr;
   std::shared_ptr<Model> model_;
+  bool for_batch_ = false;
 };
 
 class EnginePool {
@@ -103,9 +119,10 @@ class EnginePool {
   Expected<std::string> resolve(const std::string& model) const;
 
   // A lease on the model with this resolved id, loading it first if needed (or waiting for the load
-  // another caller started). kUnavailable: every model slot is pinned now, or the pool is shutting down;
-  // kNotFound, kOutOfMemory or the engine's error: the model cannot be loaded at all.
-  Expected<ModelLease> acquire(const std::string& id);
+  // another caller started, or for a claimed slot up to options.wait_s). kUnavailable: every model slot
+  // is pinned now (or claimed for another model), or the pool is shutting down; kNotFound, kOutOfMemory
+  // or the engine's error: the model cannot be loaded at all.
+  Expected<ModelLease> acquire(const std::string& id, AcquireOptions options = {});
 
   std::vector<ModelView> views() const;
   // Stops every runner (work in flight finishes for up to `grace_s`, then is cancelled), resolves every
@@ -118,12 +135,15 @@ class EnginePool {
   using Model = ModelLease::Model;
   Status check_fits(const LocalModel& model) const;
   Status load(Model& model, const std::string& id);
-  void give_back(Model& model);
+  void give_back(Model& model, bool for_batch);
+  // Under the lock: the model whose slot is claimed for `id` now, claiming one if none is (nullptr: every
+  // loaded model holds a batch).
+  Model* claim_slot(const std::string& id, double until_s);
 
   EnginePoolOptions options_;
   OnJobIdle on_job_idle_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;  // a load finished
+  std::condition_variable cv_;  // a load finished, or a lease was given back
   std::map<std::string, std::shared_ptr<Model>> models_;  // loaded or loading
   std::map<std::string, int64_t> loads_, evictions_;
   uint64_t use_clock_ = 0;
