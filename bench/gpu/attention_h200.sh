@@ -31,10 +31,17 @@ if [[ $stages == *" kernel "* ]] && [ -f .carry/test-backend-ops.cpp ]; then
   $seed sources || exit 1
   # The Llama shape (8 KV heads of 128, GQA 4 or 8, 8..332 queries: tiles of 8 queries gather their cells), after the
   # file's own sparse cases, which stay as the control (upstream's 256/512/576-wide heads).
-  sed '/\/\/ sparse mask with large batch size/i\
+  # Then the lane-shaped masks (tbo_lane_case.inc): decode rows (one per sequence) and prompt rows (64 per
+  # sequence), in the KV cache's layout ({0, 2, 1, 3}: cells are rows of all heads) and contiguous ({0, 1, 2, 3}).
+  awk -v inc=bench/gpu/tbo_lane_case.inc '/^\/\/ GGML_OP_CROSS_ENTROPY_LOSS/ { while ((getline l < inc) > 0) print l } { print }' \
+    .carry/test-backend-ops.cpp | sed '/\/\/ sparse mask with large batch size/i\
     for (int nr : {4, 8}) for (int nb : {8, 64, 128, 332}) for (int kvm : {512, 2304}) \
-        test_cases.emplace_back(new test_flash_attn_ext(128, 128, 8, {nr, 1}, 8192, nb, true, false, 0, 0, GGML_PREC_F32, GGML_TYPE_F16, GGML_TYPE_F16, {0, 1, 2, 3}, true, false, kvm));' \
-    .carry/test-backend-ops.cpp > "$tbo.cpp"
+        test_cases.emplace_back(new test_flash_attn_ext(128, 128, 8, {nr, 1}, 8192, nb, true, false, 0, 0, GGML_PREC_F32, GGML_TYPE_F16, GGML_TYPE_F16, {0, 1, 2, 3}, true, false, kvm));\
+    for (int nr : {4, 8}) for (auto perm : {std::array<int32_t, 4>{0, 2, 1, 3}, std::array<int32_t, 4>{0, 1, 2, 3}}) { \
+        test_cases.emplace_back(new test_flash_attn_ext_lane(nr, 23296, 332, 1, 2048, 64, perm, 2048 + 8*64)); \
+        test_cases.emplace_back(new test_flash_attn_ext_lane(nr, 16384, 128, 1, 2048, 64, perm, 2048 + 8*64)); \
+        test_cases.emplace_back(new test_flash_attn_ext_lane(nr, 8192, 1024, 64, 2048, 64, perm, 2048 + 64)); \
+        test_cases.emplace_back(new test_flash_attn_ext_lane(nr, 34048, 128, 1, 2048, 64, perm, 0)); }' > "$tbo.cpp"
   g++ -std=c++17 -O2 -c -Ithird_party/llama.cpp/ggml/include -Ithird_party/llama.cpp/ggml/src "$tbo.cpp" -o "$tbo.o" \
     > "$out/tbo-build.log" 2>&1 &
   tbo_pid=$!
@@ -55,9 +62,9 @@ if [ -n "${tbo_pid:-}" ]; then
   if [ -x "$tbo" ]; then
     # ours: 128-wide heads at 8,192 cells; the control: upstream's sparse cases with 256-wide heads
     timeout 150 "$tbo" test -o FLASH_ATTN_EXT -b CUDA0 -j 8 \
-      -p '(hsk=128,hsv=128,nh=8,nr23=\[(4|8),1\],kv=8192|hsk=256,hsv=256,nh=[12],nr23=\[(8|12),1\],kv=(4096|8192),nb=64).*n_kv_max=[1-9]' \
+      -p '(hsk=128,hsv=128,nh=8,nr23=\[(4|8),1\],kv=8192|hsk=256,hsv=256,nh=[12],nr23=\[(8|12),1\],kv=(4096|8192),nb=64).*n_kv_max=[1-9]|lane=' \
       > "$out/tbo.log" 2>&1; log "test-backend-ops: rc $?"
-    grep -E "FAIL|passed" "$out/tbo.log" | sed 's/\x1b\[[0-9;]*m//g' | tail -40 >&2
+    grep -E "FAIL|passed|lane=" "$out/tbo.log" | sed 's/\x1b\[[0-9;]*m//g' | tail -40 >&2
   fi
 fi
 [ "$(echo $stages)" != kernel ] || exit 0
