@@ -44,8 +44,9 @@ void add_embedded_engine_flags(CLI::App& sub, LlamaEngineOptions& engine) {
   std::string names;
   for (const auto& n : builtin_chat_templates()) names += (names.empty() ? "" : ", ") + n;
   sub.add_option("--chat-template", engine.chat_template,
-                 "the chat template for /v1/chat/completions instead of the GGUF's (for one llama.cpp does not "
-                 "recognise, or none): a built-in name, or a file with a template llama.cpp recognises. Built-ins: " + names);
+                 "the chat template for /v1/chat/completions instead of the GGUF's own (which is rendered as "
+                 "Jinja by llama.cpp's own engine, as llama-server does): a Jinja template file, or a built-in "
+                 "name, rendered by llama.cpp's code for it (default: the GGUF's). Built-ins: " + names);
   sub.add_flag("--device-sampling", engine.device_sampling,
                "greedy argmax inside llama.cpp's graph: one token per sequence leaves the GPU, not its logits");
 }

@@ -9,6 +9,7 @@
 #include <iterator>
 #include <sstream>
 
+#include "gguf.h"
 #include "model/synth.h"
 
 namespace batchwise::test {
@@ -99,6 +100,19 @@ std::string tiny_model_bytes() {
   const auto tiny = default_tiny_model();
   EXPECT_TRUE(tiny) << (tiny ? "" : tiny.error().message);
   return tiny ? read_text(*tiny) : "";
+}
+
+void write_model_with_chat_template(const std::filesystem::path& model, const std::string& chat_template,
+                                    const std::filesystem::path& path) {
+  // The new metadata (padded to the data's alignment), then the tensors' bytes: their offsets count from there.
+  gguf_context* ctx = gguf_init_from_file(model.c_str(), gguf_init_params{/*no_alloc=*/true, /*ctx=*/nullptr});
+  ASSERT_NE(ctx, nullptr) << model;
+  const size_t data_offset = gguf_get_data_offset(ctx);
+  gguf_set_val_str(ctx, "tokenizer.chat_template", chat_template.c_str());
+  std::string meta(gguf_get_meta_size(ctx), '\0');
+  gguf_get_meta_data(ctx, meta.data());
+  gguf_free(ctx);
+  std::ofstream(path, std::ios::binary) << meta << read_text(model).substr(data_offset);
 }
 
 nlohmann::json plan_json(std::vector<std::string> args) {

@@ -49,6 +49,10 @@ void write_text(const std::filesystem::path& path, const std::string& text);
 std::string read_text(const std::filesystem::path& path);  // the whole file ("" if it cannot be read)
 // The cached tiny model's GGUF bytes (made first if needed), for tests that write damaged copies of it.
 std::string tiny_model_bytes();
+// Writes a copy of the GGUF `model` to `path` whose tokenizer.chat_template is `chat_template` (its tensors as
+// they were), as a model published with that template would carry it.
+void write_model_with_chat_template(const std::filesystem::path& model, const std::string& chat_template,
+                                    const std::filesystem::path& path);
 
 // Writes DIR/NAME.jsonl: `n` chat requests with custom_ids PREFIX0, PREFIX1, … ("q0", "q1", … as content).
 std::filesystem::path write_chat_requests(const std::filesystem::path& dir, int n, const std::string& name = "in",

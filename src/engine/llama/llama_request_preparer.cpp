@@ -8,11 +8,8 @@ namespace batchwise {
 
 RequestPreparer::RequestPreparer(const llama_model* model, std::string model_file, int64_t max_request_tokens,
                                  std::string limit_hint, std::string chat_template)
-    : vocab_(llama_model_get_vocab(model)), chat_template_(std::move(chat_template)),
-      template_from_flag_(!chat_template_.empty()), model_file_(std::move(model_file)),
-      max_request_tokens_(max_request_tokens), limit_hint_(std::move(limit_hint)) {
-  if (const char* t = llama_model_chat_template(model, nullptr); t != nullptr && !template_from_flag_) chat_template_ = t;
-}
+    : vocab_(llama_model_get_vocab(model)), chat_template_(model, chat_template, model_file),
+      max_request_tokens_(max_request_tokens), limit_hint_(std::move(limit_hint)) {}
 
 PreparedRequest RequestPreparer::prepare(EngineRequest request) const {
   auto failed = [&](std::string what) {
@@ -48,9 +45,7 @@ PreparedRequest RequestPreparer::prepare_or_fail(EngineRequest& request) const {
   }
   std::string text;
   if (request.kind == ApiKind::kChatCompletions) {
-    auto messages = parse_chat_messages(request.body);
-    if (!messages) return fail(messages.error());
-    auto rendered = render_chat(*messages);
+    auto rendered = chat_template_.render(request.body);
     if (!rendered) return fail(rendered.error());
     text = std::move(*rendered);
   } else if (request.kind == ApiKind::kCompletions) {
@@ -73,32 +68,6 @@ PreparedRequest RequestPreparer::prepare_or_fail(EngineRequest& request) const {
   }
   p.request = std::move(request);
   return p;
-}
-
-Expected<std::string> RequestPreparer::render_chat(const std::vector<ChatMessage>& messages) const {
-  if (chat_template_.empty()) {
-    return make_error(ErrorCode::kUnsupported,
-                      "model " + model_file_ +
-                          " has no chat template (tokenizer.chat_template): name one with --chat-template (chatml, "
-                          "llama3, ...) or send raw prompts to /v1/completions");
-  }
-  std::vector<llama_chat_message> chat;
-  for (const auto& m : messages) chat.push_back({m.role.c_str(), m.content.c_str()});
-  std::string out(4096, '\0');
-  int32_t n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true, out.data(),
-                                        static_cast<int32_t>(out.size()));
-  if (n > static_cast<int32_t>(out.size())) {
-    out.resize(static_cast<size_t>(n));
-    n = llama_chat_apply_template(chat_template_.c_str(), chat.data(), chat.size(), true, out.data(), n);
-  }
-  if (n < 0) {
-    return make_error(ErrorCode::kUnsupported,
-                      "llama.cpp does not recognise the model's chat template (its built-ins are matched by their markers, "
-                      "not rendered as Jinja): name the model family's with --chat-template (`batchwise run --help` "
-                      "lists them), or send raw prompts to /v1/completions");
-  }
-  out.resize(static_cast<size_t>(n));
-  return out;
 }
 
 std::vector<llama_token> RequestPreparer::tokenize(const std::string& text) const {

@@ -14,6 +14,7 @@
 
 #include "core/status.h"
 #include "engine/engine.h"
+#include "engine/llama/chat_template.h"
 #include "engine/llama/generation_params.h"
 #include "llama.h"
 
@@ -48,13 +49,10 @@ class RequestPreparer {
  private:
   // Leaves `request` in place unless it returns (the catch-all in prepare() still needs it).
   PreparedRequest prepare_or_fail(EngineRequest& request) const;
-  Expected<std::string> render_chat(const std::vector<ChatMessage>& messages) const;
   std::vector<llama_token> tokenize(const std::string& text) const;
 
   const llama_vocab* vocab_;
-  std::string chat_template_;  // --chat-template's, else the GGUF's; empty: none
-  bool template_from_flag_ = false;
-  std::string model_file_;
+  ChatTemplate chat_template_;  // --chat-template's, else the GGUF's
   int64_t max_request_tokens_;
   std::string limit_hint_;
 };
