@@ -7,6 +7,7 @@
 
 #include "cli/command.h"
 #include "cli/engine_flags.h"
+#include "cli/http_engine_flags.h"
 #include "cli/layout_flags.h"
 #include "cli/output_guard.h"
 #include "core/log.h"
@@ -334,27 +335,9 @@ Verb add_run_command(CLI::App& app) {
   sub->add_option("--endpoint", f->http.endpoints,
                   "OpenAI-compatible server base URL (repeatable), e.g. http://127.0.0.1:8080 or .../v1; "
                   "when given, requests go there instead of the embedded engine");
-  sub->add_option("--max-concurrency", f->http.max_concurrency,
-                  "with --endpoint: most requests in flight per endpoint (the adaptive limit starts at 8)")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 4096));
   sub->add_option("--api-key-env", f->api_key_env,
                   "with --endpoint: name of the environment variable holding the API key (sent as Bearer)");
-  sub->add_option("--request-timeout", f->http.request_timeout_s,
-                  "with --endpoint: seconds one request may take before it counts as timed out")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
-  sub->add_option("--timeout-p99-multiple", f->http.timeout_p99_multiple,
-                  "with --endpoint: once 32 answers came, a request times out at this many times their p99 latency "
-                  "(at least 30 s, at most --request-timeout), so a server that stops answering is noticed in "
-                  "seconds; 0: only --request-timeout")
-      ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
-  sub->add_option("--outage-limit", f->http.outage_limit_s,
-                  "with --endpoint: seconds every endpoint may be down (or answer only 429) before waiting "
-                  "requests fail; until then they wait and health checks pick a restarted server up")
-      ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+  add_http_engine_flags(*sub, f->http);
   sub->add_option("--max-response-mib", f->max_response_mib,
                   "with --endpoint: largest answer taken, MiB; a longer one is that request's error")
       ->capture_default_str()

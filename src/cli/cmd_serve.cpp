@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cli/engine_flags.h"
+#include "cli/http_engine_flags.h"
 #include "cli/layout_flags.h"
 #include "cli/command.h"
 #include "core/clock.h"
@@ -134,6 +135,7 @@ Verb add_serve_command(CLI::App& app) {
                   "tiny model as `tiny`)");
   sub->add_option("--endpoint", f->pool.http.endpoints,
                   "OpenAI-compatible server for models not given with -m (repeatable); the `model` is passed on");
+  add_http_engine_flags(*sub, f->pool.http);
   sub->add_option("--max-models", f->pool.max_models, "models loaded at once; the least recently used idle one is unloaded")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

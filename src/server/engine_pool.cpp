@@ -53,6 +53,7 @@ struct ModelLease::Model {
   std::unique_ptr<JobRunner> runner;
   std::thread thread;
   std::atomic<bool> stop{false};
+  std::atomic<bool> broken{false};  // its runner's thread has ended for good: unload it, load it afresh
   std::mutex halt_mu;  // halt's phases run from one thread at a time
   bool halted = false;
 
@@ -64,8 +65,23 @@ struct ModelLease::Model {
 
   void run(const EnginePool::OnJobIdle& on_job_idle) {
     while (!stop) {
+      // An engine that cannot go on (every endpoint stalled, a lane's thread failed) takes no more work:
+      // its jobs fail with the reason rather than wait for ever, and the model is loaded afresh when next asked for.
+      if (std::optional<Error> failure = engine->failure()) return fail(failure->message, on_job_idle);
       runner->step(0.05);
       for (auto& job : runner->remove_idle()) on_job_idle(std::move(job));
+    }
+  }
+  // The runner's thread ends for good (an escape, or the engine's failure): each job fails with the reason
+  // (serve marks its batch failed, what it finished kept), each interactive request gets an error.
+  void fail(const std::string& what, const EnginePool::OnJobIdle& on_job_idle) {
+    log_error("serve: model " + id + " stopped: " + what);
+    broken = true;
+    runner->stop(/*finish_in_flight=*/false);
+    runner->abandon_interactive();
+    for (auto& job : runner->jobs()) {
+      job->fail(Error{ErrorCode::kInternal, "the model's engine stopped: " + what});
+      on_job_idle(job);
     }
   }
   bool has_work() const { return runner && (runner->in_flight() > 0 || !runner->jobs().empty()); }
@@ -84,8 +100,8 @@ struct ModelLease::Model {
   // Nobody holds it: it may be unloaded for another model once its turn is over, or when its clients have
   // gone quiet (a gap longer than back-to-back requests leave).
   bool unloadable() const {
-    return state == State::kReady && leases == 0 && !has_work() &&
-           (turn_over() || now_s() >= idle_since_s + kQuietS);
+    return state == State::kReady && leases == 0 &&
+           (broken || (!has_work() && (turn_over() || now_s() >= idle_since_s + kQuietS)));
   }
 
   // Stopping in phases, so that the pool's shutdown stops every model at once and waits one grace
@@ -222,16 +238,7 @@ Status EnginePool::load(Model& m, const std::string& id) {
   Model* raw = &m;
   m.thread = run_thread(
       "model " + id, [raw, this] { raw->run(on_job_idle_); },
-      [raw, this](const std::string& what) {
-        // The runner's thread is gone: its work cannot finish. Each job fails with the reason (serve marks
-        // its batch failed), each interactive request gets an error, and the model takes no more work.
-        raw->runner->stop(/*finish_in_flight=*/false);
-        raw->runner->abandon_interactive();
-        for (auto& job : raw->runner->jobs()) {
-          job->fail(Error{ErrorCode::kInternal, "internal error on the model's runner: " + what});
-          on_job_idle_(job);
-        }
-      });
+      [raw, this](const std::string& what) { raw->fail("internal error on the model's runner: " + what, on_job_idle_); });
   return {};
 }
 
@@ -285,6 +292,17 @@ Expected<ModelLease> EnginePool::acquire(const std::string& id, AcquireOptions o
         cv_.wait(lock, [&] { return m->state != Model::State::kLoading || shut_down_; });
         if (m->state == Model::State::kFailed) return std::unexpected(*m->load_error);
         continue;  // ready, but it may have been unloaded again since: look it up afresh
+      }
+      if (m->broken) {  // its engine stopped: loaded afresh once those who hold it let go
+        if (m->leases == 0) {
+          models_.erase(it);
+          lock.unlock();
+          m.reset();  // unloads it
+          lock.lock();
+          continue;
+        }
+        if (wait_for_slot()) continue;
+        return make_error(ErrorCode::kUnavailable, "model `" + id + "` stopped and is being loaded again; try again in a moment");
       }
       if (m->closed_by_claim()) {  // its slot goes to another model: this request waits for its turn
         if (wait_for_slot()) continue;
