@@ -102,6 +102,7 @@ std::string plan_to_json(const Plan& p) {
     j["asked"]["meets_headroom"] = a.meets_headroom;
     j["asked"]["free_bytes"] = a.free_bytes;
     j["asked"]["requests_held"] = a.requests_held;
+    if (a.requests_held == 0) j["asked"]["ctx_for_one_request_each_lane"] = a.ctx_for_one_each;
     j["asked"]["engines"] = json::object();
     for (const auto& f : p.asked_flags) j["asked"]["engines"][f.engine] = {{"args", f.args}, {"command_line", f.command_line()}};
   }
@@ -185,11 +186,16 @@ std::string plan_to_text(const Plan& p) {
          format_gib(m.weights_bytes) + ", kv cache " + format_gib(m.kv_cache_bytes) + ", compute " +
          format_gib(m.compute_bytes) + ", runtime " + format_gib(m.overhead_bytes) + ")" +
          (a.fits && !a.meets_headroom ? "; leaves less than 15% free" : ""));
-    if (a.requests_held < a.choice.batch) {
+    if (a.requests_held == 0) {
+      line("          the " + std::to_string(a.choice.context_tokens) + " cells (" +
+           std::to_string(a.choice.context_tokens / a.choice.lanes) + " a lane) hold none of this workload's requests: " +
+           "every one would overflow its context; give -c " + std::to_string(a.ctx_for_one_each) + " or more" +
+           (a.choice.lanes > 1 ? " (or fewer --lanes)" : ""));
+    } else if (a.requests_held < a.choice.batch) {
       line("          the " + std::to_string(a.choice.context_tokens) + " cells hold " + std::to_string(a.requests_held) +
            " of this workload's requests at once, not " + std::to_string(a.choice.batch));
     }
-    if (a.fits) {
+    if (a.fits && a.requests_held > 0) {
       std::snprintf(row_buffer, sizeof row_buffer, "          %.1f tokens/s, %.2f req/s, %.2fs per request%s",
                     a.choice.perf.decode_tokens_per_s, a.choice.perf.requests_per_s, a.choice.perf.request_latency_s,
                     a.requests_held < a.choice.batch

@@ -112,7 +112,14 @@ AskedSettings evaluate_asked(const RecommendInput& in) {
   a.fits = a.free_bytes >= 0;
   a.meets_headroom = within(in, a.choice, kSafeMemoryFraction);
   a.requests_held = std::min(batch, requests_held(in, layout));
-  if (a.requests_held < batch) {
+  if (a.requests_held == 0) {
+    // Nothing runs: every request would overflow its lane's context. No speed to show, only what -c would do.
+    a.ctx_for_one_each = run_ctx_tokens(in.workload, layout.lanes, layout.lanes, in.share_prefix, 1.0);
+    a.choice.perf = BatchPoint{};
+    a.choice.perf.batch = batch;
+    a.choice.perf.device_memory_bytes = a.choice.memory.device.total_bytes();
+    a.choice.perf.fits_memory = a.fits;
+  } else if (a.requests_held < batch) {
     // Only the requests the cells hold run at once: the speed is theirs, not -np's.
     BatchChoice held = evaluate_layout(in, layout_for(in, std::max<int64_t>(1, a.requests_held), layout.lanes));
     a.choice.perf = held.perf;

@@ -71,6 +71,7 @@ struct AskedSettings {
   bool meets_headroom = false;        // leaves kSafeMemoryFraction's 15% free
   int64_t free_bytes = 0;             // device memory left (negative: short by)
   int64_t requests_held = 0;          // the workload's requests the -c cells hold at once
+  int64_t ctx_for_one_each = 0;       // when they hold none: the -c that holds one request in each lane
 };
 
 // Longest context per request, tokens (0: none fits).

@@ -37,6 +37,23 @@ TEST(PlanSlips, CellsThatHoldFewerRequestsThanAskedGiveTheSpeedOfThoseTheyHold) 
   EXPECT_NE(text.out.find("(the 25 requests it holds at once)"), std::string::npos) << text.out;
 }
 
+// On a GPU, -np 64 -c 4096 gets run's two lanes: 2,048 cells a lane, fewer than one seed request needs. plan
+// said "hold 0 requests" and then printed a speed for them; it says none runs and the -c that runs them.
+TEST(PlanSlips, CellsThatHoldNoRequestGiveNoSpeedButTheContextThatHoldsOne) {
+  const std::vector<std::string> args = {"plan", "-m", "tiny", "--gpu", "RTX 4090", "-np", "64", "-c", "4096"};
+  const auto text = test::run_batchwise(args);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("(2048 a lane) hold none of this workload's requests"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("requests it holds at once"), std::string::npos) << "no speed for requests that never run";
+  const json j = plan_json({"-m", "tiny", "--gpu", "RTX 4090", "-np", "64", "-c", "4096"});
+  EXPECT_EQ(j["asked"]["requests_held"], 0);
+  EXPECT_EQ(j["asked"]["requests_per_s"], 0.0);
+  const int64_t enough = j["asked"]["ctx_for_one_request_each_lane"];
+  EXPECT_GT(enough, 4096);
+  const json again = plan_json({"-m", "tiny", "--gpu", "RTX 4090", "-np", "64", "-c", std::to_string(enough)});
+  EXPECT_GE(again["asked"]["requests_held"].get<int64_t>(), 2) << "the -c it names holds one request in each of 2 lanes";
+}
+
 TEST(PlanSlips, AnUnknownGpuSuggestsTheOneATranspositionAway) {
   const auto r = test::run_batchwise({"plan", "-m", "tiny", "--gpu", "rtx4900"});
   EXPECT_EQ(r.exit_code, 2);
