@@ -505,6 +505,13 @@ void BatchService::finish_batch(const std::string& id) {
     return fail_batch(id, std::string(error_code_name(written.error().code)), "writing the output: " + written.error().message);
   }
   const JobCounts c = job.counts();
+  // Not live from here: a client that sees the batch completed and downloads gets the file written above (its
+  // Content-Length, Ranges), not the results streamed from the state. Its lease goes with `live`, outside the lock.
+  {
+    std::lock_guard lock(mu_);
+    live_.erase(id);
+    open_batches_.erase(id);
+  }
   if (auto st = update(id, [&](nlohmann::json& d) {
     const BatchStatus to = batch_status(d) == BatchStatus::kCancelling ? BatchStatus::kCancelled
                            : expiring                                    ? BatchStatus::kExpired
@@ -536,10 +543,6 @@ void BatchService::finish_batch(const std::string& id) {
       !st) {
     remember_error(id + ": recording its end: " + st.error().message);
   }
-  std::lock_guard lock(mu_);
-  live = std::move(live_.at(id));  // the lease is given back outside the lock, when `live` goes
-  live_.erase(id);
-  open_batches_.erase(id);
 }
 
 void BatchService::check_windows() {
