@@ -1,8 +1,8 @@
 #include "server/engine_pool.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <atomic>
+#include <cstdio>
 #include <optional>
 #include <thread>
 #include <utility>
