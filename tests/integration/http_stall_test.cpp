@@ -29,23 +29,6 @@ void write_requests(const std::filesystem::path& path, int n) {
   write_text(path, text);
 }
 
-// Flips `stub` to hanging on every POST (its /health still answers) once it has answered `after` requests.
-class StallAfter {
- public:
-  StallAfter(StubOpenAiServer& stub, int64_t after) : thread_([this, &stub, after] {
-    while (!done_ && stub.answered_ok() < after) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (!done_) stub.set_behavior({.delay_ms = 20, .rate_hang = 1.0, .hang_s = 120, .record_events = false});
-  }) {}
-  ~StallAfter() {
-    done_ = true;
-    thread_.join();
-  }
-
- private:
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
-
 std::string run_command(const std::filesystem::path& dir, const std::vector<std::string>& endpoints,
                         const std::string& extra, int max_concurrency = 8) {
   std::string command = batchwise_bin() + " run " + shell_quote((dir / "in.jsonl").string()) + " -o " +

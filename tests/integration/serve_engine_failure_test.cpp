@@ -5,10 +5,6 @@
 // double: a stall cannot be caused on a real server on demand.
 #include <gtest/gtest.h>
 
-#include <atomic>
-#include <chrono>
-#include <thread>
-
 #include "core/clock.h"
 #include "serve_process.h"
 #include "stub_openai_server.h"
@@ -24,17 +20,15 @@ TEST(ServeEngineFailure, ABatchOnAStalledEndpointFailsWithTheReasonAndTheNextBat
   Serve serve(dir / "state", {"--endpoint", stub->url(), "--request-timeout", "2"});
 
   // The stub stops finishing anything once it has answered 20 (its /health still answers).
-  std::atomic<bool> done{false};
-  std::thread staller([&] {
-    while (!done && stub->answered_ok() < 20) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    if (!done) stub->set_behavior({.delay_ms = 20, .rate_hang = 1.0, .hang_s = 120, .record_events = false});
-  });
-  const double t0 = now_s();
-  const auto batch = serve.create_batch(serve.upload(serve_batch_file(200, 4, "remote-model")));
-  const auto failed = serve.wait(batch["id"], batch_finished);
-  const double took = now_s() - t0;
-  done = true;
-  staller.join();
+  double took = 0;
+  nlohmann::json failed;
+  {
+    StallAfter stall(*stub, 20);
+    const double t0 = now_s();
+    const auto batch = serve.create_batch(serve.upload(serve_batch_file(200, 4, "remote-model")));
+    failed = serve.wait(batch["id"], batch_finished);
+    took = now_s() - t0;
+  }
   ASSERT_EQ(failed.value("status", ""), "failed") << failed.dump();
   EXPECT_LT(took, 60) << "the stall limit is 2 s: the batch must not wait for the 120 s hangs";
   const std::string reason = failed["errors"]["data"][0].value("message", "");

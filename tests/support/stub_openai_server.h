@@ -15,9 +15,12 @@
 // thread. httplib.h stays inside stub_openai_server.cpp.
 #pragma once
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace batchwise::test {
@@ -93,6 +96,24 @@ class StubOpenAiServer {
  private:
   explicit StubOpenAiServer(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
+};
+
+// Flips `stub` to hanging on every POST (its /health still answers) once it has answered `after` requests: a
+// server that stops finishing work while it looks alive (issue 26's llama-server stall).
+class StallAfter {
+ public:
+  StallAfter(StubOpenAiServer& stub, int64_t after) : thread_([this, &stub, after] {
+    while (!done_ && stub.answered_ok() < after) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (!done_) stub.set_behavior({.delay_ms = 20, .rate_hang = 1.0, .hang_s = 120, .record_events = false});
+  }) {}
+  ~StallAfter() {
+    done_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::thread thread_;
 };
 
 }  // namespace batchwise::test
