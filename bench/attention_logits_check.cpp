@@ -19,6 +19,7 @@
 #include <random>
 #include <vector>
 
+#include "attention_capture.h"
 #include "llama.h"
 #include "llama_bench_support.h"
 
@@ -78,6 +79,84 @@ Diff compare(llama_context* ref, llama_context* other, const std::vector<Row>& r
   return d;
 }
 
+double rel_l2_d(const double* a, const double* ref, int64_t n) {
+  double sd = 0, sr = 0;
+  for (int64_t i = 0; i < n; ++i) sd += (a[i] - ref[i]) * (a[i] - ref[i]), sr += ref[i] * ref[i];
+  return sr > 0 ? std::sqrt(sd / sr) : 0;
+}
+
+// ATTENTION_CAPTURE=1: where do the sparse context's answers part from the dense one's at the first decode step?
+// Prints each layer's attention-output difference, then layer 0's against the host's attention in double, per
+// (row, head): for wrong pairs also the host's answer over other cell sets (the tile's union with no mask, the
+// cells before `split`, the cells after it), to tell which cells the kernel used.
+void report_capture(const bench::AttentionCapture& dense, const bench::AttentionCapture& sparse,
+                    const std::vector<Row>& rows, int n_seq_a, int n_seq_b, int64_t split) {
+  std::printf("{\"capture\": \"layers\", \"rel_l2\": [");
+  for (const auto& [layer, out] : sparse.layers) {
+    const auto it = dense.layers.find(layer);
+    const double e = it == dense.layers.end() || it->second.size() != out.size()
+                         ? -1
+                         : bench::rel_l2(out.data(), it->second.data(), out.size());
+    std::printf("%s%.3g", layer == sparse.layers.begin()->first ? "" : ", ", e);
+  }
+  std::printf("]}\n");
+  if (sparse.q.bytes.empty() || sparse.layers.count(0) == 0 || dense.layers.count(0) == 0) {
+    std::printf("{\"capture\": \"layer0\", \"error\": \"no flash-attention inputs captured\"}\n");
+    return;
+  }
+  const bench::HostKV kv(sparse);
+  const int64_t n_head = sparse.q.ne[2], d_v = kv.d_v, n_rows = static_cast<int64_t>(rows.size());
+  const std::vector<float>& out_s = sparse.layers.at(0);
+  const std::vector<float>& out_d = dense.layers.at(0);
+  std::vector<double> ref(static_cast<size_t>(d_v)), alt(static_cast<size_t>(d_v)), got(static_cast<size_t>(d_v));
+  int bad[3] = {}, pairs[3] = {}, printed = 0;
+  double worst_dense = 0, worst_sparse = 0;
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const llama_seq_id s = rows[r].seq;
+    const int kind = s < n_seq_a ? 0 : s < n_seq_a + n_seq_b ? 1 : 2;
+    const auto row_mask = [&](int64_t j) { return double(sparse.mask.at(j, r, 0)); };
+    const auto row_sees = [&](int64_t j) { return std::isfinite(sparse.mask.at(j, r, 0)); };
+    for (int64_t h = 0; h < n_head; ++h) {
+      const int cells = host_attention(sparse, kv, r, h, row_sees, row_mask, ref.data());
+      const size_t at = static_cast<size_t>((r * n_head + h) * d_v);
+      for (int64_t d = 0; d < d_v; ++d) got[d] = out_s[at + d];
+      const double e_sparse = rel_l2_d(got.data(), ref.data(), d_v);
+      for (int64_t d = 0; d < d_v; ++d) got[d] = out_d[at + d];
+      const double e_dense = rel_l2_d(got.data(), ref.data(), d_v);
+      worst_dense = std::max(worst_dense, e_dense), worst_sparse = std::max(worst_sparse, e_sparse);
+      pairs[kind]++;
+      if (e_sparse <= 1e-2) continue;
+      bad[kind]++;
+      if (printed++ >= 24) continue;
+      for (int64_t d = 0; d < d_v; ++d) got[d] = out_s[at + d];
+      const int64_t t0 = r / 8 * 8, t1 = std::min(n_rows, t0 + 8);
+      const auto tile_sees = [&](int64_t j) {
+        for (int64_t t = t0; t < t1; ++t) {
+          if (std::isfinite(sparse.mask.at(j, t, 0))) return true;
+        }
+        return false;
+      };
+      const auto zero = [](int64_t) { return 0.0; };
+      host_attention(sparse, kv, r, h, tile_sees, zero, alt.data());
+      const double e_union = rel_l2_d(got.data(), alt.data(), d_v);
+      const int early = host_attention(sparse, kv, r, h, [&](int64_t j) { return j < split && row_sees(j); }, row_mask, alt.data());
+      const double e_early = early > 0 ? rel_l2_d(got.data(), alt.data(), d_v) : -1;
+      const int late = host_attention(sparse, kv, r, h, [&](int64_t j) { return j >= split && row_sees(j); }, row_mask, alt.data());
+      const double e_late = late > 0 ? rel_l2_d(got.data(), alt.data(), d_v) : -1;
+      std::printf("{\"capture\": \"bad\", \"row\": %lld, \"seq\": %d, \"kind\": %d, \"head\": %lld, \"cells\": %d, "
+                  "\"sparse_vs_host\": %.3g, \"dense_vs_host\": %.3g, \"sparse_vs_tile_union_unmasked\": %.3g, "
+                  "\"sparse_vs_cells_before_split\": %.3g, \"sparse_vs_cells_after_split\": %.3g}\n",
+                  (long long)r, s, kind, (long long)h, cells, e_sparse, e_dense, e_union, e_early, e_late);
+    }
+  }
+  std::printf("{\"capture\": \"layer0\", \"rows\": %lld, \"heads\": %lld, \"cells_in_use\": %lld, \"split\": %lld, "
+              "\"worst_dense_vs_host\": %.3g, \"worst_sparse_vs_host\": %.3g, \"bad_pairs_prefix_a\": \"%d of %d\", "
+              "\"bad_pairs_prefix_b\": \"%d of %d\", \"bad_pairs_no_prefix\": \"%d of %d\"}\n",
+              (long long)n_rows, (long long)n_head, (long long)kv.n_kv, (long long)split, worst_dense, worst_sparse,
+              bad[0], pairs[0], bad[1], pairs[1], bad[2], pairs[2]);
+  std::fflush(stdout);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -108,9 +187,14 @@ int main(int argc, char** argv) {
   cp.no_perf = true;
 
   Lane lanes[4];  // reference (dense), twin (dense), sparse, sparse from the first step
-  for (Lane& lane : lanes) {
-    lane.ctx = llama_init_from_model(model, cp);
-    if (lane.ctx == nullptr) return 1;
+  // ATTENTION_CAPTURE=1: the reference's and the last context's attention at the first decode step (report_capture)
+  const bool capture = std::getenv("ATTENTION_CAPTURE") != nullptr && std::atoi(std::getenv("ATTENTION_CAPTURE")) != 0;
+  bench::AttentionCapture captured[2];  // of lanes 0 and 3
+  for (int i = 0; i < 4; ++i) {
+    llama_context_params lp = cp;
+    if (capture && (i == 0 || i == 3)) lp.cb_eval = bench::AttentionCapture::callback, lp.cb_eval_user_data = &captured[i / 3];
+    lanes[i].ctx = llama_init_from_model(model, lp);
+    if (lanes[i].ctx == nullptr) return 1;
   }
   llama_set_sparse_kv_attention(lanes[2].ctx, true);
 
@@ -195,7 +279,12 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "step %d has %zu rows: more than one ubatch\n", step, rows.size());
       return 2;
     }
+    captured[0].active = captured[1].active = capture && step == 0;
     if (!decode_all(rows)) return 1;
+    if (captured[1].active) {
+      captured[0].active = captured[1].active = false;
+      report_capture(captured[0], captured[1], rows, n_a, n_b, static_cast<int64_t>(n_prefix) + len_b + n_filler);
+    }
     const int n_out = static_cast<int>(std::count_if(rows.begin(), rows.end(), [](const Row& r) { return r.logits; }));
     const auto all = [](llama_seq_id) { return true; };
     const Diff sparse = compare(lanes[0].ctx, lanes[2].ctx, rows, n_vocab, all);
