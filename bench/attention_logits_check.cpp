@@ -1,17 +1,21 @@
 // attention_logits_check: are sparse attention's answers the dense path's, on this machine's backend? Four
-// contexts over one model are filled with the same tokens by the same calls: a reference (dense), its twin
-// (dense: how far two runs of one path drift, which is 0 where the kernels are deterministic), one with sparse
-// attention (our llama.cpp patch) throughout, and one filled densely that turns sparse at the first step (so a
-// fault of the large prompt ubatches is told from one of the decode steps). After every step the logits of each output row are compared with the
-// reference's. The lane is a mix batchwise meets: half the sequences share prefix A, a quarter share prefix B (two
-// prefixes in one lane), a quarter share nothing; every step decodes one token for each, and at steps 2 and 4
-// some sequences finish and new ones start in the same ubatch (prefill rows and decode rows in one tile).
+// contexts over one model are filled with the same tokens by the same calls: a reference (dense), a twin that
+// computes attention another correct way (flash attention off: the softmax of the whole score matrix), one with
+// sparse attention (our llama.cpp patch) throughout, and one filled densely that turns sparse at the first step
+// (so a fault of the large prompt ubatches is told from one of the decode steps). After every step the logits of
+// each output row are compared with the reference's. The lane is a mix batchwise meets: half the sequences share
+// prefix A, a quarter share prefix B (two prefixes in one lane), a quarter share nothing; every step decodes one
+// token for each, and at steps 2 and 4 some sequences finish and new ones start in the same ubatch (prefill rows
+// and decode rows in one tile).
 //
 //   attention_logits_check MODEL.gguf [S=128] [P=2048] [O=52] [STEPS=6] [FILLER=8192]
 //
 // Prints one JSON line per step and a summary; exits 1 when a logit is not finite, the sparse path never ran, or
-// the sparse logits differ from the reference by more than a relative L2 error of 5e-3 (F16 keys and values
-// with F32 accumulation land near 1e-3) or more than 10 times the twin's drift, whichever is larger.
+// the sparse logits differ from the reference by more than a relative L2 error of 5e-3 or more than the twin's
+// drift, whichever is larger. The twin is the bar because a model amplifies every rounding difference layer by
+// layer: on the random-weights Llama-3.1-8B shape a 3e-4 difference of layer 0's attention grew to 0.66 at layer 31
+// (H100, 2026-12-06), while each layer matched the host's attention over its own inputs. ATTENTION_CAPTURE=1 prints
+// that: every layer's attention at the first decode step, sparse against dense and each against the host.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -100,12 +104,22 @@ void report_capture(const bench::AttentionCapture& dense, const bench::Attention
     std::printf("%s%.3g", layer == sparse.layers.begin()->first ? "" : ", ", e);
   }
   std::printf("]}\n");
-  if (sparse.q.bytes.empty() || sparse.layers.count(0) == 0 || dense.layers.count(0) == 0) {
+  // Each layer against the host's attention over that layer's own inputs: a path whose every layer matches its own
+  // inputs is right, however far its later layers' inputs drift from another path's.
+  for (const auto* c : {&dense, &sparse}) {
+    std::printf("{\"capture\": \"host\", \"context\": \"%s\", \"worst\": [", c == &dense ? "dense" : "sparse");
+    for (const auto& [layer, h] : c->host) std::printf("%s%.3g", layer == c->host.begin()->first ? "" : ", ", h.worst);
+    std::printf("], \"mean\": [");
+    for (const auto& [layer, h] : c->host) std::printf("%s%.3g", layer == c->host.begin()->first ? "" : ", ", h.mean);
+    std::printf("]}\n");
+  }
+  if (sparse.layer0.q.bytes.empty() || sparse.layers.count(0) == 0 || dense.layers.count(0) == 0) {
     std::printf("{\"capture\": \"layer0\", \"error\": \"no flash-attention inputs captured\"}\n");
     return;
   }
-  const bench::HostKV kv(sparse);
-  const int64_t n_head = sparse.q.ne[2], d_v = kv.d_v, n_rows = static_cast<int64_t>(rows.size());
+  const bench::FlashInputs& in = sparse.layer0;
+  const bench::HostKV kv(in);
+  const int64_t n_head = in.q.ne[2], d_v = kv.d_v, n_rows = static_cast<int64_t>(rows.size());
   const std::vector<float>& out_s = sparse.layers.at(0);
   const std::vector<float>& out_d = dense.layers.at(0);
   std::vector<double> ref(static_cast<size_t>(d_v)), alt(static_cast<size_t>(d_v)), got(static_cast<size_t>(d_v));
@@ -114,10 +128,10 @@ void report_capture(const bench::AttentionCapture& dense, const bench::Attention
   for (int64_t r = 0; r < n_rows; ++r) {
     const llama_seq_id s = rows[r].seq;
     const int kind = s < n_seq_a ? 0 : s < n_seq_a + n_seq_b ? 1 : 2;
-    const auto row_mask = [&](int64_t j) { return double(sparse.mask.at(j, r, 0)); };
-    const auto row_sees = [&](int64_t j) { return std::isfinite(sparse.mask.at(j, r, 0)); };
+    const auto row_mask = [&](int64_t j) { return double(in.mask.at(j, r, 0)); };
+    const auto row_sees = [&](int64_t j) { return std::isfinite(in.mask.at(j, r, 0)); };
     for (int64_t h = 0; h < n_head; ++h) {
-      const int cells = host_attention(sparse, kv, r, h, row_sees, row_mask, ref.data());
+      const int cells = host_attention(in, kv, r, h, row_sees, row_mask, ref.data());
       const size_t at = static_cast<size_t>((r * n_head + h) * d_v);
       for (int64_t d = 0; d < d_v; ++d) got[d] = out_s[at + d];
       const double e_sparse = rel_l2_d(got.data(), ref.data(), d_v);
@@ -132,16 +146,16 @@ void report_capture(const bench::AttentionCapture& dense, const bench::Attention
       const int64_t t0 = r / 8 * 8, t1 = std::min(n_rows, t0 + 8);
       const auto tile_sees = [&](int64_t j) {
         for (int64_t t = t0; t < t1; ++t) {
-          if (std::isfinite(sparse.mask.at(j, t, 0))) return true;
+          if (std::isfinite(in.mask.at(j, t, 0))) return true;
         }
         return false;
       };
       const auto zero = [](int64_t) { return 0.0; };
-      host_attention(sparse, kv, r, h, tile_sees, zero, alt.data());
+      host_attention(in, kv, r, h, tile_sees, zero, alt.data());
       const double e_union = rel_l2_d(got.data(), alt.data(), d_v);
-      const int early = host_attention(sparse, kv, r, h, [&](int64_t j) { return j < split && row_sees(j); }, row_mask, alt.data());
+      const int early = host_attention(in, kv, r, h, [&](int64_t j) { return j < split && row_sees(j); }, row_mask, alt.data());
       const double e_early = early > 0 ? rel_l2_d(got.data(), alt.data(), d_v) : -1;
-      const int late = host_attention(sparse, kv, r, h, [&](int64_t j) { return j >= split && row_sees(j); }, row_mask, alt.data());
+      const int late = host_attention(in, kv, r, h, [&](int64_t j) { return j >= split && row_sees(j); }, row_mask, alt.data());
       const double e_late = late > 0 ? rel_l2_d(got.data(), alt.data(), d_v) : -1;
       std::printf("{\"capture\": \"bad\", \"row\": %lld, \"seq\": %d, \"kind\": %d, \"head\": %lld, \"cells\": %d, "
                   "\"sparse_vs_host\": %.3g, \"dense_vs_host\": %.3g, \"sparse_vs_tile_union_unmasked\": %.3g, "
@@ -178,7 +192,9 @@ int main(int argc, char** argv) {
   // cells in use, which sparse attention must skip and dense attention masks).
   const llama_seq_id seq_a = n_seq, seq_b = n_seq + 1, seq_filler = n_seq + 2;
   llama_context_params cp = llama_context_default_params();
-  cp.n_ctx = static_cast<uint32_t>(2 * n_prefix + n_seq * (n_prefix / 4 + n_own + n_steps + 8) + n_filler + 4096);
+  // Cells: the prefixes and the filler, every sequence's own tokens, a private prompt for the quarter that shares
+  // nothing and for the restarts, and room: four contexts and the twin's score matrices must fit an 80 GB GPU.
+  cp.n_ctx = static_cast<uint32_t>(2 * n_prefix + n_filler + n_seq * (n_own + n_steps + 8) + (n_seq / 4 + 16) * (n_prefix / 4) + 4096);
   cp.n_batch = 4096;
   cp.n_ubatch = 4096;  // a step is one ubatch, prompt rows of new requests included
   cp.n_seq_max = static_cast<uint32_t>(n_seq + 3);
@@ -186,12 +202,19 @@ int main(int argc, char** argv) {
   cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
   cp.no_perf = true;
 
-  Lane lanes[4];  // reference (dense), twin (dense), sparse, sparse from the first step
-  // ATTENTION_CAPTURE=1: the reference's and the last context's attention at the first decode step (report_capture)
+  Lane lanes[4];  // reference (dense), twin (dense, flash attention off), sparse, sparse from the first step
+  // ATTENTION_CAPTURE=1: the reference's and the last context's attention at the first decode step, each layer also
+  // checked against the host's (report_capture)
   const bool capture = std::getenv("ATTENTION_CAPTURE") != nullptr && std::atoi(std::getenv("ATTENTION_CAPTURE")) != 0;
   bench::AttentionCapture captured[2];  // of lanes 0 and 3
   for (int i = 0; i < 4; ++i) {
     llama_context_params lp = cp;
+    // The twin computes the same attention another correct way (the softmax of the full score matrix): how far two
+    // right answers drift on this model is the bar a third must meet. (A second dense run drifts by 0 on
+    // deterministic kernels and says nothing of the model's sensitivity: a random-weights 8B amplifies a 3e-4
+    // difference at layer 0 to 0.66 at layer 31.)
+    if (i == 1) lp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_DISABLED, lp.n_ubatch = 512;  // (its score matrix: 512 rows)
+    captured[i / 3].check_layers = capture;
     if (capture && (i == 0 || i == 3)) lp.cb_eval = bench::AttentionCapture::callback, lp.cb_eval_user_data = &captured[i / 3];
     lanes[i].ctx = llama_init_from_model(model, lp);
     if (lanes[i].ctx == nullptr) return 1;
@@ -302,7 +325,7 @@ int main(int argc, char** argv) {
   }
 
   const long long sparse_steps = llama_get_decode_timings(lanes[2].ctx).n_sparse;
-  const double limit = std::max(5e-3, 10 * twin_total.rel_l2());
+  const double limit = std::max(5e-3, twin_total.rel_l2());
   const bool ok = sparse_total.non_finite == 0 && twin_total.non_finite == 0 && sparse_steps > 0 &&
                   sparse_total.rel_l2() <= limit && steps_only_total.rel_l2() <= limit;
   std::printf("{\"summary\": true, \"sequences\": %d, \"prefix\": %d, \"filler_cells\": %d, \"rows\": %d, "

@@ -81,10 +81,24 @@ bool apply_tuned_setting(RunFlags& f) {
   } else {
     f.engine.n_parallel = static_cast<int>(tuned->knob);
     f.engine.lanes = tuned->lanes;
+    // The cells its trial had: without them 1,008 tuned sequences ran in run's default 32,768 cells, a few
+    // hundred at a time (an H100: 149 req/s where the trial measured 173)
+    const bool ctx = tuned->ctx_tokens && f.command->count("--ctx-size") == 0;
+    if (ctx) f.engine.n_ctx = static_cast<int>(*tuned->ctx_tokens);
     log_info("using the tuned setting: --parallel " + std::to_string(tuned->knob) + " --lanes " + std::to_string(tuned->lanes) +
-             " (" + tuned->cache_path.string() + "; --parallel/--lanes override)");
+             (ctx ? " --ctx-size " + std::to_string(*tuned->ctx_tokens) : "") + " (" + tuned->cache_path.string() +
+             "; --parallel/--lanes/--ctx-size override)");
   }
   return true;
+}
+
+// On one GPU without -b/-ub: the batch sizes the sweet spot was measured with, whatever the layout, so that
+// tune's trials (which name --parallel) measure what `run` with their answer does.
+void apply_gpu_batch_default(RunFlags& f) {
+  const bool one_gpu_a_copy = f.engine.gpus.empty() ? visible_gpu_count() == 1 : f.engine.gpus.front() >= 0;
+  if (!one_gpu_a_copy || f.engine.n_gpu_layers <= 0) return;
+  if (f.command->count("--batch-size") == 0) f.engine.n_batch = static_cast<int>(kGpuDefaultBatchTokens);
+  if (f.command->count("--ubatch-size") == 0) f.engine.n_ubatch = static_cast<int>(kGpuDefaultUbatchTokens);
 }
 
 // On one GPU, without --parallel, --lanes or --ctx-size and with nothing tuned: the measured sweet spot
@@ -108,8 +122,6 @@ void apply_gpu_default(RunFlags& f) {
   f.engine.n_parallel = static_cast<int>(d->layout.parallel);
   f.engine.lanes = static_cast<int>(d->layout.lanes);
   f.engine.n_ctx = static_cast<int>(d->layout.ctx_tokens);
-  if (f.command->count("--batch-size") == 0) f.engine.n_batch = static_cast<int>(d->batch_tokens);
-  if (f.command->count("--ubatch-size") == 0) f.engine.n_ubatch = static_cast<int>(d->ubatch_tokens);
   log_info("on the GPU: --parallel " + std::to_string(d->layout.parallel) + " --lanes " + std::to_string(d->layout.lanes) +
            " --ctx-size " + std::to_string(d->layout.ctx_tokens) + " (128 sequences a lane, the measured sweet spot; about " +
            format_gib(d->memory_bytes) + " of the " + format_gib(nvml.gpus[gpu].memory_free_bytes) +
@@ -222,6 +234,7 @@ int run_command(RunFlags& f) {
     f.engine.model_path = f.model;
   }
   if (!apply_tuned_setting(f)) apply_gpu_default(f);
+  apply_gpu_batch_default(f);
   std::unique_ptr<Engine> engine;
   const HttpEngine* no_http = nullptr;
   return run_on(f, [&]() -> Expected<Engine*> {

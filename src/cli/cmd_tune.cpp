@@ -9,6 +9,7 @@
 #include "cli/command.h"
 #include "core/files.h"
 #include "core/log.h"
+#include "hardware/device.h"
 #include "job/workload.h"
 #include "model/synth.h"
 #include "tune/choice.h"
@@ -113,6 +114,10 @@ int run_tune(TuneFlags& f) {
   if (o.kind == TuneKind::kCommand && o.command.find("{batch}") == std::string::npos) {
     return report_error({ErrorCode::kInvalidArgument, "--cmd needs {batch} where the batch size goes, e.g. --cmd 'python3 infer.py --batch {batch}'"});
   }
+  if (o.max_trial_requests <= 0) {
+    const auto hw = select_hardware(std::nullopt, 1);
+    o.max_trial_requests = default_max_trial_requests(o.kind, hw && !hw->gpus.empty());
+  }
   if (o.kind != TuneKind::kCommand) {
     auto w = workload_file(f);
     if (!w) return report_error(w.error());
@@ -184,7 +189,7 @@ Verb add_tune_command(CLI::App& app) {
       ->check(CLI::Range(0, 1 << 20));
   sub->add_option("--start", o.start, "where the doubling starts (0: plan's recommendation; 1 for --endpoint/--cmd)")
       ->capture_default_str();
-  sub->add_option("--max-lanes", o.max_lanes, "most --lanes tried at the chosen parallel (0: 8 on a GPU, 1 on a CPU)")
+  sub->add_option("--max-lanes", o.max_lanes, "most --lanes tried (0: 8 on a GPU, 1 on a CPU)")
       ->capture_default_str()
       ->check(CLI::Range(0, 16));
   sub->add_option("--slo-ttft-ms", f->slo_ttft_ms, "choose the fastest setting whose p95 time to first token is at most this, ms (0: none)");
@@ -196,7 +201,9 @@ Verb add_tune_command(CLI::App& app) {
   sub->add_option("--max-trials", o.max_trials, "most trials the search runs")->capture_default_str()->check(CLI::Range(1, 1000));
   sub->add_option("--trial-waves", o.trial_waves, "requests per trial, as a multiple of the setting")->capture_default_str();
   sub->add_option("--trial-min-requests", o.min_trial_requests, "fewest requests in a trial")->capture_default_str();
-  sub->add_option("--trial-max-requests", o.max_trial_requests, "most requests in a trial (and lines of a generated workload)")
+  sub->add_option("--trial-max-requests", o.max_trial_requests,
+                  "most requests in a trial (and lines of a generated workload); settings above half of it are not tried "
+                  "(0: 4096 for the embedded engine on a GPU, else 512)")
       ->capture_default_str();
   sub->add_option("--trial-timeout", o.trial_timeout_s, "seconds one trial may take before it is stopped")->capture_default_str();
   sub->add_option("-t,--threads", f->threads, "CPU threads per lane for embedded trials (0: run's default)")->capture_default_str();

@@ -89,7 +89,11 @@ class LayoutSearch {
     t.lanes = lanes;
     const auto predicted = memory_.predict(total);
     const double lane_bytes = o_.prior_bytes_per_lane.value_or(0.0) * std::max(0, lanes - o_.base_lanes);
-    if (smallest_failed_ && total >= *smallest_failed_) {
+    if (o_.max_total > 0 && total > o_.max_total) {
+      t.outcome = TrialOutcome::kTooFewRequests;
+      t.why = "not run: a trial holds fewer than 2 waves of " + std::to_string(total) +
+              " sequences (--trial-max-requests is " + std::to_string(2 * o_.max_total) + " or less)";
+    } else if (smallest_failed_ && total >= *smallest_failed_) {
       t.outcome = TrialOutcome::kPredictedTooBig;
       t.why = "not run: " + std::to_string(*smallest_failed_) + " already ran out of memory";
     } else if (predicted && o_.total.memory_limit_bytes &&

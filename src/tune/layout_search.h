@@ -26,6 +26,7 @@ struct LayoutSearchOptions {
   int base_lanes = 1;
   int max_lanes = 1;
   int64_t max_per_lane = 252;
+  int64_t max_total = 0;          // no layout of more sequences is run (0: none); a trial must hold 2 waves of it
   // Bytes one more lane costs besides its sequences (its compute buffer and prefix cells: plan's estimate).
   std::optional<double> prior_bytes_per_lane;
 };

@@ -13,7 +13,7 @@ LatencyPercentiles latency_from(const nlohmann::json& j) {
 
 constexpr TrialOutcome kOutcomes[] = {TrialOutcome::kMeasured, TrialOutcome::kOutOfMemory,
                                       TrialOutcome::kOverMemoryLimit, TrialOutcome::kPredictedTooBig,
-                                      TrialOutcome::kFailed, TrialOutcome::kOutlier};
+                                      TrialOutcome::kFailed, TrialOutcome::kOutlier, TrialOutcome::kTooFewRequests};
 
 }  // namespace
 
@@ -25,6 +25,7 @@ std::string_view trial_outcome_name(TrialOutcome outcome) {
     case TrialOutcome::kPredictedTooBig: return "predicted_too_big";
     case TrialOutcome::kFailed: return "failed";
     case TrialOutcome::kOutlier: return "outlier";
+    case TrialOutcome::kTooFewRequests: return "too_few_requests";
   }
   return "failed";
 }
@@ -49,6 +50,7 @@ nlohmann::json trial_to_json(const Trial& t) {
   if (t.predicted_items_per_s) j["predicted_items_per_s"] = *t.predicted_items_per_s;
   if (t.others_cpu_cores >= 0) j["others_cpu_cores"] = t.others_cpu_cores;
   if (t.predicted_memory_bytes) j["predicted_memory_bytes"] = *t.predicted_memory_bytes;
+  if (t.ctx_tokens) j["ctx_tokens"] = *t.ctx_tokens;
   return j;
 }
 
@@ -82,6 +84,7 @@ Expected<Trial> trial_from_json(const nlohmann::json& j) {
     t.trial_s = j.at("trial_s").get<double>();
     if (j.contains("predicted_items_per_s")) t.predicted_items_per_s = j["predicted_items_per_s"].get<double>();
     if (j.contains("predicted_memory_bytes")) t.predicted_memory_bytes = j["predicted_memory_bytes"].get<int64_t>();
+    if (j.contains("ctx_tokens")) t.ctx_tokens = j["ctx_tokens"].get<int64_t>();
     return t;
   } catch (const nlohmann::json::exception& e) {
     return make_error(ErrorCode::kCorrupt, std::string("a cached trial is malformed: ") + e.what());

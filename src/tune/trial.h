@@ -27,6 +27,7 @@ enum class TrialOutcome {
   kPredictedTooBig,  // not run: the memory predicted from earlier trials (+ margin) would not fit
   kFailed,           // ran and failed in another way (requests failed, bad protocol line)
   kOutlier,          // ran to the end, but its repeat disagreed and it disagreed with its neighbours: not used
+  kTooFewRequests,   // not run: a trial of --trial-max-requests holds fewer than 2 waves of the setting
 };
 
 std::string_view trial_outcome_name(TrialOutcome outcome);
@@ -34,6 +35,7 @@ std::string_view trial_outcome_name(TrialOutcome outcome);
 struct Trial {
   int64_t knob = 0;          // the value tuned: parallel sequences, in-flight requests or batch size
   int lanes = 1;             // embedded engine: llama.cpp contexts (1 elsewhere)
+  std::optional<int64_t> ctx_tokens;  // embedded engine: the KV cells (--ctx-size) the trial ran with
   TrialOutcome outcome = TrialOutcome::kMeasured;
   std::string why;           // for every outcome but kMeasured: what happened, for the user
   int64_t items = 0;         // requests (or batch items) finished
@@ -57,7 +59,7 @@ struct Trial {
   std::optional<int64_t> predicted_memory_bytes;
 
   bool feasible() const { return outcome == TrialOutcome::kMeasured; }
-  bool ran() const { return outcome != TrialOutcome::kPredictedTooBig; }
+  bool ran() const { return outcome != TrialOutcome::kPredictedTooBig && outcome != TrialOutcome::kTooFewRequests; }
 };
 
 nlohmann::json trial_to_json(const Trial& t);

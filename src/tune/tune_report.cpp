@@ -9,7 +9,9 @@ namespace {
 
 std::string run_flags(TuneKind kind, const Trial& t) {
   switch (kind) {
-    case TuneKind::kEmbedded: return "--parallel " + std::to_string(t.knob) + " --lanes " + std::to_string(t.lanes);
+    case TuneKind::kEmbedded:
+      return "--parallel " + std::to_string(t.knob) + " --lanes " + std::to_string(t.lanes) +
+             (t.ctx_tokens ? " --ctx-size " + std::to_string(*t.ctx_tokens) : "");
     case TuneKind::kEndpoint: return "--max-concurrency " + std::to_string(t.knob);
     case TuneKind::kCommand: return "batch " + std::to_string(t.knob);
   }
@@ -26,6 +28,7 @@ nlohmann::json pick_json(const TuneResult& r, const std::optional<size_t>& i) {
           {"p95_ms", t.total.p95_ms},
           {"ttft_p95_ms", t.ttft.p95_ms},
           {"peak_memory_bytes", t.peak_memory_bytes},
+          {"ctx_tokens", t.ctx_tokens ? nlohmann::json(*t.ctx_tokens) : nlohmann::json(nullptr)},
           {"flags", run_flags(r.kind, t)}};
 }
 

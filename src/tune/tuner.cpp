@@ -209,12 +209,18 @@ std::optional<TunedSetting> cached_setting(const TuneKey& key) {
   s.knob = c["knob"].get<int64_t>();
   s.lanes = c.contains("lanes") && c["lanes"].is_number_integer() ? c["lanes"].get<int>() : 1;
   s.items_per_s = c.contains("items_per_s") && c["items_per_s"].is_number() ? c["items_per_s"].get<double>() : 0.0;
+  if (c.contains("ctx_tokens") && c["ctx_tokens"].is_number_integer()) s.ctx_tokens = c["ctx_tokens"].get<int64_t>();
   s.cache_path = cached->path;
   return s;
 }
 
-Expected<TuneResult> tune(const TuneOptions& o) {
+int64_t default_max_trial_requests(TuneKind kind, bool on_gpu) {
+  return kind == TuneKind::kEmbedded && on_gpu ? 4096 : 512;
+}
+
+Expected<TuneResult> tune(const TuneOptions& options) {
   const double started = now_s();
+  TuneOptions o = options;
   TuneResult r;
   r.kind = o.kind;
   const std::string knob(knob_name(o.kind));
@@ -236,10 +242,20 @@ Expected<TuneResult> tune(const TuneOptions& o) {
   // The total is searched at 2 lanes on a GPU (what run gives up to 256 sequences), then more lanes of the best
   // sequences per lane (layout_search.h): on an H200 the optimum lay along "more lanes of ~128".
   const int base_lanes = std::min(max_lanes, on_gpu ? 2 : 1);
-  const int64_t max_knob = o.max_knob > 0 ? o.max_knob
-                           : o.kind == TuneKind::kEmbedded ? kRunSequencesPerLane * base_lanes
-                           : o.kind == TuneKind::kEndpoint ? 256
-                                                           : 4096;
+  if (o.max_trial_requests <= 0) o.max_trial_requests = default_max_trial_requests(o.kind, on_gpu);
+  int64_t max_knob = o.max_knob > 0 ? o.max_knob
+                     : o.kind == TuneKind::kEmbedded ? kRunSequencesPerLane * base_lanes
+                     : o.kind == TuneKind::kEndpoint ? 256
+                                                     : 4096;
+  // A trial of fewer than 2 waves of its setting measures the ramp and the drain, not the setting: settings above
+  // half the trial's requests are not run (a batch program's trial is one batch: no waves).
+  const int64_t max_total = o.kind == TuneKind::kCommand ? 0 : std::max<int64_t>(1, o.max_trial_requests / 2);
+  if (max_total > 0 && max_knob > max_total) {
+    log_info("settings above " + std::to_string(max_total) + " are not tried: a trial holds at most " +
+             std::to_string(o.max_trial_requests) + " requests, 2 waves of " + std::to_string(max_total) +
+             " (--trial-max-requests)");
+    max_knob = max_total;
+  }
   r.memory_limit_bytes = o.memory_limit_bytes;
   if (!r.memory_limit_bytes && o.kind != TuneKind::kEndpoint) r.memory_limit_bytes = hw.primary().memory_bytes;
   // The user's start, not plan's: the settings are the cache key, and plan's depends on the first trial.
@@ -271,6 +287,7 @@ Expected<TuneResult> tune(const TuneOptions& o) {
     } else {
       if (o.kind == TuneKind::kEmbedded) ctx = trial_ctx_tokens(*sketch, k, lanes);
       t = runs->run(k, lanes, ctx);
+      t.ctx_tokens = ctx;
     }
     if (predictor) {
       t.predicted_items_per_s = predictor->requests_per_s(k, lanes, ctx);
@@ -321,6 +338,7 @@ Expected<TuneResult> tune(const TuneOptions& o) {
     so.base_lanes = base_lanes;
     so.max_lanes = max_lanes;
     so.max_per_lane = kRunSequencesPerLane;
+    so.max_total = max_total;
     if (predictor) {
       so.total.prior_bytes_per_unit = static_cast<double>(predictor->memory_bytes(65, 1, std::nullopt) -
                                                           predictor->memory_bytes(1, 1, std::nullopt)) / 64.0;

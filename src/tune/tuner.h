@@ -45,7 +45,7 @@ struct TuneOptions {
   int max_trials = 24;
   double trial_waves = 4;
   int64_t min_trial_requests = 8;
-  int64_t max_trial_requests = 512;
+  int64_t max_trial_requests = 0;        // 0: default_max_trial_requests(kind, on a GPU)
   double trial_timeout_s = 900;
   bool refresh = false;                  // measure even when the cache has an answer
   bool exhaustive = false;               // measure every knob in [min, max] (benchmarks, tests)
@@ -73,10 +73,16 @@ struct TuneResult {
 
 Expected<TuneResult> tune(const TuneOptions& options);
 
+// Requests a trial holds at most when --trial-max-requests is not given: 512, or 4,096 for the embedded engine on
+// a GPU, whose settings reach ~2,000 sequences over 8 lanes; a trial must hold 2 waves of its setting to measure
+// more than the ramp and the drain (an H100's trials of 1,000 requests ran 1,512 sequences at once).
+int64_t default_max_trial_requests(TuneKind kind, bool on_gpu);
+
 // What `run` starts from: the chosen knob and lanes of a cached tune for this key, if any.
 struct TunedSetting {
   int64_t knob = 0;
   int lanes = 1;
+  std::optional<int64_t> ctx_tokens;  // embedded: the KV cells its trial ran with (--ctx-size)
   double items_per_s = 0;
   std::filesystem::path cache_path;
 };

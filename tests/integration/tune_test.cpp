@@ -113,6 +113,19 @@ TEST(Tune, EmbeddedEngineChoosesCachesAndFeedsPlanAndRun) {
   EXPECT_NE(run.err.find("using the tuned setting: --parallel " + std::to_string(j["chosen"]["knob"].get<int>())),
             std::string::npos)
       << run.err;
+  // with the cells its trial had (run's default -c held a few hundred of 1,008 tuned sequences on an H100)
+  ASSERT_TRUE(j["chosen"]["ctx_tokens"].is_number_integer()) << j["chosen"].dump();
+  EXPECT_NE(run.err.find("--ctx-size " + std::to_string(j["chosen"]["ctx_tokens"].get<int64_t>()) + " ("), std::string::npos)
+      << run.err;
+}
+
+TEST(Tune, ATrialHoldsTwoWavesOfItsSetting) {
+  const auto dir = scratch_dir();
+  const auto r = tune_cli(dir / "cache", {"tune", "-m", tiny_model(), "--workload", small_workload(dir).string(), "--max", "16",
+                                          "--trial-max-requests", "8", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("settings above 4 are not tried"), std::string::npos) << r.err;
+  for (const auto& t : json_of(r)["trials"]) EXPECT_LE(t["knob"].get<int>(), 4) << t.dump();
 }
 
 TEST(Tune, ADifferentWorkloadShapeIsACacheMiss) {

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -42,6 +43,9 @@ std::vector<LanesCurve> curves() {
       {"H200-like: host-bound at 2 lanes, device-bound from 3", 4, 0.05, 0.00025, 1.5, 0.06, 0.0005},
       {"host-heavy: 4-6 lanes pay", 3, 0.04, 0.0002, 3.0, 0.10, 0.0008},
       {"device-heavy: lanes barely pay", 8, 0.06, 0.0001, 0.5, 0.01, 0.00005},
+      // Like an H100's trials (8B seed, 2026-12-06): at 2 lanes 126 and 252 a lane within 1%, more lanes of
+      // ~128 the best
+      {"H100-like: flat at 2 lanes past 128 a lane", 4, 0.05, 0.000244, 3.76, 0.15, 0},
   };
 }
 
@@ -105,6 +109,34 @@ TEST(LayoutSearch, ALaneThatWouldNotFitIsNotRun) {
   });
   EXPECT_EQ(runs_over, 0);
   ASSERT_TRUE(r.best);
+}
+
+// A trial holds at most 2 x max_total requests: a layout of more sequences would measure the ramp and the drain
+// (an H100's 1,000-request trials ran 1,512 sequences), so it is recorded as not run, and the search goes on below.
+TEST(LayoutSearch, ALayoutATrialCannotHoldTwoWavesOfIsNotRun) {
+  const LanesCurve c = curves().front();
+  LayoutSearchOptions o;
+  o.total.start = 128;
+  o.total.max_knob = 504;
+  o.base_lanes = 2;
+  o.max_lanes = 8;
+  o.max_total = 300;
+  int64_t largest_run = 0;
+  const SearchResult r = search_layout(o, [&](int64_t total, int lanes) {
+    largest_run = std::max(largest_run, total);
+    return trial_of(c, total, lanes);
+  });
+  EXPECT_LE(largest_run, 300);
+  ASSERT_TRUE(r.best);
+  bool recorded = false;
+  for (const Trial& t : r.trials) {
+    if (t.knob > 300) {
+      EXPECT_EQ(t.outcome, TrialOutcome::kTooFewRequests) << t.knob;
+      EXPECT_NE(t.why.find("2 waves"), std::string::npos) << t.why;
+      recorded = true;
+    }
+  }
+  EXPECT_TRUE(recorded) << "the search wanted more lanes of its sequences than a trial holds";
 }
 
 }  // namespace
