@@ -38,8 +38,9 @@ void add_embedded_engine_flags(CLI::App& sub, LlamaEngineOptions& engine) {
   sub.add_option_function<std::string>(
          "--attention", [&engine](const std::string& v) { engine.sparse_attention = v == "sparse"; },
          "dense: each token attends to every KV cell of its lane, masked (llama.cpp's own way); sparse: only to "
-         "the cells of its own sequence (a shared prefix and its own tokens), gathered on the GPU: for measuring only, "
-         "its CUDA logits were measured far from dense's (docs/run.md). Needs flash attention (default: dense)")
+         "the cells of its own sequence (a shared prefix and its own tokens), gathered on the GPU (Llama-shaped "
+         "heads). Needs flash attention (default: sparse where the layers are on a GPU, dense on a CPU, where both "
+         "compute the same)")
       ->check(CLI::IsMember({"sparse", "dense"}));
   std::string names;
   for (const auto& n : builtin_chat_templates()) names += (names.empty() ? "" : ", ") + n;

@@ -107,9 +107,8 @@ class LlamaEngine final : public Engine {
 #ifndef BATCHWISE_LLAMA_PATCHED
     return "dense attention (this llama.cpp lacks batchwise's patch)";
 #endif
-    return options_.sparse_attention
-               ? "sparse attention (each sequence's own cells; for measuring only: on CUDA its answers were measured "
-                 "wrong, docs/run.md)"
+    return options_.sparse_attention.value_or(false)
+               ? "sparse attention (each sequence's own cells, gathered on the GPU; --attention dense for llama.cpp's own)"
                : "dense attention (every cell, masked)";
   }
 
@@ -143,10 +142,13 @@ class LlamaEngine final : public Engine {
 // another's GPU work: +32% req/s at 128 sequences in 2 lanes; about 128 sequences a lane is the sweet spot:
 // 256 x 2 lanes 181 req/s, 512 x 4 205 on an H200, bench/results/README.md); one on a CPU, where lanes only
 // compete for the same cores.
-int auto_lanes(const LlamaEngineOptions& options) {
+bool layers_on_gpu(const LlamaEngineOptions& options) {
   const bool on_cpu_copies = !options.gpus.empty() && options.gpus.front() < 0;
-  const bool on_gpu = llama_supports_gpu_offload() && options.n_gpu_layers > 0 && !on_cpu_copies;
-  if (!on_gpu || options.n_parallel < 2) return 1;
+  return llama_supports_gpu_offload() && options.n_gpu_layers > 0 && !on_cpu_copies;
+}
+
+int auto_lanes(const LlamaEngineOptions& options) {
+  if (!layers_on_gpu(options) || options.n_parallel < 2) return 1;
   return std::clamp((options.n_parallel + 127) / 128, 2, 8);
 }
 
@@ -228,6 +230,7 @@ Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (options.n_threads <= 0) options.n_threads = std::max(1, cores / options.lanes);
   const int64_t lane_ctx = options.n_ctx / options.lanes;
+  if (!options.sparse_attention) options.sparse_attention = options.flash_attention && layers_on_gpu(options);
   BW_ASSIGN_OR_RETURN(std::vector<ModelPlacement> where, placements(options.gpus));
   std::string chat_template;  // checked before the model loads for seconds
   if (!options.chat_template.empty()) {

@@ -556,7 +556,7 @@ Expected<std::unique_ptr<LlamaLane>> make_llama_lane(llama_model* model, const L
   cp.n_samplers = sampler_configs.size();
   ContextPtr ctx(llama_init_from_model(model, cp));
 #ifdef BATCHWISE_LLAMA_PATCHED
-  if (ctx) llama_set_sparse_kv_attention(ctx.get(), options.sparse_attention);
+  if (ctx) llama_set_sparse_kv_attention(ctx.get(), options.sparse_attention.value_or(false));
 #endif
   if (!ctx) {
     return make_error(ErrorCode::kOutOfMemory, "cannot create a llama.cpp context with " + std::to_string(options.n_ctx) +
