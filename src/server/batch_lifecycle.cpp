@@ -1,7 +1,6 @@
 #include "server/batch_lifecycle.h"
 
 #include <array>
-#include <string>
 
 namespace batchwise {
 namespace {
@@ -36,20 +35,6 @@ bool can_move(BatchStatus from, BatchStatus to) {
     case S::kCancelling: return to == S::kCancelled;
     default: return false;
   }
-}
-
-std::optional<BatchStatus> batch_status(const nlohmann::json& doc) {
-  const auto s = doc.find("status");
-  return s != doc.end() && s->is_string() ? parse_batch_status(s->get<std::string>()) : std::nullopt;
-}
-
-bool move_batch(nlohmann::json& doc, BatchStatus to, int64_t now) {
-  const std::optional<BatchStatus> from = batch_status(doc);
-  if (!from || !can_move(*from, to)) return false;
-  doc["status"] = std::string(batch_status_name(to));
-  const std::string stamp = std::string(batch_status_name(to)) + "_at";
-  if (to != BatchStatus::kInProgress || !doc.contains(stamp) || doc[stamp].is_null()) doc[stamp] = now;
-  return true;
 }
 
 }  // namespace batchwise

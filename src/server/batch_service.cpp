@@ -1,3 +1,6 @@
+// BatchService's lifecycle part: opening the state, creating, reading and cancelling batches, and the worker that
+// starts, finishes and expires them (the Files API is in batch_files.cpp, interactive requests in
+// batch_interactive.cpp, /metrics and the live page in batch_status.cpp).
 #include "server/batch_service.h"
 
 #include <future>
@@ -11,6 +14,8 @@
 #include "job/job.h"
 #include "server/batch_lifecycle.h"
 #include "server/batch_live.h"
+#include "server/batch_record.h"
+#include "server/api_object.h"
 #include "server/batch_window.h"
 #include "server/ids.h"
 
@@ -19,54 +24,7 @@ namespace {
 
 constexpr size_t kRecentErrors = 20;
 
-// Fields that start with this are the server's own and never shown to a client.
-constexpr std::string_view kPrivatePrefix = "batchwise_";
-
-nlohmann::json public_view(nlohmann::json doc) {
-  for (auto it = doc.begin(); it != doc.end();) {
-    if (std::string_view(it.key()).starts_with(kPrivatePrefix)) {
-      it = doc.erase(it);
-    } else {
-      ++it;
-    }
-  }
-  return doc;
-}
-
-bool is_unfinished(const nlohmann::json& doc) {
-  const std::optional<BatchStatus> s = batch_status(doc);
-  return s && !is_final(*s);
-}
-
-nlohmann::json error_list(const std::string& code, const std::string& message) {
-  return {{"object", "list"}, {"data", {{{"code", code}, {"message", message}, {"param", nullptr}, {"line", nullptr}}}}};
-}
-
-// The `model` of the first valid line: a batch runs on one model, as OpenAI's do.
-std::string first_model(const std::filesystem::path& path, const BatchInput& input) {
-  auto reader = BatchReader::open(path);
-  if (!reader || input.requests.empty()) return "";
-  auto request = reader->read(input.requests.front());
-  if (!request) return "";
-  const auto it = request->body.find("model");
-  return it != request->body.end() && it->is_string() ? it->get<std::string>() : "";
-}
-
-nlohmann::json list_object(std::vector<nlohmann::json> items, size_t limit) {
-  const bool has_more = items.size() > limit;
-  if (has_more) items.resize(limit);
-  nlohmann::json data = nlohmann::json::array();
-  for (auto& d : items) data.push_back(public_view(std::move(d)));
-  return {{"object", "list"},
-          {"data", data},
-          {"first_id", data.empty() ? nlohmann::json() : data.front()["id"]},
-          {"last_id", data.empty() ? nlohmann::json() : data.back()["id"]},
-          {"has_more", has_more}};
-}
-
-Error not_found(const std::string& what, const std::string& id) {
-  return Error{ErrorCode::kNotFound, "no " + what + " with id `" + id + "`"};
-}
+RequestCounts counts_of(const JobCounts& c) { return {c.total, c.ok, c.failed}; }
 
 }  // namespace
 
@@ -87,9 +45,14 @@ Expected<std::unique_ptr<BatchService>> BatchService::open(BatchServiceOptions o
   BW_ASSIGN_OR_RETURN(auto batches, s->store_->list("batch", SIZE_MAX));
   int resumed = 0;
   for (const auto& b : batches) {
-    if (is_unfinished(b)) {
-      s->events_.push_back({EventKind::kStart, b["id"].get<std::string>()});
-      s->open_batches_.insert(b["id"].get<std::string>());
+    auto r = BatchRecord::from_stored(b);
+    if (!r) {
+      log_error("serve: " + r.error().message + ": left as it is");
+      continue;
+    }
+    if (r->unfinished()) {
+      s->events_.push_back({EventKind::kStart, r->id});
+      s->open_batches_.insert(r->id);
       resumed++;
     }
   }
@@ -112,98 +75,17 @@ void BatchService::remember_error(const std::string& what) {
   while (recent_errors_.size() > kRecentErrors) recent_errors_.pop_front();
 }
 
-Status BatchService::update(const std::string& id, const std::function<void(nlohmann::json&)>& change) {
-  std::lock_guard lock(doc_mu_);
+Expected<BatchRecord> BatchService::load_batch(const std::string& id) {
   BW_ASSIGN_OR_RETURN(auto doc, store_->get("batch", id));
   if (!doc) return std::unexpected(not_found("batch", id));
-  change(*doc);
-  return store_->put("batch", id, *doc);
+  return BatchRecord::from_stored(*doc);
 }
 
-// ---- files ----
-
-Expected<nlohmann::json> BatchService::create_file(const std::string& filename, const std::string& purpose,
-                                                   const std::string& content) {
-  if (purpose != "batch") {
-    return make_error(ErrorCode::kInvalidArgument, "purpose `" + purpose + "`: this server takes files with purpose `batch`");
-  }
-  const std::string id = new_file_id();
-  const auto path = store_->file_path(id);
-  BW_TRY(write_file_atomic(path, content));
-  auto input = scan_batch_input(path);
-  if (!input || input->requests.empty()) {
-    std::error_code ec;
-    std::filesystem::remove(path, ec);
-    const std::string why = !input ? input.error().message
-                            : input->errors.empty() ? "the file is empty"
-                                                    : input->errors.front().message;
-    return make_error(ErrorCode::kInvalidArgument, "`" + filename + "` holds no valid batch request line: " + why);
-  }
-  nlohmann::json doc = {{"id", id},
-                        {"object", "file"},
-                        {"bytes", content.size()},
-                        {"created_at", unix_time_s()},
-                        {"filename", filename},
-                        {"purpose", "batch"},
-                        {"status", "processed"},
-                        {"status_details", nullptr},
-                        {"batchwise_model", first_model(path, *input)},
-                        {"batchwise_invalid_lines", input->errors.size()}};
-  BW_TRY(store_->put("file", id, doc));
-  {
-    std::lock_guard lock(mu_);
-    recent_scans_.emplace_back(id, std::make_shared<const BatchInput>(std::move(*input)));
-    if (recent_scans_.size() > kRecentScans) recent_scans_.pop_front();
-  }
-  return public_view(doc);
-}
-
-Expected<nlohmann::json> BatchService::get_file(const std::string& id) {
-  if (!is_file_id(id)) return std::unexpected(not_found("file", id));
-  BW_ASSIGN_OR_RETURN(auto doc, store_->get("file", id));
-  if (!doc) return std::unexpected(not_found("file", id));
-  return public_view(*doc);
-}
-
-Expected<nlohmann::json> BatchService::list_files(size_t limit, const std::string& after) {
-  BW_ASSIGN_OR_RETURN(auto docs, store_->list("file", limit + 1, after));
-  return list_object(std::move(docs), limit);
-}
-
-Expected<std::unique_ptr<FileDownload>> BatchService::file_content(const std::string& id) {
-  if (!is_file_id(id)) return std::unexpected(not_found("file", id));
-  BW_ASSIGN_OR_RETURN(auto doc, store_->get("file", id));
-  if (!doc) return std::unexpected(not_found("file", id));
-  const std::string batch_id = doc->value("batchwise_batch", "");
-  if (batch_id.empty()) return FileDownload::of_file(store_->file_path(id));
-  const bool errors = doc->value("batchwise_part", "") == "errors";
-  bool live = false;
-  {
-    std::lock_guard lock(mu_);
-    live = live_.contains(batch_id);
-  }
-  const auto dir = store_->batch_dir(batch_id);
-  // The results committed so far, from the state database on disk, not through the job: its store's
-  // connection belongs to the runner thread. The state stays after the batch ends, so a download that
-  // began while it ran can page on to its end.
-  if (live) return FileDownload::of_results(dir / "state.db", errors);
-  const auto path = dir / (errors ? "errors.jsonl" : "output.jsonl");
-  if (!std::filesystem::exists(path)) return FileDownload::empty();
-  return FileDownload::of_file(path);
-}
-
-Expected<nlohmann::json> BatchService::delete_file(const std::string& id) {
-  if (!is_file_id(id)) return std::unexpected(not_found("file", id));
-  BW_ASSIGN_OR_RETURN(auto doc, store_->get("file", id));
-  if (!doc) return std::unexpected(not_found("file", id));
-  BW_TRY(store_->remove("file", id));
-  {
-    std::lock_guard lock(mu_);
-    std::erase_if(recent_scans_, [&](const auto& scan) { return scan.first == id; });
-  }
-  std::error_code ec;
-  std::filesystem::remove(store_->file_path(id), ec);
-  return nlohmann::json{{"id", id}, {"object", "file"}, {"deleted", true}};
+Status BatchService::update(const std::string& id, const std::function<void(BatchRecord&)>& change) {
+  std::lock_guard lock(doc_mu_);
+  BW_ASSIGN_OR_RETURN(BatchRecord r, load_batch(id));
+  change(r);
+  return store_->put("batch", id, r.to_stored());
 }
 
 // ---- batches ----
@@ -245,62 +127,48 @@ Expected<nlohmann::json> BatchService::create_batch(const nlohmann::json& req) {
     }
     open_batches_.insert(id);
   }
-  const int64_t now = unix_time_s();
-  nlohmann::json doc = {{"id", id},
-                        {"object", "batch"},
-                        {"endpoint", *endpoint},
-                        {"errors", nullptr},
-                        {"input_file_id", input_id},
-                        {"completion_window", window_text},
-                        {"status", batch_status_name(BatchStatus::kValidating)},
-                        {"output_file_id", nullptr},
-                        {"error_file_id", nullptr},
-                        {"created_at", now},
-                        {"in_progress_at", nullptr},
-                        {"expires_at", now + static_cast<int64_t>(window_s)},
-                        {"finalizing_at", nullptr},
-                        {"completed_at", nullptr},
-                        {"failed_at", nullptr},
-                        {"expired_at", nullptr},
-                        {"cancelling_at", nullptr},
-                        {"cancelled_at", nullptr},
-                        {"request_counts", {{"total", 0}, {"completed", 0}, {"failed", 0}}},
-                        {"metadata", metadata ? *metadata : nlohmann::json()},
-                        {"model", file->value("batchwise_model", "")}};
-  BW_TRY(store_->put("batch", id, doc));
+  BatchRecord r;
+  r.id = id;
+  r.endpoint = endpoint->get<std::string>();
+  r.input_file_id = input_id;
+  r.completion_window = window_text;
+  r.created_at = unix_time_s();
+  r.expires_at = r.created_at + static_cast<int64_t>(window_s);
+  r.metadata = metadata ? *metadata : nlohmann::json();
+  r.model = file->value("batchwise_model", "");
+  BW_TRY(store_->put("batch", id, r.to_stored()));
   push({EventKind::kStart, id});
-  return public_view(doc);
+  return r.to_api();
 }
 
-nlohmann::json BatchService::with_counts(nlohmann::json doc) {
+nlohmann::json BatchService::with_counts(BatchRecord r) {
   std::shared_ptr<Live> live;
   {
     std::lock_guard lock(mu_);
-    if (auto it = live_.find(doc.value("id", "")); it != live_.end()) live = it->second;
+    if (auto it = live_.find(r.id); it != live_.end()) live = it->second;
   }
-  if (live) {
-    const JobCounts c = live->job->counts();
-    doc["request_counts"] = {{"total", c.total}, {"completed", c.ok}, {"failed", c.failed}};
-  }
-  return public_view(std::move(doc));
+  if (live) r.request_counts = counts_of(live->job->counts());
+  return r.to_api();
 }
 
 Expected<nlohmann::json> BatchService::get_batch(const std::string& id) {
   if (!is_batch_id(id)) return std::unexpected(not_found("batch", id));
-  BW_ASSIGN_OR_RETURN(auto doc, store_->get("batch", id));
-  if (!doc) return std::unexpected(not_found("batch", id));
-  return with_counts(std::move(*doc));
+  BW_ASSIGN_OR_RETURN(BatchRecord r, load_batch(id));
+  return with_counts(std::move(r));
 }
 
 Expected<nlohmann::json> BatchService::list_batches(size_t limit, const std::string& after) {
   BW_ASSIGN_OR_RETURN(auto docs, store_->list("batch", limit + 1, after));
-  for (auto& d : docs) d = with_counts(std::move(d));
+  for (auto& d : docs) {
+    BW_ASSIGN_OR_RETURN(BatchRecord r, BatchRecord::from_stored(d));
+    d = with_counts(std::move(r));
+  }
   return list_object(std::move(docs), limit);
 }
 
 Expected<nlohmann::json> BatchService::cancel_batch(const std::string& id) {
   if (!is_batch_id(id)) return std::unexpected(not_found("batch", id));
-  BW_TRY(update(id, [&](nlohmann::json& d) { move_batch(d, BatchStatus::kCancelling, unix_time_s()); }));
+  BW_TRY(update(id, [&](BatchRecord& r) { r.move(BatchStatus::kCancelling, unix_time_s()); }));
   {
     std::lock_guard lock(mu_);
     if (auto it = live_.find(id); it != live_.end()) it->second->job->cancel();
@@ -351,15 +219,16 @@ void BatchService::worker() {
 }
 
 bool BatchService::start_batch(const std::string& id) {
-  auto doc = store_->get("batch", id);
-  if (!doc || !*doc || !is_unfinished(**doc)) return true;
-  const nlohmann::json& b = **doc;
+  auto loaded = load_batch(id);
+  if (!loaded) log_error("serve: batch " + id + ": " + loaded.error().message);
+  if (!loaded || !loaded->unfinished()) return true;
+  const BatchRecord& b = *loaded;
   bool failed_batch = false;
   auto fail = [&](const std::string& code, const std::string& message) {
     failed_batch = true;
     fail_batch(id, code, message);
   };
-  auto model = pool_->resolve(b.value("model", ""));
+  auto model = pool_->resolve(b.model);
   if (!model) return fail("model_not_found", model.error().message), failed_batch;
   // The model first: while every model slot is pinned the batch waits, and is not opened again each time.
   auto lease = pool_->acquire(*model, {.for_batch = true});
@@ -371,7 +240,7 @@ bool BatchService::start_batch(const std::string& id) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   JobOptions o;
-  o.input = store_->file_path(b.value("input_file_id", ""));
+  o.input = store_->file_path(b.input_file_id);
   o.output = dir / "output.jsonl";
   o.errors = dir / "errors.jsonl";
   o.state = dir / "state.db";
@@ -380,7 +249,7 @@ bool BatchService::start_batch(const std::string& id) {
   {
     std::lock_guard lock(mu_);
     for (const auto& [file_id, scan] : recent_scans_) {
-      if (file_id == b.value("input_file_id", "")) scanned = scan;
+      if (file_id == b.input_file_id) scanned = scan;
     }
   }
   if (scanned) log_debug("serve: batch " + id + " starts from its upload's scan (the file is not read again)");
@@ -396,10 +265,10 @@ bool BatchService::start_batch(const std::string& id) {
   auto live = std::make_shared<Live>(Live{shared, std::move(*lease), now_s(), counts.ok + counts.failed,
                                           shared->store().stored().completion_tokens});
   std::optional<Error> store_error;
-  Status started = update(id, [&](nlohmann::json& d) {
+  Status started = update(id, [&](BatchRecord& d) {
     for (const char* part : {"output", "errors"}) {
-      const char* field = std::string_view(part) == "output" ? "output_file_id" : "error_file_id";
-      if (!d[field].is_null()) continue;
+      std::optional<std::string>& field = std::string_view(part) == "output" ? d.output_file_id : d.error_file_id;
+      if (field) continue;
       const std::string fid = new_file_id();
       if (auto st = store_->put("file", fid,
                                 {{"id", fid}, {"object", "file"}, {"bytes", 0}, {"created_at", unix_time_s()},
@@ -410,16 +279,16 @@ bool BatchService::start_batch(const std::string& id) {
         store_error = st.error();
         continue;
       }
-      d[field] = fid;
+      field = fid;
     }
-    if (batch_status(d) == BatchStatus::kValidating) move_batch(d, BatchStatus::kInProgress, unix_time_s());
-    if (d.value("model", "").empty()) d["model"] = model_id;  // the model it runs on, when the lines named none
-    d["request_counts"] = {{"total", counts.total}, {"completed", counts.ok}, {"failed", counts.failed}};
+    if (d.status == BatchStatus::kValidating) d.move(BatchStatus::kInProgress, unix_time_s());
+    if (d.model.empty()) d.model = model_id;  // the model it runs on, when the lines named none
+    d.request_counts = counts_of(counts);
     if (shared->meta().invalid_lines > 0) {
-      d["errors"] = error_list("invalid_request", std::to_string(shared->meta().invalid_lines) +
-                                                      " lines of the input are not valid requests: see the error file");
+      d.set_error("invalid_request", std::to_string(shared->meta().invalid_lines) +
+                                         " lines of the input are not valid requests: see the error file");
     }
-    if (batch_status(d) == BatchStatus::kCancelling) shared->cancel();
+    if (d.status == BatchStatus::kCancelling) shared->cancel();
   });
   if (!started) store_error = started.error();
   if (store_error) {
@@ -453,10 +322,10 @@ void BatchService::fail_batch(const std::string& id, const std::string& code, co
     open_batches_.erase(id);
   }
   const std::optional<JobCounts> counts = live ? std::optional(live->job->counts()) : std::nullopt;
-  if (auto st = update(id, [&](nlohmann::json& d) {
-        if (!move_batch(d, BatchStatus::kFailed, unix_time_s())) return;  // it had ended already: it stays so
-        d["errors"] = error_list(code, message);
-        if (counts) d["request_counts"] = {{"total", counts->total}, {"completed", counts->ok}, {"failed", counts->failed}};
+  if (auto st = update(id, [&](BatchRecord& d) {
+        if (!d.move(BatchStatus::kFailed, unix_time_s())) return;  // it had ended already: it stays so
+        d.set_error(code, message);
+        if (counts) d.request_counts = counts_of(*counts);
       });
       !st) {
     log_error("serve: batch " + id + ": cannot record that it failed: " + st.error().message);
@@ -480,12 +349,12 @@ void BatchService::finish_batch(const std::string& id) {
     if (auto st = job.flush(); !st) failure = st.error();
   }
   if (failure) return fail_batch(id, std::string(error_code_name(failure->code)), failure->message);
-  auto doc = store_->get("batch", id);
-  if (!doc || !*doc) return;
-  const std::optional<BatchStatus> status = batch_status(**doc);
-  const bool expiring = (**doc).value("batchwise_expiring", false);
+  auto record = load_batch(id);
+  if (!record) return log_error("serve: batch " + id + ": " + record.error().message);
+  const BatchStatus status = record->status;
+  const bool expiring = record->expiring;
   if (status == BatchStatus::kInProgress && !expiring) {
-    if (auto st = update(id, [&](nlohmann::json& d) { move_batch(d, BatchStatus::kFinalizing, unix_time_s()); }); !st) {
+    if (auto st = update(id, [&](BatchRecord& d) { d.move(BatchStatus::kFinalizing, unix_time_s()); }); !st) {
       log_warn("serve: batch " + id + ": cannot record that it is finalizing: " + st.error().message);
     }
   }
@@ -512,26 +381,27 @@ void BatchService::finish_batch(const std::string& id) {
     live_.erase(id);
     open_batches_.erase(id);
   }
-  if (auto st = update(id, [&](nlohmann::json& d) {
-    const BatchStatus to = batch_status(d) == BatchStatus::kCancelling ? BatchStatus::kCancelled
-                           : expiring                                    ? BatchStatus::kExpired
-                                                                         : BatchStatus::kCompleted;
-    if (!move_batch(d, to, unix_time_s())) {
-      log_warn("serve: batch " + id + " is " + d.value("status", "?") + ": it does not become " +
+  if (auto st = update(id, [&](BatchRecord& d) {
+    const BatchStatus to = d.status == BatchStatus::kCancelling ? BatchStatus::kCancelled
+                           : expiring                           ? BatchStatus::kExpired
+                                                                : BatchStatus::kCompleted;
+    if (!d.move(to, unix_time_s())) {
+      log_warn("serve: batch " + id + " is " + std::string(batch_status_name(d.status)) + ": it does not become " +
                std::string(batch_status_name(to)));
       return;
     }
-    d["request_counts"] = {{"total", c.total}, {"completed", c.ok}, {"failed", c.failed}};
-    for (const char* field : {"output_file_id", "error_file_id"}) {
-      if (!d[field].is_string()) continue;
-      const std::string fid = d[field];
-      if (std::string_view(field) == "error_file_id" && written->failed == 0) {
+    d.request_counts = counts_of(c);
+    for (const bool output : {true, false}) {
+      std::optional<std::string>& field = output ? d.output_file_id : d.error_file_id;
+      if (!field) continue;
+      const std::string fid = *field;
+      if (!output && written->failed == 0) {
         // OpenAI gives an error file only when there are errors.
-        d[field] = nullptr;
+        field.reset();
         if (auto st = store_->remove("file", fid); !st) log_warn("serve: " + st.error().message);
         continue;
       }
-      const auto path = dir / (std::string_view(field) == "output_file_id" ? "output.jsonl" : "errors.jsonl");
+      const auto path = dir / (output ? "output.jsonl" : "errors.jsonl");
       std::error_code ec;
       const auto bytes = std::filesystem::file_size(path, ec);
       if (auto f = store_->get("file", fid); f && *f) {
@@ -553,11 +423,10 @@ void BatchService::check_windows() {
   }
   const int64_t now = unix_time_s();
   for (auto& [id, l] : live) {
-    auto doc = store_->get("batch", id);
-    if (!doc || !*doc || batch_status(**doc) != BatchStatus::kInProgress) continue;
-    if ((**doc).value("batchwise_expiring", false) || now < (**doc).value("expires_at", INT64_MAX)) continue;
+    auto r = load_batch(id);
+    if (!r || r->status != BatchStatus::kInProgress || r->expiring || now < r->expires_at) continue;
     log_warn("serve: batch " + id + " passed its completion window: stopping it, keeping what it has");
-    if (auto st = update(id, [](nlohmann::json& d) { d["batchwise_expiring"] = true; }); !st) {
+    if (auto st = update(id, [](BatchRecord& d) { d.expiring = true; }); !st) {
       log_error("serve: batch " + id + ": cannot record that it expires: " + st.error().message);
     }
     l->job->cancel();

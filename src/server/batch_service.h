@@ -27,6 +27,7 @@
 #include "core/status.h"
 #include "hardware/nvml.h"
 #include "job/batch_input.h"
+#include "server/batch_record.h"
 #include "server/engine_pool.h"
 #include "server/file_download.h"
 #include "server/metrics.h"
@@ -96,8 +97,11 @@ class BatchService {
   // The batch ends `failed` with this error (OpenAI's errors.data[0]); a live one leaves its runner.
   void fail_batch(const std::string& id, const std::string& code, const std::string& message);
   void check_windows();
-  Status update(const std::string& id, const std::function<void(nlohmann::json&)>& change);
-  nlohmann::json with_counts(nlohmann::json batch);
+  Expected<BatchRecord> load_batch(const std::string& id);
+  // Reads the batch, changes it and writes it back, one change at a time (doc_mu_).
+  Status update(const std::string& id, const std::function<void(BatchRecord&)>& change);
+  // The API object, its counts the live job's where it runs.
+  nlohmann::json with_counts(BatchRecord batch);
   void push(Event e);
   void remember_error(const std::string& what);
   std::optional<GpuSampler::Sample> sample_gpu();

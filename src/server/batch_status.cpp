@@ -43,7 +43,9 @@ nlohmann::json BatchService::status_json() {
   }
   if (auto docs = store_->list("batch", 50)) {
     for (auto& d : *docs) {
-      nlohmann::json b = with_counts(d);
+      auto record = BatchRecord::from_stored(d);
+      if (!record) continue;
+      nlohmann::json b = with_counts(std::move(*record));
       if (auto it = live.find(b.value("id", "")); it != live.end()) {
         const JobCounts c = it->second->job->counts();
         const double elapsed = std::max(1e-3, now_s() - it->second->started_s);
