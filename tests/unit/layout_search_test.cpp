@@ -38,6 +38,16 @@ Trial trial_of(const LanesCurve& c, int64_t total, int lanes) {
   return t;
 }
 
+// The search as tune runs it on a GPU: the total at 2 lanes (at most 2 x 252) from 128, then up to 8 lanes.
+LayoutSearchOptions gpu_options() {
+  LayoutSearchOptions o;
+  o.total.start = 128;
+  o.total.max_knob = 504;
+  o.base_lanes = 2;
+  o.max_lanes = 8;
+  return o;
+}
+
 std::vector<LanesCurve> curves() {
   return {
       {"H200-like: host-bound at 2 lanes, device-bound from 3", 4, 0.05, 0.00025, 1.5, 0.06, 0.0005},
@@ -59,12 +69,8 @@ TEST(LayoutSearch, FindsTheLanesOptimumWithin3PercentOfAnExhaustiveGrid) {
         if (c.rate(s * lanes, lanes) > best) best = c.rate(s * lanes, lanes), best_s = s, best_l = lanes;
       }
     }
-    LayoutSearchOptions o;
-    o.total.start = 128;
-    o.total.max_knob = 252 * 2;
+    LayoutSearchOptions o = gpu_options();
     o.total.max_trials = 24;
-    o.base_lanes = 2;
-    o.max_lanes = 8;
     const SearchResult r = search_layout(o, [&](int64_t total, int lanes) { return trial_of(c, total, lanes); });
     ASSERT_TRUE(r.best) << c.name;
     const Trial& chosen = r.trials[*r.best];
@@ -78,11 +84,7 @@ TEST(LayoutSearch, FindsTheLanesOptimumWithin3PercentOfAnExhaustiveGrid) {
 
 TEST(LayoutSearch, TheTotalGrowsWithTheLanesPast252PerContext) {
   const LanesCurve c = curves().front();
-  LayoutSearchOptions o;
-  o.total.start = 128;
-  o.total.max_knob = 504;
-  o.base_lanes = 2;
-  o.max_lanes = 8;
+  LayoutSearchOptions o = gpu_options();
   const SearchResult r = search_layout(o, [&](int64_t total, int lanes) { return trial_of(c, total, lanes); });
   ASSERT_TRUE(r.best);
   EXPECT_GT(r.trials[*r.best].knob, 252) << "more than one context's sequences, over more lanes";
@@ -93,11 +95,7 @@ TEST(LayoutSearch, TheTotalGrowsWithTheLanesPast252PerContext) {
 
 TEST(LayoutSearch, ALaneThatWouldNotFitIsNotRun) {
   const LanesCurve c = curves().front();
-  LayoutSearchOptions o;
-  o.total.start = 128;
-  o.total.max_knob = 504;
-  o.base_lanes = 2;
-  o.max_lanes = 8;
+  LayoutSearchOptions o = gpu_options();
   // Room for 2 lanes of 128 and about 1.5 more lanes' fixed cost: 4 lanes of 128 must not be run.
   o.total.memory_limit_bytes = static_cast<int64_t>(1.1 * static_cast<double>(trial_of(c, 384, 3).peak_memory_bytes));
   o.prior_bytes_per_lane = static_cast<double>(int64_t{700} << 20);
@@ -115,11 +113,7 @@ TEST(LayoutSearch, ALaneThatWouldNotFitIsNotRun) {
 // (an H100's 1,000-request trials ran 1,512 sequences), so it is recorded as not run, and the search goes on below.
 TEST(LayoutSearch, ALayoutATrialCannotHoldTwoWavesOfIsNotRun) {
   const LanesCurve c = curves().front();
-  LayoutSearchOptions o;
-  o.total.start = 128;
-  o.total.max_knob = 504;
-  o.base_lanes = 2;
-  o.max_lanes = 8;
+  LayoutSearchOptions o = gpu_options();
   o.max_total = 300;
   int64_t largest_run = 0;
   const SearchResult r = search_layout(o, [&](int64_t total, int lanes) {
