@@ -348,7 +348,12 @@ Expected<ModelLease> EnginePool::acquire(const std::string& id, AcquireOptions o
       log_info("serve: unloaded model " + gone + " for " + id + " (least recently used) in " +
                seconds_text(now_s() - t0));
     }
-    Status loaded = load(*m, id);
+    // A stop that began while the victim unloaded needs no new model: its load would hold Ctrl-C up for as long
+    // as a load takes (seconds for an 8B; under TSan it pushed the 3-model stop past serve's own deadline).
+    lock.lock();
+    const bool stopping = shut_down_;
+    lock.unlock();
+    Status loaded = stopping ? Status(make_error(ErrorCode::kUnavailable, "the server is stopping")) : load(*m, id);
     lock.lock();
     if (loaded && shut_down_) loaded = make_error(ErrorCode::kUnavailable, "the server is stopping");
     if (!loaded) {
