@@ -140,29 +140,46 @@ Expected<BatchReader> BatchReader::open(const std::filesystem::path& path) {
   return BatchReader(fd);
 }
 
-BatchReader::BatchReader(BatchReader&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+BatchReader::BatchReader(BatchReader&& other) noexcept { *this = std::move(other); }
 BatchReader& BatchReader::operator=(BatchReader&& other) noexcept {
+  // The window goes with its file.
   std::swap(fd_, other.fd_);
+  std::swap(window_, other.window_);
+  std::swap(window_offset_, other.window_offset_);
+  std::swap(last_end_, other.last_end_);
   return *this;
 }
 BatchReader::~BatchReader() {
   if (fd_ >= 0) ::close(fd_);
 }
 
-Status BatchReader::pread_all(std::string& text, uint64_t offset, int64_t line) const {
-  size_t done = 0;
-  while (done < text.size()) {
-    const ssize_t n = ::pread(fd_, text.data() + done, text.size() - done, static_cast<off_t>(offset + done));
-    if (n <= 0) {
+Status BatchReader::read_at(std::string& out, uint64_t offset, size_t length, int64_t line) {
+  constexpr uint64_t kReadAhead = 256 * 1024;
+  const bool in_window = offset >= window_offset_ && offset + length <= window_offset_ + window_.size();
+  const bool sequential = offset >= last_end_ && offset - last_end_ <= kReadAhead;
+  last_end_ = offset + length;
+  if (!in_window) {
+    // In file order: the next stretch at once; anywhere else: this line alone.
+    window_.resize(sequential ? std::max<uint64_t>(length, kReadAhead) : length);
+    window_offset_ = offset;
+    size_t done = 0;
+    while (done < window_.size()) {
+      const ssize_t n = ::pread(fd_, window_.data() + done, window_.size() - done, static_cast<off_t>(offset + done));
       if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // the end of the file
+      done += static_cast<size_t>(n);
+    }
+    window_.resize(done);
+    if (done < length) {
+      window_.clear();
       return make_error(ErrorCode::kIo, "line " + std::to_string(line) + ": input file changed or unreadable");
     }
-    done += static_cast<size_t>(n);
   }
+  out.assign(window_, offset - window_offset_, length);
   return {};
 }
 
-Expected<EngineRequest> BatchReader::read(const InputLine& line) const {
+Expected<EngineRequest> BatchReader::read(const InputLine& line) {
   BW_ASSIGN_OR_RETURN(EngineRequest r, read_body(line));
   std::optional<nlohmann::json> parsed = parse_json_bounded(r.body_text);
   if (!parsed || !parsed->is_object()) {
@@ -173,10 +190,9 @@ Expected<EngineRequest> BatchReader::read(const InputLine& line) const {
   return r;
 }
 
-Expected<EngineRequest> BatchReader::read_body(const InputLine& line) const {
+Expected<EngineRequest> BatchReader::read_body(const InputLine& line) {
   EngineRequest r;
-  r.body_text.assign(line.body_length, '\0');
-  BW_TRY(pread_all(r.body_text, line.offset + line.body_offset, line.line));
+  BW_TRY(read_at(r.body_text, line.offset + line.body_offset, line.body_length, line.line));
   // The scan saw an object here: a body that does not start and end like one means the file changed.
   if (r.body_text.empty() || r.body_text.front() != '{' || r.body_text.back() != '}') {
     return make_error(ErrorCode::kCorrupt, "line " + std::to_string(line.line) + ": input file changed since it was read");

@@ -110,16 +110,25 @@ Expected<std::unique_ptr<Job>> Job::open(JobOptions options, BatchInput scanned)
   BW_ASSIGN_OR_RETURN(BatchReader reader, BatchReader::open(o.input));
   job->reader_.emplace(std::move(reader));
 
-  // What is left, in dispatch order: priority first, then requests sharing a prefix together.
-  std::vector<const InputLine*> todo;
+  // What is left, in dispatch order: priority first, then requests sharing a prefix together, each group
+  // where its first line is. Ordered by the key's hash instead, requests whose prompts share nothing were
+  // sent in random line order: their results landed all over the state's B-tree (a group commit of 200
+  // wrote up to 200 pages, 15x the rows' bytes) and the input was read back from everywhere.
+  std::unordered_map<uint64_t, int64_t> group_at;  // prefix key -> its first line left to do
+  struct Place {
+    int64_t priority, group, line;
+    bool operator<(const Place& o) const {
+      return priority != o.priority ? priority > o.priority : group != o.group ? group < o.group : line < o.line;
+    }
+  };
+  std::vector<Place> todo;
   for (const auto& line : job->input_.requests) {
-    if (!finished.contains(line.line)) todo.push_back(&line);
+    if (finished.contains(line.line)) continue;
+    const int64_t group = group_at.try_emplace(line.prefix_key, line.line).first->second;
+    todo.push_back({line.priority, group, line.line});
   }
-  std::stable_sort(todo.begin(), todo.end(), [](const InputLine* a, const InputLine* b) {
-    if (a->priority != b->priority) return a->priority > b->priority;
-    return a->prefix_key < b->prefix_key;
-  });
-  for (const InputLine* l : todo) job->ready_.push_back(l->line);
+  std::sort(todo.begin(), todo.end());
+  for (const Place& p : todo) job->ready_.push_back(p.line);
   job->attempts_.assign(job->input_.requests.size(), 0);
   job->resumed_ = static_cast<int64_t>(finished.size());
   return job;

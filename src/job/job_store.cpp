@@ -317,6 +317,10 @@ Status JobStore::append(ResultRecord record) {
     impl_->cv_space.wait(lock, [&] { return impl_->pending.size() < impl_->options.max_pending || impl_->error || impl_->closing; });
     if (impl_->error) return std::unexpected(*impl_->error);
     impl_->pending.push_back(std::move(record));
+    // The writer waits for a first result, then for a full group (or its time): woken for each result, it
+    // went back to sleep each time, two futex calls per answer for nothing.
+    const size_t n = impl_->pending.size();
+    if (n != 1 && n != static_cast<size_t>(impl_->options.group_size)) return {};
   }
   impl_->cv_work.notify_one();
   return {};

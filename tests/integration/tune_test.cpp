@@ -166,6 +166,8 @@ TEST(Tune, CommandFindsTheExampleProgramsMemoryLimitWithoutCrashing) {
                                           "--json", "--plot", (dir / "cmd.svg").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = json_of(r);
+  // Every trial in the message: a failure on a loaded CI machine says which one misled the search.
+  SCOPED_TRACE("tune --json: " + j.dump() + "\nstderr: " + r.err);
   EXPECT_GE(j["largest_feasible"].get<int>(), 36);
   EXPECT_LE(j["largest_feasible"].get<int>(), 50);
   EXPECT_LE(j["smallest_infeasible"].get<int>(), 64);

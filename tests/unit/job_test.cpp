@@ -126,5 +126,30 @@ TEST(Job, InvalidInputLinesAreNotRetriedByRetryFailed) {
   EXPECT_EQ((*again)->retried_failures(), 0) << "an invalid line would only fail again";
 }
 
+TEST(Job, RequestsGoOutPriorityFirstThenInFileOrderWithASharedPrefixGatheredWhereItFirstAppears) {
+  // Lines 2, 5 and 8 share a rubric longer than the prefix key; the others share nothing; line 7 is urgent.
+  // Sent in file order, unrelated requests land next to each other in the state and are read from the input
+  // in one pass; ordered by their prefix's hash they went out at random.
+  const auto dir = test::scratch_dir();
+  const std::string rubric(2000, 'R');
+  std::string text;
+  for (int i = 0; i < 10; ++i) {
+    const bool shared = i == 2 || i == 5 || i == 8;
+    nlohmann::json line = {{"custom_id", "c" + std::to_string(i)}, {"method", "POST"}, {"url", "/v1/chat/completions"},
+                           {"body", {{"messages", {{{"role", "user"}, {"content", (shared ? rubric : "") + "candidate " + std::to_string(i)}}}}}}};
+    if (i == 7) line["priority"] = 1;
+    text += line.dump() + "\n";
+  }
+  JobOptions o;
+  o.input = dir / "in.jsonl";
+  o.output = dir / "out.jsonl";
+  test::write_text(o.input, text);
+  auto job = Job::open(o);
+  ASSERT_TRUE(job) << job.error().message;
+  std::vector<std::string> order;
+  while (auto request = (*job)->next_request()) order.push_back(request->request_id);
+  EXPECT_EQ(order, (std::vector<std::string>{"c7", "c0", "c1", "c2", "c5", "c8", "c3", "c4", "c6", "c9"}));
+}
+
 }  // namespace
 }  // namespace batchwise
