@@ -11,6 +11,7 @@
 #include "server/connection_gate.h"
 #include "server/file_download.h"
 #include "server/ids.h"
+#include "server/listen_backlog.h"
 #include "server/status_page.h"
 
 namespace batchwise {
@@ -148,18 +149,8 @@ class GatedServer final : public httplib::Server {
       : read_timeout_ms_(read_timeout_ms), write_timeout_ms_(write_timeout_ms), pace_(pace),
         gate_(gate, [this](GateConnection& c) { return serve_one(c); }) {
     new_task_queue = [] { return new InlineQueue; };
-    set_socket_options([this](socket_t sock) {
-      httplib::default_socket_options(sock);
-      listen_fd_ = sock;  // the last one offered is the one that bound
-    });
   }
-  // cpp-httplib listens with a backlog of 5, compiled into Debian's library: a burst of connections
-  // overflowed it, and each dropped handshake waited out TCP's 1 s retransmission (a /health probe took
-  // 1,024 ms in CI while 64 slow clients connected). Listening again on the bound socket raises the
-  // backlog to the system's limit (Linux keeps the socket, only the queue length changes).
-  void widen_backlog() {
-    if (listen_fd_ >= 0) ::listen(listen_fd_, SOMAXCONN);
-  }
+  WideBacklog& backlog() { return backlog_; }
   void begin_stop() {
     gate_.begin_stop();
     stop();
@@ -187,7 +178,7 @@ class GatedServer final : public httplib::Server {
   const int read_timeout_ms_;
   const int write_timeout_ms_;
   const BodyPace pace_;
-  int listen_fd_ = -1;
+  WideBacklog backlog_{*this};
   ConnectionGate gate_;  // last: its workers use the members above, and stop before they go
 };
 
@@ -436,7 +427,7 @@ Expected<int> HttpApi::bind() {
   const int port = impl_->options.port == 0 ? impl_->server.bind_to_any_port(host)
                    : impl_->server.bind_to_port(host, impl_->options.port) ? impl_->options.port
                                                                          : -1;
-  if (port >= 0) impl_->server.widen_backlog();
+  if (port >= 0) impl_->server.backlog().widen();
   if (port < 0) {
     return make_error(ErrorCode::kUnavailable, "cannot listen on " + host + ":" + std::to_string(impl_->options.port) +
                                                    " (in use, or not an address of this machine): pick another --port");

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/clock.h"
+#include "server/listen_backlog.h"
 
 namespace batchwise::test {
 namespace {
@@ -43,6 +44,7 @@ std::string stub_stream_text(int chunks) {
 
 struct StubOpenAiServer::Impl {
   httplib::Server server;
+  WideBacklog backlog{server};  // 64 clients connecting at once must not wait out a dropped handshake
   std::thread thread;
   int port = 0;
   std::atomic<bool> killed{false};
@@ -284,6 +286,7 @@ std::unique_ptr<StubOpenAiServer> StubOpenAiServer::start(StubBehavior behavior,
     p->port = p->server.bind_to_any_port("127.0.0.1");
   }
   if (p->port <= 0) return nullptr;
+  p->backlog.widen();
   p->thread = std::thread([p] { p->server.listen_after_bind(); });
   while (!p->server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return std::unique_ptr<StubOpenAiServer>(new StubOpenAiServer(std::move(impl)));
