@@ -114,18 +114,27 @@ Expected<std::unique_ptr<Job>> Job::open(JobOptions options, BatchInput scanned)
   // where its first line is. Ordered by the key's hash instead, requests whose prompts share nothing were
   // sent in random line order: their results landed all over the state's B-tree (a group commit of 200
   // wrote up to 200 pages, 15x the rows' bytes) and the input was read back from everywhere.
-  std::unordered_map<uint64_t, int64_t> group_at;  // prefix key -> its first line left to do
+  // Two sorts of one array, no map: a million lines take 24 MB here.
   struct Place {
-    int64_t priority, group, line;
+    int64_t priority;
+    uint64_t group;  // the prefix key, then the first line of the requests sharing it
+    int64_t line;
     bool operator<(const Place& o) const {
       return priority != o.priority ? priority > o.priority : group != o.group ? group < o.group : line < o.line;
     }
   };
   std::vector<Place> todo;
   for (const auto& line : job->input_.requests) {
-    if (finished.contains(line.line)) continue;
-    const int64_t group = group_at.try_emplace(line.prefix_key, line.line).first->second;
-    todo.push_back({line.priority, group, line.line});
+    if (!finished.contains(line.line)) todo.push_back({line.priority, line.prefix_key, line.line});
+  }
+  std::sort(todo.begin(), todo.end());
+  int64_t run_priority = 0, run_line = 0;
+  uint64_t run_key = 0;
+  for (size_t i = 0; i < todo.size(); ++i) {
+    if (i == 0 || todo[i].priority != run_priority || todo[i].group != run_key) {
+      run_priority = todo[i].priority, run_key = todo[i].group, run_line = todo[i].line;
+    }
+    todo[i].group = static_cast<uint64_t>(run_line);
   }
   std::sort(todo.begin(), todo.end());
   for (const Place& p : todo) job->ready_.push_back(p.line);
