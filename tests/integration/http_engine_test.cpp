@@ -181,7 +181,7 @@ TEST(HttpEngine, ConcurrencySettlesNearAServersCapacityAndRecoversWhenItGrows) {
   // machine). The old limiter sat at 64 here, p50 1.6 s.
   EXPECT_LE(p50, 2 * 50.0 + 5) << "p50 at the server within 2x its 50 ms service time";
   EXPECT_GE(mean_limit, 3.0);
-  EXPECT_LE(mean_limit, 8.0);
+  EXPECT_LE(mean_limit, 8.0 * kSanitizerSlowdown);  // a sanitizer's slower client reads more in flight
   stub->set_behavior({.record_events = false});
   const int recovered = wait_for([](int l) { return l >= 28; }, 15);
   EXPECT_GE(recovered, 28);
