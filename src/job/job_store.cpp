@@ -312,6 +312,7 @@ Expected<std::unordered_set<int64_t>> JobStore::finished_lines() {
 }
 
 Status JobStore::append(ResultRecord record) {
+  bool wake = false;
   {
     std::unique_lock lock(impl_->mu);
     impl_->cv_space.wait(lock, [&] { return impl_->pending.size() < impl_->options.max_pending || impl_->error || impl_->closing; });
@@ -320,9 +321,9 @@ Status JobStore::append(ResultRecord record) {
     // The writer waits for a first result, then for a full group (or its time): woken for each result, it
     // went back to sleep each time, two futex calls per answer for nothing.
     const size_t n = impl_->pending.size();
-    if (n != 1 && n != static_cast<size_t>(impl_->options.group_size)) return {};
+    wake = n == 1 || n == static_cast<size_t>(impl_->options.group_size);
   }
-  impl_->cv_work.notify_one();
+  if (wake) impl_->cv_work.notify_one();
   return {};
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "job/job.h"
+#include "server/batch_record.h"
 #include "server/batch_service.h"
 #include "server/engine_pool.h"
 
@@ -19,5 +20,8 @@ struct BatchService::Live {
   int64_t done_at_start = 0;
   int64_t tokens_at_start = 0;  // completion tokens committed before this process ran the batch
 };
+
+// A job's committed counts as the batch object's request_counts.
+inline RequestCounts counts_of(const JobCounts& c) { return {c.total, c.ok, c.failed}; }
 
 }  // namespace batchwise

@@ -24,8 +24,6 @@ namespace {
 
 constexpr size_t kRecentErrors = 20;
 
-RequestCounts counts_of(const JobCounts& c) { return {c.total, c.ok, c.failed}; }
-
 }  // namespace
 
 BatchService::BatchService(BatchServiceOptions options, std::unique_ptr<ServerStore> store)

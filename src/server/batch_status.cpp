@@ -45,16 +45,21 @@ nlohmann::json BatchService::status_json() {
     for (auto& d : *docs) {
       auto record = BatchRecord::from_stored(d);
       if (!record) continue;
-      nlohmann::json b = with_counts(std::move(*record));
-      if (auto it = live.find(b.value("id", "")); it != live.end()) {
-        const JobCounts c = it->second->job->counts();
-        const double elapsed = std::max(1e-3, now_s() - it->second->started_s);
-        const double rate = static_cast<double>(c.ok + c.failed - it->second->done_at_start) / elapsed;
-        b["requests_per_s"] = rate;
-        const int64_t tokens = it->second->job->store().stored().completion_tokens - it->second->tokens_at_start;
-        b["tokens_per_s"] = static_cast<double>(tokens) / elapsed;
-        b["eta_s"] = rate > 0 ? nlohmann::json(static_cast<double>(c.total - c.ok - c.failed) / rate) : nlohmann::json();
+      const auto it = live.find(record->id);
+      if (it == live.end()) {
+        batches.push_back(record->to_api());
+        continue;
       }
+      // One reading of the live job's counts for the object and the rates alike.
+      const JobCounts c = it->second->job->counts();
+      record->request_counts = counts_of(c);
+      nlohmann::json b = record->to_api();
+      const double elapsed = std::max(1e-3, now_s() - it->second->started_s);
+      const double rate = static_cast<double>(c.ok + c.failed - it->second->done_at_start) / elapsed;
+      b["requests_per_s"] = rate;
+      const int64_t tokens = it->second->job->store().stored().completion_tokens - it->second->tokens_at_start;
+      b["tokens_per_s"] = static_cast<double>(tokens) / elapsed;
+      b["eta_s"] = rate > 0 ? nlohmann::json(static_cast<double>(c.total - c.ok - c.failed) / rate) : nlohmann::json();
       batches.push_back(std::move(b));
     }
   }

@@ -427,11 +427,11 @@ Expected<int> HttpApi::bind() {
   const int port = impl_->options.port == 0 ? impl_->server.bind_to_any_port(host)
                    : impl_->server.bind_to_port(host, impl_->options.port) ? impl_->options.port
                                                                          : -1;
-  if (port >= 0) impl_->server.backlog().widen();
   if (port < 0) {
     return make_error(ErrorCode::kUnavailable, "cannot listen on " + host + ":" + std::to_string(impl_->options.port) +
                                                    " (in use, or not an address of this machine): pick another --port");
   }
+  impl_->server.backlog().widen();
   return port;
 }
 
