@@ -62,12 +62,6 @@ std::string mixed_lane_input() {
   return text;
 }
 
-std::map<std::string, nlohmann::json> by_id(const std::vector<nlohmann::json>& lines) {
-  std::map<std::string, nlohmann::json> out;
-  for (const auto& l : lines) out[l["custom_id"]] = l;
-  return out;
-}
-
 CommandResult run_attention(const std::filesystem::path& dir, const std::string& attention) {
   const char* model = std::getenv("BATCHWISE_ATTENTION_TEST_MODEL");
   std::string cmd = "LLAMA_SPARSE_KV_CHECK=1 " + batchwise_bin() + " run " + shell_quote((dir / "in.jsonl").string()) +
@@ -95,7 +89,7 @@ TEST(AttentionPaths, SparseAttentionGivesTheDenseAnswersForEveryMixOfSequencesIn
   EXPECT_LT(sparse_report["engine"]["prompt_tokens_evaluated"].get<int64_t>() * 2,
             sparse_report["engine"]["prompt_tokens_submitted"].get<int64_t>());
 
-  const auto a = by_id(read_jsonl(dir / "sparse.jsonl")), b = by_id(read_jsonl(dir / "dense.jsonl"));
+  const auto a = lines_by_id(read_jsonl(dir / "sparse.jsonl")), b = lines_by_id(read_jsonl(dir / "dense.jsonl"));
   ASSERT_EQ(a.size(), 36u);
   ASSERT_EQ(b.size(), 36u);
   int tokens_compared = 0;

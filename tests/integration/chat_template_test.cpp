@@ -37,12 +37,6 @@ CommandResult run_in(const std::filesystem::path& dir, const std::filesystem::pa
   return run_batchwise(args);
 }
 
-std::map<std::string, nlohmann::json> by_id(const std::vector<nlohmann::json>& lines) {
-  std::map<std::string, nlohmann::json> out;
-  for (const auto& l : lines) out[l.value("custom_id", "")] = l;
-  return out;
-}
-
 TEST(ChatTemplate, ATemplateTheBuiltInsDoNotKnowRendersAsJinjaAndABuiltInNameStillReplacesIt) {
   const auto dir = scratch_dir();
   ensure_tiny_model();
@@ -58,7 +52,7 @@ TEST(ChatTemplate, ATemplateTheBuiltInsDoNotKnowRendersAsJinjaAndABuiltInNameSti
   };
   const auto jinja = run(odd, "jinja.jsonl", {});
   ASSERT_EQ(jinja.exit_code, 0) << jinja.err;
-  auto results = by_id(read_jsonl(dir / "jinja.jsonl"));
+  auto results = lines_by_id(read_jsonl(dir / "jinja.jsonl"));
   const auto& chat = results["chat"]["response"]["body"];
   const auto& raw = results["raw"]["response"]["body"];
   EXPECT_EQ(chat["usage"]["prompt_tokens"], raw["usage"]["prompt_tokens"]) << chat << raw;
@@ -70,7 +64,7 @@ TEST(ChatTemplate, ATemplateTheBuiltInsDoNotKnowRendersAsJinjaAndABuiltInNameSti
   const auto llama3 = run(odd, "llama3.jsonl", {"--chat-template", "llama3"});
   ASSERT_EQ(llama3.exit_code, 0) << llama3.err;
   auto prompt_tokens = [](const std::filesystem::path& out) {
-    return by_id(read_jsonl(out))["chat"]["response"]["body"]["usage"]["prompt_tokens"];
+    return lines_by_id(read_jsonl(out))["chat"]["response"]["body"]["usage"]["prompt_tokens"];
   };
   EXPECT_EQ(prompt_tokens(dir / "llama3.jsonl"), prompt_tokens(dir / "original.jsonl"));
   EXPECT_NE(prompt_tokens(dir / "llama3.jsonl"), prompt_tokens(dir / "jinja.jsonl"));
@@ -89,7 +83,7 @@ TEST(ChatTemplate, ATemplateThatRaisesFailsItsOwnLineAndTheRunGoesOn) {
   write_text(dir / "in.jsonl", chat_line("a") + "\n" + chat_line("refused", "refuse me") + "\n" + chat_line("c") + "\n");
   const auto r = run_in(dir, *default_tiny_model(), "out.jsonl", {"--chat-template", (dir / "raises.jinja").string()});
   EXPECT_EQ(r.exit_code, 1) << r.err;
-  const auto ok = by_id(read_jsonl(dir / "out.jsonl"));
+  const auto ok = lines_by_id(read_jsonl(dir / "out.jsonl"));
   EXPECT_EQ(ok.size(), 2u);
   EXPECT_TRUE(ok.contains("a") && ok.contains("c")) << r.err;
   const auto errors = read_jsonl(dir / "out.errors.jsonl");

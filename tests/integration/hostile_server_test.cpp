@@ -14,19 +14,6 @@
 namespace batchwise::test {
 namespace {
 
-void write_requests(const std::filesystem::path& path, int n) {
-  std::string text;
-  for (int i = 0; i < n; ++i) {
-    nlohmann::json line = {{"custom_id", "req-" + std::to_string(i)},
-                           {"method", "POST"},
-                           {"url", "/v1/chat/completions"},
-                           {"body", {{"model", "stub"}, {"max_tokens", 4},
-                                     {"messages", {{{"role", "user"}, {"content", "q " + std::to_string(i)}}}}}}};
-    text += line.dump() + "\n";
-  }
-  write_text(path, text);
-}
-
 struct Files {
   std::vector<nlohmann::json> ok, errors;
 };
@@ -68,7 +55,7 @@ TEST(HostileServer, TwoHundredWithoutChoicesOrWithANumberForContentOrHtmlIsAServ
   };
   for (const auto& body : bodies) {
     const auto dir = scratch_dir();
-    write_requests(dir / "in.jsonl", 5);
+    write_stub_requests(dir / "in.jsonl", 5);
     auto stub = StubOpenAiServer::start({.ok_body = body});
     ASSERT_TRUE(stub);
     const auto r = run_batchwise(run_args(dir, stub->url(), {"--max-attempts", "1"}));
@@ -90,7 +77,7 @@ TEST(HostileServer, StreamedChoicesAsAnObjectOrAnIndexOfZeroAsTextAreServerError
   };
   for (const auto& stream : streams) {
     const auto dir = scratch_dir();
-    write_requests(dir / "in.jsonl", 4);
+    write_stub_requests(dir / "in.jsonl", 4);
     auto stub = StubOpenAiServer::start({.stream_body = stream});
     ASSERT_TRUE(stub);
     const auto r = run_batchwise(run_args(dir, stub->url(), {"--stream", "--max-attempts", "1"}));
@@ -104,7 +91,7 @@ TEST(HostileServer, StreamedChoicesAsAnObjectOrAnIndexOfZeroAsTextAreServerError
 
 TEST(HostileServer, AnAnswerOverTheResponseLimitIsAPerRequestErrorNamingTheFlag) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 6);
+  write_stub_requests(dir / "in.jsonl", 6);
   const std::string pad(3u << 20, ' ');  // 3 MiB of whitespace before a valid answer
   auto stub = StubOpenAiServer::start(
       {.ok_body = pad + R"({"choices":[{"index":0,"message":{"role":"assistant","content":"ok"}}]})"});
@@ -118,14 +105,14 @@ TEST(HostileServer, AnAnswerOverTheResponseLimitIsAPerRequestErrorNamingTheFlag)
   // The same answers under the default limit (16 MiB) are taken.
   const auto dir2 = scratch_dir() / "default";
   std::filesystem::create_directories(dir2);
-  write_requests(dir2 / "in.jsonl", 6);
+  write_stub_requests(dir2 / "in.jsonl", 6);
   EXPECT_EQ(run_batchwise(run_args(dir2, stub->url())).exit_code, 0);
 }
 
 // Issue 18 item 7: the error line keeps the server's status and its `error` object, as OpenAI's do.
 TEST(HostileServer, AnHttpErrorKeepsTheServersStatusCodeAndErrorObjectInTheErrorLine) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 3);
+  write_stub_requests(dir / "in.jsonl", 3);
   auto stub = StubOpenAiServer::start({.rate_500 = 1.0, .error_status = 400});
   ASSERT_TRUE(stub);
   const auto r = run_batchwise(run_args(dir, stub->url()));
@@ -144,7 +131,7 @@ TEST(HostileServer, AnHttpErrorKeepsTheServersStatusCodeAndErrorObjectInTheError
 // and the resume never sent them again. They must stay pending.
 TEST(HostileServer, CtrlCWhileTheServerAnswers503KeepsThoseRequestsPendingForTheResume) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 20);
+  write_stub_requests(dir / "in.jsonl", 20);
   auto stub = StubOpenAiServer::start({.retry_after_s = 1, .rate_500 = 1.0, .record_events = false, .error_status = 503});
   ASSERT_TRUE(stub);
   std::string command = batchwise_bin() + " run " + shell_quote((dir / "in.jsonl").string()) + " -o " +
@@ -166,7 +153,7 @@ TEST(HostileServer, CtrlCWhileTheServerAnswers503KeepsThoseRequestsPendingForThe
 // message) and a server restarted on the same port is picked up by the health checks.
 TEST(HostileServer, AServerRestartedDuringAnOutageIsPickedUpAndNothingIsLost) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 200);
+  write_stub_requests(dir / "in.jsonl", 200);
   auto stub = StubOpenAiServer::start({.delay_ms = 20, .record_events = false});
   ASSERT_TRUE(stub);
   const int port = stub->port();
@@ -193,7 +180,7 @@ TEST(HostileServer, AServerRestartedDuringAnOutageIsPickedUpAndNothingIsLost) {
 
 TEST(HostileServer, AnOutagePastTheStatedLimitFailsTheWaitingRequestsWithAMessageNamingTheFlag) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 30);
+  write_stub_requests(dir / "in.jsonl", 30);
   auto stub = StubOpenAiServer::start({.delay_ms = 50, .record_events = false});
   ASSERT_TRUE(stub);
   CommandResult r;
@@ -219,7 +206,7 @@ TEST(HostileServer, AnOutagePastTheStatedLimitFailsTheWaitingRequestsWithAMessag
 // back on its port that command completes every one of them.
 TEST(HostileServer, RequestsFailedPastTheOutageLimitRunAgainWithRetryFailedOnceTheServerIsBack) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 30);
+  write_stub_requests(dir / "in.jsonl", 30);
   auto stub = StubOpenAiServer::start({.delay_ms = 50, .record_events = false});
   ASSERT_TRUE(stub);
   const int port = stub->port();
@@ -252,7 +239,7 @@ TEST(HostileServer, RequestsFailedPastTheOutageLimitRunAgainWithRetryFailedOnceT
 // Regression: a server that always answers 429 kept requests going past 300 s with no overall limit.
 TEST(HostileServer, A429StormEndsAtTheOutageLimitWithRateLimitedErrors) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 10);
+  write_stub_requests(dir / "in.jsonl", 10);
   auto stub = StubOpenAiServer::start({.rate_429 = 1.0, .retry_after_s = 0, .record_events = false});
   ASSERT_TRUE(stub);
   const auto start = std::chrono::steady_clock::now();
@@ -276,7 +263,7 @@ std::string error_messages(const Files& f) {
 // overall --request-timeout ends it.
 TEST(HostileServer, AnAnswerDrippedAtOneBytePerSecondEndsAtTheRequestTimeout) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 3);
+  write_stub_requests(dir / "in.jsonl", 3);
   auto stub = StubOpenAiServer::start({.record_events = false, .drip_ms_per_byte = 1000});
   ASSERT_TRUE(stub);
   const auto start = std::chrono::steady_clock::now();
@@ -295,7 +282,7 @@ TEST(HostileServer, AnAnswerDrippedAtOneBytePerSecondEndsAtTheRequestTimeout) {
 // at once with every request pending, none recorded as failed (issue 26: `run` used to wait for ever).
 TEST(HostileServer, AServerThatAcceptsAndNeverAnswersIsStalledAndEveryRequestStaysPending) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 4);
+  write_stub_requests(dir / "in.jsonl", 4);
   auto stub = StubOpenAiServer::start({.rate_hang = 1.0, .hang_s = 120, .record_events = false});
   ASSERT_TRUE(stub);
   const auto start = std::chrono::steady_clock::now();
@@ -311,7 +298,7 @@ TEST(HostileServer, AServerThatAcceptsAndNeverAnswersIsStalledAndEveryRequestSta
 // The server announces a Content-Length and closes the connection halfway through the body.
 TEST(HostileServer, AConnectionResetMidBodyIsRetriedThenAnErrorAndARetryFailedRunCompletesIt) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 4);
+  write_stub_requests(dir / "in.jsonl", 4);
   auto stub = StubOpenAiServer::start({.record_events = false, .reset_mid_body = true});
   ASSERT_TRUE(stub);
   const auto r = run_batchwise(run_args(dir, stub->url(), {"--max-attempts", "2"}));
@@ -338,7 +325,7 @@ TEST(HostileServer, AConnectionResetMidBodyIsRetriedThenAnErrorAndARetryFailedRu
 // not invented.
 TEST(HostileServer, ATwoHundredWithoutUsageKeepsTheAnswerAndCountsNoTokens) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 5);
+  write_stub_requests(dir / "in.jsonl", 5);
   auto stub = StubOpenAiServer::start(
       {.record_events = false,
        .ok_body = R"({"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"fine"},"finish_reason":"stop"}]})"});
@@ -356,7 +343,7 @@ TEST(HostileServer, ATwoHundredWithoutUsageKeepsTheAnswerAndCountsNoTokens) {
 // Was: 797 MiB RSS and 1 GB of state for 20 such answers.
 TEST(HostileServer, AFiftyMegabyteAnswerIsRefusedAtTheDefaultLimitWithoutBeingHeldInMemory) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 4);
+  write_stub_requests(dir / "in.jsonl", 4);
   const std::string pad(50u << 20, ' ');
   auto stub = StubOpenAiServer::start(
       {.record_events = false, .ok_body = pad + R"({"choices":[{"index":0,"message":{"role":"assistant","content":"ok"}}]})"});
@@ -385,7 +372,7 @@ TEST(HostileServer, AFiftyMegabyteAnswerIsRefusedAtTheDefaultLimitWithoutBeingHe
 // A 503 with Retry-After is an overloaded server: wait as it asks, then send again.
 TEST(HostileServer, A503WithRetryAfterIsWaitedForAndEveryRequestThenCompletes) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 10);
+  write_stub_requests(dir / "in.jsonl", 10);
   auto stub = StubOpenAiServer::start({.retry_after_s = 1, .rate_500 = 1.0, .record_events = false, .error_status = 503});
   ASSERT_TRUE(stub);
   CommandResult r;
@@ -408,7 +395,7 @@ TEST(HostileServer, A503WithRetryAfterIsWaitedForAndEveryRequestThenCompletes) {
 
 TEST(HostileServer, A429StormThatPassesLosesNothingAndFailsNothing) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 40);
+  write_stub_requests(dir / "in.jsonl", 40);
   auto stub = StubOpenAiServer::start({.rate_429 = 1.0, .retry_after_s = 1, .record_events = false});
   ASSERT_TRUE(stub);
   CommandResult r;
@@ -435,7 +422,7 @@ TEST(HostileServer, MalformedEventStreamsAreServerErrorsAndTheJobGoesOn) {
   };
   for (const auto& stream : streams) {
     const auto dir = scratch_dir();
-    write_requests(dir / "in.jsonl", 3);
+    write_stub_requests(dir / "in.jsonl", 3);
     auto stub = StubOpenAiServer::start({.record_events = false, .stream_body = stream});
     ASSERT_TRUE(stub);
     const auto r = run_batchwise(run_args(dir, stub->url(), {"--stream", "--max-attempts", "1"}));

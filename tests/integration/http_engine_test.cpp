@@ -18,23 +18,6 @@
 namespace batchwise::test {
 namespace {
 
-// N small chat requests; the first `shared_chars` characters of every prompt are the same.
-void write_requests(const std::filesystem::path& path, int n, size_t shared_chars = 0) {
-  std::string text;
-  const std::string shared(shared_chars, 'r');
-  for (int i = 0; i < n; ++i) {
-    nlohmann::json line = {{"custom_id", "req-" + std::to_string(i)},
-                           {"method", "POST"},
-                           {"url", "/v1/chat/completions"},
-                           {"body",
-                            {{"model", "stub"},
-                             {"max_tokens", 4},
-                             {"messages", {{{"role", "user"}, {"content", shared + "question " + std::to_string(i)}}}}}}};
-    text += line.dump() + "\n";
-  }
-  write_text(path, text);
-}
-
 void expect_every_id_once(const std::filesystem::path& out, int n) {
   const auto lines = read_jsonl(out);
   EXPECT_EQ(lines.size(), static_cast<size_t>(n));
@@ -46,7 +29,7 @@ void expect_every_id_once(const std::filesystem::path& out, int n) {
 TEST(HttpEngine, FiveThousandRequestsOverThreeEndpointsOneDiesHalfwayEveryIdOnce) {
   const auto dir = scratch_dir();
   constexpr int kRequests = 5000;
-  write_requests(dir / "in.jsonl", kRequests);
+  write_stub_requests(dir / "in.jsonl", kRequests);
   StubBehavior slow_enough;
   slow_enough.delay_ms = 2;  // so the run lasts long enough to kill one endpoint in the middle
   slow_enough.record_events = false;
@@ -93,7 +76,7 @@ TEST(HttpEngine, FiveThousandRequestsOverThreeEndpointsOneDiesHalfwayEveryIdOnce
 TEST(HttpEngine, RateLimitRetryAfterPausesTheEndpointForThatLong) {
   const auto dir = scratch_dir();
   constexpr int kRequests = 120;
-  write_requests(dir / "in.jsonl", kRequests);
+  write_stub_requests(dir / "in.jsonl", kRequests);
   StubBehavior limited;
   limited.rate_429 = 0.02;
   limited.retry_after_s = 1;
@@ -197,7 +180,7 @@ TEST(HttpEngine, ConcurrencySettlesNearAServersCapacityAndRecoversWhenItGrows) {
 
 TEST(HttpEngine, ApiKeyFromTheNamedEnvironmentVariableIsSentAsBearerAndNeverPrinted) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 3);
+  write_stub_requests(dir / "in.jsonl", 3);
   auto stub = StubOpenAiServer::start();
   ASSERT_TRUE(stub);
   const auto r = run_shell("BW_TEST_KEY=sk-test-123 " + batchwise_bin() + " run " + shell_quote((dir / "in.jsonl").string()) +
@@ -215,7 +198,7 @@ TEST(HttpEngine, ApiKeyFromTheNamedEnvironmentVariableIsSentAsBearerAndNeverPrin
 
 TEST(HttpEngine, ServerErrorsAreRetriedBadRequestsAreNotAndNoEndpointIsAFatalError) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 300);
+  write_stub_requests(dir / "in.jsonl", 300);
   // The stub serves no /v1/embeddings: its 404 is the request's fault, an error line, not a retry.
   std::ofstream(dir / "in.jsonl", std::ios::app)
       << R"({"custom_id":"embed-1","method":"POST","url":"/v1/embeddings","body":{"model":"stub","input":"x"}})" << "\n";
@@ -240,7 +223,7 @@ TEST(HttpEngine, ServerErrorsAreRetriedBadRequestsAreNotAndNoEndpointIsAFatalErr
 
 TEST(HttpEngine, HangingRequestsTimeOutAndAreRetried) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 40);
+  write_stub_requests(dir / "in.jsonl", 40);
   auto stub = StubOpenAiServer::start({.rate_hang = 0.1, .hang_s = 3, .seed = 5});
   ASSERT_TRUE(stub);
   const auto r = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(), "--endpoint",
@@ -297,7 +280,7 @@ TEST(HttpEngine, AServerThatStopsAnsweringIsNoticedFromTheLatencySeenNotAfterThe
 
 TEST(HttpEngine, CtrlCFinishesRequestsInFlightAndTheSameCommandResumesEveryIdOnce) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 1000);
+  write_stub_requests(dir / "in.jsonl", 1000);
   auto stub = StubOpenAiServer::start({.delay_ms = 50, .record_events = false});
   ASSERT_TRUE(stub);
   const std::string command = batchwise_bin() + " run " + shell_quote((dir / "in.jsonl").string()) + " -o " +
@@ -319,7 +302,7 @@ TEST(HttpEngine, CtrlCFinishesRequestsInFlightAndTheSameCommandResumesEveryIdOnc
 // llama-server -np 32 on the H100) kept `run` from ever exiting, even after a second Ctrl-C.
 TEST(HttpEngine, CtrlCStopsWithinTheGracePeriodWhenTheServerNeverAnswers) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 50);
+  write_stub_requests(dir / "in.jsonl", 50);
   auto stub = StubOpenAiServer::start({.rate_hang = 1.0, .hang_s = 120, .record_events = false});
   ASSERT_TRUE(stub);
   const std::string command = batchwise_bin() + " run " + shell_quote((dir / "in.jsonl").string()) + " -o " +
@@ -339,7 +322,7 @@ TEST(HttpEngine, CtrlCStopsWithinTheGracePeriodWhenTheServerNeverAnswers) {
 TEST(HttpEngine, StreamMeasuresTimeToFirstTokenAndOutputsWholeChatCompletions) {
   const auto dir = scratch_dir();
   constexpr int kRequests = 100;
-  write_requests(dir / "in.jsonl", kRequests);
+  write_stub_requests(dir / "in.jsonl", kRequests);
   // 200 ms to the first of 3 content chunks, 100 ms between them: ttft about 200 ms, total about 400.
   auto stub = StubOpenAiServer::start({.stream_first_ms = 200, .stream_gap_ms = 100, .stream_chunks = 3});
   ASSERT_TRUE(stub);

@@ -18,17 +18,6 @@
 namespace batchwise::test {
 namespace {
 
-void write_requests(const std::filesystem::path& path, int n) {
-  std::string text;
-  for (int i = 0; i < n; ++i) {
-    text += R"({"custom_id":"req-)" + std::to_string(i) +
-            R"(","method":"POST","url":"/v1/chat/completions","body":{"model":"stub","max_tokens":4,)"
-            R"("messages":[{"role":"user","content":"question )" +
-            std::to_string(i) + R"("}]}})" + "\n";
-  }
-  write_text(path, text);
-}
-
 std::string run_command(const std::filesystem::path& dir, const std::vector<std::string>& endpoints,
                         const std::string& extra, int max_concurrency = 8) {
   std::string command = batchwise_bin() + " run " + shell_quote((dir / "in.jsonl").string()) + " -o " +
@@ -44,7 +33,7 @@ std::string run_command(const std::filesystem::path& dir, const std::vector<std:
 TEST(HttpStall, AServerThatStopsFinishingEndsTheRunInBoundedTimeWithTheRestPendingAndAResumeFinishes) {
   const auto dir = scratch_dir();
   constexpr int kRequests = 300;
-  write_requests(dir / "in.jsonl", kRequests);
+  write_stub_requests(dir / "in.jsonl", kRequests);
   auto stub = StubOpenAiServer::start({.delay_ms = 20, .record_events = false});
   ASSERT_TRUE(stub);
   CommandResult first;
@@ -84,7 +73,7 @@ TEST(HttpStall, AServerThatStopsFinishingEndsTheRunInBoundedTimeWithTheRestPendi
 TEST(HttpStall, AStalledEndpointsRequestsGoToTheOtherEndpointAndTheJobCompletes) {
   const auto dir = scratch_dir();
   constexpr int kRequests = 400;
-  write_requests(dir / "in.jsonl", kRequests);
+  write_stub_requests(dir / "in.jsonl", kRequests);
   auto stalling = StubOpenAiServer::start({.delay_ms = 20, .record_events = false});
   auto healthy = StubOpenAiServer::start({.delay_ms = 20, .record_events = false});
   ASSERT_TRUE(stalling && healthy);
@@ -108,7 +97,7 @@ TEST(HttpStall, AStalledEndpointsRequestsGoToTheOtherEndpointAndTheJobCompletes)
 // stall followed a ramp that opened one slot at a time.
 TEST(HttpProps, TheServersSlotCountFromPropsIsWhereTheLimitStartsAndStays) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 32);
+  write_stub_requests(dir / "in.jsonl", 32);
   // 1.5 s per answer: longer than a connection attempt the stub's listen backlog (5) makes wait for the
   // kernel's 1 s SYN retry, so "before the first answer" is well defined.
   auto stub = StubOpenAiServer::start({.delay_ms = 1500, .total_slots = 16});
@@ -129,7 +118,7 @@ TEST(HttpProps, TheServersSlotCountFromPropsIsWhereTheLimitStartsAndStays) {
   ASSERT_TRUE(plain);
   const auto dir2 = scratch_dir() / "plain";
   std::filesystem::create_directories(dir2);
-  write_requests(dir2 / "in.jsonl", 9);
+  write_stub_requests(dir2 / "in.jsonl", 9);
   ASSERT_EQ(run_shell(run_command(dir2, {plain->url()}, "", 64)).exit_code, 0);
   const auto plain_events = plain->events();
   ASSERT_EQ(plain_events.size(), 9u);
@@ -140,7 +129,7 @@ TEST(HttpProps, TheServersSlotCountFromPropsIsWhereTheLimitStartsAndStays) {
 // (192 attempts over 46 s for 64 requests). It is final: one attempt each, and the endpoint stays in.
 TEST(HttpContext, AContextOverflowAnsweredAs500IsFinalNotRetried) {
   const auto dir = scratch_dir();
-  write_requests(dir / "in.jsonl", 20);
+  write_stub_requests(dir / "in.jsonl", 20);
   auto stub = StubOpenAiServer::start(
       {.rate_500 = 1.0,
        .record_events = false,

@@ -39,12 +39,6 @@ std::string interleaved_rubrics() {
   return text;
 }
 
-std::map<std::string, nlohmann::json> by_id(const std::vector<nlohmann::json>& lines) {
-  std::map<std::string, nlohmann::json> out;
-  for (const auto& l : lines) out[l["custom_id"]] = l;
-  return out;
-}
-
 // Regression (found by reading llama_lane.cpp): try_admit matched an idle prefix slot, then
 // evict_idle_prefixes() freed that very slot to make room, and the request went on with positions
 // 0..n of a prefix whose cells were gone: its answer was computed without the rubric.
@@ -57,8 +51,8 @@ TEST(PrefixSlots, EvictionUnderATightContextNeverFreesThePrefixBeingAdmitted) {
   const auto alone = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "alone.jsonl").string(), "-p", "1",
                                     "--prefix-slots", "0", "--no-flash-attn"});
   ASSERT_EQ(alone.exit_code, 0) << alone.err;
-  const auto a = by_id(read_jsonl(dir / "tight.jsonl"));
-  const auto b = by_id(read_jsonl(dir / "alone.jsonl"));
+  const auto a = lines_by_id(read_jsonl(dir / "tight.jsonl"));
+  const auto b = lines_by_id(read_jsonl(dir / "alone.jsonl"));
   ASSERT_EQ(a.size(), 16u);
   ASSERT_EQ(b.size(), 16u);
   // Shared prefixes were used at all (else the test would not exercise the slots).

@@ -65,15 +65,6 @@ bool wait_for(double limit_s, F done) {
   return false;
 }
 
-std::map<std::string, std::pair<int64_t, int64_t>> usage_by_id(const std::filesystem::path& path) {
-  std::map<std::string, std::pair<int64_t, int64_t>> out;
-  for (const auto& l : read_jsonl(path)) {
-    const auto& u = l["response"]["body"]["usage"];
-    out[l["custom_id"]] = {u["prompt_tokens"].get<int64_t>(), u["completion_tokens"].get<int64_t>()};
-  }
-  return out;
-}
-
 TEST_F(Slurm, FourArrayTasksOneRequeuedMidwayMergeToEveryIdExactlyOnce) {
   ensure_tiny_model();
   const auto dir = scratch_dir();

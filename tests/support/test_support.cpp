@@ -145,4 +145,44 @@ std::filesystem::path write_chat_requests(const std::filesystem::path& dir, int 
   return path;
 }
 
+std::filesystem::path write_gguf(const std::string& bytes, const std::string& name) {
+  const auto path = scratch_dir() / name;
+  write_text(path, bytes);
+  return path;
+}
+
+std::map<std::string, nlohmann::json> lines_by_id(const std::vector<nlohmann::json>& lines) {
+  std::map<std::string, nlohmann::json> out;
+  for (const auto& l : lines) out[l.value("custom_id", "")] = l;
+  return out;
+}
+
+std::map<std::string, std::pair<int64_t, int64_t>> usage_by_id(const std::filesystem::path& path) {
+  std::map<std::string, std::pair<int64_t, int64_t>> out;
+  for (const auto& l : read_jsonl(path)) {
+    const auto& u = l["response"]["body"]["usage"];
+    EXPECT_TRUE(out.emplace(l["custom_id"], std::pair{u["prompt_tokens"].get<int64_t>(),
+                                                       u["completion_tokens"].get<int64_t>()})
+                    .second)
+        << l["custom_id"] << " twice in " << path;
+  }
+  return out;
+}
+
+void write_stub_requests(const std::filesystem::path& path, int n, size_t shared_chars) {
+  std::string text;
+  const std::string shared(shared_chars, 'r');
+  for (int i = 0; i < n; ++i) {
+    nlohmann::json line = {{"custom_id", "req-" + std::to_string(i)},
+                           {"method", "POST"},
+                           {"url", "/v1/chat/completions"},
+                           {"body",
+                            {{"model", "stub"},
+                             {"max_tokens", 4},
+                             {"messages", {{{"role", "user"}, {"content", shared + "question " + std::to_string(i)}}}}}}};
+    text += line.dump() + "\n";
+  }
+  write_text(path, text);
+}
+
 }  // namespace batchwise::test

@@ -64,4 +64,18 @@ nlohmann::json plan_json(std::vector<std::string> args);
 // custom_id -> how many times it appears in a batch output/error file.
 std::map<std::string, int> custom_id_counts(const std::vector<nlohmann::json>& lines);
 
+// Writes `bytes` to NAME in a fresh scratch folder of this test (scratch_dir()): a GGUF a test made by hand.
+std::filesystem::path write_gguf(const std::string& bytes, const std::string& name = "f.gguf");
+
+// custom_id -> its line, for comparing two outputs request by request.
+std::map<std::string, nlohmann::json> lines_by_id(const std::vector<nlohmann::json>& lines);
+
+// custom_id -> usage (prompt, completion tokens) of every line of a batch output file; an id seen twice
+// fails the test.
+std::map<std::string, std::pair<int64_t, int64_t>> usage_by_id(const std::filesystem::path& path);
+
+// Writes `n` small chat requests for a stub server (model "stub", max_tokens 4, custom_ids req-0, req-1, …);
+// the first `shared_chars` characters of every prompt are the same.
+void write_stub_requests(const std::filesystem::path& path, int n, size_t shared_chars = 0);
+
 }  // namespace batchwise::test

@@ -22,12 +22,6 @@ std::string tiny_bytes() {
   return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-std::filesystem::path write(const std::string& bytes, const std::string& name) {
-  const auto path = test::scratch_dir() / name;
-  std::ofstream(path, std::ios::binary) << bytes;
-  return path;
-}
-
 TEST(GgufChecks, TheTinyModelPasses) {
   const auto tiny = default_tiny_model();
   ASSERT_TRUE(tiny);
@@ -50,7 +44,7 @@ TEST(GgufChecks, AVocabularyWithADuplicateTokenIsRefused) {
   std::memcpy(&len1, bytes.data() + second, 8);
   ASSERT_EQ(len0, len1) << "the first two tokens of llama-bpe are one byte each";
   std::memcpy(bytes.data() + second + 8, bytes.data() + first + 8, len0);
-  const Status s = check_gguf_file_for_llama(write(bytes, "dup.gguf"));
+  const Status s = check_gguf_file_for_llama(test::write_gguf(bytes, "dup.gguf"));
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, ErrorCode::kCorrupt);
   EXPECT_NE(s.error().message.find("twice"), std::string::npos) << s.error().message;

@@ -42,14 +42,8 @@ Bytes valid_file() {
   return b;
 }
 
-std::filesystem::path write(const std::string& bytes, const std::string& name = "f.gguf") {
-  const auto path = test::scratch_dir() / name;
-  std::ofstream(path, std::ios::binary) << bytes;
-  return path;
-}
-
 TEST(GgufReader, ReadsTheHandWrittenFile) {
-  auto h = read_gguf_header(write(valid_file().data));
+  auto h = read_gguf_header(test::write_gguf(valid_file().data));
   ASSERT_TRUE(h) << h.error().message;
   EXPECT_EQ(h->version, 3u);
   EXPECT_EQ(h->get_string("general.architecture"), "llama");
@@ -92,7 +86,7 @@ TEST(GgufReader, AgreesWithGgmlOnASynthModel) {
 TEST(GgufReader, EveryTruncationIsAnErrorNotACrash) {
   const std::string full = valid_file().data;
   for (size_t n = 0; n < full.size(); n += (n < 200 ? 1 : 7)) {
-    auto h = read_gguf_header(write(full.substr(0, n), "t.gguf"));
+    auto h = read_gguf_header(test::write_gguf(full.substr(0, n), "t.gguf"));
     EXPECT_FALSE(h) << "prefix of " << n << " bytes";
     if (!h) {
       EXPECT_TRUE(h.error().code == ErrorCode::kCorrupt) << h.error().message;
@@ -135,7 +129,7 @@ TEST(GgufReader, LiesInTheHeaderAreRejectedBeforeAllocating) {
   cases.push_back({"data past the end", tensor(2, {32, 1 << 20}, 0, 0)});
   cases.push_back({"offset past the end", tensor(1, {4}, 0, uint64_t{1} << 40)});
   for (const auto& c : cases) {
-    auto h = read_gguf_header(write(c.bytes.data, "h.gguf"));
+    auto h = read_gguf_header(test::write_gguf(c.bytes.data, "h.gguf"));
     EXPECT_FALSE(h) << c.what;
     if (!h) {
       EXPECT_TRUE(h.error().code == ErrorCode::kCorrupt) << c.what << ": " << h.error().message;
@@ -145,7 +139,7 @@ TEST(GgufReader, LiesInTheHeaderAreRejectedBeforeAllocating) {
 
 TEST(GgufReader, OldAndForeignVersionsAreUnsupported) {
   for (uint32_t version : {1u, 0x03000000u}) {  // v1 used 32-bit counts; a big-endian file reads as 0x03000000
-    auto h = read_gguf_header(write(Bytes().raw("GGUF", 4).u32(version).u64(0).u64(0).data));
+    auto h = read_gguf_header(test::write_gguf(Bytes().raw("GGUF", 4).u32(version).u64(0).u64(0).data));
     ASSERT_FALSE(h);
     EXPECT_TRUE(h.error().code == ErrorCode::kUnsupported) << h.error().message;
   }
@@ -177,7 +171,7 @@ TEST(GgufReader, RandomCorruptionNeverCrashes) {
     std::string bytes = full;
     const int flips = 1 + static_cast<int>(next() % 4);
     for (int f = 0; f < flips; ++f) bytes[next() % 160] = static_cast<char>(next());
-    auto h = read_gguf_header(write(bytes, "fuzz.gguf"));
+    auto h = read_gguf_header(test::write_gguf(bytes, "fuzz.gguf"));
     errors += h ? 0 : 1;
   }
   EXPECT_GT(errors, 500) << "most corruptions are detected";

@@ -48,7 +48,7 @@ LayoutSearchOptions gpu_options() {
   return o;
 }
 
-std::vector<LanesCurve> curves() {
+std::vector<LanesCurve> lanes_curves() {
   return {
       {"H200-like: host-bound at 2 lanes, device-bound from 3", 4, 0.05, 0.00025, 1.5, 0.06, 0.0005},
       {"host-heavy: 4-6 lanes pay", 3, 0.04, 0.0002, 3.0, 0.10, 0.0008},
@@ -60,7 +60,7 @@ std::vector<LanesCurve> curves() {
 }
 
 TEST(LayoutSearch, FindsTheLanesOptimumWithin3PercentOfAnExhaustiveGrid) {
-  for (const auto& c : curves()) {
+  for (const auto& c : lanes_curves()) {
     double best = 0;
     int64_t best_s = 0;
     int best_l = 0;
@@ -83,7 +83,7 @@ TEST(LayoutSearch, FindsTheLanesOptimumWithin3PercentOfAnExhaustiveGrid) {
 }
 
 TEST(LayoutSearch, TheTotalGrowsWithTheLanesPast252PerContext) {
-  const LanesCurve c = curves().front();
+  const LanesCurve c = lanes_curves().front();
   LayoutSearchOptions o = gpu_options();
   const SearchResult r = search_layout(o, [&](int64_t total, int lanes) { return trial_of(c, total, lanes); });
   ASSERT_TRUE(r.best);
@@ -94,7 +94,7 @@ TEST(LayoutSearch, TheTotalGrowsWithTheLanesPast252PerContext) {
 }
 
 TEST(LayoutSearch, ALaneThatWouldNotFitIsNotRun) {
-  const LanesCurve c = curves().front();
+  const LanesCurve c = lanes_curves().front();
   LayoutSearchOptions o = gpu_options();
   // Room for 2 lanes of 128 and about 1.5 more lanes' fixed cost: 4 lanes of 128 must not be run.
   o.total.memory_limit_bytes = static_cast<int64_t>(1.1 * static_cast<double>(trial_of(c, 384, 3).peak_memory_bytes));
@@ -112,7 +112,7 @@ TEST(LayoutSearch, ALaneThatWouldNotFitIsNotRun) {
 // A trial holds at most 2 x max_total requests: a layout of more sequences would measure the ramp and the drain
 // (an H100's 1,000-request trials ran 1,512 sequences), so it is recorded as not run, and the search goes on below.
 TEST(LayoutSearch, ALayoutATrialCannotHoldTwoWavesOfIsNotRun) {
-  const LanesCurve c = curves().front();
+  const LanesCurve c = lanes_curves().front();
   LayoutSearchOptions o = gpu_options();
   o.max_total = 300;
   int64_t largest_run = 0;
