@@ -38,7 +38,8 @@ Expected<BatchInput> scan_batch_input(const std::filesystem::path& path) {
   struct stat st {};
   const uint64_t file_bytes = ::fstat(file.fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
   uint64_t hash = fnv1a64({});  // the seed: hash_file's value, taken on this one pass
-  std::string buffer(1u << 20, '\0');
+  // Reads of 1 MiB; a smaller file gets a buffer its size (serve scans many small uploads).
+  std::string buffer(std::clamp<uint64_t>(file_bytes, 4096, 1u << 20), '\0');
   std::string carry;    // the start of a line that continues in the next read
   bool carry_over_limit = false;  // that line passed kMaxLineBytes: its bytes are counted, not kept
   uint64_t carry_bytes = 0;
@@ -137,7 +138,9 @@ Expected<BatchInput> scan_batch_input(const std::filesystem::path& path) {
 Expected<BatchReader> BatchReader::open(const std::filesystem::path& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return make_error(ErrorCode::kNotFound, "cannot open input " + path.string() + ": " + std::strerror(errno));
-  return BatchReader(fd);
+  struct stat st {};
+  const uint64_t size = ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  return BatchReader(fd, size);
 }
 
 BatchReader::BatchReader(BatchReader&& other) noexcept { *this = std::move(other); }
@@ -147,6 +150,7 @@ BatchReader& BatchReader::operator=(BatchReader&& other) noexcept {
   std::swap(window_, other.window_);
   std::swap(window_offset_, other.window_offset_);
   std::swap(last_end_, other.last_end_);
+  std::swap(file_size_, other.file_size_);
   return *this;
 }
 BatchReader::~BatchReader() {
@@ -160,7 +164,8 @@ Status BatchReader::read_at(std::string& out, uint64_t offset, size_t length, in
   last_end_ = offset + length;
   if (!in_window) {
     // In file order: the next stretch at once; anywhere else: this line alone.
-    window_.resize(sequential ? std::max<uint64_t>(length, kReadAhead) : length);
+    const uint64_t ahead = offset < file_size_ ? std::min(kReadAhead, file_size_ - offset) : 0;
+    window_.resize(sequential ? std::max<uint64_t>(length, ahead) : length);
     window_offset_ = offset;
     size_t done = 0;
     while (done < window_.size()) {

@@ -62,13 +62,14 @@ class BatchReader {
   Expected<EngineRequest> read_body(const InputLine& line);
 
  private:
-  explicit BatchReader(int fd) : fd_(fd) {}
+  BatchReader(int fd, uint64_t file_size) : fd_(fd), file_size_(file_size) {}
   // `length` bytes at `offset` into `out`, from the window where they are in it.
   Status read_at(std::string& out, uint64_t offset, size_t length, int64_t line);
   int fd_ = -1;
   std::string window_;          // bytes of the file from window_offset_ on
   uint64_t window_offset_ = 0;
   uint64_t last_end_ = 0;       // where the last read ended: the next one near it reads ahead
+  uint64_t file_size_ = 0;      // at open: a read-ahead stops there (a small file gets a small window)
 };
 
 }  // namespace batchwise
