@@ -1,6 +1,8 @@
 #include "core/thread.h"
 
 #include <pthread.h>
+#include <algorithm>
+#include <sched.h>
 
 #include <exception>
 #include <utility>
@@ -48,6 +50,13 @@ std::thread run_thread(std::string name, std::function<void()> fn, OnThreadEscap
     pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
     (void)run_guarded(name, fn, on_escape);
   });
+}
+
+int usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
 }  // namespace batchwise

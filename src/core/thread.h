@@ -22,4 +22,9 @@ std::thread run_thread(std::string name, std::function<void()> fn, OnThreadEscap
 // escaped exception as run_thread does. Returns false when something escaped.
 bool run_guarded(const std::string& name, const std::function<void()>& fn, const OnThreadEscape& on_escape = {});
 
+// The CPUs this process may run on (its affinity: what `taskset`, a container's cpuset or Slurm's
+// --cpus-per-task leave it), at least 1. std::thread::hardware_concurrency counts every CPU of the machine,
+// so threads sized by it would crowd the few CPUs a job was given.
+int usable_cpus();
+
 }  // namespace batchwise

@@ -324,7 +324,7 @@ Expected<SynthResult> synth_model(const SynthOptions& options) {
   };
   BW_TRY(write(header.data(), header.size()));
   uint64_t written = header.size();
-  const int threads = options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
+  const int threads = options.threads > 0 ? options.threads : usable_cpus();
   const size_t alignment = gguf_get_alignment(out.get());
   for (size_t i = 0; i < tensors.size(); ++i) {
     Expected<std::vector<char>> made = make_tensor_data(tensors[i], options.seed + i * 7919, threads);

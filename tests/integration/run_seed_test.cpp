@@ -244,5 +244,29 @@ TEST(RunSeed, ARequestOverOneLanesCellsSaysToRaiseCtxOrLowerLanes) {
   }
 }
 
+// On a CPU, llama.cpp's threads are the CPUs the process may use, not the machine's: under `taskset`, a
+// container's cpuset or Slurm's --cpus-per-task, threads for every CPU of the node would crowd the few it
+// was given. run's engine line says how many it took.
+TEST(RunSeed, CpuThreadsFollowTheCpusTheProcessMayUse) {
+  const auto dir = scratch_dir();
+  ASSERT_EQ(run_batchwise({"gen-workload", "seed", "-n", "2", "--prefix-tokens", "20", "--output-tokens", "2", "-o",
+                           (dir / "in.jsonl").string()}).exit_code, 0);
+  const auto run_on = [&](const std::string& prefix, const std::string& out, const std::string& extra) {
+    return run_shell(prefix + batchwise_bin() + " run " + shell_quote((dir / "in.jsonl").string()) + " -o " +
+                     shell_quote((dir / out).string()) + extra);
+  };
+  const auto pinned = run_on("taskset -c 0 ", "pinned.jsonl", "");
+  ASSERT_EQ(pinned.exit_code, 0) << pinned.err;
+  EXPECT_NE(pinned.err.find(", 1 CPU thread\n"), std::string::npos) << pinned.err;
+  const auto all = run_shell("nproc");
+  const int cpus = std::stoi(all.out);
+  const auto free_run = run_on("", "free.jsonl", " --lanes 2");
+  ASSERT_EQ(free_run.exit_code, 0) << free_run.err;
+  const int per_lane = std::max(1, cpus / 2);
+  EXPECT_NE(free_run.err.find(", " + std::to_string(per_lane) + " CPU thread" + (per_lane == 1 ? "" : "s") + " a lane"),
+            std::string::npos)
+      << free_run.err;
+}
+
 }  // namespace
 }  // namespace batchwise::test

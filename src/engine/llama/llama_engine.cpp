@@ -20,8 +20,13 @@ namespace {
 // Threads that prepare requests, and that choose tokens beside each lane's thread.
 int helper_threads(const LlamaEngineOptions& options) {
   if (options.prepare_threads > 0) return options.prepare_threads;
-  const unsigned cores = std::max(2u, std::thread::hardware_concurrency());
-  return static_cast<int>(std::min(8u, cores / 2));
+  return std::min(8, std::max(2, usable_cpus()) / 2);
+}
+
+// Whether a GPU computes the model's layers (else the CPU does, with each lane's llama.cpp threads).
+bool layers_on_gpu(const LlamaEngineOptions& options) {
+  const bool on_cpu_copies = !options.gpus.empty() && options.gpus.front() < 0;
+  return llama_supports_gpu_offload() && options.n_gpu_layers > 0 && !on_cpu_copies;
 }
 
 class LlamaEngine final : public Engine {
@@ -98,7 +103,14 @@ class LlamaEngine final : public Engine {
     }
     return "llama.cpp (embedded): " + options_.model_path.filename().string() + ", " +
            std::to_string(options_.n_parallel) + " sequences" + lanes + ", " +
-           std::to_string(lane_ctx_ * options_.lanes) + " KV cells" + copies + ", " + attention_path();
+           std::to_string(lane_ctx_ * options_.lanes) + " KV cells" + copies + ", " + attention_path() + cpu_threads();
+  }
+
+  // llama.cpp's threads where a CPU computes layers (on a GPU they only launch its work).
+  std::string cpu_threads() const {
+    if (layers_on_gpu(options_)) return "";
+    const int n = options_.n_threads;
+    return ", " + std::to_string(n) + " CPU thread" + (n == 1 ? "" : "s") + (options_.lanes > 1 ? " a lane" : "");
   }
 
   // Which attention the lanes run, as `run` reports it.
@@ -142,11 +154,6 @@ class LlamaEngine final : public Engine {
 // another's GPU work: +32% req/s at 128 sequences in 2 lanes; about 128 sequences a lane is the sweet spot:
 // 256 x 2 lanes 181 req/s, 512 x 4 205 on an H200, bench/results/README.md); one on a CPU, where lanes only
 // compete for the same cores.
-bool layers_on_gpu(const LlamaEngineOptions& options) {
-  const bool on_cpu_copies = !options.gpus.empty() && options.gpus.front() < 0;
-  return llama_supports_gpu_offload() && options.n_gpu_layers > 0 && !on_cpu_copies;
-}
-
 int auto_lanes(const LlamaEngineOptions& options) {
   if (!layers_on_gpu(options) || options.n_parallel < 2) return 1;
   return std::clamp((options.n_parallel + 127) / 128, 2, 8);
@@ -227,8 +234,7 @@ Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in
   options.n_batch = std::max(options.n_batch, per_lane);
   options.n_ubatch = std::min(options.n_ubatch, options.n_batch);
   // Each lane's llama.cpp threads: the cores split between lanes (they matter on a CPU build).
-  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  if (options.n_threads <= 0) options.n_threads = std::max(1, cores / options.lanes);
+  if (options.n_threads <= 0) options.n_threads = std::max(1, usable_cpus() / options.lanes);
   const int64_t lane_ctx = options.n_ctx / options.lanes;
   if (!options.sparse_attention) options.sparse_attention = options.flash_attention && layers_on_gpu(options);
   BW_ASSIGN_OR_RETURN(std::vector<ModelPlacement> where, placements(options.gpus));
