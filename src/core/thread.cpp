@@ -1,9 +1,9 @@
 #include "core/thread.h"
 
 #include <pthread.h>
-#include <algorithm>
 #include <sched.h>
 
+#include <algorithm>
 #include <exception>
 #include <utility>
 

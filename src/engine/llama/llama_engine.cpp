@@ -233,7 +233,7 @@ Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in
   options.prefix_slots = std::clamp(options.prefix_slots, 0, 256 - per_lane);
   options.n_batch = std::max(options.n_batch, per_lane);
   options.n_ubatch = std::min(options.n_ubatch, options.n_batch);
-  // Each lane's llama.cpp threads: the cores split between lanes (they matter on a CPU build).
+  // Each lane's llama.cpp threads: the CPUs the process may use, split between lanes (they matter on a CPU build).
   if (options.n_threads <= 0) options.n_threads = std::max(1, usable_cpus() / options.lanes);
   const int64_t lane_ctx = options.n_ctx / options.lanes;
   if (!options.sparse_attention) options.sparse_attention = options.flash_attention && layers_on_gpu(options);
