@@ -25,7 +25,7 @@ bw=${BATCHWISE:-$root/build/batchwise}
 ctx=${CTX:-$((np * 2304))}
 stall_s=${STALL_S:-60}
 modes=${MODES:-ramp fixed batchwise}
-py=/usr/bin/python3
+py=$(command -v python3)
 mkdir -p "$out"
 : > "$out/summary.jsonl"
 "$bw" -q gen-workload seed --force -n "$n" --prefix-tokens "${PREFIX_TOKENS:-2000}" \

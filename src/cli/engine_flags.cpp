@@ -23,7 +23,12 @@ void add_kv_type_flags(CLI::App& sub, LlamaEngineOptions& engine) {
 void add_embedded_engine_flags(CLI::App& sub, LlamaEngineOptions& engine) {
   sub.add_option("-b,--batch-size", engine.n_batch, "tokens per llama_decode")->capture_default_str();
   sub.add_option("--ubatch-size", engine.n_ubatch, "(-ub) tokens per compute step")->capture_default_str();
-  sub.add_option("-t,--threads", engine.n_threads, "CPU threads per lane (0: the cores split between lanes)")->capture_default_str();
+  // BATCHWISE_THREADS: for a machine shared by several jobs at once (a CI runner, ctest -j), where each
+  // taking every CPU makes llama.cpp's threads spin at their barriers against each other.
+  sub.add_option("-t,--threads", engine.n_threads,
+                 "CPU threads per lane (0: the CPUs this process may use, split between lanes)")
+      ->envname("BATCHWISE_THREADS")
+      ->capture_default_str();
   sub.add_option("--n-gpu-layers,--gpu-layers", engine.n_gpu_layers, "(-ngl) layers on the GPU (CUDA builds)")
       ->capture_default_str();
   add_kv_type_flags(sub, engine);

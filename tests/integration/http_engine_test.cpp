@@ -369,7 +369,7 @@ TEST(HttpEngine, RealLlamaServerSharedPrefixOutputsUsageAndCachedTokens) {
                 .exit_code,
             0);
   std::string error;
-  auto server = start_llama_server(LLAMA_SERVER_BIN, model, {"-np", "4", "-c", "8192", "-t", "2"},
+  auto server = start_llama_server(LLAMA_SERVER_BIN, model, {"-np", "4", "-c", "8192", "-t", "1"},
                                           dir / "llama-server.log", 60, &error);
   ASSERT_TRUE(server) << error;
   const auto r = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(), "--endpoint",
@@ -401,7 +401,7 @@ TEST(HttpEngine, RealLlamaServerStreamedAnswersAssembleWithUsageAndTimings) {
                 .exit_code,
             0);
   std::string error;
-  auto server = start_llama_server(LLAMA_SERVER_BIN, model, {"-np", "4", "-c", "4096", "-t", "2"},
+  auto server = start_llama_server(LLAMA_SERVER_BIN, model, {"-np", "4", "-c", "4096", "-t", "1"},
                                           dir / "llama-server.log", 60, &error);
   ASSERT_TRUE(server) << error;
   const auto r = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(), "--endpoint",

@@ -160,7 +160,7 @@ TEST(HttpContext, RealLlamaServerWithATooSmallContextFailsEachRequestOnceAsConte
                 .exit_code,
             0);
   std::string error;
-  auto server = start_llama_server(LLAMA_SERVER_BIN, model, {"-np", "2", "-c", "512", "-t", "2"},
+  auto server = start_llama_server(LLAMA_SERVER_BIN, model, {"-np", "2", "-c", "512", "-t", "1"},
                                    dir / "llama-server.log", 60, &error);
   ASSERT_TRUE(server) << error;
   const auto r = run_shell(run_command(dir, {server->url()}, "--max-attempts 5"));

@@ -250,7 +250,7 @@ TEST(KillTrials, HttpEngineAgainstARealLlamaServerKeepsEveryDurableResultAndComp
                 .exit_code,
             0);
   std::string error;
-  auto server = start_llama_server(LLAMA_SERVER_BIN, model, {"-np", "4", "-c", "4096", "-t", "2"},
+  auto server = start_llama_server(LLAMA_SERVER_BIN, model, {"-np", "4", "-c", "4096", "-t", "1"},
                                    dir / "llama-server.log", 60, &error);
   ASSERT_TRUE(server) << error;
   Tally tally;

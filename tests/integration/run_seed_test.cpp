@@ -246,8 +246,9 @@ TEST(RunSeed, ARequestOverOneLanesCellsSaysToRaiseCtxOrLowerLanes) {
 
 // On a CPU, llama.cpp's threads are the CPUs the process may use, not the machine's: under `taskset`, a
 // container's cpuset or Slurm's --cpus-per-task, threads for every CPU of the node would crowd the few it
-// was given. run's engine line says how many it took.
-TEST(RunSeed, CpuThreadsFollowTheCpusTheProcessMayUse) {
+// was given. BATCHWISE_THREADS (which ctest sets to 1 for the suite) replaces that default. run's engine
+// line says how many it took.
+TEST(RunSeed, CpuThreadsFollowTheCpusTheProcessMayUseOrBatchwiseThreads) {
   const auto dir = scratch_dir();
   ASSERT_EQ(run_batchwise({"gen-workload", "seed", "-n", "2", "--prefix-tokens", "20", "--output-tokens", "2", "-o",
                            (dir / "in.jsonl").string()}).exit_code, 0);
@@ -255,17 +256,23 @@ TEST(RunSeed, CpuThreadsFollowTheCpusTheProcessMayUse) {
     return run_shell(prefix + batchwise_bin() + " run " + shell_quote((dir / "in.jsonl").string()) + " -o " +
                      shell_quote((dir / out).string()) + extra);
   };
-  const auto pinned = run_on("taskset -c 0 ", "pinned.jsonl", "");
+  const auto pinned = run_on("env -u BATCHWISE_THREADS taskset -c 0 ", "pinned.jsonl", "");
   ASSERT_EQ(pinned.exit_code, 0) << pinned.err;
   EXPECT_NE(pinned.err.find(", 1 CPU thread\n"), std::string::npos) << pinned.err;
   const auto all = run_shell("nproc");
   const int cpus = std::stoi(all.out);
-  const auto free_run = run_on("", "free.jsonl", " --lanes 2");
+  const auto free_run = run_on("env -u BATCHWISE_THREADS ", "free.jsonl", " --lanes 2");
   ASSERT_EQ(free_run.exit_code, 0) << free_run.err;
   const int per_lane = std::max(1, cpus / 2);
   EXPECT_NE(free_run.err.find(", " + std::to_string(per_lane) + " CPU thread" + (per_lane == 1 ? "" : "s") + " a lane"),
             std::string::npos)
       << free_run.err;
+  const auto from_env = run_on("BATCHWISE_THREADS=3 ", "env.jsonl", " --lanes 2");
+  ASSERT_EQ(from_env.exit_code, 0) << from_env.err;
+  EXPECT_NE(from_env.err.find(", 3 CPU threads a lane"), std::string::npos) << from_env.err;
+  const auto flag_wins = run_on("BATCHWISE_THREADS=3 ", "flag.jsonl", " -t 1");
+  ASSERT_EQ(flag_wins.exit_code, 0) << flag_wins.err;
+  EXPECT_NE(flag_wins.err.find(", 1 CPU thread\n"), std::string::npos) << flag_wins.err;
 }
 
 }  // namespace
