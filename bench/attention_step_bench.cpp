@@ -6,7 +6,8 @@
 // masked) and sparse (our llama.cpp patch: the cells each query's sequence carries).
 //
 //   attention_step_bench MODEL.gguf [S=128] [P=2048] [O=52] [STEPS=16] [FILLER=0,4096,8192,16384]
-//   (ATTENTION=dense or sparse: that path only)
+//   (ATTENTION=dense or sparse: that path only; PROFILE_STEP=1: only the last timed step of each setting is
+//   captured by a profiler started with --profile-from-start off, e.g. ncu: bench/gpu/step_profile_h200.sh)
 //
 // Prints one JSON line per (filler, attention): step time split into llama_decode's host parts (graph, inputs,
 // launch) and the wait for the device, in milliseconds per step.
@@ -84,13 +85,27 @@ int main(int argc, char** argv) {
       if (step().first < 0) return 1;  // warm-up: the graph for this setting is built once
       const llama_decode_timings before = llama_get_decode_timings(ctx);
       double call_ms = 0, wait_ms = 0;
+      int timed = 0;
+      llama_decode_timings after{};
+      const bool profile_last = std::getenv("PROFILE_STEP") != nullptr;
       for (int i = 0; i < n_steps; ++i) {
+        const bool profiled = profile_last && i == n_steps - 1;
+        if (profiled) {  // after the timings: a profiled step runs slower
+          const llama_decode_timings unprofiled = llama_get_decode_timings(ctx);
+          bench::cuda_profiler(true);
+          const bool ok = step().first >= 0;
+          bench::cuda_profiler(false);
+          if (!ok) return 1;
+          after = unprofiled;
+          break;
+        }
         const auto [c, w] = step();
         if (c < 0) return 1;
         call_ms += c, wait_ms += w;
+        ++timed;
       }
-      const llama_decode_timings after = llama_get_decode_timings(ctx);
-      const double n = n_steps;
+      if (!profile_last) after = llama_get_decode_timings(ctx);
+      const double n = std::max(1, timed);
       std::printf("{\"sequences\": %d, \"prefix\": %d, \"own\": %d, \"filler_cells\": %d, \"attention\": \"%s\", "
                   "\"step_ms\": %.3f, \"decode_call_ms\": %.3f, \"graph_ms\": %.3f, \"inputs_ms\": %.3f, "
                   "\"launch_ms\": %.3f, \"wait_ms\": %.3f, \"graphs_reused\": %lld}\n",

@@ -4,6 +4,8 @@
 // tokens of its own. Tokens are drawn from a seeded generator, so two contexts given the same seed hold the same.
 #pragma once
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <random>
@@ -14,6 +16,16 @@
 #include "llama.h"
 
 namespace bench {
+
+// Starts (true) or stops a profiler's capture where the profiler was started with --profile-from-start off
+// (ncu): CUDA's driver API cuProfilerStart/Stop, looked up at run time so a CPU build needs no CUDA. Does
+// nothing where there is no libcuda. Call it on the thread that decodes (the one with the CUDA context).
+inline void cuda_profiler(bool start) {
+  static void* lib = dlopen("libcuda.so.1", RTLD_NOW);
+  if (lib == nullptr) return;
+  using Fn = int (*)();
+  if (auto fn = reinterpret_cast<Fn>(dlsym(lib, start ? "cuProfilerStart" : "cuProfilerStop"))) fn();
+}
 
 struct Batch {
   llama_batch b;
