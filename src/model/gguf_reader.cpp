@@ -171,12 +171,12 @@ Expected<GgufValue> read_value(Cursor& c, uint32_t type, bool find_duplicates) {
     if (elem == kString) {
       // Each string takes at least its 8-byte length: a count above remaining/8 cannot be real.
       if (n > c.remaining() / 8) return std::unexpected(c.corrupt("array of " + std::to_string(n) + " strings past the end"));
-      // Hashes, not the strings: llama.cpp aborts on a vocabulary with a token twice
-      // (id_to_token.size() == token_to_id.size()), so duplicates are noted for check_llama_loadable.
       if (!find_duplicates) {
         for (uint64_t i = 0; i < n; ++i) BW_TRY(c.pass_string());
         return v;
       }
+      // Hashes, not the strings: llama.cpp aborts on a vocabulary with a token twice
+      // (id_to_token.size() == token_to_id.size()), so duplicates are noted for check_llama_loadable.
       std::unordered_set<uint64_t> seen;
       seen.reserve(n);
       for (uint64_t i = 0; i < n; ++i) {
@@ -292,9 +292,9 @@ Expected<GgufHeader> read_gguf_header(const std::filesystem::path& path, const G
   const uint64_t size = std::filesystem::file_size(path, ec);
   if (ec) return make_error(ErrorCode::kNotFound, "cannot read " + path.string() + ": " + ec.message());
   std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
-  // The header is read in small pieces (a vocabulary is ~400k strings): a 1 MiB buffer, not stdio's 4 KiB.
-  if (file) std::setvbuf(file.get(), nullptr, _IOFBF, 1u << 20);
   if (!file) return make_error(ErrorCode::kIo, "cannot open " + path.string());
+  // The header is read in small pieces (a vocabulary is ~400k strings): a 1 MiB buffer, not stdio's 4 KiB.
+  std::setvbuf(file.get(), nullptr, _IOFBF, 1u << 20);
   Cursor c(file.get(), size);
   auto fail = [&](const Error& e) { return std::unexpected(e.with_context(path.string())); };
 
