@@ -69,33 +69,22 @@ class Cursor {
     pos_ += n;
     return {};
   }
-  // A length-prefixed string's FNV-1a hash, read in pieces (no allocation of its length); 0 for an
-  // empty string (llama.cpp renames empty tokens, so they never collide).
-  Expected<uint64_t> string_hash() {
+  // Reads a length-prefixed string in pieces through the buffer (no allocation of its length; a seek would
+  // drop the buffer) and gives its FNV-1a hash, or 0 when `hash` is false (passing over it). 0 for an empty
+  // string too (llama.cpp renames empty tokens, so they never collide).
+  Expected<uint64_t> string_hash(bool hash = true) {
     BW_ASSIGN_OR_RETURN(uint64_t n, get<uint64_t>());
     if (n > remaining()) return std::unexpected(corrupt("string of " + std::to_string(n) + " bytes past the end"));
     if (n == 0) return uint64_t{0};
-    uint64_t hash = 0xcbf29ce484222325ULL;
+    uint64_t value = 0xcbf29ce484222325ULL;
     char buf[4096];
     while (n > 0) {
       const uint64_t k = std::min<uint64_t>(n, sizeof buf);
       BW_TRY(read(buf, k));
-      hash = fnv1a64(std::string_view(buf, k), hash);
+      if (hash) value = fnv1a64(std::string_view(buf, k), value);
       n -= k;
     }
-    return hash;
-  }
-  // Passes over a length-prefixed string, reading it through the buffer (a seek would drop the buffer).
-  Status pass_string() {
-    BW_ASSIGN_OR_RETURN(uint64_t n, get<uint64_t>());
-    if (n > remaining()) return std::unexpected(corrupt("string of " + std::to_string(n) + " bytes past the end"));
-    char buf[4096];
-    while (n > 0) {
-      const uint64_t k = std::min<uint64_t>(n, sizeof buf);
-      BW_TRY(read(buf, k));
-      n -= k;
-    }
-    return {};
+    return hash ? value : 0;
   }
   template <class T>
   Expected<T> get() {
@@ -172,7 +161,7 @@ Expected<GgufValue> read_value(Cursor& c, uint32_t type, bool find_duplicates) {
       // Each string takes at least its 8-byte length: a count above remaining/8 cannot be real.
       if (n > c.remaining() / 8) return std::unexpected(c.corrupt("array of " + std::to_string(n) + " strings past the end"));
       if (!find_duplicates) {
-        for (uint64_t i = 0; i < n; ++i) BW_TRY(c.pass_string());
+        for (uint64_t i = 0; i < n; ++i) BW_TRY(c.string_hash(/*hash=*/false));
         return v;
       }
       // Hashes, not the strings: llama.cpp aborts on a vocabulary with a token twice
