@@ -92,14 +92,16 @@ TEST(ShardMerge, RefusesAMissingAnUnfinishedAForeignShardAndAnIdInTwoShards) {
   std::filesystem::remove(state1);
 
   // An unfinished shard 1: killed as soon as it has committed something. Its 30 short requests take under a
-  // second, so on a loaded machine the run may finish before the poll sees its first result: then it is
-  // started afresh (exit 0 from the shell means a run was killed).
+  // second, so the run may have stored every result before the kill lands (seen: killed while it wrote its
+  // output): then it is started afresh (exit 0 from the shell means a run was killed with results missing).
   const auto killed = run_shell(
       "cd " + shell_quote(dir.string()) + "; for attempt in 1 2 3 4 5; do rm -f out.shard-1-of-2.*; " +
       batchwise_bin() + " -q run " + shell_quote(in.string()) + " -o out.jsonl -p 1 --shard 1/2 & pid=$!; "
       "for i in $(seq 200); do n=$(sqlite3 " + shell_quote(state1.string()) +
       " 'select count(*) from results' 2>/dev/null || echo 0); [ \"${n:-0}\" -gt 0 ] && break; sleep 0.05; done; "
-      "kill -9 $pid; wait $pid && continue; exit 0; done; exit 1");
+      "kill -9 $pid; wait $pid && continue; all=$(sqlite3 " + shell_quote(state1.string()) +
+      " \"select (select count(*) from results) >= (select value from meta where key = 'requests')\"); "
+      "[ \"$all\" = 1 ] && continue; exit 0; done; exit 1");
   ASSERT_EQ(killed.exit_code, 0) << "shard 1 finished before it could be killed, five times";
   ASSERT_TRUE(std::filesystem::exists(state1));
   auto unfinished = run_batchwise({"merge", "-o", (dir / "out.jsonl").string()});
