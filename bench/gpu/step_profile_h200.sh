@@ -4,8 +4,8 @@
 # lane's shape — S sequences sharing a 2,048-token prefix, 52 tokens of their own each, one token each a step
 # — with sparse and with dense attention. Kernels are grouped into matrix products, the F32->F16 conversions
 # before them, attention, the sparse path's index lists, norms, RoPE, element-wise ops, KV writes and copies,
-# and the rest. The step's wall time (the same run's mean over its timed steps) beside the kernels' sum tells
-# how long the GPU sat idle.
+# and the rest. The step's wall time, from a run of the bench without ncu (ncu intercepts every launch, so host
+# times under it are not the real ones), beside the kernels' sum tells how long the GPU sat idle.
 #   SEQS (default "128 252"), PATHS ("sparse dense"), STEPS (8)
 # Needs the CUDA build with attention_step_bench (EXTRA_TARGETS=attention_step_bench bench/gpu/seed_h100.sh
 # build) and the F16 model (MODELS=f16 bench/gpu/seed_h100.sh models).
@@ -26,17 +26,22 @@ log() { echo "[$(date +%T)] $*" >&2; }
 for s in ${SEQS:-128 252}; do
   for path in ${PATHS:-sparse dense}; do
     tag=s$s-$path
+    log "plain: $tag"
+    plain=$(ATTENTION=$path timeout 120 "$bench" "$model" "$s" 2048 52 "${STEPS:-8}" 0 2>/dev/null | grep '^{' | tail -1)
+    [ -n "$plain" ] || plain="{}"
     log "ncu: $tag"
     PROFILE_STEP=1 ATTENTION=$path timeout 240 "$ncu_bin" --profile-from-start off --clock-control none \
       --metrics gpu__time_duration.sum --csv "$bench" "$model" "$s" 2048 52 "${STEPS:-8}" 0 \
       > "$out/step-profile/$tag.csv" 2> "$out/step-profile/$tag.log" || { log "ncu $tag failed"; tail -3 "$out/step-profile/$tag.log" >&2; continue; }
-    python3 - "$out/step-profile/$tag.csv" "$gpu" "$s" "$path" <<'PY' | tee -a "$out/step-profile.jsonl" >&2
+    python3 - "$out/step-profile/$tag.csv" "$gpu" "$s" "$path" "$plain" <<'PY' | tee -a "$out/step-profile.jsonl" >&2
 import csv, json, sys
 path, gpu, seqs, attention = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+plain = json.loads(sys.argv[5])
 lines = open(path).read().splitlines()
 step = next((json.loads(l) for l in lines if l.startswith("{")), {})
 rows = list(csv.DictReader([l for l in lines if l.startswith('"')]))
-scale = {"nsecond": 1e-3, "usecond": 1.0, "msecond": 1e3, "second": 1e6}
+# ncu 2025 writes "ns"/"us"/"ms"; older versions wrote "nsecond"/"usecond"/"msecond"
+scale = {"ns": 1e-3, "nsecond": 1e-3, "us": 1.0, "usecond": 1.0, "ms": 1e3, "msecond": 1e3, "s": 1e6, "second": 1e6}
 classes = [  # first match wins
     ("sparse index lists", ("mask_to_sparse", "sparse_indices")),
     ("attention", ("flash_attn", "soft_max")),
@@ -52,7 +57,7 @@ for r in rows:
     if r.get("Metric Name") != "gpu__time_duration.sum":
         continue
     name = r["Kernel Name"]
-    t = float(r["Metric Value"].replace(",", "")) * scale.get(r["Metric Unit"], 1.0)
+    t = float(r["Metric Value"].replace(",", "")) * scale[r["Metric Unit"]]
     low = name.lower()
     cls = next((c for c, keys in classes if any(k in low for k in keys)), "other")
     us[cls] = us.get(cls, 0.0) + t
@@ -64,7 +69,9 @@ total = sum(us.values())
 print(json.dumps({
     "bench": "step-profile", "gpu": gpu, "sequences": seqs, "prefix": 2048, "own": 52, "attention": attention,
     "kernels": sum(n.values()), "kernel_ms": round(total / 1e3, 3),
-    "step_ms_unprofiled_mean": step.get("step_ms"), "launch_ms": step.get("launch_ms"), "wait_ms": step.get("wait_ms"),
+    "step_ms": plain.get("step_ms"), "launch_ms": plain.get("launch_ms"), "wait_ms": plain.get("wait_ms"),
+    "gpu_idle_ms": round(plain["step_ms"] - total / 1e3, 3) if "step_ms" in plain else None,
+    "step_ms_under_ncu": step.get("step_ms"),
     "by_class_ms": {c: round(v / 1e3, 3) for c, v in sorted(us.items(), key=lambda x: -x[1])},
     "by_class_kernels": n,
     "top_kernels_us": {c: dict(sorted(((k, round(v, 1)) for k, v in d.items()), key=lambda x: -x[1])[:3])
