@@ -2,7 +2,9 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -11,6 +13,12 @@
 namespace batchwise {
 
 Expected<std::string> read_file(const std::filesystem::path& path);
+
+// A FILE* closed when it goes out of scope.
+struct FileCloser {
+  void operator()(std::FILE* f) const { std::fclose(f); }
+};
+using UniqueFile = std::unique_ptr<std::FILE, FileCloser>;
 
 // Writes `content` through an AtomicFile (core/atomic_file.h): a reader sees the old content or the
 // new, never a torn file, and a failed write leaves no PATH.tmp.

@@ -5,6 +5,8 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "core/files.h"
+
 namespace batchwise {
 namespace {
 
@@ -47,10 +49,6 @@ nlohmann::json chat_line(const std::string& id, const std::string& model, nlohma
   return {{"custom_id", id}, {"method", "POST"}, {"url", "/v1/chat/completions"}, {"body", body}};
 }
 
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
 }  // namespace
 
 Expected<WorkloadKind> parse_workload_kind(std::string_view name) {
@@ -72,7 +70,7 @@ std::string synthetic_text(uint64_t& rng_state, int64_t tokens) {
 
 Status write_workload(const WorkloadOptions& o, const std::filesystem::path& path) {
   if (o.count < 1) return make_error(ErrorCode::kInvalidArgument, "-n must be at least 1");
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "wb"));
+  UniqueFile file(std::fopen(path.c_str(), "wb"));
   if (!file) return make_error(ErrorCode::kIo, "cannot create " + path.string());
   uint64_t rng = o.seed;
   std::string rubric;

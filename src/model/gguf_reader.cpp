@@ -40,10 +40,6 @@ uint64_t scalar_size(uint32_t t) {
   }
 }
 
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
 // Reads little-endian values from a file, refusing to go past its end.
 class Cursor {
  public:
@@ -280,7 +276,7 @@ Expected<GgufHeader> read_gguf_header(const std::filesystem::path& path, const G
   std::error_code ec;
   const uint64_t size = std::filesystem::file_size(path, ec);
   if (ec) return make_error(ErrorCode::kNotFound, "cannot read " + path.string() + ": " + ec.message());
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  UniqueFile file(std::fopen(path.c_str(), "rb"));
   if (!file) return make_error(ErrorCode::kIo, "cannot open " + path.string());
   // The header is read in small pieces (a vocabulary is ~400k strings): a 1 MiB buffer, not stdio's 4 KiB.
   std::setvbuf(file.get(), nullptr, _IOFBF, 1u << 20);

@@ -6,6 +6,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "core/files.h"
 #include "core/json_read.h"
 
 namespace batchwise {
@@ -49,15 +50,11 @@ int64_t dtype_bytes(const std::string& dtype) {
   return 0;
 }
 
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
 Status add_safetensors(const std::filesystem::path& path, WeightsSummary& w) {
   std::error_code ec;
   const uint64_t size = std::filesystem::file_size(path, ec);
   if (ec) return make_error(ErrorCode::kIo, "cannot read " + path.string());
-  std::unique_ptr<std::FILE, FileCloser> f(std::fopen(path.c_str(), "rb"));
+  UniqueFile f(std::fopen(path.c_str(), "rb"));
   if (!f) return make_error(ErrorCode::kIo, "cannot open " + path.string());
   unsigned char len_bytes[8];
   if (size < 8 || std::fread(len_bytes, 1, 8, f.get()) != 8) return make_error(ErrorCode::kCorrupt, path.string() + ": truncated");

@@ -4,17 +4,12 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "core/ascii.h"
 #include "core/files.h"
 #include "model/tensor_layout.h"
 
 namespace batchwise {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 // Edits between a and b, an adjacent transposition counting as one (a typo "4900" for "4090" is one
 // slip, not two substitutions): the optimal string alignment distance.
@@ -153,11 +148,11 @@ Expected<std::vector<std::string>> preset_names() {
 
 Expected<ModelSpec> find_preset(std::string_view name) {
   BW_ASSIGN_OR_RETURN(nlohmann::json models, load_presets());
-  const std::string wanted = lower(name);
+  const std::string wanted = ascii_lower(name);
   std::vector<std::string> names;
   for (const auto& m : models) {
     names.push_back(m.value("name", ""));
-    if (lower(names.back()) == wanted) return spec_from_json(m);
+    if (ascii_lower(names.back()) == wanted) return spec_from_json(m);
   }
   std::string message = "unknown model preset `" + std::string(name) + "`";
   const auto close = closest_names(name, names);

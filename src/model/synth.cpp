@@ -41,10 +41,6 @@ struct GgmlDeleter {
   void operator()(ggml_context* ctx) const { ggml_free(ctx); }
 };
 using GgmlPtr = std::unique_ptr<ggml_context, GgmlDeleter>;
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
 enum class Init { kRandom, kOnes, kZeros };
 
 struct TensorPlan {
@@ -306,7 +302,7 @@ Expected<SynthResult> synth_model(const SynthOptions& options) {
 
   // A per-process name: parallel makers of the same cached model never share a partial file.
   const std::string tmp = options.output.string() + ".partial." + std::to_string(::getpid());
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(tmp.c_str(), "wb"));
+  UniqueFile file(std::fopen(tmp.c_str(), "wb"));
   if (!file) return make_error(ErrorCode::kIo, "cannot create " + tmp);
   std::vector<char> header(gguf_get_meta_size(out.get()));
   gguf_get_meta_data(out.get(), header.data());

@@ -3,14 +3,10 @@
 #include <algorithm>
 #include <cctype>
 
+#include "core/ascii.h"
+
 namespace batchwise {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return std::tolower(c); });
-  return out;
-}
 
 // ggml's type traits (ggml/src/ggml.c, ggml-common.h) for every type a GGUF file may hold.
 const std::vector<WeightType> kTypes = {
@@ -113,7 +109,7 @@ const WeightType* weight_type_by_id(int64_t ggml_id) {
 }
 
 Expected<WeightType> parse_weight_type(std::string_view name) {
-  const std::string wanted = lower(name);
+  const std::string wanted = ascii_lower(name);
   for (const auto& t : kTypes) {
     if (t.name == wanted) return t;
   }
@@ -124,7 +120,7 @@ Expected<WeightType> parse_weight_type(std::string_view name) {
 const std::vector<WeightType>& all_weight_types() { return kTypes; }
 
 Expected<FileType> parse_file_type(std::string_view name) {
-  const std::string wanted = lower(name);
+  const std::string wanted = ascii_lower(name);
   for (const auto& f : kFileTypes) {
     if (f.name == wanted) return f.type;
   }

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/files.h"
 #include "job/batch_output.h"
 #include "job/result_reader.h"
 
@@ -15,13 +16,9 @@ constexpr size_t kFileChunkBytes = 64 * 1024;
 // Results per page: a page holds its bodies in memory at once (a few hundred KiB for chat answers).
 constexpr int64_t kPageRows = 256;
 
-struct FileCloser {
-  void operator()(std::FILE* f) const { std::fclose(f); }
-};
-
 class FileChunks final : public FileDownload {
  public:
-  FileChunks(std::unique_ptr<std::FILE, FileCloser> file, uint64_t size, std::filesystem::path path)
+  FileChunks(UniqueFile file, uint64_t size, std::filesystem::path path)
       : file_(std::move(file)), size_(size), path_(std::move(path)) {}
 
   std::optional<uint64_t> size() const override { return size_; }
@@ -43,7 +40,7 @@ class FileChunks final : public FileDownload {
   }
 
  private:
-  std::unique_ptr<std::FILE, FileCloser> file_;
+  UniqueFile file_;
   uint64_t size_;
   std::filesystem::path path_;
 };
@@ -83,7 +80,7 @@ class NoBytes final : public FileDownload {
 }  // namespace
 
 Expected<std::unique_ptr<FileDownload>> FileDownload::of_file(const std::filesystem::path& path) {
-  std::unique_ptr<std::FILE, FileCloser> file(std::fopen(path.c_str(), "rb"));
+  UniqueFile file(std::fopen(path.c_str(), "rb"));
   if (!file) return make_error(ErrorCode::kIo, "cannot open " + path.string() + ": " + std::strerror(errno));
   // The size of what was opened, not of whatever the path names by the time it is asked.
   if (fseeko(file.get(), 0, SEEK_END) != 0) {

@@ -15,6 +15,7 @@
 #include <fstream>
 #include <map>
 
+#include "core/ascii.h"
 #include "core/clock.h"
 #include "hardware/nvml.h"
 
@@ -30,11 +31,6 @@ bool drain(int fd, std::string& into) {
     return true;
   }
   return n < 0 && (errno == EINTR || errno == EAGAIN);
-}
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
 }
 
 }  // namespace
@@ -158,7 +154,7 @@ bool ran_out_of_memory(const ChildResult& r) {
   if (r.over_memory_limit || r.timed_out) return false;
   if (r.signal == SIGKILL) return true;
   if (r.signal == 0 && r.exit_code == 0) return false;
-  const std::string err = lower(r.err);
+  const std::string err = ascii_lower(r.err);
   for (const char* needle : {"out of memory", "memoryerror", "failed to allocate", "bad_alloc",
                              "cudaerrormemoryallocation", "cannot allocate memory"}) {
     if (err.find(needle) != std::string::npos) return true;
