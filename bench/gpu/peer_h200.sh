@@ -6,12 +6,16 @@
 #             nothing for STALL_S (default 60) seconds is named stalled
 #   embedded: batchwise run with no engine flags on N seed requests (default 10,000), the same model
 #   summary:  the best working llama-server setting and batchwise's ratio to it
-# STAGES (default "server embedded summary"). Results: JSON lines in $OUT/peer.jsonl; logs under $OUT/peer/.
+# STAGES (default "server embedded summary"). Results: JSON lines in $OUT/peer.jsonl; logs in $OUT/peer-logs.tgz.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 out=${OUT:-$root/build-gpu/out}
 mkdir -p "$out/peer"
+# The device call brings back a limited number of files: the logs travel as one archive, also when a timeout ends
+# the script (on 2026-12-07 a stage cut short left its logs behind, and with them why).
+trap 'tar czf "$out/peer-logs.tgz" -C "$out" peer 2>/dev/null && rm -rf "$out/peer"' EXIT
+trap 'exit 143' TERM
 stages=" ${STAGES:-server embedded summary} "
 bin=build-gpu/batchwise
 seed=bench/gpu/seed_h100.sh
