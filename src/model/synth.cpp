@@ -41,6 +41,7 @@ struct GgmlDeleter {
   void operator()(ggml_context* ctx) const { ggml_free(ctx); }
 };
 using GgmlPtr = std::unique_ptr<ggml_context, GgmlDeleter>;
+
 enum class Init { kRandom, kOnes, kZeros };
 
 struct TensorPlan {

@@ -1,8 +1,5 @@
 #include "model/weight_types.h"
 
-#include <algorithm>
-#include <cctype>
-
 #include "core/ascii.h"
 
 namespace batchwise {
