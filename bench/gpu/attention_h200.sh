@@ -52,12 +52,7 @@ SKIP_SERVER=${SKIP_SERVER-1} EXTRA_TARGETS="attention_step_bench attention_logit
 
 if [ -n "${tbo_pid:-}" ]; then
   log "test-backend-ops: link"
-  g=build-gpu/llama.cpp/ggml/src
-  # ggml-cuda calls NCCL (for several GPUs); on the lent machine it sits beside the system's libraries
-  nccl=$(dirname "$(find / -name 'libnccl.so*' -not -path '/proc/*' 2>/dev/null | head -1)")
-  wait "$tbo_pid" && g++ "$tbo.o" -o "$tbo" -Wl,--start-group $g/libggml.a $g/ggml-cuda/libggml-cuda.a $g/libggml-cpu.a \
-    $g/libggml-base.a -Wl,--end-group -fopenmp -L/usr/local/cuda/lib64 -L/usr/local/cuda/lib64/stubs -L"$nccl" \
-    -lnccl -lcudart -lcublas -lcublasLt -lcuda -lpthread -ldl >> "$out/tbo-build.log" 2>&1 \
+  wait "$tbo_pid" && $seed link_tbo "$tbo.o" "$tbo" >> "$out/tbo-build.log" 2>&1 \
     || { log "test-backend-ops did not build"; tail -5 "$out/tbo-build.log"; }
   if [ -x "$tbo" ]; then
     # ours: 128-wide heads at 8,192 cells; the control: upstream's sparse cases with 256-wide heads

@@ -31,18 +31,15 @@ fi
 EXTRA_TARGETS=attention_step_bench $seed build > "$out/logs/build.log" 2>&1 || { tail -5 "$out/logs/build.log"; exit 1; }
 MODELS=f16 $seed models > "$out/logs/models.log" 2>&1 || { tail -5 "$out/logs/models.log"; exit 1; }
 model=build-gpu/models/llama-3.1-8b-f16.gguf
+# The environment that selects llama.cpp's F16 output (patch 0003 off); empty for the F32 output.
+variant() { if [ "$1" = f16 ]; then echo BATCHWISE_CUBLAS_F16_OUTPUT=1; fi; }
 row() { python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(json.loads(sys.argv[2])); print(json.dumps(r))' "$1" "$2" \
   | tee -a "$out/cublas-output.jsonl" >&2; }
 
 if [ -n "${tbo_pid:-}" ]; then
-  g=build-gpu/llama.cpp/ggml/src
-  nccl=$(dirname "$(find / -name 'libnccl.so*' -not -path '/proc/*' 2>/dev/null | head -1)")
-  wait "$tbo_pid" && g++ "$tbo.o" -o "$tbo" -Wl,--start-group $g/libggml.a $g/ggml-cuda/libggml-cuda.a $g/libggml-cpu.a \
-    $g/libggml-base.a -Wl,--end-group -fopenmp -L/usr/local/cuda/lib64 -L/usr/local/cuda/lib64/stubs -L"$nccl" \
-    -lnccl -lcudart -lcublas -lcublasLt -lcuda -lpthread -ldl >> "$out/logs/tbo-build.log" 2>&1 \
-    || log "test-backend-ops did not build"
+  wait "$tbo_pid" && $seed link_tbo "$tbo.o" "$tbo" >> "$out/logs/tbo-build.log" 2>&1 || log "test-backend-ops did not build"
   for output in f32 f16; do
-    v=""; [ $output = f16 ] && v=BATCHWISE_CUBLAS_F16_OUTPUT=1
+    v=$(variant $output)
     [ -x "$tbo" ] || break
     # F16 weights with 8 or more columns go through cuBLAS (fewer: llama.cpp's own vector kernels)
     env $v timeout 90 "$tbo" test -o MUL_MAT -b CUDA0 -p 'type_a=f16,type_b=f32' > "$out/logs/tbo-$output.log" 2>&1
@@ -55,7 +52,7 @@ fi
 
 if [[ $stages == *" step "* ]]; then
   for output in f32 f16 f32; do
-    v=""; [ $output = f16 ] && v=BATCHWISE_CUBLAS_F16_OUTPUT=1
+    v=$(variant $output)
     r=$(env $v ATTENTION=sparse timeout 120 build-gpu/bench/attention_step_bench "$model" 128 2048 52 16 0 2> "$out/logs/step-$output.log" | grep '^{' | tail -1)
     [ -n "$r" ] && row "$r" "{\"bench\": \"cublas-output-step\", \"gpu\": \"$(gpu)\", \"output\": \"$output\"}"
   done
@@ -68,7 +65,7 @@ if [[ $stages == *" seed "* ]]; then
   w=build-gpu/models/seed-$n.jsonl
   [ -f "$w" ] || build-gpu/batchwise -q gen-workload seed -n "$n" --ignore-eos --output-tokens 32 -o "$w"
   for output in f32 f16 f32; do
-    v=""; [ $output = f16 ] && v=BATCHWISE_CUBLAS_F16_OUTPUT=1
+    v=$(variant $output)
     rm -f build-gpu/cublas-run.*
     log "batchwise run at its defaults, $n requests, $output output"
     env $v timeout 200 build-gpu/batchwise -v run "$w" -o build-gpu/cublas-run.jsonl -m "$model" --json \

@@ -12,6 +12,7 @@
 #   bench/gpu/seed_h100.sh server QUANT N NP...    llama-server -np NP --cache-ram 0, driven by batchwise
 #   bench/gpu/seed_h100.sh plan_accuracy    plan's memory model against llama.cpp's dry runs on this GPU
 #                                           (TESTS=1 build; records bench/results' cuda-dry-runs.jsonl)
+#   bench/gpu/seed_h100.sh link_tbo OBJ EXE llama.cpp's test-backend-ops, compiled from .carry/, linked against this build
 #   bench/gpu/seed_h100.sh pack             $OUT/0-all.tgz: every result and log in one file
 # Results: JSON lines in $OUT/results.jsonl (and logs beside it). Despite its name it runs on any CUDA GPU.
 set -euo pipefail
@@ -176,6 +177,14 @@ stage_plan_accuracy() {
   grep -E "^\[ +(OK|FAILED|SKIPPED) +\]" "$out/plan-accuracy.log" >&2 || true
 }
 
+stage_link_tbo() {  # OBJECT EXECUTABLE: llama.cpp's test-backend-ops (compiled from .carry/) linked against this build's ggml
+  local g=build-gpu/llama.cpp/ggml/src nccl
+  # ggml-cuda calls NCCL (for several GPUs); on the lent machine it sits beside the system's libraries
+  nccl=$(dirname "$(find / -name 'libnccl.so*' -not -path '/proc/*' 2>/dev/null | head -1)")
+  g++ "$1" -o "$2" -Wl,--start-group $g/libggml.a $g/ggml-cuda/libggml-cuda.a $g/libggml-cpu.a $g/libggml-base.a \
+    -Wl,--end-group -fopenmp -L/usr/local/cuda/lib64 -L/usr/local/cuda/lib64/stubs -L"$nccl" \
+    -lnccl -lcudart -lcublas -lcublasLt -lcuda -lpthread -ldl
+}
 # Everything under $OUT in one file: the device tool brings back only the first few files by name.
 stage_pack() { tar czf "$out/0-all.tgz" -C "$out" --exclude 0-all.tgz .; }
 
