@@ -123,7 +123,8 @@ void apply_gpu_default(RunFlags& f) {
   f.engine.lanes = static_cast<int>(d->layout.lanes);
   f.engine.n_ctx = static_cast<int>(d->layout.ctx_tokens);
   log_info("on the GPU: --parallel " + std::to_string(d->layout.parallel) + " --lanes " + std::to_string(d->layout.lanes) +
-           " --ctx-size " + std::to_string(d->layout.ctx_tokens) + " (128 sequences a lane, the measured sweet spot; about " +
+           " --ctx-size " + std::to_string(d->layout.ctx_tokens) + " (" +
+           std::to_string(d->layout.parallel / d->layout.lanes) + " sequences a lane, the measured sweet spot; about " +
            format_gib(d->memory_bytes) + " of the " + format_gib(nvml.gpus[gpu].memory_free_bytes) +
            " free; --parallel/--lanes/--ctx-size override, `batchwise tune` measures this machine)");
 }

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
@@ -86,8 +87,15 @@ struct EngineStats {
 
 class Engine {
  public:
-  using Callback = std::function<void(EngineResult)>;
+  // Takes one or more results: an engine hands over together what it finished together, so that the
+  // receiver wakes once for them, not once each (a wake-up costs more than the rest of a request).
+  using Callback = std::function<void(std::vector<EngineResult>)>;
   virtual ~Engine() = default;
+  static std::vector<EngineResult> one(EngineResult r) {
+    std::vector<EngineResult> v;
+    v.push_back(std::move(r));
+    return v;
+  }
 
   // Begins work; results go to `on_done` on the engine's threads.
   virtual Status start(Callback on_done) = 0;

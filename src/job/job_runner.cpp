@@ -23,9 +23,9 @@ struct JobRunner::Answers {
   std::deque<EngineResult> items;
   bool woken = false;
 
-  void push(EngineResult r) {
+  void push(std::vector<EngineResult> results) {
     std::lock_guard lock(mu);
-    items.push_back(std::move(r));
+    for (EngineResult& r : results) items.push_back(std::move(r));
     cv.notify_one();
   }
   void wake() {
@@ -51,7 +51,7 @@ JobRunner::~JobRunner() = default;
 Status JobRunner::start() {
   limit_ = max_limit_ = lowest_limit_ = std::max<size_t>(1, engine_.max_in_flight());
   Answers* answers = answers_.get();
-  return engine_.start([answers](EngineResult r) { answers->push(std::move(r)); });
+  return engine_.start([answers](std::vector<EngineResult> r) { answers->push(std::move(r)); });
 }
 
 void JobRunner::add(std::shared_ptr<Job> job) {

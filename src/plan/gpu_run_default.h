@@ -1,10 +1,13 @@
 // GpuRunDefault: what `batchwise run` uses on a GPU when the user names neither --parallel, --lanes nor
-// --ctx-size and `batchwise tune` has measured nothing for this machine. Measured on an H200 (Llama-3.1-8B
-// shape, seed workload, bench/results/README.md): about 128 sequences a lane is the sweet spot, and more lanes
-// overlap one lane's host work with another's GPU work (256 x 2 lanes 181 req/s, 512 x 4 205, 768 x 6 205).
-// So: 4 lanes of 128 sequences, 16,384 KV cells a lane (a 2,000-token shared prompt and 128 requests of ~100
+// --ctx-size and `batchwise tune` has measured nothing for this machine. Measured on an H100 (Llama-3.1-8B
+// shape, seed workload, sparse attention and patch 0003; bench/results/README.md, 2026-12-07): 4 lanes of 252
+// sequences (a context's most) 255.5 req/s, 4 lanes of 128 222.7, 8 of 126 219.2. A lane's step then holds
+// ~640 tokens instead of ~330, and the matrix products, which read every weight once a step, pay that read over
+// twice the tokens; more lanes overlap one lane's host work with another's GPU work.
+// So: 4 lanes of 252 sequences, 32,768 KV cells a lane (a 2,000-token shared prompt and 252 requests of ~100
 // tokens each, with room), shrunk until the plan's memory fits `kGpuDefaultMemoryFraction` of the free GPU
-// memory: fewer cells a lane first (down to 4,096), then fewer lanes. Pure: thread-safe.
+// memory: fewer cells a lane first (down to 4,096), each lane's sequences with them (one per 128 cells), then
+// fewer lanes. Pure: thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -18,8 +21,9 @@
 namespace batchwise {
 
 inline constexpr int64_t kGpuDefaultLanes = 4;
-inline constexpr int64_t kGpuDefaultSequencesPerLane = 128;
-inline constexpr int64_t kGpuDefaultCellsPerLane = 16384;
+inline constexpr int64_t kGpuDefaultSequencesPerLane = kRunSequencesPerLane;  // 252
+inline constexpr int64_t kGpuDefaultCellsPerLane = 32768;
+inline constexpr int64_t kGpuDefaultCellsPerSequence = 128;  // fewer cells, fewer sequences: 128 at 16,384
 inline constexpr int64_t kGpuDefaultMinCellsPerLane = 4096;
 inline constexpr double kGpuDefaultMemoryFraction = 0.85;
 inline constexpr int64_t kGpuDefaultBatchTokens = 4096;   // -b, as measured

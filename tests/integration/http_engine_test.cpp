@@ -116,13 +116,15 @@ TEST(HttpEngine, ConcurrencySettlesNearAServersCapacityAndRecoversWhenItGrows) {
   std::mutex mu;
   std::vector<std::pair<double, double>> answers;  // (when, ms at the server: total - queue)
   std::atomic<int64_t> failed{0};
-  ASSERT_TRUE(engine.start([&](EngineResult r) {
-    if (r.error) {
-      if (r.error->code != ErrorCode::kCancelled) failed++;  // stop() cancels the queue
-      return;
+  ASSERT_TRUE(engine.start([&](std::vector<EngineResult> results) {
+    for (const EngineResult& r : results) {
+      if (r.error) {
+        if (r.error->code != ErrorCode::kCancelled) failed++;  // stop() cancels the queue
+        continue;
+      }
+      std::lock_guard lock(mu);
+      answers.emplace_back(now_s(), r.timings.total_ms - r.timings.queue_ms);
     }
-    std::lock_guard lock(mu);
-    answers.emplace_back(now_s(), r.timings.total_ms - r.timings.queue_ms);
   }));
   std::atomic<bool> feeding{true};
   std::thread feeder([&] {
@@ -245,9 +247,9 @@ TEST(HttpEngine, AServerThatStopsAnsweringIsNoticedFromTheLatencySeenNotAfterThe
   HttpEngine& engine = **made;
   std::mutex mu;
   std::vector<EngineResult> results;
-  ASSERT_TRUE(engine.start([&](EngineResult r) {
+  ASSERT_TRUE(engine.start([&](std::vector<EngineResult> done) {
     std::lock_guard lock(mu);
-    results.push_back(std::move(r));
+    for (EngineResult& r : done) results.push_back(std::move(r));
   }));
   const nlohmann::json body = {{"model", "stub"}, {"messages", {{{"role", "user"}, {"content", "hi"}}}}};
   auto wait_results = [&](size_t n, double limit_s) {

@@ -87,7 +87,7 @@ void FaultInjectingEngine::loop() {
                 {"choices", {{{"index", 0}, {"message", {{"role", "assistant"}, {"content", "ok"}}}, {"finish_reason", "stop"}}}},
                 {"usage", {{"prompt_tokens", 10}, {"completion_tokens", 2}, {"total_tokens", 12}}}};
     }
-    on_done_(std::move(r));
+    on_done_(Engine::one(std::move(r)));
   }
 }
 

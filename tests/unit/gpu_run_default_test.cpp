@@ -1,4 +1,4 @@
-// run's default on a GPU: the measured 4 lanes of 128 sequences where the memory allows it, less where it
+// run's default on a GPU: the measured 4 lanes of 252 sequences where the memory allows it, less where it
 // does not, and nothing (run's plain defaults) where not even one small lane fits.
 #include "plan/gpu_run_default.h"
 
@@ -20,18 +20,21 @@ Model llama_8b(FileType type) {
   return {*spec, estimate_weights(*spec, type)};
 }
 
-TEST(GpuRunDefault, OnAnH200ItIsFourLanesOf128WithRoomForTheSeedWorkload) {
+TEST(GpuRunDefault, OnAnH100OrH200ItIsFourLanesOf252WithRoomForTheSeedWorkload) {
   const Model m = llama_8b(FileType::kF16);
-  const auto d = gpu_run_default(m.spec, m.weights, ContextConfig{}, 139 * kGiB);
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->layout.lanes, 4);
-  EXPECT_EQ(d->layout.parallel, 512);
-  EXPECT_EQ(d->layout.ctx_tokens, 4 * 16384) << "a 2,000-token prompt shared and 128 requests of ~100 tokens a lane";
-  EXPECT_EQ(d->batch_tokens, 4096);
-  EXPECT_EQ(d->ubatch_tokens, 1024);
-  // 15 GiB of weights and 8 GiB of KV cache (128 KiB a cell): the H100 measured 27.3 GB (25.5 GiB) for this.
-  EXPECT_GT(d->memory_bytes, 23 * kGiB);
-  EXPECT_LT(d->memory_bytes, 30 * kGiB);
+  for (const int64_t free_gib : {139, 79}) {
+    const auto d = gpu_run_default(m.spec, m.weights, ContextConfig{}, free_gib * kGiB);
+    ASSERT_TRUE(d) << free_gib;
+    EXPECT_EQ(d->layout.lanes, 4);
+    EXPECT_EQ(d->layout.parallel, 4 * 252) << "a context's most sequences in each lane";
+    EXPECT_EQ(d->layout.ctx_tokens, 4 * 32768) << "a 2,000-token prompt shared and 252 requests of ~100 tokens a lane";
+    EXPECT_EQ(d->batch_tokens, 4096);
+    EXPECT_EQ(d->ubatch_tokens, 1024);
+    // 15 GiB of weights and 16 GiB of KV cache (128 KiB a cell): the H100 measured 33.4 GB (31.1 GiB) at
+    // 114,096 cells.
+    EXPECT_GT(d->memory_bytes, 31 * kGiB);
+    EXPECT_LT(d->memory_bytes, 38 * kGiB);
+  }
 }
 
 TEST(GpuRunDefault, ASmallerGpuGetsFewerCellsOrLanesAndStaysWithinItsShareOfTheFreeMemory) {
@@ -42,7 +45,7 @@ TEST(GpuRunDefault, ASmallerGpuGetsFewerCellsOrLanesAndStaysWithinItsShareOfTheF
     const auto d = gpu_run_default(m.spec, m.weights, ContextConfig{}, free_gib * kGiB);
     ASSERT_TRUE(d) << free_gib << " GiB free";
     EXPECT_LE(d->memory_bytes, static_cast<int64_t>(0.85 * static_cast<double>(free_gib * kGiB))) << free_gib;
-    EXPECT_EQ(d->layout.parallel, d->layout.lanes * 128) << "128 sequences a lane whatever the memory";
+    EXPECT_EQ(d->layout.parallel * 128, d->layout.ctx_tokens) << "a sequence for each 128 cells of a lane";
     EXPECT_GE(d->layout.ctx_tokens, d->layout.lanes * 4096);
     if (free_gib < 12) {
       EXPECT_LT(d->layout.ctx_tokens, big->layout.ctx_tokens) << free_gib << " GiB: less than the H200's";

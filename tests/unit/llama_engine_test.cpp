@@ -49,10 +49,12 @@ EngineStats run_shared_prefix(Engine& engine, int n, int* ok) {
   std::mutex mu;
   std::condition_variable cv;
   int done = 0;
-  EXPECT_TRUE(engine.start([&](EngineResult r) {
+  EXPECT_TRUE(engine.start([&](std::vector<EngineResult> results) {
     std::lock_guard lock(mu);
-    if (!r.error) (*ok)++;
-    done++;
+    for (const EngineResult& r : results) {
+      if (!r.error) (*ok)++;
+      done++;
+    }
     cv.notify_all();
   }));
   std::string rubric;
@@ -125,10 +127,12 @@ TEST(LlamaEngineThreads, AnExceptionOnALaneFailsItsRequestsOnceAndTheEngineRepor
   std::map<uint64_t, int> answers;
   std::map<uint64_t, std::string> errors;
   int total = 0;
-  ASSERT_TRUE(engine.start([&](EngineResult r) {
+  ASSERT_TRUE(engine.start([&](std::vector<EngineResult> results) {
     std::lock_guard lock(mu);
-    answers[r.key]++;
-    if (r.error) errors[r.key] = r.error->message;
+    for (const EngineResult& r : results) {
+      answers[r.key]++;
+      if (r.error) errors[r.key] = r.error->message;
+    }
     cv.notify_all();
     if (++total == 1) throw std::runtime_error("the callback failed");
   }));

@@ -262,12 +262,14 @@ class HttpEngineImpl final : public HttpEngine {
       }
       for (HttpReply& r : transport_->poll(timeout_ms)) handle(r);
       loop_sleeping_.store(false);
+      hand_over();
       if (now - last_publish_s > 0.05) {
         last_publish_s = now;
         std::lock_guard lock(mu_);
         views_ = pool_.views();
       }
     }
+    hand_over();
     (void)transport_->cancel_all();  // health checks still out
     std::lock_guard lock(mu_);
     views_ = pool_.views();
@@ -516,6 +518,7 @@ class HttpEngineImpl final : public HttpEngine {
     pending_.clear();
     for (const auto& [id, flight] : flights_) deliver_error(flight.queued, error, flight.sent_s, now);
     flights_.clear();
+    hand_over();
   }
 
   void deliver_error(const Queued& q, Error error, double sent_s, double now, int status_code = 0) {
@@ -525,6 +528,7 @@ class HttpEngineImpl final : public HttpEngine {
     deliver(std::move(result));
   }
 
+  // Results wait in done_ (the loop thread's alone) until the loop iteration that made them ends.
   void deliver(EngineResult result) {
     {
       std::lock_guard lock(mu_);
@@ -538,8 +542,15 @@ class HttpEngineImpl final : public HttpEngine {
         stats_.generated_tokens += result.completion_tokens;
       }
     }
-    space_cv_.notify_one();
-    on_done_(std::move(result));
+    done_.push_back(std::move(result));
+  }
+
+  void hand_over() {
+    if (done_.empty()) return;
+    space_cv_.notify_all();
+    std::vector<EngineResult> done;
+    done.swap(done_);
+    on_done_(std::move(done));
   }
 
   static constexpr uint64_t kHealthBit = uint64_t{1} << 63;
@@ -552,6 +563,7 @@ class HttpEngineImpl final : public HttpEngine {
   std::unique_ptr<HttpTransport> transport_;
   size_t max_in_flight_ = 0;
   Callback on_done_;
+  std::vector<EngineResult> done_;  // delivered, not yet handed over (see deliver)
   std::thread thread_;
 
   mutable std::mutex mu_;  // guards the fields down to views_

@@ -464,7 +464,7 @@ class Lane final : public LlamaLane {
           vocab_);
     }
     s.answered = true;
-    shared_.on_done(std::move(r));
+    shared_.on_done(Engine::one(std::move(r)));
   }
 
   const LlamaEngineOptions options_;
@@ -512,7 +512,7 @@ void send_error(LaneShared& shared, const PreparedRequest& p, const Error& error
     std::lock_guard lock(shared.stats_mu);
     shared.stats.requests_failed++;
   }
-  shared.on_done(std::move(r));
+  shared.on_done(Engine::one(std::move(r)));
 }
 
 // ggml's type by its name ("f16", "q8_0"); the CLI only offers the types llama.cpp's KV cache takes.
