@@ -42,7 +42,20 @@ for mode in $modes; do
   "$server" -m "$model" --host 127.0.0.1 --port "$port" -np "$np" -c "$ctx" --cache-ram 0 --slots --metrics \
     ${SERVER_FLAGS:-} > "$dir/llama-server.log" 2>&1 &
   server_pid=$!
-  for _ in $(seq 600); do curl -sf "$url/health" > /dev/null 2>&1 && break; sleep 0.5; done
+  # Up to 5 min to load; a server that exits meanwhile (a flag this build lacks, out of memory) ends the mode
+  # at once, its log's end shown, instead of waiting out the 5 minutes.
+  for _ in $(seq 600); do
+    curl -sf "$url/health" > /dev/null 2>&1 && break
+    kill -0 $server_pid 2>/dev/null || break
+    sleep 0.5
+  done
+  if ! kill -0 $server_pid 2>/dev/null; then
+    echo "$mode: llama-server exited before it answered /health; the end of its log:" >&2
+    tail -15 "$dir/llama-server.log" >&2
+    "$py" -c 'import json,sys; print(json.dumps({"mode": sys.argv[1], "requests": int(sys.argv[2]), "np": int(sys.argv[3]), "done": 0, "stalled": False, "server_failed_to_start": True}))' \
+      "$mode" "$n" "$np" >> "$out/summary.jsonl"
+    continue
+  fi
   curl -sf "$url/props" > "$dir/props.json" || true
   # Snapshots of the slots every 5 s while the client runs: which slots were processing when it stopped.
   (i=0; while kill -0 $server_pid 2>/dev/null; do
@@ -124,6 +137,9 @@ PY
   curl -sf -m 2 "$url/slots" > "$dir/slots-end.json" 2>/dev/null || true
   curl -sf -m 2 "$url/metrics" > "$dir/metrics-end.txt" 2>/dev/null || true
   kill $server_pid 2>/dev/null || true
+  # A server that ignores SIGTERM for 10 s is killed: the next mode must not wait on it.
+  for _ in $(seq 20); do kill -0 $server_pid 2>/dev/null || break; sleep 0.5; done
+  kill -9 $server_pid 2>/dev/null || true
   wait $server_pid 2>/dev/null || true
   kill $sampler_pid 2>/dev/null || true
   wait $sampler_pid 2>/dev/null || true

@@ -12,10 +12,11 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 out=${OUT:-$root/build-gpu/out}
 mkdir -p "$out/peer"
-# The device call brings back a limited number of files: the logs travel as one archive, also when a timeout ends
-# the script (on 2026-12-07 a stage cut short left its logs behind, and with them why).
-trap 'tar czf "$out/peer-logs.tgz" -C "$out" peer 2>/dev/null && rm -rf "$out/peer"' EXIT
-trap 'exit 143' TERM
+# The device call brings back a limited number of files: the logs travel as one archive, packed again after each
+# setting, so that a call cut short still brings back what finished (on 2026-12-07 a stage cut short left its
+# logs behind, and with them why). Each setting is killed outright at its limit: a TERM trap would wait for it.
+pack_logs() { tar czf "$out/peer-logs.tgz" -C "$out" peer 2>/dev/null || true; }
+trap 'pack_logs; rm -rf "$out/peer"' EXIT
 stages=" ${STAGES:-server embedded summary} "
 bin=build-gpu/batchwise
 seed=bench/gpu/seed_h100.sh
@@ -34,15 +35,17 @@ if [[ $stages == *" server "* ]]; then
       dir=$out/peer/np$np-kvu-$kvu
       log "llama-server -np $np $flags"
       LLAMA_SERVER=build-gpu/bin/llama-server BATCHWISE=$bin SERVER_FLAGS="$flags" MODES="${PEER_MODES:-fixed batchwise}" \
-        STALL_S=${STALL_S:-60} timeout 400 bench/llama_server_stall.sh "$model" "${PEER_N:-400}" "$np" "$dir" \
-        > "$dir.log" 2>&1 || tail -3 "$dir.log" >&2
+        STALL_S=${STALL_S:-60} timeout -s KILL "${SETTING_LIMIT_S:-400}" bench/llama_server_stall.sh "$model" \
+        "${PEER_N:-400}" "$np" "$dir" > "$dir.log" 2>&1 || tail -3 "$dir.log" >&2
+      pkill -9 -f build-gpu/bin/llama-server 2>/dev/null || true  # one left behind by a killed setting
       python3 - "$dir/summary.jsonl" "$gpu" "$kvu" <<'PY' | tee -a "$out/peer.jsonl" >&2
-import json, sys
-for line in open(sys.argv[1]):
+import json, os, sys
+for line in (open(sys.argv[1]) if os.path.exists(sys.argv[1]) else []):
     r = json.loads(line)
     r.update({"bench": "llama-server", "gpu": sys.argv[2], "kvu": sys.argv[3] == "on"})
     print(json.dumps(r))
 PY
+      pack_logs
     done
   done
 fi

@@ -340,7 +340,7 @@ Verb add_run_command(CLI::App& app) {
                       "in 4 lanes as the GPU's memory allows (with --lanes and --ctx-size to match); else 64")
       ->capture_default_str();
   sub->add_option("-c,--ctx-size", f->engine.n_ctx, "KV cache cells, tokens, split evenly between lanes")->capture_default_str();
-  add_lanes_option(*sub, f->engine.lanes, "0: on a GPU one per 128 sequences (2 to 8), 1 on a CPU")->capture_default_str();
+  add_lanes_option(*sub, f->engine.lanes, "0: on a GPU one per 128 sequences below 512 (2 to 4), else one per 252 (4 to 16); 1 on a CPU")->capture_default_str();
   add_embedded_engine_flags(*sub, f->engine);
   sub->add_option("--gpus", f->gpus,
                   "`all` or GPU numbers (0,1): one copy of the model on each, with its own lanes, --parallel "

@@ -142,7 +142,7 @@ Verb add_serve_command(CLI::App& app) {
   add_parallel_option(*sub, f->pool.llama.n_parallel, "per model")->capture_default_str();
   sub->add_option("-c,--ctx-size", f->pool.llama.n_ctx, "KV cache cells per model, tokens, split evenly between lanes")
       ->capture_default_str();
-  add_lanes_option(*sub, f->pool.llama.lanes, "per model; 0: on a GPU one per 128 sequences (2 to 8), 1 on a CPU")
+  add_lanes_option(*sub, f->pool.llama.lanes, "per model; 0: on a GPU one per 128 sequences below 512 (2 to 4), else one per 252 (4 to 16); 1 on a CPU")
       ->capture_default_str();
   add_embedded_engine_flags(*sub, f->pool.llama);
   sub->add_option("--api-key-env", f->api_key_env,

@@ -100,10 +100,12 @@ AskedSettings evaluate_asked(const RecommendInput& in) {
       ++batch;
     }
   }
-  // The lanes run would use: the user's, else run's default (on a GPU one per 128 sequences, 2 to 8), at least
-  // as many as hold -np.
+  // The lanes run would use: the user's, else run's default (on a GPU below 512 sequences one per 128, 2 to 4;
+  // from 512 on one per 252, 4 to 16: auto_lanes in llama_engine.cpp), at least as many as hold -np.
   const bool run_gpu_default = in.device.is_gpu() && in.asked_batch && batch >= 2;
-  const int64_t run_default_lanes = run_gpu_default ? std::clamp<int64_t>((batch + 127) / 128, 2, 8) : 1;
+  const int64_t run_default_lanes = !run_gpu_default ? 1
+                                    : batch < 512    ? std::clamp<int64_t>((batch + 127) / 128, 2, 4)
+                                                     : std::clamp<int64_t>((batch + 251) / 252, 4, 16);
   const int64_t lanes = std::max(lanes_range(in, batch).first, in.lanes.value_or(run_default_lanes));
   RunLayout layout = layout_for(in, batch, lanes);
   if (ctx_tokens > 0) layout.ctx_tokens = padded_context(ctx_tokens);

@@ -150,13 +150,15 @@ class LlamaEngine final : public Engine {
   std::thread closer_;
 };
 
-// --lanes 0: on a GPU a lane per 128 sequences, at least 2 and at most 8 (one lane's CPU work overlaps
-// another's GPU work: +32% req/s at 128 sequences in 2 lanes; about 128 sequences a lane is the sweet spot:
-// 256 x 2 lanes 181 req/s, 512 x 4 205 on an H200, bench/results/README.md); one on a CPU, where lanes only
-// compete for the same cores.
+// --lanes 0: on a GPU, below 512 sequences a lane per 128 (2 to 4); from 512 on, 4 lanes or more, a lane per 252
+// (a context's most) and at most 16. One lane's CPU work overlaps another's GPU work, and a fuller lane pays each
+// step's read of the weights over more tokens: on an H100 (8B F16, seed, bench/results/README.md 2026-12-07)
+// 1,008 sequences ran 255.5 req/s in 4 lanes and 219.2 in 8, 512 in 4 lanes 222.7. plan/recommend.cpp models
+// the same rule. One lane on a CPU, where lanes only compete for the same cores.
 int auto_lanes(const LlamaEngineOptions& options) {
   if (!layers_on_gpu(options) || options.n_parallel < 2) return 1;
-  return std::clamp((options.n_parallel + 127) / 128, 2, 8);
+  if (options.n_parallel < 512) return std::clamp((options.n_parallel + 127) / 128, 2, 4);
+  return std::clamp((options.n_parallel + 251) / 252, 4, 16);
 }
 
 // Where each copy goes; checks every GPU named exists.

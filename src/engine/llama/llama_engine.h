@@ -22,8 +22,8 @@ struct LlamaEngineOptions {
   std::filesystem::path model_path;
   int n_parallel = 64;          // sequences decoded together, over all lanes (256 per lane)
   int n_ctx = 32768;            // KV cells over all lanes, split evenly (one unified cache per lane)
-  int lanes = 0;                // llama.cpp contexts over the one model, each with its own thread; 0: on a GPU one per 128
-                                // sequences (2 to 8), 1 on a CPU
+  int lanes = 0;                // llama.cpp contexts over the one model, each with its own thread; 0: on a GPU one
+                                // per 128 sequences below 512 (2 to 4), else one per 252 (4 to 16); 1 on a CPU
   int n_batch = 2048;           // tokens per llama_decode call
   int n_ubatch = 512;           // tokens per compute step inside it
   int n_threads = 0;            // per lane; 0: the cores split between lanes
