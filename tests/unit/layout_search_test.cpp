@@ -56,6 +56,9 @@ std::vector<LanesCurve> lanes_curves() {
       // Like an H100's trials (8B seed, 2026-12-06): at 2 lanes 126 and 252 a lane within 1%, more lanes of
       // ~128 the best
       {"H100-like: flat at 2 lanes past 128 a lane", 4, 0.05, 0.000244, 3.76, 0.15, 0},
+      // Like an H100 with sparse attention (8B seed, 2026-12-07): attention no longer grows with the lane's cells,
+      // so the fullest lanes win: 4 x 252 best, 4 x 128 at 0.87 of it, 8 x 126 at 0.86, 3 x 252 at 0.92
+      {"H100-sparse-like: 4 lanes of a context's most", 4, 0.1, 0, 10, 0.2, 0},
   };
 }
 
