@@ -16,7 +16,7 @@ Expected<std::filesystem::path> calibration_path(const std::string& hardware_key
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return make_error(ErrorCode::kIo, dir.string() + ": " + ec.message());
-  return dir / ("calibration-" + hex64(fnv1a64(hardware_key)) + ".json");
+  return dir / ("calibration-" + hex64(fnv1a64(hardware_key)) + "-m" + std::to_string(kPerfModelVersion) + ".json");
 }
 
 double median_factor(const std::vector<CalibrationSample>& s) {

@@ -4,7 +4,8 @@
 // tunes' factors, with their spread; a tune whose factor is more than 2x off what was known (a trial
 // on a machine someone else was loading) is kept as an outlier, named and not used, until two
 // outliers agree with each other (then the machine itself changed, and they become the samples).
-// Stored under CACHE_DIR/tune/calibration-<hash of the hardware key>.json. `plan` on the same hardware
+// Stored under CACHE_DIR/tune/calibration-<hash of the hardware key>-m<kPerfModelVersion>.json (a factor measured
+// against another version of the model's shape does not carry over). `plan` on the same hardware
 // (probed, not a catalogue --gpu) loads it and scales every predicted speed by it, and says so. A
 // missing file is the normal "not calibrated" outcome (nullopt).
 #pragma once

@@ -30,6 +30,7 @@ struct ContextConfig {
   bool flash_attention = true;
   bool kv_unified = true;           // one KV stream shared by all sequences (prefix sharing needs it)
   bool swa_full = false;            // SWA layers keep the whole context (llama.cpp's --swa-full)
+  bool sparse_attention = true;     // run's --attention sparse (its default; applies on a GPU, see PerfModel)
   WeightType k_type{"f16", 1, 1, 2};
   WeightType v_type{"f16", 1, 1, 2};
 };

@@ -63,22 +63,38 @@ double PerfModel::attention_flops_per_token(int64_t cells) const {
   return 4.0 * static_cast<double>(spec_.n_head) * qk_dim * attended;
 }
 
+// What `run --attention sparse` gathers with: CUDA's sparse flash attention, which our llama.cpp patch enables for
+// 128-wide heads with 4 or 8 query heads per KV head (the Llama family), in a unified cache with flash attention.
+bool PerfModel::sparse_attention_applies() const {
+  const int64_t gqa = spec_.n_head_kv > 0 ? spec_.n_head / spec_.n_head_kv : 0;
+  return device_.is_gpu() && ctx_.sparse_attention && ctx_.flash_attention && ctx_.kv_unified && !spec_.is_mla() &&
+         spec_.head_dim == 128 && (gqa == 4 || gqa == 8);
+}
+
 StepCost PerfModel::decode_step(int64_t batch, int64_t context_tokens, int64_t shared_tokens) const {
   const KvCacheEstimate kv = estimate_kv_cache(spec_, ctx_);
   const int64_t swa_span = std::min(context_tokens, std::max<int64_t>(spec_.sliding_window, 0));
   double kv_bytes_per_seq = static_cast<double>(kv.bytes_per_token * context_tokens + kv.swa_bytes_per_token * swa_span);
   double kv_bytes = kv_bytes_per_seq * static_cast<double>(batch);
-  if (cal_.prefix_attention_once && shared_tokens > 0 && batch > 1) {
-    kv_bytes -= static_cast<double>(kv.bytes_per_token * shared_tokens) * static_cast<double>(batch - 1);
-  }
   // The cells one token's attention (and its row of the mask) spans: in a unified cache every cell in
   // use in the lane (the shared prefix once, every sequence's own part), else its own stream.
   const int64_t shared = ctx_.kv_unified ? std::clamp<int64_t>(shared_tokens, 0, context_tokens) : 0;
   const int64_t lane_cells = ctx_.kv_unified ? shared + batch * (context_tokens - shared) : context_tokens;
+  // A shared prefix read once a step: cascade attention, or sparse attention's tiles, which all gather the
+  // prefix's cells while they sit in the GPU's L2 cache (8 MiB a layer for an 8B model's 2,000 tokens).
+  if ((cal_.prefix_attention_once || sparse_attention_applies()) && shared > 0 && batch > 1) {
+    kv_bytes -= static_cast<double>(kv.bytes_per_token * shared) * static_cast<double>(batch - 1);
+  }
   StepCost c;
   c.bytes = active_weight_bytes(batch) + kv_bytes;
   // A GPU's flash attention scores every cell of the lane (masked ones too); the CPU's skips masked cells.
-  const double attention = device_.is_gpu() ? attention_flops_per_token(lane_cells) : attention_flops_per_token(context_tokens);
+  // Sparse attention (run's default on a GPU, for the head shapes our patch enables) gathers for each tile of
+  // 8 queries the cells any of them sees: the shared prefix once and 8 sequences' own cells.
+  int64_t gpu_cells = lane_cells;
+  if (sparse_attention_applies()) {
+    gpu_cells = std::min(lane_cells, shared + kSparseTileQueries * (context_tokens - shared));
+  }
+  const double attention = device_.is_gpu() ? attention_flops_per_token(gpu_cells) : attention_flops_per_token(context_tokens);
   c.flops = (flops_per_token(0) + attention) * static_cast<double>(batch);
   const double memory_s = c.bytes / (device_.bandwidth_bytes_per_s * cal_.bandwidth_efficiency);
   const double compute_s = c.flops / peak_flops(batch);

@@ -3,7 +3,9 @@
 //   device  reads the weights once (for MoE only the experts the B tokens route to) plus every
 //           sequence's KV cache, and does 2 FLOP per active weight per token plus attention:
 //           max(bytes / bandwidth, FLOPs / peak), scaled by calibration factors. With a unified KV
-//           cache a GPU attends every token over every cell in use in the lane (masked);
+//           cache a GPU's dense attention scores every token over every cell in use in the lane (masked);
+//           its sparse attention (run's default) over what a tile of 8 queries sees, the shared prefix
+//           read once a step;
 //   host    a fixed cost (graph, launches), a cost per sequence (its row of logits copied and a
 //           token chosen: proportional to the vocabulary) and the attention mask llama.cpp builds on
 //           the host each step (tokens x cells in use in the lane).
@@ -26,11 +28,16 @@
 
 namespace batchwise {
 
+// Raised when the model's shape changes, so that speed factors `tune` measured against the old one are not
+// applied to the new (plan/measured_calibration.h). 2: sparse attention on a GPU (2026-12-07).
+inline constexpr int kPerfModelVersion = 2;
+
 struct Calibration {
   double bandwidth_efficiency = 0.70;      // achieved / peak memory bandwidth in decode
   double compute_efficiency = 0.45;        // achieved / peak dense FLOP/s for f16 weights
   double quantized_compute_efficiency = 0.25;  // the same with quantized weights (dequantizing GEMMs are slower)
-  // Host costs, fitted on this project's 2-core CPU (tiny model, docs/plan.md) and on an H200's host (8B):
+  // Host costs, fitted on this project's 2-core CPU (tiny model, docs/plan.md) and on an H200's host (8B); the
+  // GPU's mask from run's own decode timings on an H100's host (8B seed, 2026-12-07: 0.62-0.71 ns a cell):
   double step_overhead_s = 0.001;          // per decode step on the CPU: graph, scheduling, thread sync
   double gpu_step_overhead_s = 0.0015;     // per decode step on a GPU, host: graph, scheduling, launches
   // Matmuls over few tokens run ggml's vector kernels (GEMV), over many its tiled GEMM: the compute
@@ -40,7 +47,7 @@ struct Calibration {
   double gemm_tokens = 64;
   double host_s_per_logit = 0.4e-9;        // per sequence per step, host: its logits copied and a token chosen
   double mask_s_per_cell = 5e-9;           // per token per KV cell in use in the lane: the host-built attention mask
-  double gpu_mask_s_per_cell = 8e-9;       // the same on a GPU machine's host
+  double gpu_mask_s_per_cell = 0.7e-9;     // the same on a GPU machine's host
   bool prefix_attention_once = false;      // engine reads a shared prefix's KV once per step (cascade attention)
 };
 
@@ -85,6 +92,8 @@ class PerfModel {
   double flops_per_token(int64_t context_tokens) const;
   double attention_flops_per_token(int64_t cells) const;
   double peak_flops(int64_t tokens) const;
+  bool sparse_attention_applies() const;
+  static constexpr int64_t kSparseTileQueries = 8;
 
   ModelSpec spec_;
   WeightsSummary weights_;

@@ -59,20 +59,43 @@ TEST(PerfModel, LargeBatchesBecomeComputeBoundAndThroughputFlattens) {
   EXPECT_GT(points[9].request_latency_s, points[0].request_latency_s);
 }
 
-// llama.cpp's unified cache (what prefix sharing needs): every token attends over every cell in use in its
-// lane and the host builds a mask of tokens x cells, so one lane's step grows with the square of its
-// sequences; lanes split the cells, and on a GPU one lane's host work overlaps another's device work.
-TEST(PerfModel, InAUnifiedCacheLanesOfFewerSequencesBeatOneLaneOfMany) {
-  const Fixture s = make("llama-3.1-8b", FileType::kF16, "H200");
+// llama.cpp's unified cache (what prefix sharing needs) with its dense attention (`run --attention dense`): every
+// token attends over every cell in use in its lane and the host builds a mask of tokens x cells, so one lane's
+// step grows with the square of its sequences; lanes split the cells, and on a GPU one lane's host work overlaps
+// another's device work.
+TEST(PerfModel, InAUnifiedCacheWithDenseAttentionLanesOfFewerSequencesBeatOneLaneOfMany) {
+  Fixture s = make("llama-3.1-8b", FileType::kF16, "H200");
+  s.ctx.sparse_attention = false;
   const PerfModel perf(s.spec, s.weights, s.device, s.ctx, Calibration{});
   const WorkloadShape seed{"seed", 2036, 1990, 32};
   const double one = perf.at_batch(252, seed, 1).requests_per_s;
   const double two = perf.at_batch(252, seed, 2).requests_per_s;
-  const double four_of_128 = perf.at_batch(512, seed, 4).requests_per_s;
   EXPECT_GT(two, 1.2 * one) << "the host's mask and token choice overlap the other lane's GPU work";
-  EXPECT_GT(four_of_128, 1.05 * perf.at_batch(256, seed, 2).requests_per_s) << "H200: 205 vs 181 req/s measured";
   const StepCost small = perf.decode_step(64, 2052, 1990), large = perf.decode_step(256, 2052, 1990);
-  EXPECT_GT(large.host_s / small.host_s, 4.0) << "the mask: 4x the tokens over ~3x the cells";
+  EXPECT_GT(large.host_s / small.host_s, 3.0) << "the mask: 4x the tokens over ~3x the cells";
+  Fixture sparse = s;
+  sparse.ctx.sparse_attention = true;
+  const PerfModel gathered(sparse.spec, sparse.weights, sparse.device, sparse.ctx, Calibration{});
+  EXPECT_GT(gathered.at_batch(1008, seed, 4).requests_per_s, 1.2 * perf.at_batch(1008, seed, 4).requests_per_s)
+      << "dense attention scores every cell of a lane of 252";
+}
+
+// Sparse attention (run's default on a GPU) gathers what each tile of 8 queries sees: the prefix, read once a
+// step from the GPU's cache, and 8 sequences' own cells. A lane's step then grows with its tokens alone, and the
+// fullest lanes win. Measured on an H100 (8B F16, seed, 2026-12-07): 1,008 x 4 lanes 255.5 req/s, 512 x 4 222.7,
+// 1,008 x 8 219.2, 756 x 3 235.0; one factor (0.745) puts plan within 7% of each.
+TEST(PerfModel, WithSparseAttentionFourFullLanesBeatFourHalfOnesAndEightHalfOnes) {
+  const Fixture s = make("llama-3.1-8b", FileType::kF16, "H100 SXM");
+  ASSERT_TRUE(s.ctx.sparse_attention);
+  const PerfModel perf(s.spec, s.weights, s.device, s.ctx, Calibration{});
+  const WorkloadShape seed{"seed", 2050, 2000, 32};
+  const double full4 = perf.at_batch(1008, seed, 4).requests_per_s;
+  const double half4 = perf.at_batch(512, seed, 4).requests_per_s;
+  const double half8 = perf.at_batch(1008, seed, 8).requests_per_s;
+  EXPECT_GT(full4, 1.1 * half4) << "measured 1.15x";
+  EXPECT_GT(full4, 1.1 * half8) << "measured 1.17x";
+  const StepCost small = perf.decode_step(64, 2066, 2000), large = perf.decode_step(256, 2066, 2000);
+  EXPECT_LT(large.device_s / small.device_s, 4.0) << "the weights' read is shared by 4x the tokens";
 }
 
 // On the CPU lanes share the cores: no overlap, so one lane is the fastest.
