@@ -72,6 +72,7 @@ Expected<Plan> make_plan(const PlanRequest& request) {
   BW_ASSIGN_OR_RETURN(in.base.v_type, parse_weight_type(request.v_type.value_or(request.kv_type)));
   BW_TRY(check_kv_types(in.spec, in.base.k_type, in.base.v_type));
   in.base.flash_attention = request.flash_attention || in.base.v_type.name != "f16";
+  in.base.sparse_attention = request.sparse_attention;
   if (!request.flash_attention && in.base.v_type.name != "f16") {
     plan.notes.push_back("a quantized V cache needs flash attention: planned with it on");
   }

@@ -35,6 +35,7 @@ struct PlanRequest {
   std::optional<double> max_latency_s;
   int64_t ubatch_tokens = 512;
   bool flash_attention = true;
+  bool sparse_attention = true;              // run's --attention (sparse, its default on a GPU; dense)
   bool share_prefix = true;
   Calibration calibration;
   // Scale the speed model by what `tune` measured on this hardware (probed hardware only).

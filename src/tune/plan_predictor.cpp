@@ -27,6 +27,8 @@ void apply_run_flags(const std::vector<std::string>& a, PlanRequest& req) {
       req.kv_type = value;
     } else if (flag == "-fa" || flag == "--flash-attn") {
       req.flash_attention = value != "off";
+    } else if (flag == "--attention") {
+      req.sparse_attention = value != "dense";
     }
   }
 }

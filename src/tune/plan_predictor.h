@@ -35,7 +35,7 @@ class PlanPredictor {
   Plan plan_;
 };
 
-// The settings of `batchwise run` flags that plan's figures depend on (-ub, -ctk/-ctv/--kv-type, -fa).
+// The settings of `batchwise run` flags that plan's figures depend on (-ub, -ctk/-ctv/--kv-type, -fa, --attention).
 void apply_run_flags(const std::vector<std::string>& run_args, PlanRequest& request);
 
 // The workload as a trial's report counted it: prompt, shared-prefix and output tokens per request, from
