@@ -1,8 +1,8 @@
 // search_layout: the embedded engine's two knobs at once, sequences per lane and lanes (llama.cpp
 // contexts over one model; a context holds at most 252 of run's sequences). Measured on an H200 (8B,
-// seed): 256 x 2 lanes 181 req/s, 512 x 4 205, 768 x 6 205, 1,008 x 8 202: the optimum lies along "more
-// lanes of ~128 sequences", which a search over the total at a fixed lanes count, then over lanes at a
-// fixed total, never reaches (it chose 256 x 2). So:
+// seed, dense attention): 256 x 2 lanes 181 req/s, 512 x 4 205, 768 x 6 205, 1,008 x 8 202: the optimum lay
+// along "more lanes of ~128 sequences", which a search over the total at a fixed lanes count, then over lanes
+// at a fixed total, never reaches (it chose 256 x 2); with sparse attention (H100) at 4 lanes of 252. So:
 //   1. the total K at `base_lanes` with search_knob (1, the start, doubling, bisection);
 //   2. lanes at the best sequences per lane s = K / lanes: double the lanes while it pays, the total
 //      growing with them (s x L), then bisect between the best lanes and the first that did not pay;
