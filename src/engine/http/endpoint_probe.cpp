@@ -26,6 +26,15 @@ void get_each(HttpTransport& transport, const std::vector<std::string>& base_url
 
 }  // namespace
 
+bool is_llama_server(const std::string& server_header) { return server_header.find("llama.cpp") != std::string::npos; }
+
+std::string llama_server_advice(const std::string& base_url) {
+  return "endpoint " + base_url +
+         " is llama-server. Known slow setting: its host-memory prompt cache (--cache-ram, on by default) "
+         "copies a slot's KV cache on many requests; for batch jobs start it with --cache-ram 0 (slots still "
+         "reuse a shared prefix), and with -np at least the concurrency you want (--max-concurrency caps ours)";
+}
+
 bool health_ok(const HttpReply& r) {
   return r.failure == TransportFailure::kNone && r.status > 0 && r.status < 500 && r.status != 429;
 }

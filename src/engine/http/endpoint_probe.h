@@ -28,4 +28,9 @@ std::vector<EndpointProbe> probe_endpoints(HttpTransport& transport, const std::
 // A /health answer that means the endpoint is up: any HTTP answer below 500 but 429.
 bool health_ok(const HttpReply& r);
 
+// Whether a Server header names llama-server, and what a batch job should know about it (its known slow
+// setting and its slots), said once per run.
+bool is_llama_server(const std::string& server_header);
+std::string llama_server_advice(const std::string& base_url);
+
 }  // namespace batchwise

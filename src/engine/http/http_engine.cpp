@@ -176,17 +176,13 @@ class HttpEngineImpl final : public HttpEngine {
   }
 
   void note_server(size_t i, const std::string& server) {
-    if (server.find("llama.cpp") != std::string::npos) hint_llama_server(i);
+    if (is_llama_server(server)) hint_llama_server(i);
   }
 
   // Once per run, for the first llama-server met (every endpoint of a job is usually the same build).
   void hint_llama_server(size_t i) {
-    if (llama_warned_) return;
+    if (!llama_warned_) log_warn(llama_server_advice(base_urls_[i]));
     llama_warned_ = true;
-    log_warn("endpoint " + base_urls_[i] +
-             " is llama-server. Known slow setting: its host-memory prompt cache (--cache-ram, on by default) "
-             "copies a slot's KV cache on many requests; for batch jobs start it with --cache-ram 0 (slots still "
-             "reuse a shared prefix), and with -np at least the concurrency you want (--max-concurrency caps ours)");
   }
 
   void loop() {
@@ -563,7 +559,6 @@ class HttpEngineImpl final : public HttpEngine {
   std::unique_ptr<HttpTransport> transport_;
   size_t max_in_flight_ = 0;
   Callback on_done_;
-  std::vector<EngineResult> done_;  // delivered, not yet handed over (see deliver)
   std::thread thread_;
 
   mutable std::mutex mu_;  // guards the fields down to views_
@@ -585,20 +580,13 @@ class HttpEngineImpl final : public HttpEngine {
   std::unordered_map<uint64_t, Flight> flights_;
   uint64_t next_id_ = 1;
   bool llama_warned_ = false;
+  std::vector<EngineResult> done_;  // delivered, not yet handed over (see deliver)
 };
 
 }  // namespace
 
 Expected<std::unique_ptr<HttpEngine>> make_http_engine(const HttpEngineOptions& options) {
-  if (options.endpoints.empty()) return make_error(ErrorCode::kInvalidArgument, "no --endpoint given");
-  std::vector<std::string> urls;
-  for (const auto& e : options.endpoints) {
-    BW_ASSIGN_OR_RETURN(std::string url, normalize_endpoint(e));
-    if (std::find(urls.begin(), urls.end(), url) != urls.end()) {
-      return make_error(ErrorCode::kInvalidArgument, "--endpoint " + e + " is given twice");
-    }
-    urls.push_back(std::move(url));
-  }
+  BW_ASSIGN_OR_RETURN(std::vector<std::string> urls, normalize_endpoints(options.endpoints));
   if (options.max_concurrency < 1) return make_error(ErrorCode::kInvalidArgument, "--max-concurrency must be at least 1");
   if (options.request_timeout_s <= 0) return make_error(ErrorCode::kInvalidArgument, "--request-timeout must be positive");
   HttpTransportOptions t;

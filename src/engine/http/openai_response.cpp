@@ -215,4 +215,17 @@ Expected<std::string> normalize_endpoint(std::string_view url) {
   return std::string(url.substr(0, scheme)) + rest;
 }
 
+Expected<std::vector<std::string>> normalize_endpoints(const std::vector<std::string>& urls) {
+  if (urls.empty()) return make_error(ErrorCode::kInvalidArgument, "no --endpoint given");
+  std::vector<std::string> out;
+  for (const auto& e : urls) {
+    BW_ASSIGN_OR_RETURN(std::string url, normalize_endpoint(e));
+    if (std::find(out.begin(), out.end(), url) != out.end()) {
+      return make_error(ErrorCode::kInvalidArgument, "--endpoint " + e + " is given twice");
+    }
+    out.push_back(std::move(url));
+  }
+  return out;
+}
+
 }  // namespace batchwise

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 #include "engine/engine.h"
@@ -48,5 +49,7 @@ std::optional<int> read_total_slots(std::string_view body);
 
 // "http://host:8080/v1/" -> "http://host:8080"; refuses what is not an http(s) URL.
 Expected<std::string> normalize_endpoint(std::string_view url);
+// Each of --endpoint's URLs normalized; none given, or one given twice, is an error naming it.
+Expected<std::vector<std::string>> normalize_endpoints(const std::vector<std::string>& urls);
 
 }  // namespace batchwise
