@@ -336,7 +336,7 @@ Verb add_run_command(CLI::App& app) {
       ->check(CLI::Range(1, 100));
   sub->add_option("-m,--model", f->model, "GGUF model (default: a cached synthetic tiny model)");
   add_parallel_option(*sub, f->engine.n_parallel,
-                      "default: a cached `batchwise tune` result for this model, hardware and workload; else on one GPU 128 a lane "
+                      "default: a cached `batchwise tune` result for this model, hardware and workload; else on one GPU 252 a lane "
                       "in 4 lanes as the GPU's memory allows (with --lanes and --ctx-size to match); else 64")
       ->capture_default_str();
   sub->add_option("-c,--ctx-size", f->engine.n_ctx, "KV cache cells, tokens, split evenly between lanes")->capture_default_str();
