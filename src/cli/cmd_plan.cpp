@@ -40,7 +40,7 @@ struct PlanFlags {
   int cpu_cores = 0;
   bool all = false;
   double max_latency_s = 0;
-  int64_t ubatch = 512;
+  int64_t ubatch = 0;
   bool no_flash_attn = false;
   bool no_prefix_sharing = false;
   bool json = false;
@@ -84,7 +84,7 @@ Expected<PlanRequest> request_from(const PlanFlags& f) {
   }
   req.kv_type = f.kv_type;
   if (f.max_latency_s > 0) req.max_latency_s = f.max_latency_s;
-  req.ubatch_tokens = f.ubatch;
+  if (f.ubatch > 0) req.ubatch_tokens = f.ubatch;
   req.flash_attention = !f.no_flash_attn;
   req.share_prefix = !f.no_prefix_sharing;
   req.use_measured_calibration = !f.uncalibrated;
@@ -189,7 +189,10 @@ Verb add_plan_command(CLI::App& app) {
       ->check(CLI::IsMember({"sparse", "dense"}))
       ->capture_default_str();
   sub->add_option("--max-latency", f->max_latency_s, "latency SLO, seconds per request (0: none)");
-  sub->add_option("--ubatch-size", f->ubatch, "(-ub) physical batch, tokens (sizes the compute buffer)")->capture_default_str();
+  sub->add_option("--ubatch-size", f->ubatch,
+                  "(-ub) physical batch, tokens (sizes the compute buffer; 0: run's, 1024 with -b 4096 on one GPU, else 512)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   sub->add_flag("--no-flash-attn", f->no_flash_attn, "plan without flash attention");
   sub->add_flag("--no-prefix-sharing", f->no_prefix_sharing, "the engine does not share a prefix's KV cells");
   sub->add_flag("--uncalibrated", f->uncalibrated,

@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "hardware/hardware_key.h"
+#include "plan/gpu_run_default.h"
 #include "plan/measured_calibration.h"
 
 namespace batchwise {
@@ -76,10 +77,12 @@ Expected<Plan> make_plan(const PlanRequest& request) {
   if (!request.flash_attention && in.base.v_type.name != "f16") {
     plan.notes.push_back("a quantized V cache needs flash attention: planned with it on");
   }
-  in.base.n_ubatch_tokens = request.ubatch_tokens;
-  in.base.n_batch_tokens = std::max<int64_t>(2048, request.ubatch_tokens);
   in.one_gpu = plan.hardware.primary();
   in.gpu_count = std::max<int64_t>(1, static_cast<int64_t>(plan.hardware.gpus.size()));
+  // Without -ub, the batch sizes run takes: on one GPU those its default was measured with (gpu_run_default.h).
+  const bool run_gpu_batches = !request.ubatch_tokens && plan.hardware.gpus.size() == 1;
+  in.base.n_ubatch_tokens = run_gpu_batches ? kGpuDefaultUbatchTokens : request.ubatch_tokens.value_or(512);
+  in.base.n_batch_tokens = run_gpu_batches ? kGpuDefaultBatchTokens : std::max<int64_t>(2048, in.base.n_ubatch_tokens);
   in.device = combine_gpus(in, in.one_gpu, in.gpu_count);
   for (const auto* v : {&request.parallel, &request.ctx_tokens, &request.lanes}) {
     if (*v && **v <= 0) {

@@ -33,7 +33,8 @@ struct PlanRequest {
   std::optional<int64_t> ctx_tokens;         // -c: evaluate exactly this many KV cells
   std::optional<int64_t> lanes;              // --lanes: run's contexts; unset: 1 on the CPU, the fastest on a GPU
   std::optional<double> max_latency_s;
-  int64_t ubatch_tokens = 512;
+  // -ub; unset: what run uses, on one GPU kGpuDefaultUbatchTokens (with -b kGpuDefaultBatchTokens), else 512
+  std::optional<int64_t> ubatch_tokens;
   bool flash_attention = true;
   bool sparse_attention = true;              // run's --attention (sparse, its default on a GPU; dense)
   bool share_prefix = true;
