@@ -124,7 +124,11 @@ void apply_gpu_default(RunFlags& f) {
   f.engine.n_ctx = static_cast<int>(d->layout.ctx_tokens);
   log_info("on the GPU: --parallel " + std::to_string(d->layout.parallel) + " --lanes " + std::to_string(d->layout.lanes) +
            " --ctx-size " + std::to_string(d->layout.ctx_tokens) + " (" +
-           std::to_string(d->layout.parallel / d->layout.lanes) + " sequences a lane, the measured sweet spot; about " +
+           std::to_string(d->layout.parallel / d->layout.lanes) + " sequences a lane, " +
+           (d->layout.parallel == kGpuDefaultLanes * kGpuDefaultLaneShapes[0].sequences
+                ? "the measured sweet spot"
+                : "the measured sweet spot sized down to this GPU's memory") +
+           "; about " +
            format_gib(d->memory_bytes) + " of the " + format_gib(nvml.gpus[gpu].memory_free_bytes) +
            " free; --parallel/--lanes/--ctx-size override, `batchwise tune` measures this machine)");
 }
