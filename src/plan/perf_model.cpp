@@ -80,9 +80,10 @@ StepCost PerfModel::decode_step(int64_t batch, int64_t context_tokens, int64_t s
   // use in the lane (the shared prefix once, every sequence's own part), else its own stream.
   const int64_t shared = ctx_.kv_unified ? std::clamp<int64_t>(shared_tokens, 0, context_tokens) : 0;
   const int64_t lane_cells = ctx_.kv_unified ? shared + batch * (context_tokens - shared) : context_tokens;
+  const bool sparse = sparse_attention_applies();
   // A shared prefix read once a step: cascade attention, or sparse attention's tiles, which all gather the
   // prefix's cells while they sit in the GPU's L2 cache (8 MiB a layer for an 8B model's 2,000 tokens).
-  if ((cal_.prefix_attention_once || sparse_attention_applies()) && shared > 0 && batch > 1) {
+  if ((cal_.prefix_attention_once || sparse) && shared > 0 && batch > 1) {
     kv_bytes -= static_cast<double>(kv.bytes_per_token * shared) * static_cast<double>(batch - 1);
   }
   StepCost c;
@@ -90,10 +91,7 @@ StepCost PerfModel::decode_step(int64_t batch, int64_t context_tokens, int64_t s
   // A GPU's flash attention scores every cell of the lane (masked ones too); the CPU's skips masked cells.
   // Sparse attention (run's default on a GPU, for the head shapes our patch enables) gathers for each tile of
   // 8 queries the cells any of them sees: the shared prefix once and 8 sequences' own cells.
-  int64_t gpu_cells = lane_cells;
-  if (sparse_attention_applies()) {
-    gpu_cells = std::min(lane_cells, shared + kSparseTileQueries * (context_tokens - shared));
-  }
+  const int64_t gpu_cells = sparse ? std::min(lane_cells, shared + kSparseTileQueries * (context_tokens - shared)) : lane_cells;
   const double attention = device_.is_gpu() ? attention_flops_per_token(gpu_cells) : attention_flops_per_token(context_tokens);
   c.flops = (flops_per_token(0) + attention) * static_cast<double>(batch);
   const double memory_s = c.bytes / (device_.bandwidth_bytes_per_s * cal_.bandwidth_efficiency);
