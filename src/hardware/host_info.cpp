@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "core/files.h"
+#include "hardware/llama_cpu_backend.h"
 
 namespace batchwise {
 namespace {
@@ -88,6 +89,7 @@ HostInfo probe_host() {
   if (auto text = read_file("/proc/cpuinfo")) parse_cpuinfo(*text, host);
   if (auto text = read_file("/proc/meminfo")) parse_meminfo(*text, host);
   if (host.logical_cpus == 0) host.logical_cpus = host.physical_cores = static_cast<int>(std::thread::hardware_concurrency());
+  host.llama_cpu_amx = llama_cpu_uses_amx();
   return host;
 }
 

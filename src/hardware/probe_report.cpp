@@ -49,6 +49,7 @@ std::string probe_to_json(const ProbeReport& r) {
               {"logical_cpus", r.host.logical_cpus},
               {"physical_cores", r.host.physical_cores},
               {"simd_flags", r.host.simd_flags},
+              {"llama_cpu_amx", r.host.llama_cpu_amx},
               {"fp32_flops_per_s_estimate", cpu_device(r.host).fp16_flops_per_s}};
   j["ram"] = {{"total_bytes", r.host.ram_total_bytes}, {"available_bytes", r.host.ram_available_bytes}};
   return j.dump(2);
@@ -74,7 +75,8 @@ std::string probe_to_text(const ProbeReport& r) {
   for (const auto& f : r.host.simd_flags) flags += (flags.empty() ? "" : " ") + f;
   out += "CPU   " + (r.host.cpu_model.empty() ? std::string("unknown") : r.host.cpu_model) + ": " +
          std::to_string(r.host.physical_cores) + " cores, " + std::to_string(r.host.logical_cpus) + " threads; " +
-         (flags.empty() ? std::string("no SIMD flags found") : flags) + "\n";
+         (flags.empty() ? std::string("no SIMD flags found") : flags) +
+         (r.host.llama_cpu_amx ? "; llama.cpp keeps matrices in AMX buffers" : "") + "\n";
   out += "RAM   " + format_gib(r.host.ram_total_bytes) + " total, " + format_gib(r.host.ram_available_bytes) + " available\n";
   return out;
 }

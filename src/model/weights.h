@@ -20,6 +20,11 @@ struct WeightsSummary {
   std::string token_embd_type;        // "q4_k"; backends treat some types specially (CPU repacking)
   int64_t output_bytes = 0;           // 0 when the output projection is tied to token_embd
   int64_t routed_expert_bytes = 0;    // ffn_*_exps tensors
+  // On a CPU whose llama.cpp keeps matrices in AMX buffers (model/amx_packing.h): what their packed layout
+  // adds to the matrices AMX takes, and the token embedding's size as such a matrix (a tied output
+  // projection's copy there; 0 where AMX would not take it).
+  int64_t amx_packing_bytes = 0;
+  int64_t token_embd_amx_bytes = 0;
   int64_t parameter_count = 0;
   std::map<std::string, int64_t> bytes_by_type;  // "q4_k" -> bytes
   std::string source;                 // "gguf tensor infos", "safetensors headers", "estimated for q4_k_m"

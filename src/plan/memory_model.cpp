@@ -163,11 +163,17 @@ MemoryEstimate estimate_memory(const ModelSpec& spec, const WeightsSummary& weig
     m.host.compute_bytes = host_compute_buffer_bytes(spec, ctx);
   } else {
     m.device.weights_bytes = weights.total_bytes;
-    // llama.cpp's CPU backend repacks q4_0/q4_k/iq4_nl matrices for its SIMD kernels; a tied output
-    // projection then exists twice: the plain embedding table for lookups and the repacked copy.
+    // llama.cpp's CPU backend repacks matrices for its kernels: with AMX every matrix AMX takes (some types
+    // grow), else q4_0/q4_k/iq4_nl for its SIMD kernels (same size). A tied output projection it repacks
+    // then exists twice: the plain embedding table for lookups and the repacked copy.
+    if (ctx.cpu_amx) m.device.weights_bytes += weights.amx_packing_bytes;
     const std::string& t = weights.token_embd_type;
-    if (weights.output_bytes == 0 && (t == "q4_0" || t == "q4_k" || t == "iq4_nl")) {
-      m.device.weights_bytes += weights.token_embd_bytes;
+    if (weights.output_bytes == 0) {
+      if (ctx.cpu_amx && weights.token_embd_amx_bytes > 0) {
+        m.device.weights_bytes += weights.token_embd_amx_bytes;
+      } else if (t == "q4_0" || t == "q4_k" || t == "iq4_nl") {
+        m.device.weights_bytes += weights.token_embd_bytes;
+      }
     }
   }
   return m;

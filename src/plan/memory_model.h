@@ -1,7 +1,8 @@
 // MemoryModel: how many bytes a model needs on each device for a given context, batch and KV type,
 // following llama.cpp's allocation rules (llama-context.cpp, llama-kv-cache*.cpp):
 //   weights   the GGUF's tensor bytes (exact) or the file type's per-tensor estimate; with every
-//             layer offloaded the token embedding stays in host memory
+//             layer offloaded the token embedding stays in host memory; on the CPU the matrices the
+//             backend repacks (AMX, CPU_REPACK) as it lays them out
 //   KV cache  per layer and cell: K row (n_head_kv x head_dim, or kv_lora_rank + rope dims under MLA)
 //             plus V row (none under MLA), at the K/V type's block size; cells = n_ctx padded to 256;
 //             SWA layers keep min(cells, window x streams + ubatch) cells, padded to 256
@@ -31,6 +32,7 @@ struct ContextConfig {
   bool kv_unified = true;           // one KV stream shared by all sequences (prefix sharing needs it)
   bool swa_full = false;            // SWA layers keep the whole context (llama.cpp's --swa-full)
   bool sparse_attention = true;     // run's --attention sparse (its default; applies on a GPU, see PerfModel)
+  bool cpu_amx = false;             // on the CPU, llama.cpp keeps matrices in AMX buffers (hardware/llama_cpu_backend.h)
   WeightType k_type{"f16", 1, 1, 2};
   WeightType v_type{"f16", 1, 1, 2};
 };

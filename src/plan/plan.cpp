@@ -84,6 +84,7 @@ Expected<Plan> make_plan(const PlanRequest& request) {
   in.base.n_ubatch_tokens = run_gpu_batches ? kGpuDefaultUbatchTokens : request.ubatch_tokens.value_or(512);
   in.base.n_batch_tokens = run_gpu_batches ? kGpuDefaultBatchTokens : std::max<int64_t>(2048, in.base.n_ubatch_tokens);
   in.device = combine_gpus(in, in.one_gpu, in.gpu_count);
+  in.base.cpu_amx = !in.device.is_gpu() && plan.hardware.host.llama_cpu_amx;
   for (const auto* v : {&request.parallel, &request.ctx_tokens, &request.lanes}) {
     if (*v && **v <= 0) {
       return make_error(ErrorCode::kInvalidArgument, "-np/--parallel, -c/--ctx-size and --lanes must be at least 1");

@@ -205,8 +205,10 @@ Status EnginePool::check_fits(const LocalModel& model) const {
   ctx.flash_attention = options_.llama.flash_attention;
   const NvmlProbe gpus = probe_nvml();
   const bool on_gpu = !gpus.gpus.empty();
+  const HostInfo host = probe_host();
+  ctx.cpu_amx = !on_gpu && host.llama_cpu_amx;
   const MemoryEstimate need = estimate_memory(info->spec, *info->file_weights, ctx, on_gpu);
-  const int64_t free_bytes = on_gpu ? gpus.gpus.front().memory_free_bytes : probe_host().ram_available_bytes;
+  const int64_t free_bytes = on_gpu ? gpus.gpus.front().memory_free_bytes : host.ram_available_bytes;
   if (free_bytes > 0 && need.device.total_bytes() > free_bytes) {
     return make_error(ErrorCode::kOutOfMemory,
                       "model `" + model.id + "` needs about " + format_gib(need.device.total_bytes()) + " but " +

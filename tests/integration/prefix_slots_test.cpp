@@ -60,7 +60,10 @@ TEST(PrefixSlots, EvictionUnderATightContextNeverFreesThePrefixBeingAdmitted) {
   EXPECT_LT(report["engine"]["prompt_tokens_evaluated"].get<int64_t>(),
             report["engine"]["prompt_tokens_submitted"].get<int64_t>());
   // llama.cpp on a CPU is not batch-invariant: equal token for token until a near-tie (top-2 gap
-  // under 0.05 nats), logprobs within 0.02 until then (as in run_seed_test).
+  // under 0.05 nats), logprobs within 0.02 over an answer's first 32 tokens (as in run_seed_test) and
+  // within 0.05 after: the rounding of different batch shapes compounds along a 240-token answer
+  // (measured up to 0.023 by token 176 on an AMX CPU, under 0.011 before token 50). An answer computed
+  // without its rubric, the bug's symptom, differs from its first token.
   int identical = 0;
   for (const auto& [id, x_line] : a) {
     const auto& x = x_line["response"]["body"]["choices"][0]["logprobs"]["content"];
@@ -74,11 +77,13 @@ TEST(PrefixSlots, EvictionUnderATightContextNeverFreesThePrefixBeingAdmitted) {
         same = false;
         break;
       }
-      EXPECT_NEAR(x[t]["logprob"].get<double>(), y[t]["logprob"].get<double>(), 0.02) << id << " token " << t;
+      EXPECT_NEAR(x[t]["logprob"].get<double>(), y[t]["logprob"].get<double>(), t < 32 ? 0.02 : 0.05) << id << " token " << t;
     }
     identical += same;
   }
-  EXPECT_GE(identical, 14) << "of 16 requests, identical alone and under a tight context";
+  // The tiny model's random weights leave near-ties in long answers (top-2 gaps of 0.0004-0.001 nats; 3 of
+  // the 7 long answers met one on an AMX CPU): most requests must still be compared whole.
+  EXPECT_GE(identical, 12) << "of 16 requests, identical alone and under a tight context";
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "llama-ext.h"  // llama_get_memory_breakdown
+#include "hardware/llama_cpu_backend.h"
 #include "llama.h"
 #include "model/model_spec.h"
 #include "plan/memory_model.h"
@@ -51,6 +52,7 @@ inline ContextConfig llama_test_config(int64_t n_ctx, int64_t n_seq, int64_t uba
   c.kv_unified = unified;
   c.k_type = *parse_weight_type(kv);
   c.v_type = *parse_weight_type(kv);
+  c.cpu_amx = llama_cpu_uses_amx();  // as plan sets it for this host's CPU
   return c;
 }
 

@@ -106,5 +106,29 @@ TEST(MemoryModel, GpuKeepsTheTokenEmbeddingInHostMemory) {
   EXPECT_EQ(cpu.device.overhead_bytes, 0);
 }
 
+// On an AMX CPU llama.cpp packs the matrices AMX multiplies: q8_0 keeps 4 more bytes per block of 34 (the
+// 8B's untied output too, its embedding table stays as stored), f16 keeps its size but a tied output
+// projection is a second copy in the AMX buffer. The dry runs on an AMX host (plan_accuracy_test) check the
+// same against llama.cpp; this holds on any machine.
+TEST(MemoryModel, AnAmxCpuGrowsQ8MatricesByTheirCompensationAndCopiesATiedOutput) {
+  const ModelSpec s8 = preset("llama-3.1-8b");
+  const WeightsSummary q8 = estimate_weights(s8, FileType::kQ8_0);
+  ContextConfig amx = ctx_of(4096, 1);
+  amx.cpu_amx = true;
+  const int64_t q8_plain = estimate_memory(s8, q8, ctx_of(4096, 1), false).device.weights_bytes;
+  const int64_t q8_amx = estimate_memory(s8, q8, amx, false).device.weights_bytes;
+  const int64_t q8_matrices = q8.bytes_by_type.at("q8_0") - q8.token_embd_bytes;
+  EXPECT_EQ(q8_amx - q8_plain, q8_matrices / 34 * 4);
+  EXPECT_EQ(estimate_memory(s8, q8, amx, true).device.weights_bytes,
+            estimate_memory(s8, q8, ctx_of(4096, 1), true).device.weights_bytes)
+      << "a GPU holds the matrices: no AMX buffer";
+
+  const ModelSpec s1 = preset("llama-3.2-1b");  // ties its output projection to the embedding
+  const WeightsSummary f16 = estimate_weights(s1, FileType::kF16);
+  ASSERT_EQ(f16.output_bytes, 0);
+  EXPECT_EQ(estimate_memory(s1, f16, ctx_of(4096, 1), false).device.weights_bytes, f16.total_bytes);
+  EXPECT_EQ(estimate_memory(s1, f16, amx, false).device.weights_bytes, f16.total_bytes + f16.token_embd_bytes);
+}
+
 }  // namespace
 }  // namespace batchwise

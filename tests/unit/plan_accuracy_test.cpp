@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "hardware/llama_cpu_backend.h"
 #include "llama.h"
 #include "model/model_source.h"
 #include "model/synth.h"
@@ -63,6 +64,12 @@ TEST(PlanAccuracy, DeviceMemoryWithin3PercentOfLlamaCpp) {
   std::printf("\n%-18s %-7s %-32s %14s %14s %8s  (weights / kv / compute error %%)\n", "model", "quant", "context",
               "predicted B", "llama.cpp B", "err %");
   for (const auto& c : cases) {
+    if (c.preset == "deepseek-v2-lite" && llama_cpu_uses_amx()) {
+      // llama.cpp stops on a ggml scheduler assert (no backend for MLA's 3-D products once AMX holds the
+      // matrices beside them), as it did on a CUDA build: nothing to compare with on such a host.
+      std::printf("%-18s skipped: llama.cpp's AMX buffers stop its context on a ggml scheduler assert\n", c.preset.c_str());
+      continue;
+    }
     auto gguf = models.get(c.preset, c.quant);
     ASSERT_TRUE(gguf) << gguf.error().message;
     const std::filesystem::path& path = *gguf;

@@ -1,0 +1,34 @@
+#include "model/amx_packing.h"
+
+#include <string_view>
+
+namespace batchwise {
+namespace {
+
+struct AmxLayout {
+  std::string_view type;
+  int64_t row_alignment;    // the row length must be a multiple of this
+  int64_t extra_per_block;  // bytes the packed layout adds to each of the type's blocks
+};
+
+// ggml-cpu/amx: qtype_has_amx_kernels, the supports_op alignments and get_row_size.
+constexpr AmxLayout kAmxLayouts[] = {
+    {"f16", 16, 0},  {"q4_0", 32, 0},  {"q4_1", 32, 0}, {"q8_0", 32, 4},
+    {"q4_k", 256, 4}, {"q5_k", 256, 4}, {"q6_k", 256, 0}, {"iq4_xs", 256, 2},
+};
+constexpr int64_t kAmxRowsMultiple = 32;  // TILE_N * 2 output rows
+
+}  // namespace
+
+std::optional<int64_t> amx_matrix_bytes(const WeightType& type, int64_t ne0, int64_t ne1) {
+  if (ne1 <= 0 || ne1 % kAmxRowsMultiple != 0) return std::nullopt;
+  for (const AmxLayout& l : kAmxLayouts) {
+    if (l.type != type.name) continue;
+    if (ne0 % l.row_alignment != 0) return std::nullopt;
+    const int64_t blocks_per_row = ne0 / type.block_weights;
+    return ne1 * blocks_per_row * (type.block_bytes + l.extra_per_block);
+  }
+  return std::nullopt;
+}
+
+}  // namespace batchwise
