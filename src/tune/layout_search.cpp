@@ -18,9 +18,13 @@ class LayoutSearch {
     SearchOptions first = o_.total;
     first.max_knob = std::min(first.max_knob, o_.max_per_lane * o_.base_lanes);
     if (o_.max_lanes > o_.base_lanes) first.max_trials = std::max(4, first.max_trials - 8);
+    if (o_.anchor) first.max_trials = std::max(1, std::min(first.max_trials, o_.total.max_trials - 1));  // its trial
     SearchResult r1 = search_knob(first, [&](int64_t k) { return measure_(k, lanes_for(k, o_.base_lanes)); });
     run_ = r1.trials_run;
     for (Trial& t : r1.trials) remember(std::move(t));
+    if (o_.anchor && o_.anchor->lanes <= o_.max_lanes && o_.anchor->total >= o_.anchor->lanes) {
+      at(o_.anchor->total, o_.anchor->lanes);
+    }
     auto best = best_index();
     if (!best || o_.max_lanes <= 1) return result();
 

@@ -8,6 +8,8 @@
 //      growing with them (s x L), then bisect between the best lanes and the first that did not pay;
 //   3. sequences per lane at the best lanes: a quarter fewer and half more, once each;
 //   4. one lane at the best total, where one context holds it.
+// An anchor (tune on a GPU: run's own default layout) is measured after phase 1 and competes with the rest,
+// so that tune's answer, which run then takes, is never one measured slower than what run does untuned.
 // Memory: as search_knob, fixed + per-sequence bytes fitted to the trials so far; a layout whose
 // prediction + margin exceeds the limit is recorded as kPredictedTooBig and not run.
 // Single-threaded; calls measure in order.
@@ -29,6 +31,11 @@ struct LayoutSearchOptions {
   int64_t max_total = 0;          // no layout of more sequences is run (0: none); a trial must hold 2 waves of it
   // Bytes one more lane costs besides its sequences (its compute buffer and prefix cells: plan's estimate).
   std::optional<double> prior_bytes_per_lane;
+  struct Layout {
+    int64_t total = 0;
+    int lanes = 1;
+  };
+  std::optional<Layout> anchor;   // measured after phase 1 where its lanes are allowed
 };
 
 // A trial of `total` sequences over `lanes` (total >= lanes).
