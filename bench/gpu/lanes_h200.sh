@@ -4,7 +4,7 @@
 #          384x3 512x4 768x6 1008x8): requests/s and the process's peak GPU memory (NVML) against plan's memory at
 #          exactly those flags (-np, --lanes, -c, -ub)
 #   tune:  batchwise tune --max-lanes 8 on the same workload (TUNE_REQUESTS per trial at most, default tune's: 4,096
-#          on a GPU), fresh cache:
+#          on a GPU; TUNE_ARGS more flags), fresh cache:
 #          its choice and every trial's plan-vs-NVML memory; its choice against the sweep's best is summarize.py's
 #   defaults: batchwise run with no engine flags (the GPU default it chooses and says) on the same requests
 # STAGES (default "sweep tune defaults"). Results: JSON lines in $OUT/lanes.jsonl; logs beside it.
@@ -58,7 +58,7 @@ if [[ $stages == *" tune "* ]]; then
   rm -rf "$BATCHWISE_CACHE_DIR"
   log "tune --max-lanes 8"
   t0=$SECONDS
-  timeout 420 $bin tune -m "$model" --workload "$w" --max-lanes 8 ${TUNE_REQUESTS:+--trial-max-requests $TUNE_REQUESTS} \
+  timeout 420 $bin tune -m "$model" --workload "$w" --max-lanes 8 ${TUNE_REQUESTS:+--trial-max-requests $TUNE_REQUESTS} ${TUNE_ARGS:-} \
     --json --plot "$out/tune.svg" > "$out/tune.json" 2> "$out/tune.log" || tail -20 "$out/tune.log"
   log "tune: $((SECONDS - t0)) s"
   python3 - "$out/tune.json" "$gpu" <<'PY' | tee -a "$out/lanes.jsonl" >&2
