@@ -159,7 +159,8 @@ int64_t trial_ctx_tokens(const WorkloadShape& w, bool counted, int64_t k, int la
   const int64_t per_lane = (k + lanes - 1) / lanes;
   const double own = static_cast<double>(w.unique_prompt_tokens() + w.output_tokens);
   const double shared = static_cast<double>(w.shared_prefix_tokens);
-  const double cells = counted ? shared + static_cast<double>(per_lane) * own * 1.25 + 512
+  // A lane's room is never under 16 sequences' worth, so a request far longer than the mean still fits a small one.
+  const double cells = counted ? shared + static_cast<double>(std::max<int64_t>(per_lane, 16)) * own * 1.25 + 512
                                : 1.5 * (shared + static_cast<double>(per_lane) * (own + 64)) + 512;
   return lanes * ((static_cast<int64_t>(cells) + 255) / 256 * 256);
 }
