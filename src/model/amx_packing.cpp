@@ -1,5 +1,6 @@
 #include "model/amx_packing.h"
 
+#include <limits>
 #include <string_view>
 
 namespace batchwise {
@@ -26,7 +27,10 @@ std::optional<int64_t> amx_matrix_bytes(const WeightType& type, int64_t ne0, int
     if (l.type != type.name) continue;
     if (ne0 % l.row_alignment != 0) return std::nullopt;
     const int64_t blocks_per_row = ne0 / type.block_weights;
-    return ne1 * blocks_per_row * (type.block_bytes + l.extra_per_block);
+    const int64_t packed_block = type.block_bytes + l.extra_per_block;
+    // A hostile header's shape may not be multiplied out: such a matrix is not one AMX would hold either.
+    if (blocks_per_row > std::numeric_limits<int64_t>::max() / packed_block / ne1) return std::nullopt;
+    return ne1 * blocks_per_row * packed_block;
   }
   return std::nullopt;
 }
