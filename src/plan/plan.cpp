@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "core/units.h"
 #include "hardware/hardware_key.h"
 #include "plan/gpu_run_default.h"
 #include "plan/measured_calibration.h"
@@ -85,6 +86,18 @@ Expected<Plan> make_plan(const PlanRequest& request) {
   in.base.n_batch_tokens = run_gpu_batches ? kGpuDefaultBatchTokens : std::max<int64_t>(2048, in.base.n_ubatch_tokens);
   in.device = combine_gpus(in, in.one_gpu, in.gpu_count);
   in.base.cpu_amx = !in.device.is_gpu() && plan.hardware.host.llama_cpu_amx;
+  if (in.base.cpu_amx) {
+    ContextConfig plain = in.base;
+    plain.cpu_amx = false;
+    const int64_t added = estimate_memory(in.spec, in.weights, in.base, false).device.weights_bytes -
+                          estimate_memory(in.spec, in.weights, plain, false).device.weights_bytes;
+    if (added > 0) {
+      const bool tied_copy = in.weights.output_bytes == 0 && in.weights.token_embd_amx_bytes > 0;
+      plan.notes.push_back("llama.cpp keeps this CPU's matrices in AMX buffers: the weights take " + format_gib(added) +
+                           " more in memory (their packed layout" +
+                           (tied_copy ? ", and a second copy of the tied output projection)" : ")"));
+    }
+  }
   for (const auto* v : {&request.parallel, &request.ctx_tokens, &request.lanes}) {
     if (*v && **v <= 0) {
       return make_error(ErrorCode::kInvalidArgument, "-np/--parallel, -c/--ctx-size and --lanes must be at least 1");

@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
+#include "hardware/llama_cpu_backend.h"
 #include "plan/plan_report.h"
 #include "sparse_gguf.h"
 #include "test_support.h"
@@ -29,6 +32,22 @@ TEST(Plan, PresetOnACatalogueGpu) {
   ASSERT_EQ(plan->devices.size(), 1u);
   EXPECT_LE(plan->devices[0].predicted.total_bytes(), plan->devices[0].memory_bytes);
   EXPECT_EQ(plan->flags.size(), 5u);
+}
+
+// On a CPU whose llama.cpp keeps matrices in AMX buffers, plan counts them and says so; elsewhere neither. An F16
+// Llama 3.2 1B ties its output projection to the embedding: AMX holds a second copy of it.
+TEST(Plan, ACpuPlanCountsLlamaCppsAmxBuffersWhereItUsesThem) {
+  PlanRequest r = request("llama-3.2-1b", "cpu");
+  r.quant = "f16";
+  auto plan = make_plan(r);
+  ASSERT_TRUE(plan) << plan.error().message;
+  const bool amx = llama_cpu_uses_amx();
+  const bool said = std::any_of(plan->notes.begin(), plan->notes.end(),
+                                [](const std::string& n) { return n.find("AMX buffers") != std::string::npos; });
+  EXPECT_EQ(said, amx);
+  ASSERT_EQ(plan->devices.size(), 1u);
+  EXPECT_EQ(plan->devices[0].predicted.weights_bytes,
+            plan->weights.total_bytes + (amx ? plan->weights.token_embd_bytes : 0));
 }
 
 TEST(Plan, GgufWeightsAreTheFilesOwn) {
