@@ -3,12 +3,14 @@
 #include <string_view>
 
 #include "ggml-backend.h"
+#include "ggml-cpu.h"
 
 namespace batchwise {
 
 bool llama_cpu_uses_amx() {
   static const bool amx = [] {
-    ggml_backend_reg_t reg = ggml_backend_reg_by_name("CPU");
+    // The CPU backend alone: the registry would start every backend built in (CUDA's runtime with it).
+    ggml_backend_reg_t reg = ggml_backend_cpu_reg();
     if (!reg || ggml_backend_reg_dev_count(reg) == 0) return false;
     // The CPU backend lists its extra buffer types (AMX, CPU_REPACK) through this optional entry point.
     auto extra = reinterpret_cast<ggml_backend_dev_get_extra_bufts_t>(
