@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "core/files.h"
-#include "hardware/llama_cpu_backend.h"
+#include "model/amx_packing.h"
 
 namespace batchwise {
 namespace {

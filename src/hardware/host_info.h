@@ -16,7 +16,7 @@ struct HostInfo {
   std::vector<std::string> simd_flags;  // the ones llama.cpp's CPU kernels use: avx2, avx512f, amx_int8, ...
   int64_t ram_total_bytes = 0;
   int64_t ram_available_bytes = 0;
-  bool llama_cpu_amx = false;           // the linked llama.cpp keeps matrices in AMX buffers here (llama_cpu_backend.h)
+  bool llama_cpu_amx = false;           // the linked llama.cpp keeps matrices in AMX buffers here (model/amx_packing.h)
 
   bool has_flag(std::string_view flag) const;
   // FP32 FLOP per cycle per core of the widest FMA units present (AVX-512: 64, AVX2+FMA: 32, else 8).

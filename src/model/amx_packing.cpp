@@ -3,6 +3,9 @@
 #include <limits>
 #include <string_view>
 
+#include "ggml-backend.h"
+#include "ggml-cpu.h"
+
 namespace batchwise {
 namespace {
 
@@ -20,6 +23,25 @@ constexpr AmxLayout kAmxLayouts[] = {
 constexpr int64_t kAmxRowsMultiple = 32;  // TILE_N * 2 output rows
 
 }  // namespace
+
+bool llama_cpu_uses_amx() {
+  static const bool amx = [] {
+    // The CPU backend alone: the registry would start every backend built in (CUDA's runtime with it).
+    ggml_backend_reg_t reg = ggml_backend_cpu_reg();
+    if (!reg || ggml_backend_reg_dev_count(reg) == 0) return false;
+    // The CPU backend lists its extra buffer types (AMX, CPU_REPACK) through this optional entry point.
+    auto extra = reinterpret_cast<ggml_backend_dev_get_extra_bufts_t>(
+        ggml_backend_reg_get_proc_address(reg, "ggml_backend_dev_get_extra_bufts"));
+    if (!extra) return false;
+    for (ggml_backend_buffer_type_t* b = extra(ggml_backend_reg_dev_get(reg, 0)); b && *b; ++b) {
+      if (std::string_view(ggml_backend_buft_name(*b)) == "AMX") return true;
+    }
+    return false;
+  }();
+  return amx;
+}
+
+bool llama_amx_holds(const ModelSpec& spec) { return llama_cpu_uses_amx() && !spec.is_mla(); }
 
 std::optional<int64_t> amx_matrix_bytes(const WeightType& type, int64_t ne0, int64_t ne1) {
   if (ne1 <= 0 || ne1 % kAmxRowsMultiple != 0) return std::nullopt;

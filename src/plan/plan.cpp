@@ -5,6 +5,7 @@
 
 #include "core/units.h"
 #include "hardware/hardware_key.h"
+#include "model/amx_packing.h"
 #include "plan/gpu_run_default.h"
 #include "plan/measured_calibration.h"
 
@@ -85,7 +86,7 @@ Expected<Plan> make_plan(const PlanRequest& request) {
   in.base.n_ubatch_tokens = run_gpu_batches ? kGpuDefaultUbatchTokens : request.ubatch_tokens.value_or(512);
   in.base.n_batch_tokens = run_gpu_batches ? kGpuDefaultBatchTokens : std::max<int64_t>(2048, in.base.n_ubatch_tokens);
   in.device = combine_gpus(in, in.one_gpu, in.gpu_count);
-  in.base.cpu_amx = !in.device.is_gpu() && plan.hardware.host.llama_cpu_amx;
+  in.base.cpu_amx = !in.device.is_gpu() && plan.hardware.host.llama_cpu_amx && llama_amx_holds(in.spec);
   if (in.base.cpu_amx) {
     ContextConfig plain = in.base;
     plain.cpu_amx = false;

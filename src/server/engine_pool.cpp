@@ -13,6 +13,7 @@
 #include "core/units.h"
 #include "hardware/host_info.h"
 #include "hardware/nvml.h"
+#include "model/amx_packing.h"
 #include "model/model_source.h"
 #include "plan/memory_model.h"
 
@@ -206,7 +207,7 @@ Status EnginePool::check_fits(const LocalModel& model) const {
   const NvmlProbe gpus = probe_nvml();
   const bool on_gpu = !gpus.gpus.empty();
   const HostInfo host = probe_host();
-  ctx.cpu_amx = !on_gpu && host.llama_cpu_amx;
+  ctx.cpu_amx = !on_gpu && host.llama_cpu_amx && llama_amx_holds(info->spec);
   const MemoryEstimate need = estimate_memory(info->spec, *info->file_weights, ctx, on_gpu);
   const int64_t free_bytes = on_gpu ? gpus.gpus.front().memory_free_bytes : host.ram_available_bytes;
   if (free_bytes > 0 && need.device.total_bytes() > free_bytes) {

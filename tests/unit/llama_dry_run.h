@@ -11,8 +11,9 @@
 #include <string>
 #include <vector>
 
+#include "engine/llama/llama_handles.h"
 #include "llama-ext.h"  // llama_get_memory_breakdown
-#include "hardware/llama_cpu_backend.h"
+#include "model/amx_packing.h"
 #include "llama.h"
 #include "model/model_spec.h"
 #include "plan/memory_model.h"
@@ -52,7 +53,7 @@ inline ContextConfig llama_test_config(int64_t n_ctx, int64_t n_seq, int64_t uba
   c.kv_unified = unified;
   c.k_type = *parse_weight_type(kv);
   c.v_type = *parse_weight_type(kv);
-  c.cpu_amx = llama_cpu_uses_amx();  // as plan sets it for this host's CPU
+  c.cpu_amx = llama_cpu_uses_amx();  // as plan sets it for this host's CPU (for a model AMX holds: llama_amx_holds)
   return c;
 }
 
@@ -86,10 +87,13 @@ inline llama_context_params llama_context_params_for(const ContextConfig& c) {
 inline LlamaMemory llama_memory(const std::filesystem::path& path, const std::vector<ContextConfig>& lanes, bool dry_run,
                                 bool offload = false) {
   llama_log_set(llama_quiet_log, nullptr);
-  llama_model_params mp = llama_model_default_params();
+  // As `run` loads it (llama_model_params_for: the CPU's extra buffers as batchwise uses them).
+  auto params = llama_model_params_for(path, offload ? 999 : 0);
+  EXPECT_TRUE(params) << path;
+  if (!params) return {};
+  llama_model_params mp = *params;
   mp.no_alloc = dry_run;
   if (dry_run) mp.load_mode = LLAMA_LOAD_MODE_NONE;  // a dry run maps nothing
-  mp.n_gpu_layers = offload ? 999 : 0;
   llama_model* model = llama_model_load_from_file(path.c_str(), mp);
   EXPECT_NE(model, nullptr) << path;
   LlamaMemory m;

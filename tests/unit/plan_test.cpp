@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hardware/llama_cpu_backend.h"
+#include "model/amx_packing.h"
 #include "plan/plan_report.h"
 #include "sparse_gguf.h"
 #include "test_support.h"

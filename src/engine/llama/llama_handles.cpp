@@ -5,7 +5,9 @@
 #include <string>
 
 #include "core/log.h"
+#include "model/amx_packing.h"
 #include "model/gguf_checks.h"
+#include "model/model_source.h"
 
 namespace batchwise {
 namespace {
@@ -33,6 +35,26 @@ int llama_gpu_count() {
   return n;
 }
 
+Expected<llama_model_params> llama_model_params_for(const std::filesystem::path& path, int n_gpu_layers,
+                                                    ModelPlacement placement) {
+  llama_model_params mp = llama_model_default_params();
+  mp.n_gpu_layers = placement.kind == ModelPlacement::Kind::kCpu ? 0 : n_gpu_layers;
+  if (placement.kind == ModelPlacement::Kind::kGpu) {
+    mp.split_mode = LLAMA_SPLIT_MODE_NONE;  // the whole model on main_gpu: one copy per GPU, no traffic between them
+    mp.main_gpu = placement.gpu;
+  }
+  if (llama_cpu_uses_amx()) {
+    BW_ASSIGN_OR_RETURN(ModelInfo info, load_model_info(path.string()));
+    if (!llama_amx_holds(info.spec)) {
+      mp.use_extra_bufts = false;
+      log_info("llama.cpp: " + path.filename().string() +
+               " has multi-head latent attention, which llama.cpp cannot run from this CPU's AMX buffers: loaded without "
+               "them");
+    }
+  }
+  return mp;
+}
+
 Expected<ModelPtr> load_llama_model(const std::filesystem::path& path, int n_gpu_layers, ModelPlacement placement) {
   init_llama_backend();
   std::error_code ec;
@@ -42,12 +64,7 @@ Expected<ModelPtr> load_llama_model(const std::filesystem::path& path, int n_gpu
   // llama.cpp's loader aborts the process (GGML_ASSERT) on some damaged files: our bounds-checked
   // reader looks first and turns those into an error line.
   BW_TRY(check_gguf_file_for_llama(path));
-  llama_model_params mp = llama_model_default_params();
-  mp.n_gpu_layers = placement.kind == ModelPlacement::Kind::kCpu ? 0 : n_gpu_layers;
-  if (placement.kind == ModelPlacement::Kind::kGpu) {
-    mp.split_mode = LLAMA_SPLIT_MODE_NONE;  // the whole model on main_gpu: one copy per GPU, no traffic between them
-    mp.main_gpu = placement.gpu;
-  }
+  BW_ASSIGN_OR_RETURN(llama_model_params mp, llama_model_params_for(path, n_gpu_layers, placement));
   ModelPtr model(llama_model_load_from_file(path.c_str(), mp));
   if (!model) {
     return make_error(ErrorCode::kCorrupt,
