@@ -88,10 +88,7 @@ inline LlamaMemory llama_memory(const std::filesystem::path& path, const std::ve
                                 bool offload = false) {
   llama_log_set(llama_quiet_log, nullptr);
   // As `run` loads it (llama_model_params_for: the CPU's extra buffers as batchwise uses them).
-  auto params = llama_model_params_for(path, offload ? 999 : 0);
-  EXPECT_TRUE(params) << path;
-  if (!params) return {};
-  llama_model_params mp = *params;
+  llama_model_params mp = llama_model_params_for(path, offload ? 999 : 0);
   mp.no_alloc = dry_run;
   if (dry_run) mp.load_mode = LLAMA_LOAD_MODE_NONE;  // a dry run maps nothing
   llama_model* model = llama_model_load_from_file(path.c_str(), mp);

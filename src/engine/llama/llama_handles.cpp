@@ -35,8 +35,7 @@ int llama_gpu_count() {
   return n;
 }
 
-Expected<llama_model_params> llama_model_params_for(const std::filesystem::path& path, int n_gpu_layers,
-                                                    ModelPlacement placement) {
+llama_model_params llama_model_params_for(const std::filesystem::path& path, int n_gpu_layers, ModelPlacement placement) {
   llama_model_params mp = llama_model_default_params();
   mp.n_gpu_layers = placement.kind == ModelPlacement::Kind::kCpu ? 0 : n_gpu_layers;
   if (placement.kind == ModelPlacement::Kind::kGpu) {
@@ -44,8 +43,9 @@ Expected<llama_model_params> llama_model_params_for(const std::filesystem::path&
     mp.main_gpu = placement.gpu;
   }
   if (llama_cpu_uses_amx()) {
-    BW_ASSIGN_OR_RETURN(ModelInfo info, load_model_info(path.string()));
-    if (!llama_amx_holds(info.spec)) {
+    // A file batchwise cannot read a shape from (another architecture) is llama.cpp's to load as it will.
+    const auto info = load_model_info(path.string());
+    if (info && !llama_amx_holds(info->spec)) {
       mp.use_extra_bufts = false;
       log_info("llama.cpp: " + path.filename().string() +
                " has multi-head latent attention, which llama.cpp cannot run from this CPU's AMX buffers: loaded without "
@@ -64,8 +64,7 @@ Expected<ModelPtr> load_llama_model(const std::filesystem::path& path, int n_gpu
   // llama.cpp's loader aborts the process (GGML_ASSERT) on some damaged files: our bounds-checked
   // reader looks first and turns those into an error line.
   BW_TRY(check_gguf_file_for_llama(path));
-  BW_ASSIGN_OR_RETURN(llama_model_params mp, llama_model_params_for(path, n_gpu_layers, placement));
-  ModelPtr model(llama_model_load_from_file(path.c_str(), mp));
+  ModelPtr model(llama_model_load_from_file(path.c_str(), llama_model_params_for(path, n_gpu_layers, placement)));
   if (!model) {
     return make_error(ErrorCode::kCorrupt,
                       "llama.cpp could not load " + path.string() + " (not a GGUF model, or truncated; --verbose says why)");

@@ -38,8 +38,8 @@ struct ModelPlacement {
 // The parameters load_llama_model gives llama.cpp for this file: the layers placed as asked and, for a model with
 // multi-head latent attention (DeepSeek-V2/V3) on a CPU whose llama.cpp uses AMX, no extra CPU buffers: with its
 // matrices in the AMX buffer llama.cpp stops creating the context on a ggml scheduler assert.
-Expected<llama_model_params> llama_model_params_for(const std::filesystem::path& path, int n_gpu_layers,
-                                                    ModelPlacement placement = {});
+llama_model_params llama_model_params_for(const std::filesystem::path& path, int n_gpu_layers,
+                                          ModelPlacement placement = {});
 
 // Loads a GGUF (memory-mapped); a missing or malformed file gives an error naming it.
 Expected<ModelPtr> load_llama_model(const std::filesystem::path& path, int n_gpu_layers, ModelPlacement placement = {});
