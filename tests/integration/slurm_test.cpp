@@ -97,11 +97,14 @@ TEST_F(Slurm, FourArrayTasksOneRequeuedMidwayMergeToEveryIdExactlyOnce) {
   // Slurm holds a requeued job back for a while (its begin time moves ~2 minutes on): let it go now.
   ASSERT_EQ(run_shell("scontrol update JobId=" + task1 + " StartTime=now").exit_code, 0);
 
-  // The whole job's progress from the shards' states, while it runs.
+  // The whole job's progress from the shards' states, while it runs: once the last task's run has recorded its job
+  // (its state file exists a moment before: report then says "holds no job yet").
   ASSERT_TRUE(wait_for(60, [&] { return std::filesystem::exists(dir / "out.shard-3-of-4.state.db"); }));
-  const auto progress = run_shell(batchwise_bin() + " report --json " + shell_quote(dir.string()) +
-                                  "/out.shard-*-of-4.state.db");
-  ASSERT_EQ(progress.exit_code, 0) << progress.err;
+  CommandResult progress;
+  ASSERT_TRUE(wait_for(30, [&] {
+    progress = run_shell(batchwise_bin() + " report --json " + shell_quote(dir.string()) + "/out.shard-*-of-4.state.db");
+    return progress.exit_code == 0;
+  })) << progress.err;
   EXPECT_EQ(nlohmann::json::parse(progress.out)["requests"], 400);
 
   ASSERT_TRUE(wait_for(150, [&] { return shell_out("squeue -h -j " + merge + " -o %T").empty(); }))
