@@ -64,8 +64,9 @@ Verb add_slurm_command(CLI::App& app) {
                                 {"merge_script", scripts.merge_path.string()}};
             if (!f->submit) {
               if (!f->json) {
-                std::printf("submit with:\n  array=$(sbatch --parsable %s)\n  sbatch --dependency=afterok:$array %s\n",
-                            scripts.array_path.c_str(), scripts.merge_path.c_str());
+                std::printf("submit with:\n  array=$(sbatch --parsable %s)\n  sbatch --dependency=afterok:$array "
+                            "--export=ALL,%s=$array %s\n",
+                            scripts.array_path.c_str(), kArrayJobIdVariable, scripts.merge_path.c_str());
               }
             } else {
               auto submitted = submit_slurm_job(scripts);

@@ -99,6 +99,11 @@ SlurmScripts slurm_scripts(const SlurmJobOptions& o) {
             "#SBATCH --job-name=batchwise-merge-" + name + "\n"
             "#SBATCH --output=" + base + ".merge.slurm.log\n";
   for (const auto& line : sbatch_lines(o.merge_sbatch_args)) s.merge += line + "\n";
+  s.merge += "# Slurm may start this job while a requeued task of the array runs again (afterok took that task's first\n"
+             "# end): wait until none of the array's tasks is queued or running.\n"
+             "if [ -n \"${" + std::string(kArrayJobIdVariable) + ":-}\" ]; then\n"
+             "  while [ -n \"$(squeue -h -o %i -j \"$" + std::string(kArrayJobIdVariable) + "\" 2>/dev/null)\" ]; do sleep 10; done\n"
+             "fi\n";
   s.merge += quote(o.batchwise.string()) + " merge -o " + quote(o.output.string()) + " --shards " + n + "\n" +
              kExitMapping;
   return s;
@@ -107,8 +112,9 @@ SlurmScripts slurm_scripts(const SlurmJobOptions& o) {
 Expected<SubmittedJob> submit_slurm_job(const SlurmScripts& scripts) {
   SubmittedJob job;
   BW_ASSIGN_OR_RETURN(job.array_job_id, sbatch(quote(scripts.array_path.string())));
-  BW_ASSIGN_OR_RETURN(job.merge_job_id,
-                      sbatch("--dependency=afterok:" + job.array_job_id + " " + quote(scripts.merge_path.string())));
+  BW_ASSIGN_OR_RETURN(job.merge_job_id, sbatch("--dependency=afterok:" + job.array_job_id + " --export=ALL," +
+                                                std::string(kArrayJobIdVariable) + "=" + job.array_job_id + " " +
+                                                quote(scripts.merge_path.string())));
   return job;
 }
 

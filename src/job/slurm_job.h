@@ -2,7 +2,9 @@
 // script runs `batchwise run IN -o OUT --shard $SLURM_ARRAY_TASK_ID/N` in every task: each task has
 // its own state, so a task that is preempted or requeued (`scontrol requeue`) resumes where it stopped.
 // The merge script runs `batchwise merge -o OUT`; submitted with --dependency=afterok on the array, it
-// starts once every task has finished. Text is made here; submit() runs sbatch.
+// starts once every task has finished. Slurm can start it while a requeued task runs again (afterok took that
+// task's first end), so it first waits until squeue lists none of the array's tasks (the array's id comes in
+// kArrayJobIdVariable). Text is made here; submit() runs sbatch.
 //
 // Threads: any; submit() blocks on sbatch.
 #pragma once
@@ -15,6 +17,9 @@
 #include "core/status.h"
 
 namespace batchwise {
+
+// The merge job's environment variable naming the array job whose tasks it waits for.
+inline constexpr const char* kArrayJobIdVariable = "BATCHWISE_ARRAY_JOB_ID";
 
 struct SlurmJobOptions {
   std::filesystem::path batchwise;          // the binary every task runs (absolute)
@@ -44,7 +49,7 @@ struct SubmittedJob {
 };
 
 // Writes nothing; runs `sbatch --parsable` on the array script, then on the merge script with
-// --dependency=afterok:<array id>. An sbatch that fails is reported with what it printed.
+// --dependency=afterok:<array id> and kArrayJobIdVariable=<array id> in its environment. An sbatch that fails is reported with what it printed.
 Expected<SubmittedJob> submit_slurm_job(const SlurmScripts& scripts);
 
 }  // namespace batchwise

@@ -38,6 +38,12 @@ TEST(SlurmJob, MergeJobMergesTheOutput) {
   EXPECT_EQ(s.merge_path, "/data/out.merge.sbatch");
   EXPECT_NE(s.merge.find("#SBATCH --time=10\n"), std::string::npos);
   EXPECT_NE(s.merge.find("'/opt/bw/batchwise' merge -o '/data/out.jsonl' --shards 8\n"), std::string::npos) << s.merge;
+  // It merges only once squeue lists none of the array's tasks (a requeued one may still run), and #SBATCH lines
+  // count only before the first command.
+  const size_t wait = s.merge.find("squeue -h -o %i -j \"$BATCHWISE_ARRAY_JOB_ID\"");
+  ASSERT_NE(wait, std::string::npos) << s.merge;
+  EXPECT_LT(wait, s.merge.find("' merge -o "));
+  EXPECT_LT(s.merge.rfind("#SBATCH"), s.merge.find("if [ -n"));
 }
 
 TEST(SlurmJob, SbatchOptionKeepsItsValuesOnItsLine) {
