@@ -37,6 +37,9 @@ int report_shards(const std::vector<std::string>& paths, bool json) {
     nlohmann::json missing = nlohmann::json::array();
     for (int64_t index : set->missing) missing.push_back(shard_name({index, set->count}));
     j["missing_shards"] = missing;
+    nlohmann::json starting = nlohmann::json::array();
+    for (const auto& path : set->starting) starting.push_back(path.string());
+    j["starting_states"] = starting;
     std::printf("%s\n", j.dump(2).c_str());
     return kExitOk;
   }
@@ -51,8 +54,13 @@ int report_shards(const std::vector<std::string>& paths, bool json) {
                 s.path.string().c_str());
   }
   for (int64_t index : set->missing) {
-    std::printf("  shard %s: no state given (not started?): %s\n", shard_name({index, set->count}).c_str(),
-                shard_run_hint(*set, index).c_str());
+    if (const auto* starting = starting_state(*set, index)) {
+      std::printf("  shard %s: its run is starting (no job recorded yet)  %s\n", shard_name({index, set->count}).c_str(),
+                  starting->string().c_str());
+    } else {
+      std::printf("  shard %s: no state given (not started?): %s\n", shard_name({index, set->count}).c_str(),
+                  shard_run_hint(*set, index).c_str());
+    }
   }
   std::printf("%s", report_text(*report).c_str());
   return kExitOk;

@@ -51,12 +51,19 @@ Expected<ShardSet> open_shard_set(const std::vector<std::filesystem::path>& stat
     s.path = path;
     BW_ASSIGN_OR_RETURN(s.store, JobStore::open(path));
     BW_ASSIGN_OR_RETURN(std::optional<JobMeta> meta, s.store->job());
-    if (!meta) return make_error(ErrorCode::kNotFound, path.string() + " holds no job yet (its run never started)");
+    if (!meta) {
+      set.starting.push_back(path);
+      continue;
+    }
     s.meta = *meta;
     s.lines = s.meta.requests + s.meta.invalid_lines;
     BW_ASSIGN_OR_RETURN(std::unordered_set<int64_t> finished, s.store->finished_lines());
     s.finished = static_cast<int64_t>(finished.size());
     set.shards.push_back(std::move(s));
+  }
+  if (set.shards.empty()) {
+    return make_error(ErrorCode::kNotFound, set.starting.front().string() +
+                                                " holds no job yet (its run is starting, or never started)");
   }
   std::sort(set.shards.begin(), set.shards.end(),
             [](const ShardState& a, const ShardState& b) { return a.meta.shard.index < b.meta.shard.index; });
@@ -100,6 +107,14 @@ Expected<ShardSet> open_shard_set(const std::vector<std::filesystem::path>& stat
     }
   }
   return set;
+}
+
+const std::filesystem::path* starting_state(const ShardSet& set, int64_t index) {
+  const std::string name = ".shard-" + std::to_string(index) + "-of-" + std::to_string(set.count) + ".state.db";
+  for (const auto& p : set.starting) {
+    if (p.filename().string().ends_with(name)) return &p;
+  }
+  return nullptr;
 }
 
 std::string shard_run_hint(const ShardSet& set, int64_t index) {

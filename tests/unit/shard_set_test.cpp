@@ -38,6 +38,23 @@ TEST(ShardSet, NamesTheMissingShardsAndFindsOnlyTheAskedN) {
   EXPECT_NE(mixed.error().message.find("must use the same N"), std::string::npos) << mixed.error().message;
 }
 
+// A run creates its state a moment before it records its job: a report over every shard's state then (Slurm's
+// tasks starting) shows that shard as starting instead of failing; a set of such states alone still says so.
+TEST(ShardSet, AStateWithNoJobYetIsAShardStartingNotAnError) {
+  const auto dir = test::scratch_dir();
+  make_state(dir / "out.shard-0-of-2.state.db", {0, 2}, 10);
+  ASSERT_TRUE(JobStore::open(dir / "out.shard-1-of-2.state.db"));  // created, no job yet
+  auto set = open_shard_set(find_shard_states(dir / "out.jsonl", 2));
+  ASSERT_TRUE(set) << set.error().message;
+  EXPECT_EQ(set->missing, (std::vector<int64_t>{1}));
+  ASSERT_NE(starting_state(*set, 1), nullptr);
+  EXPECT_EQ(*starting_state(*set, 1), dir / "out.shard-1-of-2.state.db");
+  EXPECT_EQ(starting_state(*set, 0), nullptr);
+  auto alone = open_shard_set({dir / "out.shard-1-of-2.state.db"});
+  ASSERT_FALSE(alone);
+  EXPECT_NE(alone.error().message.find("holds no job yet"), std::string::npos) << alone.error().message;
+}
+
 TEST(ShardSet, AStateWrittenBeforeShardsReadsAsTheWholeJob) {
   const auto dir = test::scratch_dir();
   make_state(dir / "old.state.db", {1, 4}, 10);
