@@ -97,8 +97,8 @@ TEST_F(Slurm, FourArrayTasksOneRequeuedMidwayMergeToEveryIdExactlyOnce) {
   // Slurm holds a requeued job back for a while (its begin time moves ~2 minutes on): let it go now.
   ASSERT_EQ(run_shell("scontrol update JobId=" + task1 + " StartTime=now").exit_code, 0);
 
-  // The whole job's progress from the shards' states, while it runs: once the last task's run has recorded its job
-  // (its state file exists a moment before: report then says "holds no job yet").
+  // The whole job's progress from the shards' states, while it runs (a task whose run has not yet recorded its job
+  // counts as a shard starting; a report over no job at all would be refused, hence the wait).
   ASSERT_TRUE(wait_for(60, [&] { return std::filesystem::exists(dir / "out.shard-3-of-4.state.db"); }));
   CommandResult progress;
   ASSERT_TRUE(wait_for(30, [&] {
