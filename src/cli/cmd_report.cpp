@@ -55,8 +55,8 @@ int report_shards(const std::vector<std::string>& paths, bool json) {
   }
   for (int64_t index : set->missing) {
     if (const auto* starting = starting_state(*set, index)) {
-      std::printf("  shard %s: its run is starting (no job recorded yet)  %s\n", shard_name({index, set->count}).c_str(),
-                  starting->string().c_str());
+      std::printf("  shard %s: no job recorded yet (its run is starting, or stopped before it began)  %s\n",
+                  shard_name({index, set->count}).c_str(), starting->string().c_str());
     } else {
       std::printf("  shard %s: no state given (not started?): %s\n", shard_name({index, set->count}).c_str(),
                   shard_run_hint(*set, index).c_str());

@@ -49,7 +49,8 @@ struct SubmittedJob {
 };
 
 // Writes nothing; runs `sbatch --parsable` on the array script, then on the merge script with
-// --dependency=afterok:<array id> and kArrayJobIdVariable=<array id> in its environment. An sbatch that fails is reported with what it printed.
+// --dependency=afterok:<array id> and kArrayJobIdVariable=<array id> in its environment. An sbatch that
+// fails is reported with what it printed.
 Expected<SubmittedJob> submit_slurm_job(const SlurmScripts& scripts);
 
 }  // namespace batchwise
