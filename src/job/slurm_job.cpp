@@ -102,7 +102,7 @@ SlurmScripts slurm_scripts(const SlurmJobOptions& o) {
   s.merge += "# Slurm may start this job while a requeued task of the array runs again (afterok took that task's first\n"
              "# end): wait until none of the array's tasks is queued or running.\n"
              "if [ -n \"${" + std::string(kArrayJobIdVariable) + ":-}\" ]; then\n"
-             "  while [ -n \"$(squeue -h -o %i -j \"$" + std::string(kArrayJobIdVariable) + "\" 2>/dev/null)\" ]; do sleep 10; done\n"
+             "  while [ -n \"$(squeue -h -o %i -j \"$" + std::string(kArrayJobIdVariable) + "\" 2>/dev/null)\" ]; do sleep 5; done\n"
              "fi\n";
   s.merge += quote(o.batchwise.string()) + " merge -o " + quote(o.output.string()) + " --shards " + n + "\n" +
              kExitMapping;
