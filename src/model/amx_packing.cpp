@@ -41,7 +41,7 @@ bool llama_cpu_uses_amx() {
   return amx;
 }
 
-bool llama_amx_holds(const ModelSpec& spec) { return llama_cpu_uses_amx() && !spec.is_mla(); }
+bool amx_holds_model(const ModelSpec& spec) { return !spec.is_mla(); }
 
 std::optional<int64_t> amx_matrix_bytes(const WeightType& type, int64_t ne0, int64_t ne1) {
   if (ne1 <= 0 || ne1 % kAmxRowsMultiple != 0) return std::nullopt;

@@ -17,10 +17,10 @@ namespace batchwise {
 // Whether ggml's CPU backend offers the AMX buffer type (built with AMX and the kernel granted it).
 bool llama_cpu_uses_amx();
 
-// Whether llama.cpp keeps `spec`'s matrices in AMX buffers here: AMX in use, and not a model with multi-head latent
-// attention (DeepSeek-V2/V3), which batchwise loads without the CPU's extra buffers: from AMX buffers llama.cpp
-// stops creating its context on a ggml scheduler assert.
-bool llama_amx_holds(const ModelSpec& spec);
+// Whether, where llama.cpp uses AMX, it keeps `spec`'s matrices in AMX buffers: all but a model with multi-head
+// latent attention (DeepSeek-V2/V3), which batchwise loads without the CPU's extra buffers: from AMX buffers
+// llama.cpp stops creating its context on a ggml scheduler assert.
+bool amx_holds_model(const ModelSpec& spec);
 
 // The bytes a ne0 x ne1 matrix of `type` takes in the AMX buffer, or nullopt where AMX would not take it.
 std::optional<int64_t> amx_matrix_bytes(const WeightType& type, int64_t ne0, int64_t ne1);

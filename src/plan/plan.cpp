@@ -12,6 +12,19 @@
 namespace batchwise {
 namespace {
 
+// What llama.cpp's AMX buffers add to the weights a CPU plan holds, said once: the table shows the sum only.
+std::optional<std::string> amx_note(const RecommendInput& in) {
+  if (!in.base.cpu_amx) return std::nullopt;
+  ContextConfig plain = in.base;
+  plain.cpu_amx = false;
+  const int64_t added = estimate_memory(in.spec, in.weights, in.base, false).device.weights_bytes -
+                        estimate_memory(in.spec, in.weights, plain, false).device.weights_bytes;
+  if (added <= 0) return std::nullopt;
+  const bool tied_copy = in.weights.output_bytes == 0 && in.weights.token_embd_amx_bytes > 0;
+  return "llama.cpp keeps this CPU's matrices in AMX buffers: the weights take " + format_gib(added) +
+         " more in memory (their packed layout" + (tied_copy ? ", and a second copy of the tied output projection)" : ")");
+}
+
 // With layers split over n devices each holds 1/n of the weights and KV cache, and its own compute buffer.
 std::vector<DeviceShare> split_over(const Hardware& hw, const MemoryEstimate& m) {
   std::vector<DeviceShare> out;
@@ -86,19 +99,8 @@ Expected<Plan> make_plan(const PlanRequest& request) {
   in.base.n_ubatch_tokens = run_gpu_batches ? kGpuDefaultUbatchTokens : request.ubatch_tokens.value_or(512);
   in.base.n_batch_tokens = run_gpu_batches ? kGpuDefaultBatchTokens : std::max<int64_t>(2048, in.base.n_ubatch_tokens);
   in.device = combine_gpus(in, in.one_gpu, in.gpu_count);
-  in.base.cpu_amx = !in.device.is_gpu() && plan.hardware.host.llama_cpu_amx && llama_amx_holds(in.spec);
-  if (in.base.cpu_amx) {
-    ContextConfig plain = in.base;
-    plain.cpu_amx = false;
-    const int64_t added = estimate_memory(in.spec, in.weights, in.base, false).device.weights_bytes -
-                          estimate_memory(in.spec, in.weights, plain, false).device.weights_bytes;
-    if (added > 0) {
-      const bool tied_copy = in.weights.output_bytes == 0 && in.weights.token_embd_amx_bytes > 0;
-      plan.notes.push_back("llama.cpp keeps this CPU's matrices in AMX buffers: the weights take " + format_gib(added) +
-                           " more in memory (their packed layout" +
-                           (tied_copy ? ", and a second copy of the tied output projection)" : ")"));
-    }
-  }
+  in.base.cpu_amx = !in.device.is_gpu() && plan.hardware.host.llama_cpu_amx && amx_holds_model(in.spec);
+  if (const auto note = amx_note(in)) plan.notes.push_back(*note);
   for (const auto* v : {&request.parallel, &request.ctx_tokens, &request.lanes}) {
     if (*v && **v <= 0) {
       return make_error(ErrorCode::kInvalidArgument, "-np/--parallel, -c/--ctx-size and --lanes must be at least 1");

@@ -207,7 +207,7 @@ Status EnginePool::check_fits(const LocalModel& model) const {
   const NvmlProbe gpus = probe_nvml();
   const bool on_gpu = !gpus.gpus.empty();
   const HostInfo host = probe_host();
-  ctx.cpu_amx = !on_gpu && host.llama_cpu_amx && llama_amx_holds(info->spec);
+  ctx.cpu_amx = !on_gpu && host.llama_cpu_amx && amx_holds_model(info->spec);
   const MemoryEstimate need = estimate_memory(info->spec, *info->file_weights, ctx, on_gpu);
   const int64_t free_bytes = on_gpu ? gpus.gpus.front().memory_free_bytes : host.ram_available_bytes;
   if (free_bytes > 0 && need.device.total_bytes() > free_bytes) {

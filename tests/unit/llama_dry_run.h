@@ -53,7 +53,7 @@ inline ContextConfig llama_test_config(int64_t n_ctx, int64_t n_seq, int64_t uba
   c.kv_unified = unified;
   c.k_type = *parse_weight_type(kv);
   c.v_type = *parse_weight_type(kv);
-  c.cpu_amx = llama_cpu_uses_amx();  // as plan sets it for this host's CPU (for a model AMX holds: llama_amx_holds)
+  c.cpu_amx = llama_cpu_uses_amx();  // as plan sets it for this host's CPU (for a model AMX holds: amx_holds_model)
   return c;
 }
 

@@ -72,7 +72,7 @@ TEST(PlanAccuracy, DeviceMemoryWithin3PercentOfLlamaCpp) {
     auto info = load_model_info(path.string());
     ASSERT_TRUE(info) << info.error().message;
     ContextConfig ctx = c.ctx;
-    ctx.cpu_amx = llama_amx_holds(info->spec);  // DeepSeek's MLA is loaded without AMX buffers (llama_handles.h)
+    ctx.cpu_amx = llama_cpu_uses_amx() && amx_holds_model(info->spec);  // DeepSeek's MLA is loaded without AMX buffers (llama_handles.h)
     const MemoryEstimate predicted = estimate_memory(info->spec, *info->file_weights, ctx, /*on_gpu=*/false);
     const test::LlamaBuffers actual = llama_memory(path, ctx, /*dry_run=*/true).all();
     const double err = error_percent(predicted.device.total_bytes(), actual.total());

@@ -45,7 +45,7 @@ llama_model_params llama_model_params_for(const std::filesystem::path& path, int
   if (llama_cpu_uses_amx()) {
     // A file batchwise cannot read a shape from (another architecture) is llama.cpp's to load as it will.
     const auto info = load_model_info(path.string());
-    if (info && !llama_amx_holds(info->spec)) {
+    if (info && !amx_holds_model(info->spec)) {
       mp.use_extra_bufts = false;
       log_info("llama.cpp: " + path.filename().string() +
                " has multi-head latent attention, which llama.cpp cannot run from this CPU's AMX buffers: loaded without "
