@@ -1,8 +1,9 @@
-// attention_logits_check: are sparse attention's answers the dense path's, on this machine's backend? Four
-// contexts over one model are filled with the same tokens by the same calls: a reference (dense), a twin that
+// attention_logits_check: are sparse and cascade attention's answers the dense path's, on this machine's backend?
+// Five contexts over one model are filled with the same tokens by the same calls: a reference (dense), a twin that
 // computes attention another correct way (flash attention off: the softmax of the whole score matrix), one with
-// sparse attention (our llama.cpp patch) throughout, and one filled densely that turns sparse at the first step
-// (so a fault of the large prompt ubatches is told from one of the decode steps). After every step the logits of
+// sparse attention (our llama.cpp patch) throughout, one filled densely that turns sparse at the first step (so a
+// fault of the large prompt ubatches is told from one of the decode steps), and one with cascade attention (patch
+// 0004: the prefixes the lane holds first, shared, apart from the rest, merged by log-sum-exp). After every step the logits of
 // each output row are compared with the reference's. The lane is a mix batchwise meets: half the sequences share
 // prefix A, a quarter share prefix B (two prefixes in one lane), a quarter share nothing; every step decodes one
 // token for each, and at steps 2 and 4 some sequences finish and new ones start in the same ubatch (prefill rows
@@ -11,8 +12,8 @@
 //   attention_logits_check MODEL.gguf [S=128] [P=2048] [O=52] [STEPS=6] [FILLER=8192]
 //
 // Prints one JSON line per step and a summary; exits 1 when a logit is not finite, the sparse path never ran, or
-// the sparse logits differ from the reference by more than a relative L2 error of 5e-3 or more than the twin's
-// drift, whichever is larger. The twin is the bar because a model amplifies every rounding difference layer by
+// the sparse or cascade logits differ from the reference by more than a relative L2 error of 5e-3 or more than the
+// twin's drift, whichever is larger. The twin is the bar because a model amplifies every rounding difference layer by
 // layer: on the random-weights Llama-3.1-8B shape a 3e-4 difference of layer 0's attention grew to 0.66 at layer 31
 // (H100, 2026-12-06), while each layer matched the host's attention over its own inputs. ATTENTION_CAPTURE=1 prints
 // that: every layer's attention at the first decode step, sparse against dense and each against the host.
@@ -202,12 +203,14 @@ int main(int argc, char** argv) {
   cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
   cp.no_perf = true;
 
-  Lane lanes[4];  // reference (dense), twin (dense, flash attention off), sparse, sparse from the first step
+  // reference (dense), twin (dense, flash attention off), sparse, sparse from the first step, cascade (the shared
+  // prefixes at the lane's start apart, the rest sparse; our patch 0004)
+  Lane lanes[5];
   // ATTENTION_CAPTURE=1: the reference's and the last context's attention at the first decode step, each layer also
   // checked against the host's (report_capture)
   const bool capture = std::getenv("ATTENTION_CAPTURE") != nullptr && std::atoi(std::getenv("ATTENTION_CAPTURE")) != 0;
   bench::AttentionCapture captured[2];  // of lanes 0 and 3
-  for (int i = 0; i < 4; ++i) {
+  for (int i = 0; i < 5; ++i) {
     llama_context_params lp = cp;
     // The twin computes the same attention another correct way (the softmax of the full score matrix): how far two
     // right answers drift on this model is the bar a third must meet. (A second dense run drifts by 0 on
@@ -220,6 +223,8 @@ int main(int argc, char** argv) {
     if (lanes[i].ctx == nullptr) return 1;
   }
   llama_set_sparse_kv_attention(lanes[2].ctx, true);
+  llama_set_sparse_kv_attention(lanes[4].ctx, true);
+  llama_set_cascade_attention(lanes[4].ctx, true);
 
   std::mt19937 rng(7);
   auto random_rows = [&](llama_seq_id seq, int pos0, int n, bool last_logits) {
@@ -227,7 +232,7 @@ int main(int argc, char** argv) {
     for (int k = 0; k < n; ++k) rows.push_back({static_cast<llama_token>(rng() % n_vocab), pos0 + k, seq, last_logits && k + 1 == n});
     return rows;
   };
-  // Applies one ubatch, or one memory operation, to all three contexts alike.
+  // Applies one ubatch, or one memory operation, to every context alike.
   auto decode_all = [&](const std::vector<Row>& rows) {
     for (Lane& lane : lanes) {
       if (!decode_rows(lane, rows)) return false;
@@ -276,7 +281,7 @@ int main(int argc, char** argv) {
     if (!decode_chunked(rows)) return 1;
   }
 
-  Diff sparse_total, twin_total, sparse_by_kind[3], steps_only_total;
+  Diff sparse_total, twin_total, sparse_by_kind[3], steps_only_total, cascade_total, cascade_by_kind[3];
   llama_set_sparse_kv_attention(lanes[3].ctx, true);
   const auto kind = [&](llama_seq_id s) { return s < n_a ? 0 : s < n_a + n_b ? 1 : 2; };  // prefix A, B, none
   for (int step = 0; step < n_steps; ++step) {
@@ -312,31 +317,41 @@ int main(int argc, char** argv) {
     const auto all = [](llama_seq_id) { return true; };
     const Diff sparse = compare(lanes[0].ctx, lanes[2].ctx, rows, n_vocab, all);
     const Diff twin = compare(lanes[0].ctx, lanes[1].ctx, rows, n_vocab, all);
-    sparse_total.add(sparse), twin_total.add(twin);
+    const Diff cascade = compare(lanes[0].ctx, lanes[4].ctx, rows, n_vocab, all);
+    sparse_total.add(sparse), twin_total.add(twin), cascade_total.add(cascade);
     steps_only_total.add(compare(lanes[0].ctx, lanes[3].ctx, rows, n_vocab, all));
     for (int k = 0; k < 3; ++k) {
       sparse_by_kind[k].add(compare(lanes[0].ctx, lanes[2].ctx, rows, n_vocab, [&](llama_seq_id s) { return kind(s) == k; }));
+      cascade_by_kind[k].add(compare(lanes[0].ctx, lanes[4].ctx, rows, n_vocab, [&](llama_seq_id s) { return kind(s) == k; }));
     }
     std::printf("{\"step\": %d, \"rows\": %zu, \"outputs\": %d, \"sparse_max_abs\": %.6g, \"sparse_rel_l2\": %.3g, "
-                "\"sparse_argmax_same\": %d, \"twin_max_abs\": %.6g, \"twin_rel_l2\": %.3g, \"twin_argmax_same\": %d}\n",
+                "\"sparse_argmax_same\": %d, \"twin_max_abs\": %.6g, \"twin_rel_l2\": %.3g, \"twin_argmax_same\": %d, "
+                "\"cascade_max_abs\": %.6g, \"cascade_rel_l2\": %.3g, \"cascade_argmax_same\": %d}\n",
                 step, rows.size(), n_out, sparse.max_abs, sparse.rel_l2(), sparse.argmax_same, twin.max_abs, twin.rel_l2(),
-                twin.argmax_same);
+                twin.argmax_same, cascade.max_abs, cascade.rel_l2(), cascade.argmax_same);
     std::fflush(stdout);
   }
 
   const long long sparse_steps = llama_get_decode_timings(lanes[2].ctx).n_sparse;
+  const long long cascade_steps = llama_get_decode_timings(lanes[4].ctx).n_cascade;
   const double limit = std::max(5e-3, twin_total.rel_l2());
-  const bool ok = sparse_total.non_finite == 0 && twin_total.non_finite == 0 && sparse_steps > 0 &&
-                  sparse_total.rel_l2() <= limit && steps_only_total.rel_l2() <= limit;
+  const bool ok = sparse_total.non_finite == 0 && twin_total.non_finite == 0 && cascade_total.non_finite == 0 &&
+                  sparse_steps > 0 && cascade_steps > 0 && sparse_total.rel_l2() <= limit &&
+                  steps_only_total.rel_l2() <= limit && cascade_total.rel_l2() <= limit;
   std::printf("{\"summary\": true, \"sequences\": %d, \"prefix\": %d, \"filler_cells\": %d, \"rows\": %d, "
               "\"sparse_ubatches\": %lld, \"sparse_max_abs\": %.6g, \"sparse_rel_l2\": %.3g, \"sparse_argmax_same\": %d, "
               "\"twin_max_abs\": %.6g, \"twin_rel_l2\": %.3g, \"twin_argmax_same\": %d, \"non_finite\": %d, "
               "\"sparse_rel_l2_prefix_a\": %.3g, \"sparse_rel_l2_prefix_b\": %.3g, \"sparse_rel_l2_no_prefix\": %.3g, "
-              "\"sparse_steps_only_rel_l2\": %.3g, \"sparse_steps_only_max_abs\": %.6g, \"limit_rel_l2\": %.3g, \"pass\": %s}\n",
+              "\"sparse_steps_only_rel_l2\": %.3g, \"sparse_steps_only_max_abs\": %.6g, \"cascade_ubatches\": %lld, "
+              "\"cascade_max_abs\": %.6g, \"cascade_rel_l2\": %.3g, \"cascade_argmax_same\": %d, \"cascade_non_finite\": %d, "
+              "\"cascade_rel_l2_prefix_a\": %.3g, \"cascade_rel_l2_prefix_b\": %.3g, \"cascade_rel_l2_no_prefix\": %.3g, "
+              "\"limit_rel_l2\": %.3g, \"pass\": %s}\n",
               n_seq, n_prefix, n_filler, sparse_total.rows, sparse_steps, sparse_total.max_abs, sparse_total.rel_l2(),
               sparse_total.argmax_same, twin_total.max_abs, twin_total.rel_l2(), twin_total.argmax_same,
               sparse_total.non_finite + twin_total.non_finite, sparse_by_kind[0].rel_l2(), sparse_by_kind[1].rel_l2(),
-              sparse_by_kind[2].rel_l2(), steps_only_total.rel_l2(), steps_only_total.max_abs, limit, ok ? "true" : "false");
+              sparse_by_kind[2].rel_l2(), steps_only_total.rel_l2(), steps_only_total.max_abs, cascade_steps,
+              cascade_total.max_abs, cascade_total.rel_l2(), cascade_total.argmax_same, cascade_total.non_finite,
+              cascade_by_kind[0].rel_l2(), cascade_by_kind[1].rel_l2(), cascade_by_kind[2].rel_l2(), limit, ok ? "true" : "false");
   for (Lane& lane : lanes) llama_free(lane.ctx);
   llama_model_free(model);
   llama_backend_free();

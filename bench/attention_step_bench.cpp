@@ -3,10 +3,11 @@
 // has O tokens of its own, then every step decodes one token per sequence. Extra cells held by a filler
 // sequence that no query can see raise n_kv while the work each token should do stays the same: a step whose
 // time grows with them is attending to cells it cannot see. Each setting runs with dense attention (every cell,
-// masked) and sparse (our llama.cpp patch: the cells each query's sequence carries).
+// masked), sparse (our llama.cpp patch: the cells each query's sequence carries) and cascade (patch 0004: the
+// shared prefix apart, every query against it at once, merged with the sparse rest).
 //
 //   attention_step_bench MODEL.gguf [S=128] [P=2048] [O=52] [STEPS=16] [FILLER=0,4096,8192,16384]
-//   (ATTENTION=dense or sparse: that path only; PROFILE_STEP=1: only the last timed step of each setting is
+//   (ATTENTION=dense, sparse or cascade: that path only; PROFILE_STEP=1: only the last timed step of each setting is
 //   captured by a profiler started with --profile-from-start off, e.g. ncu: bench/gpu/step_profile_h200.sh)
 //
 // Prints one JSON line per (filler, attention): step time split into llama_decode's host parts (graph, inputs,
@@ -67,11 +68,12 @@ int main(int argc, char** argv) {
   for (int filler : fillers) {
     llama_memory_seq_rm(mem, filler_seq, -1, -1);
     if (filler > 0 && !bench::prefill(ctx, batch, rng, n_vocab, filler_seq, 0, filler, 1024)) return 1;
-    // ATTENTION=dense or sparse runs only that one (a profiler then sees one path).
+    // ATTENTION=dense, sparse or cascade runs only that one (a profiler then sees one path).
     const char* only = std::getenv("ATTENTION");
-    for (const bool sparse : {false, true}) {
-      if (only != nullptr && std::string(only) != (sparse ? "sparse" : "dense")) continue;
-      llama_set_sparse_kv_attention(ctx, sparse);
+    for (const std::string path : {"dense", "sparse", "cascade"}) {
+      if (only != nullptr && std::string(only) != path) continue;
+      llama_set_sparse_kv_attention(ctx, path != "dense");
+      llama_set_cascade_attention(ctx, path == "cascade");
       auto step = [&] {
         batch.clear();
         for (int s = 0; s < n_seq; ++s) batch.add(static_cast<llama_token>(rng() % n_vocab), pos[s]++, s, true);
@@ -109,7 +111,7 @@ int main(int argc, char** argv) {
       std::printf("{\"sequences\": %d, \"prefix\": %d, \"own\": %d, \"filler_cells\": %d, \"attention\": \"%s\", "
                   "\"step_ms\": %.3f, \"decode_call_ms\": %.3f, \"graph_ms\": %.3f, \"inputs_ms\": %.3f, "
                   "\"launch_ms\": %.3f, \"wait_ms\": %.3f, \"graphs_reused\": %lld}\n",
-                  n_seq, n_prefix, n_own, filler, sparse ? "sparse" : "dense", (call_ms + wait_ms) / n, call_ms / n,
+                  n_seq, n_prefix, n_own, filler, path.c_str(), (call_ms + wait_ms) / n, call_ms / n,
                   (after.t_graph_us - before.t_graph_us) / 1e3 / n, (after.t_inputs_us - before.t_inputs_us) / 1e3 / n,
                   (after.t_compute_us - before.t_compute_us) / 1e3 / n, wait_ms / n,
                   static_cast<long long>(after.n_reused - before.n_reused));

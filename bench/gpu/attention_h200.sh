@@ -4,13 +4,14 @@
 #   kernel: llama.cpp's test-backend-ops (from .carry, bench/gpu/make_carry.sh) built against this build's ggml, the
 #      Llama-3.1-8B shape's FLASH_ATTN_EXT cases (GQA 4 and 8, 8..332 queries, sparse masks) and upstream's own
 #      sparse cases (the control) run on CUDA against the CPU; STAGES=kernel alone builds ggml only (no batchwise)
-#   2. attention_logits_check on Llama-3.1-8B-shaped F16: sparse vs dense logits at the same step in identically
+#   2. attention_logits_check on Llama-3.1-8B-shaped F16: sparse and cascade vs dense logits at the same step in identically
 #      filled contexts (prefixes shared by all, by some, by none; sequences finishing and starting mid-lane), once
 #      per CHECK_VARIANTS entry (env assignments, ';'-separated)
-#   3. attention_step_bench: one lane's decode step, dense vs sparse, at STEP_SEQUENCES (default 128 and 252
+#   3. attention_step_bench: one lane's decode step, dense vs sparse vs cascade, at STEP_SEQUENCES (default 128 and 252
 #      sequences) sharing a 2,048-token prefix, with and without 8,192 cells no query sees
 #   4. batchwise run on N seed requests (default 2,000): dense at DENSE_SETTINGS, sparse at SETTINGS
-#   defaults: batchwise run with no engine flags (the GPU default it chooses), on N seed requests
+#   defaults: batchwise run with no engine flags (the GPU default it chooses), on N seed requests, then with
+#      --attention PATH alone for each PATH in DEFAULT_ATTENTION
 # STAGES (default "check step seed") picks among kernel, 2-4 and defaults. Results: $OUT/results.jsonl (seed runs),
 # $OUT/logits-check.jsonl, $OUT/step-bench.jsonl, logs; $OUT/0-all.tgz holds everything.
 set -uo pipefail
@@ -97,15 +98,19 @@ if [[ $stages == *" seed "* ]]; then
   done
 fi
 if [[ $stages == *" defaults "* ]]; then
-  # run with no engine flags at all: the GPU default it chooses and says (plan/gpu_run_default.h)
+  # run with no engine flags at all: the GPU default it chooses and says (plan/gpu_run_default.h); then, for each
+  # path in DEFAULT_ATTENTION (e.g. "cascade dense"), the same with --attention PATH alone
   w=$(ls build-gpu/models/seed-"$n".jsonl 2>/dev/null || true)
   [ -n "$w" ] || { bin=build-gpu/batchwise; w=build-gpu/models/seed-$n.jsonl; $bin -q gen-workload seed -n "$n" --ignore-eos --output-tokens 32 -o "$w"; }
-  rm -f build-gpu/def.*
-  log "run at its defaults"
-  timeout 200 build-gpu/batchwise -v run "$w" -o build-gpu/def.jsonl -m "$model" --json > "$out/defaults.json" 2> "$out/defaults.log" \
-    || tail -5 "$out/defaults.log"
-  grep -E "on the GPU|engine:|sequences" "$out/defaults.log" >&2
-  python3 -c "import json; r=json.load(open('$out/defaults.json')); e=r['engine']; print(json.dumps({'peer': 'batchwise-embedded-defaults', 'requests': $n, 'requests_per_s': r['requests_per_s'], 'ok': r['ok'], 'prompt_tokens_evaluated': e['prompt_tokens_evaluated'], 'tokens_per_step': e.get('tokens_per_step'), 'peak_gpu_memory_bytes': r['memory'].get('peak_gpu_memory_bytes'), 'gpu_utilization': r['memory'].get('mean_gpu_utilization')}))" \
-    | tee -a "$out/results.jsonl" >&2
+  for a in default ${DEFAULT_ATTENTION:-}; do
+    flags=; [ "$a" = default ] || flags="--attention $a"
+    rm -f build-gpu/def.*
+    log "run at its defaults ${flags}"
+    timeout 200 build-gpu/batchwise -v run "$w" -o build-gpu/def.jsonl -m "$model" $flags --json > "$out/defaults-$a.json" \
+      2> "$out/defaults-$a.log" || tail -5 "$out/defaults-$a.log"
+    grep -E "on the GPU|engine:|sequences" "$out/defaults-$a.log" >&2
+    python3 -c "import json; r=json.load(open('$out/defaults-$a.json')); e=r['engine']; print(json.dumps({'peer': 'batchwise-embedded-defaults', 'attention': '$a', 'requests': $n, 'requests_per_s': r['requests_per_s'], 'ok': r['ok'], 'prompt_tokens_evaluated': e['prompt_tokens_evaluated'], 'tokens_per_step': e.get('tokens_per_step'), 'steps': e.get('steps'), 'sparse_steps': e.get('sparse_attention_steps'), 'cascade_steps': e.get('cascade_attention_steps'), 'decode_call_s': e.get('decode_call_s'), 'wait_s': e.get('wait_s'), 'peak_gpu_memory_bytes': r['memory'].get('peak_gpu_memory_bytes'), 'gpu_utilization': r['memory'].get('mean_gpu_utilization')}))" \
+      | tee -a "$out/results.jsonl" >&2
+  done
 fi
 $seed pack

@@ -146,6 +146,7 @@ nlohmann::json engine_json(const EngineStats& e) {
     j["launch_s"] = e.launch_s;
     j["graphs_reused"] = e.graphs_reused;
     j["sparse_attention_steps"] = e.sparse_steps;
+    j["cascade_attention_steps"] = e.cascade_steps;
     j["wait_s"] = e.wait_s;
     j["host_s"] = e.host_s;
   }

@@ -41,12 +41,17 @@ void add_embedded_engine_flags(CLI::App& sub, LlamaEngineOptions& engine) {
          "(-fa) flash attention: on, off or auto (default: auto, on where the backend has it; a bare -fa means on)")
       ->check(CLI::IsMember({"on", "off", "auto"}));
   sub.add_option_function<std::string>(
-         "--attention", [&engine](const std::string& v) { engine.sparse_attention = v == "sparse"; },
+         "--attention",
+         [&engine](const std::string& v) {
+           engine.sparse_attention = v != "dense";
+           engine.cascade_attention = v == "cascade";
+         },
          "dense: each token attends to every KV cell of its lane, masked (llama.cpp's own way); sparse: only to "
          "the cells of its own sequence (a shared prefix and its own tokens), gathered on the GPU (Llama-shaped "
-         "heads). Needs flash attention (default: sparse where the layers are on a GPU, dense on a CPU, where both "
-         "compute the same)")
-      ->check(CLI::IsMember({"sparse", "dense"}));
+         "heads); cascade: the prefix a lane's sequences share once for all of them, then each one's own cells "
+         "sparse, the two merged exactly. Needs flash attention (default: sparse where the layers are on a GPU, "
+         "dense on a CPU, where the paths compute the same)")
+      ->check(CLI::IsMember({"sparse", "dense", "cascade"}));
   std::string names;
   for (const auto& n : builtin_chat_templates()) names += (names.empty() ? "" : ", ") + n;
   sub.add_option("--chat-template", engine.chat_template,

@@ -81,6 +81,7 @@ struct EngineStats {
   double launch_s = 0;           //   of which handing the graph to the backend
   int64_t graphs_reused = 0;     // steps whose graph was the previous one's
   int64_t sparse_steps = 0;      // compute steps whose attention went over each sequence's own cells only
+  int64_t cascade_steps = 0;     // compute steps whose attention took a lane's shared prefix apart (cascade)
   double wait_s = 0;             // waiting for a step's outputs: the device still computing
   double host_s = 0;             // our own work: admission, batch building, sampling, results
 };

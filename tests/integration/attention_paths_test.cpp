@@ -1,4 +1,5 @@
-// Sparse attention (each token over its own sequence's cells) against dense (every cell of the lane, masked):
+// Sparse attention (each token over its own sequence's cells) and cascade attention (the lane's shared prefix apart,
+// merged by log-sum-exp) against dense (every cell of the lane, masked):
 // the real binary on one lane, with the mixes a lane meets — a prefix shared by all of a group, by some, by
 // none, two prefixes in one lane, sequences finishing and starting mid-lane. LLAMA_SPARSE_KV_CHECK=1 makes our
 // llama.cpp patch count every mask row against the bound the attention carries (abort if one row sees more
@@ -71,42 +72,58 @@ CommandResult run_attention(const std::filesystem::path& dir, const std::string&
   return run_shell(cmd);
 }
 
-TEST(AttentionPaths, SparseAttentionGivesTheDenseAnswersForEveryMixOfSequencesInALane) {
+// Logprobs of `path`'s answers against dense's: within kLogprobTolerance, and the same greedy token wherever the
+// top-2 margin exceeds twice that. Returns the tokens compared.
+int compare_with_dense(const std::filesystem::path& dir, const std::string& path) {
+  const auto a = lines_by_id(read_jsonl(dir / (path + ".jsonl"))), b = lines_by_id(read_jsonl(dir / "dense.jsonl"));
+  EXPECT_EQ(a.size(), 36u);
+  EXPECT_EQ(b.size(), 36u);
+  int tokens_compared = 0;
+  for (const auto& [id, path_line] : a) {
+    const auto& x = path_line["response"]["body"]["choices"][0]["logprobs"]["content"];
+    const auto& y = b.at(id)["response"]["body"]["choices"][0]["logprobs"]["content"];
+    for (size_t t = 0; t < std::min(x.size(), y.size()); ++t) {
+      const double gap = y[t]["top_logprobs"][0]["logprob"].get<double>() - y[t]["top_logprobs"][1]["logprob"].get<double>();
+      if (x[t]["id"] != y[t]["id"]) {
+        EXPECT_LT(gap, 2 * kLogprobTolerance) << path << " " << id << " token " << t
+                                              << ": another token where the model had a clear choice";
+        break;  // the two answers go different ways from here: nothing later is comparable
+      }
+      EXPECT_NEAR(x[t]["logprob"].get<double>(), y[t]["logprob"].get<double>(), kLogprobTolerance) << path << " " << id << " token " << t;
+      ++tokens_compared;
+    }
+  }
+  return tokens_compared;
+}
+
+TEST(AttentionPaths, SparseAndCascadeAttentionGiveTheDenseAnswersForEveryMixOfSequencesInALane) {
   const auto dir = scratch_dir();
   write_text(dir / "in.jsonl", mixed_lane_input());
   const auto dense = run_attention(dir, "dense");
   ASSERT_EQ(dense.exit_code, 0) << dense.err;
   const auto sparse = run_attention(dir, "sparse");
   ASSERT_EQ(sparse.exit_code, 0) << sparse.err;
+  const auto cascade = run_attention(dir, "cascade");
+  ASSERT_EQ(cascade.exit_code, 0) << cascade.err;
 
-  // The sparse run did take its path, on most steps, and said so; the dense run never did.
+  // Each path did run, on most steps, and said so; the dense run took neither.
   const auto sparse_report = nlohmann::json::parse(sparse.out), dense_report = nlohmann::json::parse(dense.out);
+  const auto cascade_report = nlohmann::json::parse(cascade.out);
   EXPECT_GT(sparse_report["engine"]["sparse_attention_steps"].get<int64_t>(), sparse_report["engine"]["steps"].get<int64_t>() / 2);
   EXPECT_EQ(dense_report["engine"]["sparse_attention_steps"].get<int64_t>(), 0);
+  EXPECT_EQ(dense_report["engine"]["cascade_attention_steps"].get<int64_t>(), 0);
+  EXPECT_EQ(sparse_report["engine"]["cascade_attention_steps"].get<int64_t>(), 0);
+  // Cascade splits once the lane's first prompt prefix is shared (the first steps evaluate it alone).
+  EXPECT_GT(cascade_report["engine"]["cascade_attention_steps"].get<int64_t>(), cascade_report["engine"]["steps"].get<int64_t>() / 2);
   EXPECT_NE(sparse.err.find("sparse attention"), std::string::npos) << sparse.err;
+  EXPECT_NE(cascade.err.find("cascade attention"), std::string::npos) << cascade.err;
   EXPECT_NE(dense.err.find("dense attention"), std::string::npos) << dense.err;
   // The prefixes were shared (else the mixes above were not what the lane held).
   EXPECT_LT(sparse_report["engine"]["prompt_tokens_evaluated"].get<int64_t>() * 2,
             sparse_report["engine"]["prompt_tokens_submitted"].get<int64_t>());
 
-  const auto a = lines_by_id(read_jsonl(dir / "sparse.jsonl")), b = lines_by_id(read_jsonl(dir / "dense.jsonl"));
-  ASSERT_EQ(a.size(), 36u);
-  ASSERT_EQ(b.size(), 36u);
-  int tokens_compared = 0;
-  for (const auto& [id, sparse_line] : a) {
-    const auto& x = sparse_line["response"]["body"]["choices"][0]["logprobs"]["content"];
-    const auto& y = b.at(id)["response"]["body"]["choices"][0]["logprobs"]["content"];
-    for (size_t t = 0; t < std::min(x.size(), y.size()); ++t) {
-      const double gap = y[t]["top_logprobs"][0]["logprob"].get<double>() - y[t]["top_logprobs"][1]["logprob"].get<double>();
-      if (x[t]["id"] != y[t]["id"]) {
-        EXPECT_LT(gap, 2 * kLogprobTolerance) << id << " token " << t << ": another token where the model had a clear choice";
-        break;  // the two answers go different ways from here: nothing later is comparable
-      }
-      EXPECT_NEAR(x[t]["logprob"].get<double>(), y[t]["logprob"].get<double>(), kLogprobTolerance) << id << " token " << t;
-      ++tokens_compared;
-    }
-  }
-  EXPECT_GT(tokens_compared, 36 * 3) << "answers too short or diverging at once: the comparison proved little";
+  EXPECT_GT(compare_with_dense(dir, "sparse"), 36 * 3) << "answers too short or diverging at once: the comparison proved little";
+  EXPECT_GT(compare_with_dense(dir, "cascade"), 36 * 3) << "answers too short or diverging at once: the comparison proved little";
 }
 
 }  // namespace

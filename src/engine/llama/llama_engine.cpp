@@ -119,6 +119,10 @@ class LlamaEngine final : public Engine {
 #ifndef BATCHWISE_LLAMA_PATCHED
     return "dense attention (this llama.cpp lacks batchwise's patch)";
 #endif
+    if (options_.cascade_attention.value_or(false)) {
+      return "cascade attention (a lane's shared prefix once for all its sequences, merged with each one's own cells; "
+             "--attention dense for llama.cpp's own)";
+    }
     return options_.sparse_attention.value_or(false)
                ? "sparse attention (each sequence's own cells, gathered on the GPU; --attention dense for llama.cpp's own)"
                : "dense attention (every cell, masked)";

@@ -40,6 +40,11 @@ struct LlamaEngineOptions {
   // compute the same. Unset: sparse where the model's layers are on a GPU (H200, 8B seed: 227.9 req/s against
   // 200.6 dense; each layer's attention as close to the exact one as dense's, docs/run.md), dense elsewhere.
   std::optional<bool> sparse_attention;
+  // Cascade attention (our patch 0004): the cells a lane's sequences share at its start (the prompt prefix) are
+  // attended to apart from the rest, every query of a step against all of them at once in the kernel's widest
+  // tiles, and the rest (sparse where that is on) merged with it exactly by each part's log-sum-exp; the prefix is
+  // then read once a tile of up to 64 queries, not once a tile of 8. Needs flash attention. Unset: off.
+  std::optional<bool> cascade_attention;
   // --chat-template: a built-in template's name or a file (chat_template.h); empty: the GGUF's own.
   std::string chat_template;
   std::string cache_type_k = "f16";  // KV cache types by ggml's names (f16, q8_0, q4_0, ...)

@@ -300,6 +300,7 @@ class Lane final : public LlamaLane {
     shared_.stats.launch_s += static_cast<double>(t.t_compute_us - timings_.t_compute_us) * 1e-6;
     shared_.stats.graphs_reused += t.n_reused - timings_.n_reused;
     shared_.stats.sparse_steps += t.n_sparse - timings_.n_sparse;
+    shared_.stats.cascade_steps += t.n_cascade - timings_.n_cascade;
     timings_ = t;
   }
   llama_decode_timings timings_{};  // llama.cpp's at the last step
@@ -556,7 +557,10 @@ Expected<std::unique_ptr<LlamaLane>> make_llama_lane(llama_model* model, const L
   cp.n_samplers = sampler_configs.size();
   ContextPtr ctx(llama_init_from_model(model, cp));
 #ifdef BATCHWISE_LLAMA_PATCHED
-  if (ctx) llama_set_sparse_kv_attention(ctx.get(), options.sparse_attention.value_or(false));
+  if (ctx) {
+    llama_set_sparse_kv_attention(ctx.get(), options.sparse_attention.value_or(false));
+    llama_set_cascade_attention(ctx.get(), options.cascade_attention.value_or(false));
+  }
 #endif
   if (!ctx) {
     return make_error(ErrorCode::kOutOfMemory, "cannot create a llama.cpp context with " + std::to_string(options.n_ctx) +
