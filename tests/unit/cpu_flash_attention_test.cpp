@@ -3,7 +3,7 @@
 // rows that decode one token each for their own sequence (a shared prefix plus a few cells of their own,
 // interleaved with the other sequences' cells), rows of one sequence's prompt (the prefix plus its own cells,
 // causal), cells no row sees (a whole tile skipped, and tiles that start with them), and a last tile that is not
-// full.
+// full. Then cascade attention's parts (patch 0004: each with its rows' log-sum-exp) merged, on the same masks.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -62,6 +62,8 @@ struct Lane {
     }
   }
   ~Lane() { ggml_free(ctx); }
+  Lane(const Lane&) = delete;
+  Lane& operator=(const Lane&) = delete;
 
   // Exact attention of query head h, row r over the visible cells in [c0, c1), in double: the output row and the
   // log-sum-exp of the scores (-inf where the row sees none of them).
