@@ -49,8 +49,9 @@ void add_embedded_engine_flags(CLI::App& sub, LlamaEngineOptions& engine) {
          "dense: each token attends to every KV cell of its lane, masked (llama.cpp's own way); sparse: only to "
          "the cells of its own sequence (a shared prefix and its own tokens), gathered on the GPU (Llama-shaped "
          "heads); cascade: the prefix a lane's sequences share once for all of them, then each one's own cells "
-         "sparse, the two merged exactly. Needs flash attention (default: sparse where the layers are on a GPU, "
-         "dense on a CPU, where the paths compute the same)")
+         "sparse, the two merged exactly. Needs flash attention (default: cascade where the layers are on GPUs "
+         "that run it (NVIDIA Turing and newer), else sparse on a GPU; dense on a CPU, where the paths compute "
+         "nearly the same and dense is fastest)")
       ->check(CLI::IsMember({"sparse", "dense", "cascade"}));
   std::string names;
   for (const auto& n : builtin_chat_templates()) names += (names.empty() ? "" : ", ") + n;

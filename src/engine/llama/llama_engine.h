@@ -43,8 +43,8 @@ struct LlamaEngineOptions {
   // Cascade attention (our patch 0004): the cells a lane's sequences share at its start (the prompt prefix) are
   // attended to apart from the rest, every query of a step against all of them at once in the kernel's widest
   // tiles, and the rest (sparse where that is on) merged with it exactly by each part's log-sum-exp; the prefix is
-  // then read once a tile of 16 tokens, not once a tile of 8. Needs flash attention. Unset: off (on an H100 it ran
-  // level with sparse, docs/run.md).
+  // then read once a tile of 16 tokens, not once a tile of 8. Needs flash attention. Unset: on where sparse is and
+  // every GPU runs its node (CUDA's tensor-core kernel: NVIDIA Turing and newer), off elsewhere (docs/run.md).
   std::optional<bool> cascade_attention;
   // --chat-template: a built-in template's name or a file (chat_template.h); empty: the GGUF's own.
   std::string chat_template;

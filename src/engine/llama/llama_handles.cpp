@@ -1,6 +1,7 @@
 #include "engine/llama/llama_handles.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <mutex>
 #include <string>
 
@@ -33,6 +34,24 @@ int llama_gpu_count() {
     if (ggml_backend_dev_type(ggml_backend_dev_get(i)) == GGML_BACKEND_DEVICE_TYPE_GPU) n++;
   }
   return n;
+}
+
+int64_t llama_head_size(const llama_model* model, const std::string& key) {
+  char arch[64] = {}, value[32] = {};
+  if (llama_model_meta_val_str(model, "general.architecture", arch, sizeof arch) < 0) return 0;
+  if (llama_model_meta_val_str(model, (std::string(arch) + ".attention." + key).c_str(), value, sizeof value) >= 0) {
+    return std::atoll(value);
+  }
+  const int32_t heads = llama_model_n_head(model);
+  return heads > 0 ? llama_model_n_embd(model) / heads : 0;
+}
+
+std::optional<ggml_type> llama_kv_type_named(const std::string& name) {
+  for (int t = 0; t < GGML_TYPE_COUNT; ++t) {
+    const char* n = ggml_type_name(static_cast<ggml_type>(t));
+    if (n != nullptr && name == n) return static_cast<ggml_type>(t);
+  }
+  return std::nullopt;
 }
 
 llama_model_params llama_model_params_for(const std::filesystem::path& path, int n_gpu_layers, ModelPlacement placement) {

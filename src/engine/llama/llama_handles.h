@@ -3,7 +3,10 @@
 #pragma once
 
 #include <filesystem>
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "core/status.h"
 #include "llama.h"
@@ -46,5 +49,12 @@ Expected<ModelPtr> load_llama_model(const std::filesystem::path& path, int n_gpu
 
 // The GPUs llama.cpp's backends see (0 in a build without CUDA).
 int llama_gpu_count();
+
+// The width of one attention head's keys or values (`key` is "key_length" or "value_length"), as llama.cpp reads it
+// from the GGUF: the metadata, else the embedding width over the heads; 0 when unknown.
+int64_t llama_head_size(const llama_model* model, const std::string& key);
+
+// ggml's type by its name ("f16", "q8_0"); the CLI only offers the types llama.cpp's KV cache takes.
+std::optional<ggml_type> llama_kv_type_named(const std::string& name);
 
 }  // namespace batchwise

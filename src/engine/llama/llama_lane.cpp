@@ -490,18 +490,6 @@ class Lane final : public LlamaLane {
   int64_t steps_ = 0;  // this lane's decode steps
 };
 
-// The width of one attention head's keys or values (`key_length` / `value_length`), as llama.cpp reads it from the
-// GGUF: the metadata, else the embedding width over the heads; 0 when unknown.
-int64_t head_size(const llama_model* model, const std::string& key) {
-  char arch[64] = {}, value[32] = {};
-  if (llama_model_meta_val_str(model, "general.architecture", arch, sizeof arch) < 0) return 0;
-  if (llama_model_meta_val_str(model, (std::string(arch) + ".attention." + key).c_str(), value, sizeof value) >= 0) {
-    return std::atoll(value);
-  }
-  const int32_t heads = llama_model_n_head(model);
-  return heads > 0 ? llama_model_n_embd(model) / heads : 0;
-}
-
 }  // namespace
 
 void send_error(LaneShared& shared, const PreparedRequest& p, const Error& error) {
@@ -516,15 +504,6 @@ void send_error(LaneShared& shared, const PreparedRequest& p, const Error& error
   shared.on_done(Engine::one(std::move(r)));
 }
 
-// ggml's type by its name ("f16", "q8_0"); the CLI only offers the types llama.cpp's KV cache takes.
-static std::optional<ggml_type> kv_type_named(const std::string& name) {
-  for (int t = 0; t < GGML_TYPE_COUNT; ++t) {
-    const char* n = ggml_type_name(static_cast<ggml_type>(t));
-    if (n != nullptr && name == n) return static_cast<ggml_type>(t);
-  }
-  return std::nullopt;
-}
-
 Expected<std::unique_ptr<LlamaLane>> make_llama_lane(llama_model* model, const LlamaEngineOptions& options,
                                                      LaneShared& shared) {
   llama_context_params cp = llama_context_default_params();
@@ -536,14 +515,14 @@ Expected<std::unique_ptr<LlamaLane>> make_llama_lane(llama_model* model, const L
   cp.kv_unified = true;  // shared prefix cells need one cache for all sequences
   cp.flash_attn_type = options.flash_attention ? LLAMA_FLASH_ATTN_TYPE_AUTO : LLAMA_FLASH_ATTN_TYPE_DISABLED;
   cp.no_perf = true;
-  const auto type_k = kv_type_named(options.cache_type_k), type_v = kv_type_named(options.cache_type_v);
+  const auto type_k = llama_kv_type_named(options.cache_type_k), type_v = llama_kv_type_named(options.cache_type_v);
   if (!type_k || !type_v) {
     return make_error(ErrorCode::kInvalidArgument, "unknown KV cache type " + (type_k ? options.cache_type_v : options.cache_type_k));
   }
   cp.type_k = *type_k;
   cp.type_v = *type_v;
-  for (const auto& [type, name, which, dim] : {std::tuple{*type_k, options.cache_type_k, "key", head_size(model, "key_length")},
-                                               std::tuple{*type_v, options.cache_type_v, "value", head_size(model, "value_length")}}) {
+  for (const auto& [type, name, which, dim] : {std::tuple{*type_k, options.cache_type_k, "key", llama_head_size(model, "key_length")},
+                                               std::tuple{*type_v, options.cache_type_v, "value", llama_head_size(model, "value_length")}}) {
     if (dim > 0 && dim % ggml_blck_size(type) != 0) {
       return make_error(ErrorCode::kInvalidArgument,
                         "KV cache type " + name + " packs " + std::to_string(ggml_blck_size(type)) + " numbers a block, and this model's " +
