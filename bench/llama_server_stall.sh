@@ -31,6 +31,18 @@ mkdir -p "$out"
 "$bw" -q gen-workload seed --force -n "$n" --prefix-tokens "${PREFIX_TOKENS:-2000}" \
   --output-tokens "${OUTPUT_TOKENS:-32}" --ignore-eos -o "$out/in.jsonl"
 
+# GET URL [TIMEOUT_S=2]: the body on stdout; fails on an HTTP error or no answer. python3, not curl: the GPU machines'
+# image has no curl (on 2026-12-07 every setting there waited out its limit on /health, the server long up).
+http_get() {
+  "$py" - "$1" "${2:-2}" <<'PY'
+import sys, urllib.request
+try:
+    with urllib.request.urlopen(sys.argv[1], timeout=float(sys.argv[2])) as r:
+        sys.stdout.buffer.write(r.read())
+except Exception:
+    sys.exit(1)
+PY
+}
 free_port() { "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 for mode in $modes; do
@@ -45,7 +57,7 @@ for mode in $modes; do
   # Up to 5 min to load; a server that exits meanwhile (a flag this build lacks, out of memory) ends the mode
   # at once, its log's end shown, instead of waiting out the 5 minutes.
   for _ in $(seq 600); do
-    curl -sf "$url/health" > /dev/null 2>&1 && break
+    http_get "$url/health" > /dev/null 2>&1 && break
     kill -0 $server_pid 2>/dev/null || break
     sleep 0.5
   done
@@ -56,10 +68,10 @@ for mode in $modes; do
       "$mode" "$n" "$np" >> "$out/summary.jsonl"
     continue
   fi
-  curl -sf "$url/props" > "$dir/props.json" || true
+  http_get "$url/props" > "$dir/props.json" || true
   # Snapshots of the slots every 5 s while the client runs: which slots were processing when it stopped.
   (i=0; while kill -0 $server_pid 2>/dev/null; do
-     curl -sf -m 2 "$url/slots" > "$dir/slots-$(printf %04d $i).json" 2>/dev/null || true
+     http_get "$url/slots" > "$dir/slots-$(printf %04d $i).json" 2>/dev/null || true
      i=$((i + 1)); sleep 5; done) &
   sampler_pid=$!
   t0=$(date +%s.%N)
@@ -134,8 +146,8 @@ PY
     stalled=$("$py" -c "import json; print(str(json.load(open('$dir/client.json'))['stalled']).lower())" 2>/dev/null || echo false)
   fi
   t1=$(date +%s.%N)
-  curl -sf -m 2 "$url/slots" > "$dir/slots-end.json" 2>/dev/null || true
-  curl -sf -m 2 "$url/metrics" > "$dir/metrics-end.txt" 2>/dev/null || true
+  http_get "$url/slots" > "$dir/slots-end.json" 2>/dev/null || true
+  http_get "$url/metrics" > "$dir/metrics-end.txt" 2>/dev/null || true
   kill $server_pid 2>/dev/null || true
   # A server that ignores SIGTERM for 10 s is killed: the next mode must not wait on it.
   for _ in $(seq 20); do kill -0 $server_pid 2>/dev/null || break; sleep 0.5; done
