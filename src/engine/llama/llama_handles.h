@@ -2,8 +2,8 @@
 // Only engine .cpp files include this header (it pulls in llama.h).
 #pragma once
 
-#include <filesystem>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
