@@ -31,7 +31,7 @@ struct ContextConfig {
   bool flash_attention = true;
   bool kv_unified = true;           // one KV stream shared by all sequences (prefix sharing needs it)
   bool swa_full = false;            // SWA layers keep the whole context (llama.cpp's --swa-full)
-  bool sparse_attention = true;     // run's --attention sparse (its default; applies on a GPU, see PerfModel)
+  bool sparse_attention = true;     // run's --attention cascade or sparse (planned alike; applies on a GPU, see PerfModel)
   bool cpu_amx = false;             // on the CPU, llama.cpp keeps matrices in AMX buffers (model/amx_packing.h)
   WeightType k_type{"f16", 1, 1, 2};
   WeightType v_type{"f16", 1, 1, 2};

@@ -36,7 +36,7 @@ struct PlanRequest {
   // -ub; unset: what run uses, on one GPU kGpuDefaultUbatchTokens (with -b kGpuDefaultBatchTokens), else 512
   std::optional<int64_t> ubatch_tokens;
   bool flash_attention = true;
-  bool sparse_attention = true;              // run's --attention (sparse, its default on a GPU; dense)
+  bool sparse_attention = true;              // run's --attention: cascade or sparse (planned alike), or dense
   bool share_prefix = true;
   Calibration calibration;
   // Scale the speed model by what `tune` measured on this hardware (probed hardware only).

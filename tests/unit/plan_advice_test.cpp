@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "model/synth.h"
 #include "test_support.h"
@@ -53,6 +55,20 @@ TEST(PlanAdvice, AskedSettingsAreAnsweredExactlyInLlamaCppSpellings) {
   EXPECT_LT(big["asked"]["free_bytes"].get<int64_t>(), 0);
   const auto text = test::run_batchwise({"plan", "-m", "llama-3.1-8b", "--gpu", "RTX 4090", "-np", "4", "-c", "1000000"});
   EXPECT_NE(text.out.find("asked     -np 4 -c 1000192 --lanes 2: DOES NOT FIT, short by"), std::string::npos) << text.out;
+}
+
+// run's default on a GPU that runs it is cascade attention; plan takes the flag and plans it as sparse (measured
+// within 2% of it on an H200), and dense apart (every cell of the lane scored).
+TEST(PlanAdvice, CascadeAttentionIsPlannedAsSparseAndIsTheDefault) {
+  auto speed = [](std::vector<std::string> extra) {
+    std::vector<std::string> args{"-m", "llama-3.1-8b", "--gpu", "H200", "--workload", "seed", "-np", "256"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return plan_json(args)["asked"]["requests_per_s"].get<double>();
+  };
+  const double cascade = speed({"--attention", "cascade"});
+  EXPECT_EQ(cascade, speed({"--attention", "sparse"}));
+  EXPECT_EQ(cascade, speed({}));
+  EXPECT_LT(speed({"--attention", "dense"}), 0.95 * cascade) << "dense scores every cell of the lane";
 }
 
 TEST(PlanAdvice, ThePrintedBatchwiseLineRunsOnTheTinyModel) {

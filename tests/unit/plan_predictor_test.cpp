@@ -16,8 +16,8 @@ TEST(PlanPredictor, ATrialsRunFlagsReachPlansRequest) {
   EXPECT_FALSE(req.flash_attention);
 
   PlanRequest defaults;
-  apply_run_flags({"--attention", "sparse"}, defaults);
-  EXPECT_TRUE(defaults.sparse_attention);
+  apply_run_flags({"--attention", "cascade"}, defaults);
+  EXPECT_TRUE(defaults.sparse_attention) << "--attention cascade is planned as sparse";
   EXPECT_TRUE(defaults.flash_attention);
   EXPECT_FALSE(defaults.ubatch_tokens) << "unset: plan takes what run would";
 }
