@@ -19,11 +19,14 @@
 namespace batchwise {
 
 // The OpenAI endpoints a batch line may name in `url`.
-enum class ApiKind { kChatCompletions, kCompletions, kEmbeddings };
+enum class ApiKind { kChatCompletions, kCompletions, kEmbeddings, kResponses };
+inline constexpr size_t kApiKinds = 4;
 
 // "/v1/chat/completions" -> kChatCompletions; anything else unknown gives nullopt.
 std::optional<ApiKind> api_kind_from_url(std::string_view url);
 std::string_view api_kind_url(ApiKind kind);
+// The urls api_kind_from_url takes, for error messages: "/v1/chat/completions, ... or /v1/embeddings".
+std::string api_kind_urls_text();
 
 struct EngineRequest {
   uint64_t key = 0;          // the caller's handle, returned in EngineResult

@@ -24,7 +24,8 @@ class LineSax final : public nlohmann::json_sax<nlohmann::json> {
   bool body_object = false;
   bool priority_seen = false;
   std::optional<int64_t> priority;
-  std::string chat_text, prompt_text;  // messages[].content concatenated; prompt
+  // messages[].content (strings and text parts) concatenated; prompt; /v1/responses' instructions and input
+  std::string chat_text, prompt_text, instructions_text, input_text;
 
   bool null() override { return scalar(); }
   bool boolean(bool) override { return scalar(); }
@@ -45,7 +46,9 @@ class LineSax final : public nlohmann::json_sax<nlohmann::json> {
       else if (field_ == Field::kUrl) url_string = true, url = std::move(s);
     } else if (in_body()) {
       if (depth_ == 2 && keys_[2] == "prompt") append(prompt_text, s);
-      else if (depth_ == 4 && keys_[2] == "messages" && keys_[4] == "content") append(chat_text, s);
+      else if (depth_ == 2 && keys_[2] == "instructions") append(instructions_text, s);
+      else if (depth_ == 2 && keys_[2] == "input") append(input_text, s);
+      else if (message_content()) append(keys_[2] == "messages" ? chat_text : input_text, s);
     }
     return true;
   }
@@ -69,7 +72,10 @@ class LineSax final : public nlohmann::json_sax<nlohmann::json> {
       if (field_ == Field::kCustomId) custom_id.clear();
       if (field_ == Field::kMethod) method_seen = true, method_string = false;
       if (field_ == Field::kUrl) url_string = false;
-      if (field_ == Field::kBody) body_object = false, chat_text.clear(), prompt_text.clear();
+      if (field_ == Field::kBody) {
+        body_object = false;
+        chat_text.clear(), prompt_text.clear(), instructions_text.clear(), input_text.clear();
+      }
       if (field_ == Field::kPriority) priority_seen = true, priority.reset();
     }
     if (depth_ < kKeyDepth) keys_[depth_] = std::move(k);
@@ -78,8 +84,14 @@ class LineSax final : public nlohmann::json_sax<nlohmann::json> {
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
 
  private:
-  static constexpr int kKeyDepth = 5;
+  static constexpr int kKeyDepth = 7;
   bool at_field(Field f) const { return depth_ == 1 && field_ == f; }
+  // A string that is a message's content (messages[i].content, or /v1/responses' input[i].content), or the
+  // text of one of its parts (content[j].text).
+  bool message_content() const {
+    if (keys_[2] != "messages" && keys_[2] != "input") return false;
+    return (depth_ == 4 && keys_[4] == "content") || (depth_ == 6 && keys_[4] == "content" && keys_[6] == "text");
+  }
   bool in_body() const { return depth_ >= 2 && field_ == Field::kBody && !too_deep; }
   bool scalar() { return true; }
   static void append(std::string& text, const std::string& s) {
@@ -114,7 +126,7 @@ std::string scan_line(std::string_view text, ScannedLine& out) {
   if (sax.method_seen && (!sax.method_string || sax.method != "POST")) return "field `method` must be \"POST\"";
   if (!sax.url_string) return "field `url` missing";
   const auto kind = api_kind_from_url(sax.url);
-  if (!kind) return "unknown url `" + sax.url + "`: use /v1/chat/completions, /v1/completions or /v1/embeddings";
+  if (!kind) return "unknown url `" + sax.url + "`: use " + api_kind_urls_text();
   out.kind = *kind;
   if (!sax.body_object) return "field `body` missing or not an object";
   if (sax.priority_seen) {
@@ -123,7 +135,10 @@ std::string scan_line(std::string_view text, ScannedLine& out) {
     }
     out.priority = static_cast<int32_t>(*sax.priority);
   }
-  out.prefix_key = fnv1a64(*kind == ApiKind::kChatCompletions ? sax.chat_text : sax.prompt_text);
+  // The text the prompt starts with, in the order the prompt is rendered (instructions are the first message).
+  out.prefix_key = fnv1a64(*kind == ApiKind::kChatCompletions ? sax.chat_text
+                           : *kind == ApiKind::kResponses     ? sax.instructions_text + sax.input_text
+                                                              : sax.prompt_text);
   const auto [offset, length] = json_top_level_value_span(text, "body");
   // A key spelled with escapes ("bo\u0064y") is the body to a parser but not to the span search.
   if (length == 0 || text[offset] != '{') return "field `body` must be spelled `body` (no escapes in the key)";

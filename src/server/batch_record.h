@@ -22,7 +22,7 @@ struct RequestCounts {
 
 struct BatchRecord {
   std::string id;
-  std::string endpoint;           // /v1/chat/completions, /v1/completions or /v1/embeddings
+  std::string endpoint;           // a batch line's url: /v1/chat/completions, /v1/responses, ...
   std::string input_file_id;
   std::string completion_window;  // as the client gave it ("24h")
   std::string model;              // the model it runs on ("" until known)

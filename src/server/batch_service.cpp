@@ -107,7 +107,7 @@ Expected<nlohmann::json> BatchService::create_batch(const nlohmann::json& req) {
   const nlohmann::json* endpoint = field("endpoint");
   if (!endpoint || !endpoint->is_string() || !api_kind_from_url(endpoint->get<std::string>())) {
     return make_error(ErrorCode::kInvalidArgument,
-                      "field `endpoint` must be /v1/chat/completions, /v1/completions or /v1/embeddings");
+                      "field `endpoint` must be " + api_kind_urls_text());
   }
   const nlohmann::json* window = field("completion_window");
   const std::string window_text = window && window->is_string() ? window->get<std::string>() : "";

@@ -238,6 +238,10 @@ struct HttpApi::Impl {
     auto body = json_body(req, res);
     if (!body) return;
     if (auto s = body->find("stream"); s != body->end() && s->is_boolean() && s->get<bool>()) {
+      if (kind == ApiKind::kResponses) {
+        return send_error(res, 400, "`stream: true` is not supported for /v1/responses yet: ask without it (the "
+                                    "answer comes whole), or stream with /v1/chat/completions");
+      }
       // Errors known before the first byte keep their status; later ones are an error event in the stream.
       if (auto model = service.interactive_model(*body); !model) return send_error(res, model.error());
       res.status = 200;
@@ -337,6 +341,7 @@ struct HttpApi::Impl {
     server.Post("/v1/chat/completions", [this](R req, W res) { completion(ApiKind::kChatCompletions, req, res); });
     server.Post("/v1/completions", [this](R req, W res) { completion(ApiKind::kCompletions, req, res); });
     server.Post("/v1/embeddings", [this](R req, W res) { completion(ApiKind::kEmbeddings, req, res); });
+    server.Post("/v1/responses", [this](R req, W res) { completion(ApiKind::kResponses, req, res); });
 
     server.Post("/v1/files", [this](R req, W res) { upload(req, res); });
     server.Get("/v1/files", [this](R req, W res) {

@@ -10,10 +10,14 @@ namespace {
 
 constexpr double kBytesPerToken = 4.0;
 
-// The text a request's prompt is made of, read with type checks (the file is user input).
+// The text a request's prompt is made of, read with type checks (the file is user input): chat's messages, a
+// completion's prompt, or a /v1/responses body's instructions and input (a string or messages).
 std::string prompt_text(const nlohmann::json& body) {
   std::string out;
-  if (const auto it = body.find("messages"); it != body.end() && it->is_array()) {
+  if (const auto it = body.find("instructions"); it != body.end() && it->is_string()) out += it->get<std::string>() + '\n';
+  for (const char* messages : {"messages", "input"}) {
+    const auto it = body.find(messages);
+    if (it == body.end() || !it->is_array()) continue;
     for (const auto& m : *it) {
       if (!m.is_object()) continue;
       const auto c = m.find("content");
@@ -34,7 +38,7 @@ std::string prompt_text(const nlohmann::json& body) {
 }
 
 int64_t max_tokens_of(const nlohmann::json& body) {
-  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
+  for (const char* key : {"max_tokens", "max_completion_tokens", "max_output_tokens"}) {
     if (const auto it = body.find(key); it != body.end() && it->is_number_integer()) return it->get<int64_t>();
   }
   return 0;

@@ -59,6 +59,23 @@ TEST(ServeClients, TheOfficialOpenAiNodeSdkStreamsChatAndCompletionsAsTheyAreGen
   EXPECT_GE(seen["completion_pieces"].get<int>(), 2);
 }
 
+TEST(ServeClients, TheOfficialOpenAiNodeSdkUsesTheResponsesApiAndRunsAResponsesBatch) {
+  const std::filesystem::path sdk = std::filesystem::path(BATCHWISE_SOURCE_DIR) / "tests" / "sdk";
+  if (!have("node") || !std::filesystem::exists(sdk / "node_modules" / "openai")) {
+    GTEST_SKIP() << "node or the pinned openai package is missing: scripts/build.sh installs it (npm ci in tests/sdk)";
+  }
+  const auto dir = test::scratch_dir();
+  Serve serve(dir / "state");
+  const auto r = test::run_shell("cd " + test::shell_quote(sdk.string()) + " && BASE_URL=" + serve.url() +
+                                 "/v1 node responses.mjs " + test::shell_quote(dir.string()));
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const json seen = json::parse(r.out);
+  EXPECT_FALSE(seen["output_text"].get<std::string>().empty());
+  EXPECT_EQ(seen["status"], "incomplete");
+  EXPECT_EQ(seen["batch_endpoint"], "/v1/responses");
+  EXPECT_EQ(seen["batch_completed"], 3);
+}
+
 TEST(ServeClients, PrometheusScrapesTheRequestCountOfABatch) {
   if (!have("prometheus")) GTEST_SKIP() << "prometheus is not installed (Debian package `prometheus`)";
   const auto dir = test::scratch_dir();

@@ -34,6 +34,28 @@ TEST(LineScan, EqualPromptStartsGiveEqualPrefixKeysWhateverTheOtherFields) {
   EXPECT_NE(a.prefix_key, c.prefix_key);
 }
 
+// A /v1/responses line's prompt starts with its instructions (the first message), then its input: a line that
+// puts the same text in a system message of its input starts the same prompt, whatever the key order.
+TEST(LineScan, ResponsesLinesKeyTheirPromptByInstructionsThenInput) {
+  ScannedLine a, b, c, parts;
+  ASSERT_EQ(scan_line(R"({"custom_id":"a","url":"/v1/responses","body":{"input":"CANDIDATE","instructions":"RUBRIC"}})", a), "");
+  ASSERT_EQ(scan_line(R"({"custom_id":"b","url":"/v1/responses","body":{"input":[{"role":"system","content":"RUBRIC"},)"
+                      R"({"role":"user","content":"CANDIDATE"}]}})", b), "");
+  ASSERT_EQ(scan_line(R"({"custom_id":"c","url":"/v1/responses","body":{"input":"RUBRIC"}})", c), "");
+  ASSERT_EQ(scan_line(R"({"custom_id":"p","url":"/v1/responses","body":{"instructions":"RUBRIC","input":[{"role":"user",)"
+                      R"("content":[{"type":"input_text","text":"CANDIDATE"}]}]}})", parts), "");
+  EXPECT_EQ(a.kind, ApiKind::kResponses);
+  EXPECT_EQ(a.prefix_key, b.prefix_key);
+  EXPECT_EQ(a.prefix_key, parts.prefix_key) << "text parts count as the message's content";
+  EXPECT_NE(a.prefix_key, c.prefix_key);
+  // Chat's text parts too.
+  ScannedLine chat_string, chat_parts;
+  ASSERT_EQ(scan_line(R"({"custom_id":"s","url":"/v1/chat/completions","body":{"messages":[{"role":"user","content":"AB"}]}})", chat_string), "");
+  ASSERT_EQ(scan_line(R"({"custom_id":"t","url":"/v1/chat/completions","body":{"messages":[{"role":"user","content":)"
+                      R"([{"type":"text","text":"A"},{"type":"text","text":"B"}]}]}})", chat_parts), "");
+  EXPECT_EQ(chat_string.prefix_key, chat_parts.prefix_key);
+}
+
 TEST(LineScan, ARepeatedKeyCountsAsTheLastAsAParserKeepsIt) {
   const std::string line = R"({"custom_id":"x","url":"/v1/completions","body":{"prompt":"first"},"body":{"prompt":"second"}})";
   ScannedLine s;

@@ -18,6 +18,21 @@ TEST(OpenAiResponse, UsageWithOpenAiCachedTokens) {
   EXPECT_FALSE(u.llama_server);
 }
 
+TEST(OpenAiResponse, ResponsesUsageAndShape) {
+  const std::string body =
+      R"({"object":"response","output":[{"type":"message","content":[{"type":"output_text","text":"hi"}]}],)"
+      R"("usage":{"input_tokens":2000,"input_tokens_details":{"cached_tokens":1984},"output_tokens":32,)"
+      R"("output_tokens_details":{"reasoning_tokens":0},"total_tokens":2032}})";
+  auto u = *read_usage(body);
+  EXPECT_EQ(u.prompt_tokens, 2000);
+  EXPECT_EQ(u.completion_tokens, 32);
+  EXPECT_EQ(u.cached_tokens, 1984);
+  EXPECT_EQ(answer_shape_error(ApiKind::kResponses, u), "");
+  EXPECT_EQ(answer_shape_error(ApiKind::kResponses, *read_usage(R"({"object":"response","output":{}})")),
+            "the answer has no `output` array");
+  EXPECT_NE(answer_shape_error(ApiKind::kResponses, *read_usage(R"({"choices":[{"message":{"content":"a"}}]})")), "");
+}
+
 TEST(OpenAiResponse, LlamaServerCacheNCountsAsCachedAndNamesTheServer) {
   auto u = *read_usage(R"({"usage":{"prompt_tokens":100,"completion_tokens":4},"timings":{"cache_n":90,"prompt_n":10}})");
   EXPECT_EQ(u.cached_tokens, 90);

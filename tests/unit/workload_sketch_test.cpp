@@ -36,6 +36,23 @@ TEST(WorkloadSketch, FindsTheSharedPrefixAndOutputLength) {
   EXPECT_NE(sketch_workload(dir / "b.jsonl")->bucket(), s->bucket()) << "four times the output is another shape";
 }
 
+TEST(WorkloadSketch, ResponsesLinesCountTheirInstructionsInputAndMaxOutputTokens) {
+  const auto dir = test::scratch_dir();
+  const std::string rubric(800, 'r');
+  auto responses = [&](const std::string& id, char own) {
+    return R"({"custom_id":")" + id + R"(","url":"/v1/responses","body":{"instructions":")" + rubric +
+           R"(","input":[{"role":"user","content":[{"type":"input_text","text":")" + std::string(200, own) +
+           R"("}]}],"max_output_tokens":32}})" + "\n";
+  };
+  test::write_text(dir / "r.jsonl", responses("1", 'a') + responses("2", 'b'));
+  const auto s = sketch_workload(dir / "r.jsonl");
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->lines, 2);
+  EXPECT_GE(s->shared_prefix_tokens, 200);
+  EXPECT_GE(s->prompt_tokens, 250);
+  EXPECT_EQ(s->output_tokens, 32);
+}
+
 TEST(WorkloadSketch, AFileWithoutRequestsIsAClearError) {
   const auto dir = test::scratch_dir();
   test::write_text(dir / "empty.jsonl", "\n{\"x\":1}\n");

@@ -44,8 +44,9 @@ struct Flight {
   std::unique_ptr<SseAssembler> sse;  // streamed requests; heap-held so the transfer's callback can keep it
 };
 
+// Embeddings have no stream; a Responses stream is a different event protocol, so those answers come whole.
 bool streams(const HttpEngineOptions& options, ApiKind kind) {
-  return options.stream && kind != ApiKind::kEmbeddings;
+  return options.stream && (kind == ApiKind::kChatCompletions || kind == ApiKind::kCompletions);
 }
 
 class HttpEngineImpl final : public HttpEngine {
@@ -57,9 +58,8 @@ class HttpEngineImpl final : public HttpEngine {
         transport_(std::move(transport)),
         pool_(std::move(base_urls), pool_options(options_)) {
     for (const auto& base : base_urls_) {
-      request_urls_.push_back({base + std::string(api_kind_url(ApiKind::kChatCompletions)),
-                               base + std::string(api_kind_url(ApiKind::kCompletions)),
-                               base + std::string(api_kind_url(ApiKind::kEmbeddings))});
+      auto& urls = request_urls_.emplace_back();
+      for (size_t k = 0; k < kApiKinds; ++k) urls[k] = base + std::string(api_kind_url(static_cast<ApiKind>(k)));
       health_urls_.push_back(base + "/health");
     }
     max_in_flight_ = base_urls_.size() * static_cast<size_t>(options_.max_concurrency) * 2;
@@ -553,7 +553,7 @@ class HttpEngineImpl final : public HttpEngine {
 
   const HttpEngineOptions options_;
   const std::vector<std::string> base_urls_;
-  std::vector<std::array<std::string, 3>> request_urls_;  // per endpoint, per ApiKind
+  std::vector<std::array<std::string, kApiKinds>> request_urls_;  // per endpoint, per ApiKind
   std::vector<std::string> health_urls_;
   std::atomic<bool> loop_sleeping_{false};
   std::unique_ptr<HttpTransport> transport_;

@@ -67,6 +67,7 @@ class UsageSax final : public nlohmann::json_sax<nlohmann::json> {
   }
   bool end_object() override { return leave(); }
   bool start_array(std::size_t) override {
+    if (depth_ == 1 && keys_[1] == "output") usage.has_output = true;
     container(/*is_object=*/false);
     return enter();
   }
@@ -126,10 +127,12 @@ class UsageSax final : public nlohmann::json_sax<nlohmann::json> {
   }
   bool number(int64_t v) {
     (void)value(kOther);
+    // Chat and text completions' names, and the Responses API's (input/output tokens).
     if (depth_ == 2 && keys_[1] == "usage") {
-      if (keys_[2] == "prompt_tokens") usage.prompt_tokens = v;
-      if (keys_[2] == "completion_tokens") usage.completion_tokens = v;
-    } else if (depth_ == 3 && keys_[1] == "usage" && keys_[2] == "prompt_tokens_details" && keys_[3] == "cached_tokens") {
+      if (keys_[2] == "prompt_tokens" || keys_[2] == "input_tokens") usage.prompt_tokens = v;
+      if (keys_[2] == "completion_tokens" || keys_[2] == "output_tokens") usage.completion_tokens = v;
+    } else if (depth_ == 3 && keys_[1] == "usage" &&
+               (keys_[2] == "prompt_tokens_details" || keys_[2] == "input_tokens_details") && keys_[3] == "cached_tokens") {
       usage.cached_tokens = v;
     } else if (depth_ == 2 && keys_[1] == "timings" && keys_[2] == "cache_n") {
       llama_cache_n_ = v;
@@ -156,6 +159,7 @@ std::optional<ResponseUsage> read_usage(std::string_view body) {
 
 std::string answer_shape_error(ApiKind kind, const ResponseUsage& usage) {
   if (kind == ApiKind::kEmbeddings) return "";
+  if (kind == ApiKind::kResponses) return usage.has_output ? "" : "the answer has no `output` array";
   if (!usage.shape_error.empty()) return usage.shape_error;
   if (!usage.has_choices) return "the answer has no `choices`";
   // An empty `choices` or a choice without its answer (a stream's `delta` sent as the whole body)

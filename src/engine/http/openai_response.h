@@ -1,7 +1,7 @@
 // What the HTTP engine reads from an OpenAI-compatible server's answer: token usage (with prompt
 // tokens served from the server's prefix cache, as OpenAI/vLLM report them in
-// usage.prompt_tokens_details.cached_tokens, or llama-server in timings.cache_n), whether the
-// server looks like llama-server, and which ErrorCode an HTTP status means.
+// usage.prompt_tokens_details.cached_tokens — input_tokens_details for /v1/responses — or llama-server in
+// timings.cache_n), whether the server looks like llama-server, and which ErrorCode an HTTP status means.
 // Pure functions; thread-safe.
 #pragma once
 
@@ -23,6 +23,7 @@ struct ResponseUsage {
   int64_t cached_tokens = 0;
   bool llama_server = false;  // the body carries llama-server's `timings`
   bool has_choices = false;   // a top-level `choices` array
+  bool has_output = false;    // a top-level `output` array (the Responses API's answer)
   int choices = 0;            // objects in it
   int choices_with_message = 0;  // of those, with a `message` (chat) ...
   int choices_with_text = 0;     // ... or a `text` (completions)
@@ -34,7 +35,8 @@ struct ResponseUsage {
 std::optional<ResponseUsage> read_usage(std::string_view body);
 
 // Why a 2xx answer to a chat/text completion is not one (no `choices` or an empty one, a choice
-// without its `message`/`text`, a content that is not a string, nesting past kMaxJsonDepth), or "" when it is; embeddings are not checked.
+// without its `message`/`text`, a content that is not a string, nesting past kMaxJsonDepth), or "" when it is;
+// a Responses answer needs its `output` array; embeddings are not checked.
 std::string answer_shape_error(ApiKind kind, const ResponseUsage& usage);
 
 // The error class of a non-2xx HTTP answer: 400/404/422 -> invalid request (never retried; a 400 or

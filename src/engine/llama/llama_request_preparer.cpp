@@ -1,6 +1,7 @@
 #include "engine/llama/llama_request_preparer.h"
 
 #include "engine/llama/llama_samplers.h"
+#include "engine/llama/responses_request.h"
 
 #include <algorithm>
 
@@ -34,21 +35,32 @@ PreparedRequest RequestPreparer::prepare_or_fail(EngineRequest& request) const {
     p.request = std::move(request);
     return std::move(p);
   };
-  auto params = parse_generation_params(request.kind, request.body);
-  if (!params) return fail(params.error());
+  // A /v1/responses body is served as the chat body that asks for the same answer; the request keeps its own
+  // body (the answer echoes its model) and kind (the answer is a Responses object).
+  std::optional<nlohmann::json> chat_body;
+  if (request.kind == ApiKind::kResponses) {
+    auto converted = chat_body_from_responses(request.body);
+    if (!converted) return fail(converted.error());
+    chat_body = std::move(*converted);
+  }
+  const ApiKind kind = chat_body ? ApiKind::kChatCompletions : request.kind;
+  const nlohmann::json& body = chat_body ? *chat_body : request.body;
+  auto params = parse_generation_params(kind, body);
+  if (!params) return fail(chat_body ? in_responses_terms(params.error()) : params.error());
   p.params = *params;
   if (!p.params.greedy() || !p.params.grammar.empty()) {
     p.sampler = std::shared_ptr<llama_sampler>(make_request_sampler(p.params, request.key, vocab_));
     if (!p.sampler) {
-      return fail(Error{ErrorCode::kInvalidArgument, "body field `response_format`: llama.cpp cannot use its grammar"});
+      const Error e{ErrorCode::kInvalidArgument, "body field `response_format`: llama.cpp cannot use its grammar"};
+      return fail(chat_body ? in_responses_terms(e) : e);
     }
   }
   std::string text;
-  if (request.kind == ApiKind::kChatCompletions) {
-    auto rendered = chat_template_.render(request.body);
+  if (kind == ApiKind::kChatCompletions) {
+    auto rendered = chat_template_.render(body);
     if (!rendered) return fail(rendered.error());
     text = std::move(*rendered);
-  } else if (request.kind == ApiKind::kCompletions) {
+  } else if (kind == ApiKind::kCompletions) {
     auto prompt = parse_completion_prompt(request.body);
     if (!prompt) return fail(prompt.error());
     text = std::move(*prompt);
@@ -59,12 +71,13 @@ PreparedRequest RequestPreparer::prepare_or_fail(EngineRequest& request) const {
   if (p.prompt.empty()) return fail(Error{ErrorCode::kInvalidArgument, "the prompt is empty"});
   // Compared without adding: max_tokens may be up to INT64_MAX, and prompt + max_tokens would wrap.
   const auto prompt_tokens = static_cast<int64_t>(p.prompt.size());
+  const std::string max_name = chat_body ? "max_output_tokens" : "max_tokens";
   if (prompt_tokens > max_request_tokens_ || p.params.max_tokens > max_request_tokens_ - prompt_tokens) {
     return fail(Error{ErrorCode::kContextExceeded,
-                      "prompt of " + std::to_string(prompt_tokens) + " tokens + max_tokens " +
+                      "prompt of " + std::to_string(prompt_tokens) + " tokens + " + max_name + " " +
                           std::to_string(p.params.max_tokens) + " exceeds the context limit of " +
                           std::to_string(max_request_tokens_) + " (" + limit_hint_ +
-                          "): shorten the prompt or lower max_tokens"});
+                          "): shorten the prompt or lower " + max_name});
   }
   p.request = std::move(request);
   return p;

@@ -42,10 +42,50 @@ std::string token_piece(const llama_vocab* vocab, llama_token token) {
   return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
 }
 
+namespace {
+
+// OpenAI's Response object: the answer as one assistant message of output_text, "incomplete" when max_output_tokens
+// cut it; the request's own settings echoed where it gave them, as OpenAI's answer does.
+nlohmann::json responses_body(const CompletionOutcome& o, const std::string& model) {
+  const auto& body = o.request->body;
+  const size_t output_tokens = o.generated->size();
+  const bool complete = o.finish_reason != "length";
+  nlohmann::json message = {
+      {"type", "message"},
+      {"id", "msg_" + o.request->request_id},
+      {"status", complete ? "completed" : "incomplete"},
+      {"role", "assistant"},
+      {"content", nlohmann::json::array({{{"type", "output_text"}, {"text", o.text}, {"annotations", nlohmann::json::array()}}})},
+  };
+  nlohmann::json out = {
+      {"id", "resp_" + o.request->request_id},
+      {"object", "response"},
+      {"created_at", unix_time_s()},
+      {"status", complete ? "completed" : "incomplete"},
+      {"error", nullptr},
+      {"incomplete_details", complete ? nlohmann::json() : nlohmann::json{{"reason", "max_output_tokens"}}},
+      {"model", model},
+      {"output", nlohmann::json::array({std::move(message)})},
+      {"usage",
+       {{"input_tokens", o.prompt_tokens},
+        {"input_tokens_details", {{"cached_tokens", o.cached_tokens}}},
+        {"output_tokens", output_tokens},
+        {"output_tokens_details", {{"reasoning_tokens", 0}}},
+        {"total_tokens", o.prompt_tokens + output_tokens}}},
+  };
+  for (const char* echoed : {"instructions", "max_output_tokens", "temperature", "top_p", "text", "metadata"}) {
+    if (const auto it = body.find(echoed); it != body.end()) out[echoed] = *it;
+  }
+  return out;
+}
+
+}  // namespace
+
 nlohmann::json completion_response_body(const CompletionOutcome& o, const llama_vocab* vocab) {
   const auto& body = o.request->body;
   const std::string model =
       body.contains("model") && body["model"].is_string() ? body["model"].get<std::string>() : o.model_name;
+  if (o.request->kind == ApiKind::kResponses) return responses_body(o, model);
   const size_t completion_tokens = o.generated->size();
   nlohmann::json usage = {
       {"prompt_tokens", o.prompt_tokens},

@@ -13,6 +13,12 @@
 
 namespace batchwise {
 
+// "body field `F` WHAT" (invalid argument): how every refused field of a request body is named.
+Error body_field_error(const std::string& field, const std::string& what);
+
+// Whether `body` sets `field` to something: not absent, null, an empty array or an empty object.
+bool body_field_set(const nlohmann::json& body, const char* field);
+
 // The GBNF grammar that `response_format` asks for: "" for none or {"type": "text"}; a JSON object
 // for json_object; the schema's grammar for json_schema. Errors name the field.
 Expected<std::string> response_format_grammar(const nlohmann::json& body);
