@@ -1,5 +1,5 @@
-// BatchService's interactive part: /v1/chat/completions, /v1/responses, /v1/completions and /v1/embeddings answered ahead of batch work on
-// the model's runner, and /v1/models.
+// BatchService's interactive part: /v1/chat/completions, /v1/responses, /v1/completions and /v1/embeddings
+// answered ahead of batch work on the model's runner, and /v1/models.
 #include <atomic>
 #include <condition_variable>
 #include <deque>

@@ -45,12 +45,15 @@ TEST(Responses, AnsweredAsTheChatRequestThatSaysTheSame) {
   // Each alone in its own run at one sequence: the same prompt goes through the same batch shapes, so the greedy
   // tokens are the same bits of arithmetic (llama.cpp is not batch-invariant; this compares like with like).
   write_text(dir / "responses.jsonl", responses_line("r", graded(12)).dump() + "\n");
-  const nlohmann::json chat = {{"custom_id", "c"}, {"method", "POST"}, {"url", "/v1/chat/completions"},
-                               {"body", {{"model", "tiny"},
-                                         {"messages", {{{"role", "system"}, {"content", kRubric}},
-                                                       {{"role", "user"}, {"content", kCandidate}}}},
-                                         {"max_tokens", 12},
-                                         {"temperature", 0}}}};
+  const nlohmann::json chat = {
+      {"custom_id", "c"},
+      {"method", "POST"},
+      {"url", "/v1/chat/completions"},
+      {"body",
+       {{"model", "tiny"},
+        {"messages", {{{"role", "system"}, {"content", kRubric}}, {{"role", "user"}, {"content", kCandidate}}}},
+        {"max_tokens", 12},
+        {"temperature", 0}}}};
   write_text(dir / "chat.jsonl", chat.dump() + "\n");
   for (const char* name : {"responses", "chat"}) {
     const auto r = run_batchwise({"run", (dir / (std::string(name) + ".jsonl")).string(), "-o",
@@ -94,11 +97,11 @@ TEST(Responses, TextFormatConstrainsAndRefusedFieldsFailTheirLineByName) {
   nlohmann::json scored = graded(64);
   scored["text"] = {{"format", {{"type", "json_schema"}, {"name", "score"}, {"strict", true}, {"schema", schema}}}};
   std::string input = responses_line("scored", scored).dump() + "\n";
-  input += responses_line("image", {{"input", {{{"role", "user"}, {"content", {{{"type", "input_image"}, {"image_url", "https://x/y.png"}}}}}}}})
-               .dump() + "\n";
+  const nlohmann::json image_part = {{"type", "input_image"}, {"image_url", "https://x/y.png"}};
+  input += responses_line("image", {{"input", {{{"role", "user"}, {"content", {image_part}}}}}}).dump() + "\n";
   input += responses_line("chained", {{"input", "next"}, {"previous_response_id", "resp_1"}}).dump() + "\n";
-  input += responses_line("tool-output", {{"input", {{{"type", "function_call_output"}, {"call_id", "c"}, {"output", "1"}}}}})
-               .dump() + "\n";
+  const nlohmann::json tool_output = {{"type", "function_call_output"}, {"call_id", "c"}, {"output", "1"}};
+  input += responses_line("tool-output", {{"input", {tool_output}}}).dump() + "\n";
   input += responses_line("plain", {{"input", kCandidate}, {"max_output_tokens", 4}}).dump() + "\n";
   write_text(dir / "in.jsonl", input);
   const auto r = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "out.jsonl").string(), "-q"});
@@ -130,8 +133,10 @@ TEST(Responses, LlamaServerAnswersThemThroughEndpointWithTheSamePromptTokens) {
   const auto model = dir / "tiny.gguf";
   ASSERT_EQ(run_batchwise({"synth", "-m", "tiny", "-o", model.string()}).exit_code, 0);
   nlohmann::json history = graded(6);
-  history["input"].push_back({{"type", "message"}, {"role", "assistant"},
-                              {"content", {{{"type", "output_text"}, {"text", "7"}, {"annotations", nlohmann::json::array()}}}}});
+  history["input"].push_back(
+      {{"type", "message"},
+       {"role", "assistant"},
+       {"content", {{{"type", "output_text"}, {"text", "7"}, {"annotations", nlohmann::json::array()}}}}});
   history["input"].push_back({{"role", "user"}, {"content", "Why?"}});
   std::string input = responses_line("graded", graded(6)).dump() + "\n";
   input += responses_line("string", {{"input", kCandidate}, {"max_output_tokens", 6}}).dump() + "\n";
@@ -144,8 +149,8 @@ TEST(Responses, LlamaServerAnswersThemThroughEndpointWithTheSamePromptTokens) {
   const auto served = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "server.jsonl").string(),
                                      "--endpoint", server->url(), "--max-concurrency", "2", "--json"});
   ASSERT_EQ(served.exit_code, 0) << served.err << "\n" << read_text(dir / "llama-server.log").substr(0, 4000);
-  const auto embedded = run_batchwise({"run", (dir / "in.jsonl").string(), "-o", (dir / "embedded.jsonl").string(),
-                                       "-m", model.string(), "-q"});
+  const auto embedded = run_batchwise(
+      {"run", (dir / "in.jsonl").string(), "-o", (dir / "embedded.jsonl").string(), "-m", model.string(), "-q"});
   ASSERT_EQ(embedded.exit_code, 0) << embedded.err;
   const auto by_server = lines_by_id(read_jsonl(dir / "server.jsonl"));
   const auto by_embedded = lines_by_id(read_jsonl(dir / "embedded.jsonl"));

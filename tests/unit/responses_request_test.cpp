@@ -8,7 +8,8 @@ namespace batchwise {
 namespace {
 
 TEST(ResponsesRequest, StringInputIsOneUserMessage) {
-  auto chat = chat_body_from_responses({{"model", "m"}, {"input", "Score it."}, {"max_output_tokens", 9}, {"temperature", 0}});
+  auto chat =
+      chat_body_from_responses({{"model", "m"}, {"input", "Score it."}, {"max_output_tokens", 9}, {"temperature", 0}});
   ASSERT_TRUE(chat) << chat.error().message;
   EXPECT_EQ((*chat)["messages"], nlohmann::json::parse(R"([{"role": "user", "content": "Score it."}])"));
   EXPECT_EQ((*chat)["max_tokens"], 9);
@@ -33,7 +34,8 @@ TEST(ResponsesRequest, InstructionsComeFirstAndPartsBecomeTextParts) {
   const auto& m = (*chat)["messages"];
   ASSERT_EQ(m.size(), 4u);
   EXPECT_EQ(m[0], nlohmann::json::parse(R"({"role": "system", "content": "You grade."})"));
-  EXPECT_EQ(m[1]["content"], nlohmann::json::parse(R"([{"type": "text", "text": "A"}, {"type": "text", "text": "B"}])"));
+  EXPECT_EQ(m[1]["content"],
+            nlohmann::json::parse(R"([{"type": "text", "text": "A"}, {"type": "text", "text": "B"}])"));
   EXPECT_EQ(m[2]["role"], "assistant");
   EXPECT_EQ(m[2]["content"][0]["text"], "7");
   EXPECT_EQ(m[3]["role"], "developer");
@@ -47,7 +49,8 @@ TEST(ResponsesRequest, InstructionsComeFirstAndPartsBecomeTextParts) {
 TEST(ResponsesRequest, TextFormatBecomesResponseFormat) {
   const auto schema = nlohmann::json::parse(R"({"type": "object", "properties": {"score": {"type": "integer"}}})");
   auto chat = chat_body_from_responses(
-      {{"input", "x"}, {"text", {{"format", {{"type", "json_schema"}, {"name", "s"}, {"strict", true}, {"schema", schema}}}}}});
+      {{"input", "x"},
+       {"text", {{"format", {{"type", "json_schema"}, {"name", "s"}, {"strict", true}, {"schema", schema}}}}}});
   ASSERT_TRUE(chat) << chat.error().message;
   EXPECT_EQ((*chat)["response_format"]["type"], "json_schema");
   EXPECT_EQ((*chat)["response_format"]["json_schema"]["schema"], schema);
@@ -55,15 +58,21 @@ TEST(ResponsesRequest, TextFormatBecomesResponseFormat) {
   auto object = chat_body_from_responses({{"input", "x"}, {"text", {{"format", {{"type", "json_object"}}}}}});
   ASSERT_TRUE(object);
   EXPECT_EQ((*object)["response_format"], nlohmann::json::parse(R"({"type": "json_object"})"));
-  auto plain = chat_body_from_responses({{"input", "x"}, {"text", {{"format", {{"type", "text"}}}, {"verbosity", "low"}}}});
+  auto plain =
+      chat_body_from_responses({{"input", "x"}, {"text", {{"format", {{"type", "text"}}}, {"verbosity", "low"}}}});
   ASSERT_TRUE(plain);
   EXPECT_FALSE(plain->contains("response_format"));
 }
 
 TEST(ResponsesRequest, BookkeepingFieldsAreIgnored) {
-  auto chat = chat_body_from_responses({{"input", "x"}, {"store", false}, {"metadata", {{"k", "v"}}}, {"user", "u"},
-                                        {"reasoning", {{"effort", "low"}}}, {"truncation", "disabled"},
-                                        {"tool_choice", "auto"}, {"tools", nlohmann::json::array()}});
+  auto chat = chat_body_from_responses({{"input", "x"},
+                                        {"store", false},
+                                        {"metadata", {{"k", "v"}}},
+                                        {"user", "u"},
+                                        {"reasoning", {{"effort", "low"}}},
+                                        {"truncation", "disabled"},
+                                        {"tool_choice", "auto"},
+                                        {"tools", nlohmann::json::array()}});
   ASSERT_TRUE(chat) << chat.error().message;
 }
 
@@ -71,7 +80,8 @@ TEST(ResponsesRequest, ErrorsNameTheResponsesField) {
   const std::pair<const char*, const char*> cases[] = {
       {R"({})", "`input`"},
       {R"({"input": []})", "`input`"},
-      {R"({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "http://x"}]}]})", "`input[0].content[0]`"},
+      {R"({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "http://x"}]}]})",
+       "`input[0].content[0]`"},
       {R"({"input": [{"type": "function_call_output", "call_id": "c", "output": "1"}]})", "`input[0]`"},
       {R"({"input": [{"role": "user", "content": 5}]})", "`input[0].content`"},
       {R"({"input": "x", "instructions": 3})", "`instructions`"},
@@ -94,8 +104,8 @@ TEST(ResponsesRequest, ErrorsNameTheResponsesField) {
 }
 
 TEST(ResponsesRequest, ChatPathErrorsAreSaidInResponsesTerms) {
-  const Error e = in_responses_terms(
-      Error{ErrorCode::kInvalidArgument, "body field `response_format.json_schema.schema` cannot be turned into a grammar"});
+  const Error e = in_responses_terms(Error{
+      ErrorCode::kInvalidArgument, "body field `response_format.json_schema.schema` cannot be turned into a grammar"});
   EXPECT_EQ(e.message, "body field `text.format.schema` cannot be turned into a grammar");
   EXPECT_EQ(in_responses_terms(Error{ErrorCode::kInvalidArgument, "body field `response_format`: no"}).message,
             "body field `text.format`: no");

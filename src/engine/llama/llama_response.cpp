@@ -55,7 +55,8 @@ nlohmann::json responses_body(const CompletionOutcome& o, const std::string& mod
       {"id", "msg_" + o.request->request_id},
       {"status", complete ? "completed" : "incomplete"},
       {"role", "assistant"},
-      {"content", nlohmann::json::array({{{"type", "output_text"}, {"text", o.text}, {"annotations", nlohmann::json::array()}}})},
+      {"content",
+       nlohmann::json::array({{{"type", "output_text"}, {"text", o.text}, {"annotations", nlohmann::json::array()}}})},
   };
   nlohmann::json out = {
       {"id", "resp_" + o.request->request_id},

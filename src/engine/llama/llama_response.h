@@ -1,5 +1,5 @@
-// The OpenAI response body of a finished embedded-engine request: chat.completion or
-// text_completion, with usage (cached prompt tokens included) and logprobs when asked for.
+// The OpenAI response body of a finished embedded-engine request: chat.completion, text_completion or (for
+// /v1/responses) a Response object, with usage (cached prompt tokens included) and logprobs when asked for.
 // Part of the llama.cpp adapter (includes llama.h).
 #pragma once
 

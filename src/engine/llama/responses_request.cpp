@@ -12,13 +12,17 @@ namespace {
 // One content part as the chat path's text part; images, files and audio are refused.
 Expected<nlohmann::json> text_part(const nlohmann::json& part, const std::string& where) {
   const nlohmann::json* type = json_field(part, "type");
-  if (!type || !type->is_string()) return std::unexpected(body_field_error(where, "must be an object with a string `type`"));
+  if (!type || !type->is_string()) {
+    return std::unexpected(body_field_error(where, "must be an object with a string `type`"));
+  }
   const std::string& t = type->get_ref<const std::string&>();
   // output_text and refusal are an assistant's earlier answer, sent back as history.
   const char* text_key = t == "input_text" || t == "output_text" ? "text" : t == "refusal" ? "refusal" : nullptr;
   if (!text_key) {
-    return std::unexpected(body_field_error(where, "of type `" + t + "` is not supported by the embedded engine (it reads "
-                                              "text: input_text parts; use --endpoint with a server that takes it)"));
+    return std::unexpected(
+        body_field_error(where, "of type `" + t +
+                                    "` is not supported by the embedded engine (it reads "
+                                    "text: input_text parts; use --endpoint with a server that takes it)"));
   }
   const nlohmann::json* text = json_field(part, text_key);
   if (!text || !text->is_string()) return std::unexpected(body_field_error(where + "." + text_key, "must be a string"));
@@ -31,8 +35,9 @@ Expected<nlohmann::json> message_from_item(const nlohmann::json& item, const std
   const nlohmann::json* type = json_field(item, "type");
   if (type && !(type->is_string() && *type == "message")) {
     const std::string name = type->is_string() ? type->get<std::string>() : type->dump();
-    return std::unexpected(body_field_error(where, "of type `" + name + "` is not supported by the embedded engine (no tools "
-                                              "or stored items): send the conversation as messages"));
+    return std::unexpected(body_field_error(where, "of type `" + name +
+                                                       "` is not supported by the embedded engine (no tools "
+                                                       "or stored items): send the conversation as messages"));
   }
   const nlohmann::json* role = json_field(item, "role");
   if (!role || !role->is_string()) return std::unexpected(body_field_error(where, "must have a string `role`"));
@@ -89,10 +94,14 @@ Expected<std::optional<nlohmann::json>> response_format_from(const nlohmann::jso
   }
   if (*type == "text") return std::nullopt;
   if (*type == "json_object") return nlohmann::json{{"type", "json_object"}};
-  if (*type != "json_schema") return std::unexpected(body_field_error("text.format.type", "must be text, json_object or json_schema"));
+  if (*type != "json_schema") {
+    return std::unexpected(body_field_error("text.format.type", "must be text, json_object or json_schema"));
+  }
   // The Responses API puts name, schema and strict in the format itself; chat nests them under json_schema.
   const nlohmann::json* schema = json_field(*format, "schema");
-  if (!schema || !schema->is_object()) return std::unexpected(body_field_error("text.format.schema", "must be a JSON schema object"));
+  if (!schema || !schema->is_object()) {
+    return std::unexpected(body_field_error("text.format.schema", "must be a JSON schema object"));
+  }
   nlohmann::json json_schema = {{"schema", *schema}};
   for (const char* key : {"name", "strict", "description"}) {
     if (const nlohmann::json* v = json_field(*format, key)) json_schema[key] = *v;
@@ -102,7 +111,8 @@ Expected<std::optional<nlohmann::json>> response_format_from(const nlohmann::jso
 
 Status refuse_unsupported(const nlohmann::json& body) {
   if (body_field_set(body, "tools")) {
-    return std::unexpected(body_field_error("tools", "is not supported by the embedded engine (use --endpoint with a server that has it)"));
+    return std::unexpected(body_field_error(
+        "tools", "is not supported by the embedded engine (use --endpoint with a server that has it)"));
   }
   if (const nlohmann::json* choice = json_field(body, "tool_choice");
       choice && !choice->is_null() && !(choice->is_string() && (*choice == "none" || *choice == "auto"))) {
@@ -110,24 +120,29 @@ Status refuse_unsupported(const nlohmann::json& body) {
   }
   for (const char* field : {"previous_response_id", "conversation"}) {
     if (body_field_set(body, field)) {
-      return std::unexpected(body_field_error(field, "is not supported by the embedded engine (it stores no responses): send "
-                                                "the whole conversation in `input`"));
+      return std::unexpected(body_field_error(field,
+                                              "is not supported by the embedded engine (it stores no responses): send "
+                                              "the whole conversation in `input`"));
     }
   }
   if (body_field_set(body, "prompt")) {
-    return std::unexpected(body_field_error("prompt", "(a stored prompt template) is not supported by the embedded engine: "
-                                                 "send the text in `instructions` and `input`"));
+    return std::unexpected(body_field_error("prompt",
+                                            "(a stored prompt template) is not supported by the embedded engine: "
+                                            "send the text in `instructions` and `input`"));
   }
   if (body_field_set(body, "include")) {
-    return std::unexpected(body_field_error("include", "is not supported by the embedded engine for /v1/responses (for "
-                                                  "logprobs use /v1/chat/completions)"));
+    return std::unexpected(body_field_error("include",
+                                            "is not supported by the embedded engine for /v1/responses (for "
+                                            "logprobs use /v1/chat/completions)"));
   }
   if (const nlohmann::json* top = json_field(body, "top_logprobs");
       top && !top->is_null() && !(top->is_number_integer() && top->get<int64_t>() == 0)) {
-    return std::unexpected(body_field_error("top_logprobs", "is not supported by the embedded engine for /v1/responses "
-                                                       "(for logprobs use /v1/chat/completions)"));
+    return std::unexpected(body_field_error("top_logprobs",
+                                            "is not supported by the embedded engine for /v1/responses "
+                                            "(for logprobs use /v1/chat/completions)"));
   }
-  if (const nlohmann::json* stream = json_field(body, "stream"); stream && stream->is_boolean() && stream->get<bool>()) {
+  if (const nlohmann::json* stream = json_field(body, "stream");
+      stream && stream->is_boolean() && stream->get<bool>()) {
     return std::unexpected(body_field_error("stream", "is not supported for /v1/responses (its answer comes whole)"));
   }
   return {};
