@@ -9,7 +9,9 @@
 #include <optional>
 
 #include "server/batch_service.h"
+#include "core/json_read.h"
 #include "server/ids.h"
+#include "server/response_events.h"
 #include "server/stream_chunks.h"
 
 namespace batchwise {
@@ -17,6 +19,9 @@ namespace {
 
 // How long an interactive request waits for a model slot that another model's requests hold, before 503.
 constexpr double kModelTurnWaitS = 30;
+
+// An interactive request's id in the engine, which its answer's ids are made of ("req_…": chatcmpl-req_…).
+std::string new_request_id() { return "req_" + new_batch_id().substr(6, 16); }
 
 }  // namespace
 
@@ -39,6 +44,7 @@ struct BatchService::Interactive {
 };
 
 Expected<BatchService::Interactive> BatchService::submit_interactive(ApiKind kind, const nlohmann::json& body,
+                                                                     std::string request_id,
                                                                      std::function<void(std::string_view)> on_text,
                                                                      std::function<void(EngineResult)> on_done) {
   Interactive in;
@@ -56,7 +62,7 @@ Expected<BatchService::Interactive> BatchService::submit_interactive(ApiKind kin
   EngineRequest request;
   request.kind = kind;
   request.body = body;
-  request.request_id = "req_" + new_batch_id().substr(6, 16);
+  request.request_id = std::move(request_id);
   request.on_text = std::move(on_text);
   if (!in.lease.runner().submit_interactive(std::move(request), std::move(on_done))) {
     return make_error(ErrorCode::kUnavailable, "the server is stopping");
@@ -73,7 +79,7 @@ Expected<EngineResult> BatchService::finish_interactive(const Interactive& in, E
 Expected<std::string> BatchService::complete(ApiKind kind, const nlohmann::json& body) {
   auto promise = std::make_shared<std::promise<EngineResult>>();
   auto answer = promise->get_future();
-  BW_ASSIGN_OR_RETURN(Interactive in, submit_interactive(kind, body, {}, [promise](EngineResult r) {
+  BW_ASSIGN_OR_RETURN(Interactive in, submit_interactive(kind, body, new_request_id(), {}, [promise](EngineResult r) {
     promise->set_value(std::move(r));
   }));
   if (answer.wait_for(std::chrono::duration<double>(options_.interactive_timeout_s)) != std::future_status::ready) {
@@ -84,7 +90,7 @@ Expected<std::string> BatchService::complete(ApiKind kind, const nlohmann::json&
 }
 
 void BatchService::complete_streaming(ApiKind kind, const nlohmann::json& body,
-                                      const std::function<bool(const std::string&)>& write) {
+                                      const std::function<bool(const nlohmann::json&)>& write) {
   // The engine's pieces and its answer wait here for this thread, which writes them to the client as they come.
   struct Pieces {
     std::mutex mu;
@@ -103,19 +109,32 @@ void BatchService::complete_streaming(ApiKind kind, const nlohmann::json& body,
     pieces->answer = std::move(r);
     pieces->cv.notify_one();
   };
-  const bool chat = kind == ApiKind::kChatCompletions;
-  StreamChunks chunks(chat, body.value("model", ""), "req_" + new_batch_id().substr(6, 16));
   bool open = true;  // the client still reads
-  auto send = [&](const nlohmann::json& event) {
-    open = open && write(event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  auto send = [&](const nlohmann::json& event) { open = open && write(event); };
+  // The protocol's events: chat / text completion chunks, or the Responses API's events.
+  const std::string request_id = new_request_id();
+  const nlohmann::json* model_field = json_field(body, "model");
+  const std::string model = model_field && model_field->is_string() ? model_field->get<std::string>() : "";
+  const bool chat = kind == ApiKind::kChatCompletions;
+  StreamChunks chunks(chat, model, request_id);
+  ResponseEvents events(model, request_id);
+  const bool responses = kind == ApiKind::kResponses;
+  std::string streamed;
+  auto send_piece = [&](const std::string& piece) {
+    streamed += piece;
+    send(responses ? events.text(piece) : chunks.text(piece));
   };
   auto send_error = [&](const Error& e) {
+    if (responses) return send(events.error(e));
     send({{"error", {{"message", e.message}, {"type", "server_error"}, {"code", error_code_name(e.code)}}}});
   };
-  Expected<Interactive> in = submit_interactive(kind, body, on_text, on_done);
+  Expected<Interactive> in = submit_interactive(kind, body, request_id, on_text, on_done);
   if (!in) return send_error(in.error());
-  send(chunks.start());
-  std::string streamed;
+  if (responses) {
+    for (const auto& e : events.start()) send(e);
+  } else {
+    send(chunks.start());
+  }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(options_.interactive_timeout_s);
   std::optional<EngineResult> answer;
   while (!answer) {
@@ -128,17 +147,18 @@ void BatchService::complete_streaming(ApiKind kind, const nlohmann::json& body,
       taken.swap(pieces->text);
       if (pieces->answer) answer = std::move(pieces->answer);
     }
-    for (const std::string& piece : taken) {
-      streamed += piece;
-      send(chunks.text(piece));
-    }
+    for (const std::string& piece : taken) send_piece(piece);
   }
   Expected<EngineResult> r = finish_interactive(*in, std::move(*answer));
   if (!r) return send_error(r.error());
   const nlohmann::json reply = !r->raw_body.empty() ? nlohmann::json::parse(r->raw_body, nullptr, false) : r->body;
+  if (responses) {
+    for (const auto& e : events.finish(reply)) send(e);
+    return;
+  }
   // An engine that does not stream (an --endpoint model) leaves the whole text to the end.
   const std::string text = StreamChunks::answer_text(chat, reply);
-  if (text.size() > streamed.size() && text.starts_with(streamed)) send(chunks.text(text.substr(streamed.size())));
+  if (text.size() > streamed.size() && text.starts_with(streamed)) send_piece(text.substr(streamed.size()));
   send(chunks.finish(StreamChunks::finish_reason(chat, reply)));
   const auto options = body.find("stream_options");
   if (options != body.end() && options->is_object() && options->value("include_usage", false) && reply.contains("usage")) {

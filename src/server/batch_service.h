@@ -67,11 +67,12 @@ class BatchService {
   Expected<std::string> complete(ApiKind kind, const nlohmann::json& body);
   // The model a request names, resolved (its error: unknown model), checked before a streamed answer starts.
   Expected<std::string> interactive_model(const nlohmann::json& body) const;
-  // An interactive request with `stream: true`: OpenAI's chunk objects, each given to `write` as JSON text (the
-  // text as the embedded engine generates it, then the finish reason, then usage if stream_options.include_usage
-  // asks; an error after the start is one {"error": ...} event). `write` returns false once the client is gone:
-  // nothing more is written, and the call still waits for the engine to finish the request.
-  void complete_streaming(ApiKind kind, const nlohmann::json& body, const std::function<bool(const std::string&)>& write);
+  // An interactive request with `stream: true`: OpenAI's chunk objects, each given to `write` (the text as the
+  // embedded engine generates it, then the finish reason, then usage if stream_options.include_usage asks; an error
+  // after the start is one {"error": ...} event), or for /v1/responses the Responses API's events (response_events.h;
+  // an error is its `error` event). `write` returns false once the client is gone: nothing more is written, and the
+  // call still waits for the engine to finish the request.
+  void complete_streaming(ApiKind kind, const nlohmann::json& body, const std::function<bool(const nlohmann::json&)>& write);
   nlohmann::json models_list() const;
 
   std::string metrics_text();
@@ -125,7 +126,7 @@ class BatchService {
   // An interactive request handed to its model's runner (batch_interactive.cpp); `on_text` (may be empty) streams
   // its text, `on_done` gets the answer. finish_interactive counts the answer in /metrics.
   struct Interactive;
-  Expected<Interactive> submit_interactive(ApiKind kind, const nlohmann::json& body,
+  Expected<Interactive> submit_interactive(ApiKind kind, const nlohmann::json& body, std::string request_id,
                                            std::function<void(std::string_view)> on_text,
                                            std::function<void(EngineResult)> on_done);
   Expected<EngineResult> finish_interactive(const Interactive& in, EngineResult r);

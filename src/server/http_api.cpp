@@ -238,21 +238,21 @@ struct HttpApi::Impl {
     auto body = json_body(req, res);
     if (!body) return;
     if (auto s = body->find("stream"); s != body->end() && s->is_boolean() && s->get<bool>()) {
-      if (kind == ApiKind::kResponses) {
-        return send_error(res, 400, "`stream: true` is not supported for /v1/responses yet: ask without it (the "
-                                    "answer comes whole), or stream with /v1/chat/completions");
-      }
       // Errors known before the first byte keep their status; later ones are an error event in the stream.
       if (auto model = service.interactive_model(*body); !model) return send_error(res, model.error());
       res.status = 200;
       res.set_header("Cache-Control", "no-cache");
       res.set_chunked_content_provider("text/event-stream", [this, kind, body = std::move(*body)](size_t, httplib::DataSink& sink) {
-        service.complete_streaming(kind, body, [&sink](const std::string& event) {
-          const std::string line = "data: " + event + "\n\n";
+        const bool responses = kind == ApiKind::kResponses;
+        service.complete_streaming(kind, body, [&sink, responses](const nlohmann::json& event) {
+          // The Responses API names each event's type on an `event:` line too, as OpenAI sends it.
+          std::string line = responses ? "event: " + event.value("type", std::string("error")) + "\n" : "";
+          line += "data: " + event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n\n";
           return sink.write(line.data(), line.size());
         });
+        // Chat and text completion streams end with [DONE]; a Responses stream ends with its last event.
         static constexpr std::string_view kDone = "data: [DONE]\n\n";
-        sink.write(kDone.data(), kDone.size());
+        if (!responses) sink.write(kDone.data(), kDone.size());
         sink.done();
         return true;
       });

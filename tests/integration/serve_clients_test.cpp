@@ -72,6 +72,7 @@ TEST(ServeClients, TheOfficialOpenAiNodeSdkUsesTheResponsesApiAndRunsAResponsesB
   const json seen = json::parse(r.out);
   EXPECT_FALSE(seen["output_text"].get<std::string>().empty());
   EXPECT_EQ(seen["status"], "incomplete");
+  EXPECT_GE(seen["streamed_events"].get<int>(), 10) << "four opening events, a delta per token, four closing";
   EXPECT_EQ(seen["batch_endpoint"], "/v1/responses");
   EXPECT_EQ(seen["batch_completed"], 3);
 }

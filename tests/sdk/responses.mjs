@@ -1,5 +1,6 @@
 // The official OpenAI Node SDK's Responses API against `batchwise serve`: responses.create (its output_text, usage
-// and status as the SDK reads them; stream: true refused with 400), then a batch of /v1/responses lines through files.create -> batches.create
+// and status as the SDK reads them; streamed, its events in order and the deltas joined equal to the closing
+// event's text), then a batch of /v1/responses lines through files.create -> batches.create
 // (endpoint "/v1/responses") -> files.content. Prints one JSON line with what it saw; exits 1 on the first thing a
 // user of the SDK would call broken.
 // Usage: BASE_URL=http://127.0.0.1:PORT/v1 node responses.mjs WORK_DIR
@@ -22,14 +23,27 @@ if (one.object !== "response" || typeof one.output_text !== "string" || one.outp
 }
 if (one.usage.output_tokens !== 5 || one.status !== "incomplete") fail("5 tokens asked, got " + JSON.stringify(one));
 
-// A streamed Response is a different event protocol, not served yet: a clear 400 before anything is sent.
-let streamStatus = 0;
-try {
-  await client.responses.create({ model, input: "x", stream: true });
-} catch (e) {
-  streamStatus = e.status;
+// Streamed: the Responses API's events in order, the deltas joined are the text of the closing event's Response.
+const stream = await client.responses.create({
+  model, instructions: "You grade candidates.", input: "Candidate 4 wrote a linker.", max_output_tokens: 6,
+  temperature: 0, stream: true,
+});
+const types = [];
+let deltas = "", last = null, sequence = -1;
+for await (const event of stream) {
+  if (event.sequence_number !== sequence + 1) fail("sequence_number " + event.sequence_number + " after " + sequence);
+  sequence = event.sequence_number;
+  if (types[types.length - 1] !== event.type) types.push(event.type);
+  if (event.type === "response.output_text.delta") deltas += event.delta;
+  if (event.type === "response.completed" || event.type === "response.incomplete") last = event.response;
 }
-if (streamStatus !== 400) fail("responses.create with stream: true gave " + streamStatus + ", not 400");
+const expectedTypes = ["response.created", "response.in_progress", "response.output_item.added",
+  "response.content_part.added", "response.output_text.delta", "response.output_text.done",
+  "response.content_part.done", "response.output_item.done", "response.incomplete"];
+if (JSON.stringify(types) !== JSON.stringify(expectedTypes)) fail("stream events " + JSON.stringify(types));
+if (!last || last.output[0].content[0].text !== deltas || deltas.length === 0 || last.usage.output_tokens !== 6) {
+  fail("streamed text " + JSON.stringify(deltas) + " against " + JSON.stringify(last));
+}
 
 const lines = [0, 1, 2].map((i) => JSON.stringify({
   custom_id: `resp-${i}`, method: "POST", url: "/v1/responses",
@@ -52,5 +66,6 @@ const texts = out.map((l) => l.response.body.output[0].content[0].text);
 if (out.length !== 3 || out.some((l) => l.response.body.object !== "response" || l.response.body.usage.output_tokens !== 3)) {
   fail("batch output " + JSON.stringify(out));
 }
-console.log(JSON.stringify({ output_text: one.output_text, status: one.status, batch_endpoint: done.endpoint,
+console.log(JSON.stringify({ output_text: one.output_text, status: one.status, streamed_events: sequence + 1,
+  batch_endpoint: done.endpoint,
   batch_completed: done.request_counts.completed, batch_texts: texts.length }));

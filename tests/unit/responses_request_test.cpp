@@ -91,7 +91,6 @@ TEST(ResponsesRequest, ErrorsNameTheResponsesField) {
       {R"({"input": "x", "tool_choice": "required"})", "`tool_choice`"},
       {R"({"input": "x", "include": ["message.output_text.logprobs"]})", "`include`"},
       {R"({"input": "x", "top_logprobs": 3})", "`top_logprobs`"},
-      {R"({"input": "x", "stream": true})", "`stream`"},
       {R"({"input": "x", "text": {"format": {"type": "yaml"}}})", "`text.format.type`"},
       {R"({"input": "x", "text": {"format": {"type": "json_schema", "name": "s"}}})", "`text.format.schema`"},
   };

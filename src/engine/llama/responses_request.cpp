@@ -141,10 +141,6 @@ Status refuse_unsupported(const nlohmann::json& body) {
                                             "is not supported by the embedded engine for /v1/responses "
                                             "(for logprobs use /v1/chat/completions)"));
   }
-  if (const nlohmann::json* stream = json_field(body, "stream");
-      stream && stream->is_boolean() && stream->get<bool>()) {
-    return std::unexpected(body_field_error("stream", "is not supported for /v1/responses (its answer comes whole)"));
-  }
   return {};
 }
 

@@ -5,7 +5,8 @@
 // the chat path takes (top_k, seed, stop, ignore_eos) are passed on. What would change the answer and the engine
 // cannot do (tools, images and files, previous_response_id, logprobs) is refused by name; bookkeeping fields
 // (store, metadata, user, reasoning, truncation, service_tier, ...) are ignored, as a local model has no use
-// for them. Pure function; thread-safe.
+// for them, and so is `stream` (serve streams the answer itself; a batch line's comes whole). Pure function;
+// thread-safe.
 #pragma once
 
 #include <nlohmann/json.hpp>
