@@ -24,7 +24,17 @@ struct SynthFlags {
   bool json = false;
   bool list = false;
   bool force = false;
+  std::string pooling = "none";  // an embedding model's pooling
 };
+
+// --pooling: llama.cpp's llama_pooling_type numbers for the names.
+Expected<int> pooling_type_named(const std::string& name) {
+  const std::pair<const char*, int> kinds[] = {{"none", 0}, {"mean", 1}, {"cls", 2}, {"last", 3}};
+  for (const auto& [n, v] : kinds) {
+    if (name == n) return v;
+  }
+  return make_error(ErrorCode::kInvalidArgument, "--pooling " + name + ": give none, mean, cls or last");
+}
 
 // The shapes of a HuggingFace config.json, written with the tokenizer closest to the model's own
 // (llama.cpp ships the Llama-3 and Qwen2 vocabularies; the token count follows the tokenizer).
@@ -53,8 +63,11 @@ int run_synth(const SynthFlags& f) {
   if (!spec) return report_error(spec.error());
   auto quant = parse_synth_quant(f.quant);
   if (!quant) return report_error(quant.error());
+  auto pooling = pooling_type_named(f.pooling);
+  if (!pooling) return report_error(pooling.error());
   SynthOptions options;
   options.spec = *spec;
+  options.spec.pooling_type = *pooling;
   options.quant = *quant;
   const std::string stem = f.config.empty() ? f.model : std::filesystem::path(f.config).parent_path().filename().string();
   options.output = f.output.empty() ? (stem.empty() ? "model" : stem) + "-" + f.quant + ".gguf" : f.output;
@@ -101,6 +114,9 @@ Verb add_synth_command(CLI::App& app) {
   sub->add_flag("--force", flags->force, "replace the output file if it exists");
   sub->add_option("--seed", flags->seed, "random seed for the weights")->capture_default_str();
   sub->add_option("-t,--threads", flags->threads, "threads (0: all cores)")->capture_default_str();
+  sub->add_option("--pooling", flags->pooling,
+                  "none, or an embedding model's pooling (mean, cls, last): `run` then answers /v1/embeddings with it")
+      ->capture_default_str();
   sub->add_flag("--json", flags->json, "print the result as JSON");
   sub->add_flag("--list", flags->list, "list the presets and exit");
   return {sub, [flags] { return run_synth(*flags); }};

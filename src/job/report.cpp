@@ -121,7 +121,7 @@ nlohmann::json report_json(const RunReport& r) {
 namespace {
 
 // Error codes that say the request itself was refused: the same body on the same engine fails the same way
-// (`unsupported`: what the engine does not serve, e.g. /v1/embeddings on the embedded engine).
+// (`unsupported`: what the engine does not serve, e.g. /v1/embeddings on a generative model).
 bool refused_as_request(const std::string& code) {
   return code == "invalid_request" || code == "invalid_request_error" || code == "unsupported";
 }

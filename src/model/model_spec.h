@@ -31,6 +31,9 @@ struct ModelSpec {
   float rope_freq_base = 10000.0f;
   float norm_eps = 1e-5f;
   bool qk_norm = false;          // per-head RMS norm on q and k (Qwen3, Gemma 3)
+  // An embedding model's pooling (GGUF <arch>.pooling_type, llama.cpp's llama_pooling_type): 0 none (a generative
+  // model), 1 mean, 2 cls, 3 last (Qwen3-Embedding).
+  int pooling_type = 0;
 
   // Sliding-window attention (Gemma 2/3). 0: every layer attends to the whole context.
   int64_t sliding_window = 0;    // tokens an SWA layer attends to

@@ -202,6 +202,7 @@ Status set_metadata(gguf_context* out, const ModelSpec& s, SynthQuant quant, con
   gguf_set_val_bool(out, "batchwise.synthetic", true);
   gguf_set_val_str(out, "batchwise.preset", s.name.c_str());
   u32("context_length", s.n_ctx_train);
+  if (s.pooling_type != 0) u32("pooling_type", s.pooling_type);
   u32("embedding_length", s.n_embd);
   u32("block_count", s.n_layer);
   u32("feed_forward_length", s.n_ff);

@@ -57,7 +57,7 @@ TEST(FailureCounts, ProgressSummaryAndHintAgreeAndRetryFailedRunsWhatTheHintProm
   EXPECT_EQ(progress_failed(first.err), 5) << first.err;
   EXPECT_NE(first.err.find("1 input line is not a request"), std::string::npos) << first.err;
   EXPECT_NE(first.err.find("1 request did not fit the context: raise --ctx-size"), std::string::npos) << first.err;
-  // tools, a negative max_tokens and /v1/embeddings (which the embedded engine does not serve) fail again as they are
+  // tools, a negative max_tokens and /v1/embeddings (which the tiny generative model does not serve) fail again as they are
   EXPECT_NE(first.err.find("3 requests were refused as requests"), std::string::npos) << first.err;
   EXPECT_EQ(first.err.find("passing reason"), std::string::npos) << first.err;
   EXPECT_NE(first.err.find("--retry-failed runs the 4 failed requests again"), std::string::npos) << first.err;

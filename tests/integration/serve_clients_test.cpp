@@ -77,6 +77,23 @@ TEST(ServeClients, TheOfficialOpenAiNodeSdkUsesTheResponsesApiAndRunsAResponsesB
   EXPECT_EQ(seen["batch_completed"], 3);
 }
 
+TEST(ServeClients, TheOfficialOpenAiNodeSdkDecodesEmbeddingsOfAnEmbeddingModel) {
+  const std::filesystem::path sdk = std::filesystem::path(BATCHWISE_SOURCE_DIR) / "tests" / "sdk";
+  if (!have("node") || !std::filesystem::exists(sdk / "node_modules" / "openai")) {
+    GTEST_SKIP() << "node or the pinned openai package is missing: scripts/build.sh installs it (npm ci in tests/sdk)";
+  }
+  const auto dir = test::scratch_dir();
+  const auto model = dir / "emb.gguf";
+  ASSERT_EQ(test::run_batchwise({"synth", "-m", "tiny", "--pooling", "mean", "-o", model.string()}).exit_code, 0);
+  Serve serve(dir / "state", {"-m", model.string()});
+  const auto r = test::run_shell("cd " + test::shell_quote(sdk.string()) + " && BASE_URL=" + serve.url() +
+                                 "/v1 node embeddings.mjs");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const json seen = json::parse(r.out);
+  EXPECT_EQ(seen["width"], 64);
+  EXPECT_GT(seen["prompt_tokens"].get<int>(), 4);
+}
+
 TEST(ServeClients, PrometheusScrapesTheRequestCountOfABatch) {
   if (!have("prometheus")) GTEST_SKIP() << "prometheus is not installed (Debian package `prometheus`)";
   const auto dir = test::scratch_dir();

@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/thread.h"
 #include "engine/llama/cascade_support.h"
+#include "engine/llama/embedding_lane.h"
 #include "engine/llama/llama_handles.h"
 #include "engine/llama/llama_lane.h"
 #include "engine/llama/llama_request_preparer.h"
@@ -33,12 +34,13 @@ bool layers_on_gpu(const LlamaEngineOptions& options) {
 class LlamaEngine final : public Engine {
  public:
   // `models`: one copy per device (the first also tokenizes: the copies' vocabularies are the same).
+  // `pooling`: an embedding model's pooling type (embedding_lane.h), 0 for a generative model.
   LlamaEngine(const LlamaEngineOptions& options, std::vector<ModelPtr> models, int64_t request_token_limit,
-              std::string limit_hint, int64_t lane_ctx, std::string chat_template)
+              std::string limit_hint, int64_t lane_ctx, std::string chat_template, int pooling)
       : options_(options), models_(std::move(models)),
         preparer_(models_.front().get(), options.model_path.filename().string(), request_token_limit,
-                  std::move(limit_hint), std::move(chat_template)),
-        shared_(max_in_flight()), lane_ctx_(lane_ctx) {
+                  std::move(limit_hint), std::move(chat_template), pooling != 0),
+        shared_(max_in_flight()), lane_ctx_(lane_ctx), pooling_(pooling) {
     shared_.model_name = options.model_path.stem().string();
   }
 
@@ -55,7 +57,8 @@ class LlamaEngine final : public Engine {
         LlamaEngineOptions lane = options_;
         lane.n_parallel = options_.n_parallel / options_.lanes + (i < options_.n_parallel % options_.lanes ? 1 : 0);
         lane.n_ctx = static_cast<int>(lane_ctx_);
-        BW_ASSIGN_OR_RETURN(std::unique_ptr<LlamaLane> l, make_llama_lane(model.get(), lane, shared_));
+        BW_ASSIGN_OR_RETURN(std::unique_ptr<LlamaLane> l, pooling_ != 0 ? make_embedding_lane(model.get(), lane, shared_)
+                                                                         : make_llama_lane(model.get(), lane, shared_));
         lanes_.push_back(std::move(l));
       }
     }
@@ -101,6 +104,13 @@ class LlamaEngine final : public Engine {
         copies += (i ? ", " : "") + (options_.gpus[i] < 0 ? std::string("CPU") : "GPU " + std::to_string(options_.gpus[i]));
       }
       copies += ")";
+    }
+    if (pooling_ != 0) {
+      static const char* const kPooling[] = {"none", "mean", "cls", "last", "rank"};
+      return "llama.cpp (embedded): " + options_.model_path.filename().string() + ", an embedding model (" +
+             (pooling_ > 0 && pooling_ < 5 ? kPooling[pooling_] : "pooled") + " pooling): up to " +
+             std::to_string(options_.n_parallel) + " inputs of up to " + std::to_string(options_.n_batch) +
+             " tokens together" + lanes + copies + cpu_threads();
     }
     return "llama.cpp (embedded): " + options_.model_path.filename().string() + ", " +
            std::to_string(options_.n_parallel) + " sequences" + lanes + ", " +
@@ -150,6 +160,7 @@ class LlamaEngine final : public Engine {
   const RequestPreparer preparer_;
   mutable LaneShared shared_;
   const int64_t lane_ctx_;
+  const int pooling_;
   std::vector<std::unique_ptr<LlamaLane>> lanes_;
   std::vector<std::thread> preparers_;
   std::thread closer_;
@@ -255,6 +266,23 @@ Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in
     models.push_back(std::move(m));
   }
   llama_model* model = models.front().get();
+  // An embedding model (its GGUF names a pooling type) answers /v1/embeddings in embedding lanes: each input whole
+  // in one batch of up to the model's trained context (at most 8,192 tokens), up to 256 inputs a batch.
+  const int pooling = model_pooling_type(model);
+  if (pooling != 0) {
+    if (pooling == LLAMA_POOLING_TYPE_RANK) {
+      return make_error(ErrorCode::kInvalidArgument, options.model_path.filename().string() +
+                                                         " is a reranker (rank pooling), which batchwise does not serve");
+    }
+    const int64_t input_limit = std::min<int64_t>(llama_model_n_ctx_train(model), 8192);
+    options.n_batch = static_cast<int>(std::max<int64_t>(input_limit, 512));
+    options.n_parallel = std::min(options.n_parallel, 256 * options.lanes);  // a context's sequences at most
+    auto engine = std::make_unique<LlamaEngine>(options, std::move(models), input_limit,
+                                                "the model's trained context, at most 8192", options.n_ctx,
+                                                std::move(chat_template), pooling);
+    BW_TRY(engine->add_lanes());
+    return std::unique_ptr<Engine>(std::move(engine));
+  }
   // Cascade attention where the GPUs holding the layers run its node (H200, 8B seed at run's defaults: 270.1 and
   // 266.9 req/s against sparse's 264.9 and 263.1, its logits as close to dense's as sparse's); off on a CPU, where
   // it ran a few percent slower than dense (docs/run.md).
@@ -275,7 +303,7 @@ Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in
     hint = options.lanes > 1 ? "the KV cells of one of " + std::to_string(options.lanes) + " lanes: raise --ctx-size or lower --lanes"
                              : "the KV cells: raise --ctx-size";
   }
-  auto engine = std::make_unique<LlamaEngine>(options, std::move(models), limit, hint, lane_ctx, std::move(chat_template));
+  auto engine = std::make_unique<LlamaEngine>(options, std::move(models), limit, hint, lane_ctx, std::move(chat_template), 0);
   BW_TRY(engine->add_lanes());
   return std::unique_ptr<Engine>(std::move(engine));
 }

@@ -1,5 +1,6 @@
 #include "engine/llama/llama_request_preparer.h"
 
+#include "engine/llama/embedding_body.h"
 #include "engine/llama/llama_samplers.h"
 #include "engine/llama/responses_request.h"
 
@@ -8,8 +9,9 @@
 namespace batchwise {
 
 RequestPreparer::RequestPreparer(const llama_model* model, std::string model_file, int64_t max_request_tokens,
-                                 std::string limit_hint, std::string chat_template)
-    : vocab_(llama_model_get_vocab(model)), chat_template_(model, chat_template, model_file),
+                                 std::string limit_hint, std::string chat_template, bool embedding_model)
+    : vocab_(llama_model_get_vocab(model)), model_file_(model_file), n_embd_(llama_model_n_embd(model)),
+      embedding_model_(embedding_model), chat_template_(model, chat_template, model_file),
       max_request_tokens_(max_request_tokens), limit_hint_(std::move(limit_hint)) {}
 
 PreparedRequest RequestPreparer::prepare(EngineRequest request) const {
@@ -35,6 +37,21 @@ PreparedRequest RequestPreparer::prepare_or_fail(EngineRequest& request) const {
     p.request = std::move(request);
     return std::move(p);
   };
+  if (embedding_model_ != (request.kind == ApiKind::kEmbeddings)) {
+    return fail(embedding_model_
+                    ? Error{ErrorCode::kUnsupported, model_file_ + " is an embedding model: it answers /v1/embeddings "
+                                                     "only (give a generative model's GGUF with -m for " +
+                                                         std::string(api_kind_url(request.kind)) + ")"}
+                    : Error{ErrorCode::kUnsupported,
+                            model_file_ + " is not an embedding model (its GGUF names no pooling type): give an "
+                                          "embedding model's GGUF with -m for /v1/embeddings (nomic-embed-text, bge, "
+                                          "Qwen3-Embedding, ...), or --endpoint with a server that has one"});
+  }
+  if (embedding_model_) {
+    if (auto st = prepare_embeddings(request, p); !st) return fail(st.error());
+    p.request = std::move(request);
+    return p;
+  }
   // A /v1/responses body is served as the chat body that asks for the same answer; the request keeps its own
   // body (the answer echoes its model) and kind (the answer is a Responses object).
   std::optional<nlohmann::json> chat_body;
@@ -64,8 +81,6 @@ PreparedRequest RequestPreparer::prepare_or_fail(EngineRequest& request) const {
     auto prompt = parse_completion_prompt(request.body);
     if (!prompt) return fail(prompt.error());
     text = std::move(*prompt);
-  } else {
-    return fail(Error{ErrorCode::kUnsupported, "the embedded engine does not serve /v1/embeddings yet"});
   }
   p.prompt = tokenize(text);
   if (p.prompt.empty()) return fail(Error{ErrorCode::kInvalidArgument, "the prompt is empty"});
@@ -81,6 +96,41 @@ PreparedRequest RequestPreparer::prepare_or_fail(EngineRequest& request) const {
   }
   p.request = std::move(request);
   return p;
+}
+
+Status RequestPreparer::prepare_embeddings(const EngineRequest& request, PreparedRequest& p) const {
+  BW_ASSIGN_OR_RETURN(EmbeddingInputs in, parse_embedding_body(request.body));
+  if (in.dimensions && *in.dimensions != n_embd_) {
+    return make_error(ErrorCode::kInvalidArgument,
+                      "body field `dimensions`: " + model_file_ + " gives vectors of " + std::to_string(n_embd_) +
+                          " (shortening them is only right for a model trained for it): leave it out");
+  }
+  p.base64 = in.base64;
+  const int32_t n_vocab = llama_vocab_n_tokens(vocab_);
+  for (size_t i = 0; i < in.inputs.size(); ++i) {
+    const std::string where = in.inputs.size() > 1 ? "input[" + std::to_string(i) + "]" : "input";
+    std::vector<llama_token> tokens;
+    if (const auto* text = std::get_if<std::string>(&in.inputs[i])) {
+      tokens = tokenize(*text);
+    } else {
+      for (int32_t id : std::get<std::vector<int32_t>>(in.inputs[i])) {
+        if (id >= n_vocab) {
+          return make_error(ErrorCode::kInvalidArgument, "body field `" + where + "`: token id " + std::to_string(id) +
+                                                             " is not in the vocabulary of " + std::to_string(n_vocab));
+        }
+        tokens.push_back(id);
+      }
+    }
+    if (tokens.empty()) return make_error(ErrorCode::kInvalidArgument, "body field `" + where + "` is empty");
+    if (static_cast<int64_t>(tokens.size()) > max_request_tokens_) {
+      return make_error(ErrorCode::kContextExceeded, "body field `" + where + "` is " + std::to_string(tokens.size()) +
+                                                         " tokens, over the limit of " +
+                                                         std::to_string(max_request_tokens_) + " (" + limit_hint_ +
+                                                         "): split it");
+    }
+    p.inputs.push_back(std::move(tokens));
+  }
+  return {};
 }
 
 std::vector<llama_token> RequestPreparer::tokenize(const std::string& text) const {
