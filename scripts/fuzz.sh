@@ -19,7 +19,7 @@ flags=(-std=c++2b -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 core=("$root"/src/core/{status,files,atomic_file,json_read,log}.cpp)
 declare -A sources=(
   [gguf_header]="src/model/gguf_reader.cpp src/model/gguf_checks.cpp src/model/weight_types.cpp"
-  [batch_line]="src/job/batch_input.cpp src/job/line_scan.cpp src/engine/engine.cpp src/engine/llama/generation_params.cpp src/engine/llama/request_features.cpp src/engine/llama/responses_request.cpp"
+  [batch_line]="src/job/batch_input.cpp src/job/line_scan.cpp src/engine/engine.cpp src/engine/llama/generation_params.cpp src/engine/llama/request_features.cpp src/engine/llama/responses_request.cpp src/engine/llama/embedding_body.cpp src/core/base64.cpp"
   [sse_assembler]="src/engine/http/sse_assembler.cpp"
   [openai_response]="src/engine/http/openai_response.cpp src/engine/engine.cpp"
 )

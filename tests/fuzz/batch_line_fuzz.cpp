@@ -1,13 +1,14 @@
 // libFuzzer target: the batch-line scanner, the second read of each valid line (its body's bytes, as
 // the scan located them, must be one JSON object), and the request parsing the embedded engine does on
-// it (generation parameters, chat messages, prompt; a /v1/responses body turned into its chat body). Any
-// input must give per-line errors or requests: no crash, no stack overflow, no exception.
+// it (generation parameters, chat messages, prompt; embedding inputs; a /v1/responses body turned into its
+// chat body). Any input must give per-line errors or requests: no crash, no stack overflow, no exception.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 
 #include "core/json_read.h"
 
+#include "engine/llama/embedding_body.h"
 #include "engine/llama/generation_params.h"
 #include "engine/llama/responses_request.h"
 #include "fuzz_file.h"
@@ -31,6 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     (void)parse_generation_params(request->kind, request->body);
     if (request->kind == ApiKind::kChatCompletions) (void)parse_chat_messages(request->body);
     if (request->kind == ApiKind::kCompletions) (void)parse_completion_prompt(request->body);
+    if (request->kind == ApiKind::kEmbeddings) (void)parse_embedding_body(request->body);
     if (request->kind == ApiKind::kResponses) {
       // The chat body a Responses body becomes must be one the chat path reads without surprise.
       auto chat = chat_body_from_responses(request->body);
