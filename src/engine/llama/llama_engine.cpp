@@ -108,9 +108,9 @@ class LlamaEngine final : public Engine {
     if (pooling_ != 0) {
       static const char* const kPooling[] = {"none", "mean", "cls", "last", "rank"};
       return "llama.cpp (embedded): " + options_.model_path.filename().string() + ", an embedding model (" +
-             (pooling_ > 0 && pooling_ < 5 ? kPooling[pooling_] : "pooled") + " pooling): up to " +
-             std::to_string(options_.n_parallel) + " inputs of up to " + std::to_string(options_.n_batch) +
-             " tokens together" + lanes + copies + cpu_threads();
+             (pooling_ > 0 && pooling_ < 5 ? kPooling[pooling_] : "pooled") + " pooling), batches of up to " +
+             std::to_string(options_.n_parallel / options_.lanes) + " inputs and " + std::to_string(options_.n_batch) +
+             " tokens" + lanes + copies + cpu_threads();
     }
     return "llama.cpp (embedded): " + options_.model_path.filename().string() + ", " +
            std::to_string(options_.n_parallel) + " sequences" + lanes + ", " +
@@ -267,16 +267,20 @@ Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in
   }
   llama_model* model = models.front().get();
   // An embedding model (its GGUF names a pooling type) answers /v1/embeddings in embedding lanes: each input whole
-  // in one batch of up to the model's trained context (at most 8,192 tokens), up to 256 inputs a batch.
+  // in one batch of about the model's trained context (512 to 8,192 tokens), up to 256 inputs a batch.
   const int pooling = model_pooling_type(model);
   if (pooling != 0) {
     if (pooling == LLAMA_POOLING_TYPE_RANK) {
       return make_error(ErrorCode::kInvalidArgument, options.model_path.filename().string() +
                                                          " is a reranker (rank pooling), which batchwise does not serve");
     }
-    const int64_t input_limit = std::min<int64_t>(llama_model_n_ctx_train(model), 8192);
-    options.n_batch = static_cast<int>(std::max<int64_t>(input_limit, 512));
-    options.n_parallel = std::min(options.n_parallel, 256 * options.lanes);  // a context's sequences at most
+    // Every lane the same number of sequences (a context's most is 256), and a batch a multiple of it: llama.cpp
+    // sizes its pooling graph for the batch's tokens spread evenly over the sequences, and asserts otherwise.
+    const int per_lane = std::clamp(options.n_parallel / options.lanes, 1, 256);
+    options.n_parallel = per_lane * options.lanes;
+    const int64_t trained = std::clamp<int64_t>(llama_model_n_ctx_train(model), 512, 8192);
+    options.n_batch = static_cast<int>(trained / per_lane * per_lane);
+    const int64_t input_limit = options.n_batch;
     auto engine = std::make_unique<LlamaEngine>(options, std::move(models), input_limit,
                                                 "the model's trained context, at most 8192", options.n_ctx,
                                                 std::move(chat_template), pooling);
