@@ -384,7 +384,11 @@ Expected<TuneResult> tune(const TuneOptions& options) {
   std::tie(r.plan_memory_error_median, r.plan_memory_error_max) = plan_error(r.trials, true);
   int calibrated_trials = 0;
   r.speed_factor = median_speed_factor(r.trials, calibrated_trials);
-  if (r.speed_factor) {
+  // Plan models generation: its predictions still start the search, but an embeddings workload's trials say
+  // nothing of how far off they are for the generation it is calibrated for.
+  if (r.speed_factor && sketch && sketch->embeddings) {
+    log_info("an embeddings workload: plan's calibration is left as it was (plan models generation)");
+  } else if (r.speed_factor) {
     const CalibrationSample sample{*r.speed_factor, calibrated_trials, o.model.filename().string() + ", workload " + r.key.workload};
     const CalibrationMerge merged = merge_calibration(load_measured_calibration(r.key.hardware), r.key.hardware, sample);
     (merged.outlier ? log_warn : log_info)(merged.note);

@@ -65,7 +65,7 @@ Expected<WorkloadSketch> sketch_workload(const std::filesystem::path& jsonl, int
   std::string line, first_prompt;
   size_t shared = 0;
   double prompt_bytes = 0, output = 0;
-  int64_t line_no = 0;
+  int64_t line_no = 0, embedding_lines = 0;
   while (s.lines < max_lines && std::getline(in, line)) {
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
@@ -84,6 +84,7 @@ Expected<WorkloadSketch> sketch_workload(const std::filesystem::path& jsonl, int
     }
     prompt_bytes += static_cast<double>(text.size());
     output += static_cast<double>(max_tokens_of(j["body"]));
+    embedding_lines += j.contains("url") && j["url"] == "/v1/embeddings";
     ++s.lines;
   }
   if (s.lines == 0) {
@@ -94,6 +95,7 @@ Expected<WorkloadSketch> sketch_workload(const std::filesystem::path& jsonl, int
   s.prompt_tokens = tokens_of(prompt_bytes / n);
   s.shared_prefix_tokens = s.lines > 1 ? tokens_of(static_cast<double>(shared)) : 0;
   s.output_tokens = static_cast<int64_t>(std::llround(output / n));
+  s.embeddings = embedding_lines == s.lines;
   return s;
 }
 

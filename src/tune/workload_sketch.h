@@ -19,6 +19,7 @@ struct WorkloadSketch {
   int64_t prompt_tokens = 0;         // estimated, mean per request
   int64_t shared_prefix_tokens = 0;  // estimated, common to every request read
   int64_t output_tokens = 0;         // mean max_tokens (or max_completion_tokens); 0 when none given
+  bool embeddings = false;           // every request read is /v1/embeddings (plan models generation, not these)
   // "p512-s256-o32": the bucketed shape, the part of the cache key that is the workload.
   std::string bucket() const;
 };

@@ -128,6 +128,29 @@ TEST(Tune, ATrialHoldsTwoWavesOfItsSetting) {
   for (const auto& t : json_of(r)["trials"]) EXPECT_LE(t["knob"].get<int>(), 4) << t.dump();
 }
 
+// An embedding model's trials measure embeddings: they find its best --parallel, and leave plan's calibration (a
+// model of generation) as it was.
+TEST(Tune, AnEmbeddingsWorkloadIsTunedWithoutCalibratingPlan) {
+  const auto dir = scratch_dir();
+  const auto model = dir / "emb.gguf";
+  ASSERT_EQ(run_batchwise({"synth", "-m", "tiny", "--pooling", "mean", "-o", model.string()}).exit_code, 0);
+  std::string lines;
+  for (int i = 0; i < 48; ++i) {
+    lines += nlohmann::json{{"custom_id", "e" + std::to_string(i)}, {"url", "/v1/embeddings"},
+                            {"body", {{"input", {"candidate " + std::to_string(i) + " wrote code", "and tests"}}}}}
+                 .dump() + "\n";
+  }
+  write_text(dir / "embed.jsonl", lines);
+  const auto r = tune_cli(dir / "cache", {"tune", "-m", model.string(), "--workload", (dir / "embed.jsonl").string(),
+                                          "--max", "8", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GT(json_of(r)["trials"].size(), 1u);
+  EXPECT_NE(r.err.find("plan's calibration is left as it was"), std::string::npos) << r.err;
+  for (const auto& f : std::filesystem::directory_iterator(dir / "cache" / "tune")) {
+    EXPECT_FALSE(f.path().filename().string().starts_with("calibration-")) << f.path();
+  }
+}
+
 TEST(Tune, ADifferentWorkloadShapeIsACacheMiss) {
   const auto dir = scratch_dir();
   const auto cache = dir / "cache";

@@ -51,6 +51,9 @@ TEST(WorkloadSketch, ResponsesLinesCountTheirInstructionsInputAndMaxOutputTokens
   EXPECT_GE(s->shared_prefix_tokens, 200);
   EXPECT_GE(s->prompt_tokens, 250);
   EXPECT_EQ(s->output_tokens, 32);
+  EXPECT_FALSE(s->embeddings);
+  test::write_text(dir / "e.jsonl", R"({"custom_id":"1","url":"/v1/embeddings","body":{"input":"a text"}})" "\n");
+  EXPECT_TRUE(sketch_workload(dir / "e.jsonl")->embeddings) << "plan does not model these: tune leaves it out";
 }
 
 TEST(WorkloadSketch, AFileWithoutRequestsIsAClearError) {
