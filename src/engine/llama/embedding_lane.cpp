@@ -28,7 +28,8 @@ struct Job {
 class EmbeddingLaneImpl final : public LlamaLane {
  public:
   EmbeddingLaneImpl(const LlamaEngineOptions& options, ContextPtr ctx, LaneShared& shared)
-      : shared_(shared), ctx_(std::move(ctx)), n_batch_(options.n_batch), n_seq_(options.n_parallel),
+      : shared_(shared), ctx_(std::move(ctx)), n_batch_(options.n_batch), step_tokens_(options.n_ubatch),
+        n_seq_(options.n_parallel),
         n_embd_(llama_model_n_embd(llama_get_model(ctx_.get()))), batch_(llama_batch_init(options.n_batch, 0, 1)) {}
 
   ~EmbeddingLaneImpl() override {
@@ -91,7 +92,10 @@ class EmbeddingLaneImpl final : public LlamaLane {
     for (auto& j : jobs_) {
       while (j.next_input < j.p.inputs.size() && static_cast<int>(slots.size()) < n_seq_) {
         const auto& tokens = j.p.inputs[j.next_input];
-        if (batch_.n_tokens + static_cast<int>(tokens.size()) > n_batch_) break;
+        // Up to step_tokens_ a decode (a longer input alone): each token of a batch is scored against every cell
+        // of it, masked, so a batch several times larger than that costs more than it saves.
+        const int limit = batch_.n_tokens == 0 ? n_batch_ : step_tokens_;
+        if (batch_.n_tokens + static_cast<int>(tokens.size()) > limit) break;
         const auto seq = static_cast<llama_seq_id>(slots.size());
         for (size_t i = 0; i < tokens.size(); ++i) {
           const int k = batch_.n_tokens++;
@@ -170,7 +174,8 @@ class EmbeddingLaneImpl final : public LlamaLane {
 
   LaneShared& shared_;
   ContextPtr ctx_;
-  const int n_batch_;
+  const int n_batch_;      // the longest input
+  const int step_tokens_;  // the tokens a decode packs, unless one input is longer
   const int n_seq_;
   const int n_embd_;
   llama_batch batch_;
