@@ -23,6 +23,7 @@ struct Job {
   size_t done = 0;                          // inputs embedded
   double first_eval_s = 0;
   std::optional<Error> error;               // a batch holding one of its inputs failed
+  bool answered = false;                    // handed to on_done (which may have thrown): never again
 };
 
 class EmbeddingLaneImpl final : public LlamaLane {
@@ -58,7 +59,9 @@ class EmbeddingLaneImpl final : public LlamaLane {
   void fail_all(const std::string& what) {
     const Error error{ErrorCode::kEngine, "internal error in the engine: " + what};
     shared_.queue.fail(error);
-    for (auto& j : jobs_) answer(j, error);
+    for (auto& j : jobs_) {
+      if (!j.answered) answer(j, error);
+    }
     jobs_.clear();
   }
 
@@ -74,7 +77,7 @@ class EmbeddingLaneImpl final : public LlamaLane {
         continue;
       }
       waiting += p->inputs.size();
-      Job j{std::move(*p), {}, 0, 0, 0, std::nullopt};
+      Job j{std::move(*p), {}, 0, 0, 0, std::nullopt, false};
       j.vectors.resize(j.p.inputs.size());
       jobs_.push_back(std::move(j));
     }
@@ -152,6 +155,7 @@ class EmbeddingLaneImpl final : public LlamaLane {
   }
 
   void answer(Job& j, std::optional<Error> error) {
+    j.answered = true;
     if (error) return send_error(shared_, j.p, *error);
     EngineResult r;
     r.key = j.p.request.key;

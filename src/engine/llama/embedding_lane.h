@@ -1,6 +1,7 @@
 // EmbeddingLane: the embedded engine's lane for an embedding model (its GGUF names a pooling type: BERT-family
 // encoders such as nomic-embed-text and bge, or decoders such as Qwen3-Embedding). It packs the inputs of waiting
-// /v1/embeddings requests into one llama_decode while they fit its batch (each input a sequence of its own),
+// /v1/embeddings requests into one llama_decode, up to --ubatch-size tokens (a longer input alone) and --parallel
+// inputs (each input a sequence of its own),
 // reads each sequence's pooled vector (llama_get_embeddings_seq), normalizes it to length 1 as OpenAI's and
 // llama-server's are, clears the cells, and answers a request once all its inputs are done. An input is never
 // split: it must fit one batch, which the preparer checks (an encoder sees a whole input at once).
@@ -17,8 +18,8 @@ namespace batchwise {
 // (a generative model).
 int model_pooling_type(const llama_model* model);
 
-// One embedding lane over `model`: `options.n_batch` tokens a decode (the longest input), `options.n_parallel`
-// inputs at most. Fails when llama.cpp cannot create the context.
+// One embedding lane over `model`: `options.n_batch` tokens a context (the longest input), `options.n_ubatch` a
+// decode otherwise, `options.n_parallel` inputs at most. Fails when llama.cpp cannot create the context.
 Expected<std::unique_ptr<LlamaLane>> make_embedding_lane(llama_model* model, const LlamaEngineOptions& options,
                                                          LaneShared& shared);
 

@@ -280,6 +280,7 @@ Expected<std::unique_ptr<Engine>> make_llama_engine(const LlamaEngineOptions& in
     options.n_parallel = per_lane * options.lanes;
     const int64_t trained = std::clamp<int64_t>(llama_model_n_ctx_train(model), 512, 8192);
     options.n_batch = static_cast<int>(trained / per_lane * per_lane);
+    options.n_ubatch = std::min(options.n_ubatch, options.n_batch);  // the tokens a decode packs (embedding_lane.h)
     const int64_t input_limit = options.n_batch;
     auto engine = std::make_unique<LlamaEngine>(options, std::move(models), input_limit,
                                                 "the model's trained context, at most 8192", options.n_ctx,
