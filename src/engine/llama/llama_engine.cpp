@@ -109,8 +109,8 @@ class LlamaEngine final : public Engine {
       static const char* const kPooling[] = {"none", "mean", "cls", "last", "rank"};
       return "llama.cpp (embedded): " + options_.model_path.filename().string() + ", an embedding model (" +
              (pooling_ > 0 && pooling_ < 5 ? kPooling[pooling_] : "pooled") + " pooling), batches of up to " +
-             std::to_string(options_.n_parallel / options_.lanes) + " inputs and " + std::to_string(options_.n_batch) +
-             " tokens" + lanes + copies + cpu_threads();
+             std::to_string(options_.n_parallel / options_.lanes) + " inputs and " + std::to_string(options_.n_ubatch) +
+             " tokens, an input up to " + std::to_string(options_.n_batch) + lanes + copies + cpu_threads();
     }
     return "llama.cpp (embedded): " + options_.model_path.filename().string() + ", " +
            std::to_string(options_.n_parallel) + " sequences" + lanes + ", " +
