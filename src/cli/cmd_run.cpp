@@ -320,7 +320,8 @@ Verb add_run_command(CLI::App& app) {
       "Results go to OUT (OpenAI batch output lines), failures to OUT.errors.jsonl, progress to stderr.\n"
       "The state database (default OUT.state.db) makes the job resumable: run the same command again after a\n"
       "crash or Ctrl-C and it continues where it stopped.");
-  sub->add_option("input", f->input, "batch input JSONL (custom_id, method, url, body per line)")
+  sub->add_option("input", f->input, "batch input JSONL (custom_id, method, url, body per line; url /v1/chat/completions, /v1/responses, "
+                  "/v1/completions, or /v1/embeddings with an embedding model's GGUF)")
       ->required()
       ->check(CLI::ExistingFile);
   sub->add_option("-o,--output", f->run.output, "output JSONL file")->required();
