@@ -19,6 +19,14 @@ using test::Serve;
 
 bool have(const std::string& tool) { return test::run_shell("command -v " + tool + " >/dev/null").exit_code == 0; }
 
+// tests/sdk, where the pinned openai package is installed; empty when it or node is missing.
+std::filesystem::path sdk_dir() {
+  const std::filesystem::path sdk = std::filesystem::path(BATCHWISE_SOURCE_DIR) / "tests" / "sdk";
+  return have("node") && std::filesystem::exists(sdk / "node_modules" / "openai") ? sdk : std::filesystem::path();
+}
+constexpr const char* kNoSdk =
+    "node or the pinned openai package is missing: scripts/build.sh installs it (npm ci in tests/sdk)";
+
 std::string chromium_binary() {
   for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
     if (have(name)) return name;
@@ -27,10 +35,8 @@ std::string chromium_binary() {
 }
 
 TEST(ServeClients, TheOfficialOpenAiNodeSdkRunsABatchAndCancelsOne) {
-  const std::filesystem::path sdk = std::filesystem::path(BATCHWISE_SOURCE_DIR) / "tests" / "sdk";
-  if (!have("node") || !std::filesystem::exists(sdk / "node_modules" / "openai")) {
-    GTEST_SKIP() << "node or the pinned openai package is missing: scripts/build.sh installs it (npm ci in tests/sdk)";
-  }
+  const std::filesystem::path sdk = sdk_dir();
+  if (sdk.empty()) GTEST_SKIP() << kNoSdk;
   const auto dir = test::scratch_dir();
   test::write_text(dir / "in.jsonl", test::serve_batch_file(30, 4));
   Serve serve(dir / "state");
@@ -45,10 +51,8 @@ TEST(ServeClients, TheOfficialOpenAiNodeSdkRunsABatchAndCancelsOne) {
 }
 
 TEST(ServeClients, TheOfficialOpenAiNodeSdkStreamsChatAndCompletionsAsTheyAreGenerated) {
-  const std::filesystem::path sdk = std::filesystem::path(BATCHWISE_SOURCE_DIR) / "tests" / "sdk";
-  if (!have("node") || !std::filesystem::exists(sdk / "node_modules" / "openai")) {
-    GTEST_SKIP() << "node or the pinned openai package is missing: scripts/build.sh installs it (npm ci in tests/sdk)";
-  }
+  const std::filesystem::path sdk = sdk_dir();
+  if (sdk.empty()) GTEST_SKIP() << kNoSdk;
   const auto dir = test::scratch_dir();
   Serve serve(dir / "state");
   const auto r = test::run_shell("cd " + test::shell_quote(sdk.string()) + " && BASE_URL=" + serve.url() + "/v1 node stream.mjs");
@@ -60,10 +64,8 @@ TEST(ServeClients, TheOfficialOpenAiNodeSdkStreamsChatAndCompletionsAsTheyAreGen
 }
 
 TEST(ServeClients, TheOfficialOpenAiNodeSdkUsesTheResponsesApiAndRunsAResponsesBatch) {
-  const std::filesystem::path sdk = std::filesystem::path(BATCHWISE_SOURCE_DIR) / "tests" / "sdk";
-  if (!have("node") || !std::filesystem::exists(sdk / "node_modules" / "openai")) {
-    GTEST_SKIP() << "node or the pinned openai package is missing: scripts/build.sh installs it (npm ci in tests/sdk)";
-  }
+  const std::filesystem::path sdk = sdk_dir();
+  if (sdk.empty()) GTEST_SKIP() << kNoSdk;
   const auto dir = test::scratch_dir();
   Serve serve(dir / "state");
   const auto r = test::run_shell("cd " + test::shell_quote(sdk.string()) + " && BASE_URL=" + serve.url() +
@@ -78,10 +80,8 @@ TEST(ServeClients, TheOfficialOpenAiNodeSdkUsesTheResponsesApiAndRunsAResponsesB
 }
 
 TEST(ServeClients, TheOfficialOpenAiNodeSdkDecodesEmbeddingsOfAnEmbeddingModel) {
-  const std::filesystem::path sdk = std::filesystem::path(BATCHWISE_SOURCE_DIR) / "tests" / "sdk";
-  if (!have("node") || !std::filesystem::exists(sdk / "node_modules" / "openai")) {
-    GTEST_SKIP() << "node or the pinned openai package is missing: scripts/build.sh installs it (npm ci in tests/sdk)";
-  }
+  const std::filesystem::path sdk = sdk_dir();
+  if (sdk.empty()) GTEST_SKIP() << kNoSdk;
   const auto dir = test::scratch_dir();
   const auto model = dir / "emb.gguf";
   ASSERT_EQ(test::run_batchwise({"synth", "-m", "tiny", "--pooling", "mean", "-o", model.string()}).exit_code, 0);

@@ -4,24 +4,13 @@
 // Usage: BASE_URL=http://127.0.0.1:PORT/v1 node batch_roundtrip.mjs INPUT.jsonl EXPECTED_LINES
 import fs from "node:fs";
 import OpenAI from "openai";
+import { waitForBatch } from "./wait_batch.mjs";
 
 const [input, expectedText] = process.argv.slice(2);
 const expected = Number(expectedText);
 const client = new OpenAI({ baseURL: process.env.BASE_URL, apiKey: process.env.API_KEY || "unused" });
 const fail = (what) => { console.error("sdk test: " + what); process.exit(1); };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(id, done, limitMs) {
-  const start = Date.now();
-  const seen = [];
-  for (;;) {
-    const b = await client.batches.retrieve(id);
-    if (seen[seen.length - 1] !== b.status) seen.push(b.status);
-    if (done(b.status)) return { batch: b, seen };
-    if (Date.now() - start > limitMs) fail(`batch ${id} still ${b.status} after ${limitMs} ms`);
-    await sleep(200);
-  }
-}
+const waitFor = (id, done, limitMs) => waitForBatch(client, id, done, limitMs, fail);
 
 const file = await client.files.create({ file: fs.createReadStream(input), purpose: "batch" });
 if (!file.id.startsWith("file-") || file.purpose !== "batch") fail("files.create returned " + JSON.stringify(file));

@@ -7,11 +7,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import OpenAI from "openai";
+import { waitForBatch } from "./wait_batch.mjs";
 
 const [workDir] = process.argv.slice(2);
 const client = new OpenAI({ baseURL: process.env.BASE_URL, apiKey: process.env.API_KEY || "unused" });
 const fail = (what) => { console.error("sdk test: " + what); process.exit(1); };
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 const model = (await client.models.list()).data[0].id;
 const one = await client.responses.create({
@@ -54,12 +54,8 @@ const input = path.join(workDir, "responses.jsonl");
 fs.writeFileSync(input, lines.join("\n") + "\n");
 const file = await client.files.create({ file: fs.createReadStream(input), purpose: "batch" });
 const batch = await client.batches.create({ input_file_id: file.id, endpoint: "/v1/responses", completion_window: "24h" });
-let done = batch;
-for (const start = Date.now(); !["completed", "failed", "expired", "cancelled"].includes(done.status);) {
-  if (Date.now() - start > 120000) fail(`batch ${batch.id} still ${done.status} after 120 s`);
-  await sleep(200);
-  done = await client.batches.retrieve(batch.id);
-}
+const { batch: done } = await waitForBatch(client, batch.id,
+  (status) => ["completed", "failed", "expired", "cancelled"].includes(status), 120000, fail);
 if (done.status !== "completed" || done.request_counts.completed !== 3) fail("batch ended " + JSON.stringify(done));
 const out = (await (await client.files.content(done.output_file_id)).text()).trim().split("\n").map((l) => JSON.parse(l));
 const texts = out.map((l) => l.response.body.output[0].content[0].text);
