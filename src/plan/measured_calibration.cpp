@@ -154,6 +154,11 @@ Calibration scale_speed(Calibration c, double f) {
   c.host_s_per_logit /= f;
   c.mask_s_per_cell /= f;
   c.gpu_mask_s_per_cell /= f;
+  c.gpu_attention_efficiency *= f;
+  c.gpu_gemm_efficiency *= f;
+  c.gpu_products_bandwidth_efficiency *= f;
+  c.gpu_layer_kernels_s /= f;
+  c.gpu_layer_kernels_s_per_token /= f;
   return c;
 }
 

@@ -19,7 +19,11 @@ PerfModel::PerfModel(const ModelSpec& spec, const WeightsSummary& weights, const
 double PerfModel::peak_flops(int64_t tokens) const {
   // A GPU's quantized GEMMs dequantize to f16 and are slower than its f16 GEMMs; the CPU's quantized matmuls
   // are int8 dot products (AVX2/AVX512-VNNI) at its int8 rate, faster than its f16 ones.
-  const bool cpu_int8 = quantized_ && !device_.is_gpu() && device_.int8_ops_per_s > 0;
+  if (device_.is_gpu()) {
+    const double quantized_share = quantized_ ? cal_.quantized_compute_efficiency / cal_.compute_efficiency : 1.0;
+    return std::max(1e9, device_.fp16_flops_per_s * quantized_share * cal_.gpu_gemm_efficiency);
+  }
+  const bool cpu_int8 = quantized_ && device_.int8_ops_per_s > 0;
   double eff = quantized_ && !cpu_int8 ? cal_.quantized_compute_efficiency : cal_.compute_efficiency;
   const double full = std::max(2.0, cal_.gemm_tokens), from = 0.75 * full;
   const auto t = static_cast<double>(std::max<int64_t>(1, tokens));
@@ -28,6 +32,25 @@ double PerfModel::peak_flops(int64_t tokens) const {
     eff *= cal_.gemv_compute_ratio + (1.0 - cal_.gemv_compute_ratio) * ramp;
   }
   return std::max(1e9, (cpu_int8 ? device_.int8_ops_per_s : device_.fp16_flops_per_s) * eff);
+}
+
+// A GPU's matrix products over `tokens` tokens: the weights read, then the math (see Calibration).
+double PerfModel::gpu_products_s(int64_t tokens) const {
+  const double weights = active_weight_bytes(tokens);
+  const double math_s = flops_per_token(0) * static_cast<double>(tokens) / peak_flops(tokens);
+  return std::max(weights / (device_.bandwidth_bytes_per_s * cal_.bandwidth_efficiency),
+                  weights / (device_.bandwidth_bytes_per_s * cal_.gpu_products_bandwidth_efficiency) + math_s);
+}
+
+// What a GPU's flash attention achieves, FLOP/s.
+double PerfModel::gpu_attention_flops() const {
+  return std::max(1e9, device_.fp16_flops_per_s * cal_.gpu_attention_efficiency);
+}
+
+// A GPU's norms, RoPE, element-wise ops, conversions and KV writes over `steps` graphs of `tokens` tokens in all.
+double PerfModel::gpu_small_kernels_s(int64_t steps, int64_t tokens) const {
+  return static_cast<double>(spec_.n_layer) * (static_cast<double>(steps) * cal_.gpu_layer_kernels_s +
+                                               static_cast<double>(tokens) * cal_.gpu_layer_kernels_s_per_token);
 }
 
 // Weights one step streams: everything but the embedding table (a row lookup); of the routed experts,
@@ -94,12 +117,21 @@ StepCost PerfModel::decode_step(int64_t batch, int64_t context_tokens, int64_t s
   // it, is planned alike (it measured within 2% of sparse).
   const int64_t gpu_cells = sparse ? std::min(lane_cells, shared + kSparseTileQueries * (context_tokens - shared)) : lane_cells;
   const double attention = device_.is_gpu() ? attention_flops_per_token(gpu_cells) : attention_flops_per_token(context_tokens);
-  c.flops = (flops_per_token(0) + attention) * static_cast<double>(batch);
-  const double memory_s = c.bytes / (device_.bandwidth_bytes_per_s * cal_.bandwidth_efficiency);
-  const double compute_s = c.flops / peak_flops(batch);
-  c.compute_bound = compute_s > memory_s;
-  c.device_s = std::max(memory_s, compute_s);
   const auto b = static_cast<double>(batch);
+  c.flops = (flops_per_token(0) + attention) * b;
+  const double bandwidth = device_.bandwidth_bytes_per_s * cal_.bandwidth_efficiency;
+  if (device_.is_gpu()) {
+    // Kernels one after another: the products (weights), attention (KV cells), the layers' small kernels.
+    const double products_s = gpu_products_s(batch);
+    c.compute_bound = products_s > active_weight_bytes(batch) / bandwidth;
+    c.device_s = products_s + std::max(kv_bytes / bandwidth, attention * b / gpu_attention_flops()) +
+                 gpu_small_kernels_s(1, batch);
+  } else {
+    const double memory_s = c.bytes / bandwidth;
+    const double compute_s = c.flops / peak_flops(batch);
+    c.compute_bound = compute_s > memory_s;
+    c.device_s = std::max(memory_s, compute_s);
+  }
   c.host_s = (device_.is_gpu() ? cal_.gpu_step_overhead_s : cal_.step_overhead_s) + b * static_cast<double>(spec_.vocab_size) * cal_.host_s_per_logit +
              b * static_cast<double>(lane_cells) * (device_.is_gpu() ? cal_.gpu_mask_s_per_cell : cal_.mask_s_per_cell);
   c.seconds = c.device_s + c.host_s;
@@ -110,12 +142,22 @@ StepCost PerfModel::prefill(int64_t sequences, int64_t tokens_per_sequence, int6
   StepCost c;
   const int64_t tokens = sequences * tokens_per_sequence;
   if (tokens <= 0) return c;
-  c.flops = flops_per_token(past_tokens + tokens_per_sequence / 2) * static_cast<double>(tokens);
+  const auto t = static_cast<double>(tokens);
+  const double attention = attention_flops_per_token(past_tokens + tokens_per_sequence / 2) * t;
+  c.flops = flops_per_token(0) * t + attention;
   c.bytes = active_weight_bytes(tokens);
-  const double compute_s = c.flops / peak_flops(std::min(tokens, ctx_.n_ubatch_tokens));
   const double memory_s = c.bytes / (device_.bandwidth_bytes_per_s * cal_.bandwidth_efficiency);
-  c.compute_bound = compute_s >= memory_s;
-  c.device_s = std::max(compute_s, memory_s);
+  if (device_.is_gpu()) {
+    // run's prompt tokens ride in decode steps: the step reads the weights and launches the kernels once for all of
+    // its tokens, so a prompt token adds its math, its attention and its share of the small kernels.
+    c.compute_bound = true;
+    c.device_s = flops_per_token(0) * t / peak_flops(tokens) + attention / gpu_attention_flops() +
+                 gpu_small_kernels_s(0, tokens);
+  } else {
+    const double compute_s = c.flops / peak_flops(std::min(tokens, ctx_.n_ubatch_tokens));
+    c.compute_bound = compute_s >= memory_s;
+    c.device_s = std::max(compute_s, memory_s);
+  }
   c.seconds = c.device_s;
   return c;
 }
@@ -131,7 +173,15 @@ BatchPoint PerfModel::at_batch(int64_t batch, const WorkloadShape& w, int64_t la
   const auto n = static_cast<double>(lanes);
   // One step of every lane: on a GPU the device runs one lane's step while the others do host work; on
   // the CPU the lanes share the cores.
-  p.step_s = device_.is_gpu() ? std::max(n * step.device_s, step.device_s + step.host_s) : n * step.seconds;
+  // The overlap is not perfect where the two are close (the lanes' steps drift in and out of phase): their p-norm.
+  const double k = std::max(1.0, cal_.lane_overlap_norm);
+  if (!device_.is_gpu()) {
+    p.step_s = n * step.seconds;
+  } else if (lanes == 1) {
+    p.step_s = step.seconds;
+  } else {
+    p.step_s = std::pow(std::pow(n * step.device_s, k) + std::pow(step.device_s + step.host_s, k), 1.0 / k);
+  }
   p.compute_bound = step.compute_bound;
   // Per cycle, B requests each prefill their unique tokens (the shared prefix is cached once per lane) and
   // decode output_tokens steps together.

@@ -131,6 +131,12 @@ std::string plan_to_json(const Plan& p) {
                       {"mask_s_per_cell", p.input.calibration.mask_s_per_cell},
                       {"gpu_step_overhead_s", p.input.calibration.gpu_step_overhead_s},
                       {"gpu_mask_s_per_cell", p.input.calibration.gpu_mask_s_per_cell},
+                      {"gpu_products_bandwidth_efficiency", p.input.calibration.gpu_products_bandwidth_efficiency},
+                      {"gpu_gemm_efficiency", p.input.calibration.gpu_gemm_efficiency},
+                      {"gpu_attention_efficiency", p.input.calibration.gpu_attention_efficiency},
+                      {"gpu_layer_kernels_s", p.input.calibration.gpu_layer_kernels_s},
+                      {"gpu_layer_kernels_s_per_token", p.input.calibration.gpu_layer_kernels_s_per_token},
+                      {"lane_overlap_norm", p.input.calibration.lane_overlap_norm},
                       {"gemv_compute_ratio", p.input.calibration.gemv_compute_ratio},
                       {"gemm_tokens", p.input.calibration.gemm_tokens}};
   j["engines"] = json::object();
