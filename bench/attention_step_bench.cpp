@@ -8,7 +8,9 @@
 //
 //   attention_step_bench MODEL.gguf [S=128] [P=2048] [O=52] [STEPS=16] [FILLER=0,4096,8192,16384]
 //   (ATTENTION=dense, sparse or cascade: that path only; PROFILE_STEP=1: only the last timed step of each setting is
-//   captured by a profiler started with --profile-from-start off, e.g. ncu: bench/gpu/step_profile_h200.sh)
+//   captured by a profiler started with --profile-from-start off, e.g. ncu: bench/gpu/step_profile_h200.sh;
+//   PROMPTS_A_STEP=K: each step also carries K new requests' O prompt tokens, sharing the prefix, as a run's lane
+//   step does — at the seed's 52 prompt and 32 output tokens a lane of S sequences starts S/32 requests a step)
 //
 // Prints one JSON line per (filler, attention): step time split into llama_decode's host parts (graph, inputs,
 // launch) and the wait for the device, in milliseconds per step.
@@ -41,18 +43,20 @@ int main(int argc, char** argv) {
   const int n_steps = argc > 5 ? std::atoi(argv[5]) : 16;
   const std::vector<int> fillers = bench::parse_list(argc > 6 ? argv[6] : "0,4096,8192,16384");
   const int max_filler = *std::max_element(fillers.begin(), fillers.end());
+  const int n_prompts = std::getenv("PROMPTS_A_STEP") != nullptr ? std::atoi(std::getenv("PROMPTS_A_STEP")) : 0;
 
   llama_model* model = bench::load_model(argv[1]);
   if (model == nullptr) return 1;
   const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
 
-  // Sequences 0..S-1 are requests, S holds the prefix (a prefix slot), S+1 the filler.
-  const llama_seq_id filler_seq = n_seq + 1;
+  // Sequences 0..S-1 are requests, S holds the prefix (a prefix slot), S+1 the filler, S+2.. the new requests a
+  // step's prompt tokens belong to.
+  const llama_seq_id prefix_seq = n_seq, filler_seq = n_seq + 1, first_prompt_seq = n_seq + 2;
   llama_context_params cp = llama_context_default_params();
-  cp.n_ctx = static_cast<uint32_t>(n_prefix + n_seq * (n_own + n_steps * 4 + 8) + max_filler + 4096);
+  cp.n_ctx = static_cast<uint32_t>(n_prefix + (n_seq + n_prompts) * (n_own + n_steps * 4 + 8) + max_filler + 4096);
   cp.n_batch = 4096;
   cp.n_ubatch = 1024;
-  cp.n_seq_max = static_cast<uint32_t>(n_seq + 2);
+  cp.n_seq_max = static_cast<uint32_t>(n_seq + 2 + n_prompts);
   cp.kv_unified = true;
   cp.flash_attn_type = LLAMA_FLASH_ATTN_TYPE_ENABLED;
   cp.no_perf = true;
@@ -77,6 +81,15 @@ int main(int argc, char** argv) {
       auto step = [&] {
         batch.clear();
         for (int s = 0; s < n_seq; ++s) batch.add(static_cast<llama_token>(rng() % n_vocab), pos[s]++, s, true);
+        // The new requests: the last step's taken out, the prefix copied in, their prompt tokens in this step.
+        for (int r = 0; r < n_prompts; ++r) {
+          const llama_seq_id seq = first_prompt_seq + r;
+          llama_memory_seq_rm(mem, seq, -1, -1);
+          llama_memory_seq_cp(mem, prefix_seq, seq, 0, n_prefix);
+          for (int k = 0; k < n_own; ++k) {
+            batch.add(static_cast<llama_token>(rng() % n_vocab), n_prefix + k, seq, k + 1 == n_own);
+          }
+        }
         const double t0 = now_ms();
         const int rc = llama_decode(ctx, batch.b);
         const double t1 = now_ms();
@@ -108,10 +121,11 @@ int main(int argc, char** argv) {
       }
       if (!profile_last) after = llama_get_decode_timings(ctx);
       const double n = std::max(1, timed);
-      std::printf("{\"sequences\": %d, \"prefix\": %d, \"own\": %d, \"filler_cells\": %d, \"attention\": \"%s\", "
+      std::printf("{\"sequences\": %d, \"prefix\": %d, \"own\": %d, \"prompts_a_step\": %d, \"filler_cells\": %d, "
+                  "\"attention\": \"%s\", "
                   "\"step_ms\": %.3f, \"decode_call_ms\": %.3f, \"graph_ms\": %.3f, \"inputs_ms\": %.3f, "
                   "\"launch_ms\": %.3f, \"wait_ms\": %.3f, \"graphs_reused\": %lld}\n",
-                  n_seq, n_prefix, n_own, filler, path.c_str(), (call_ms + wait_ms) / n, call_ms / n,
+                  n_seq, n_prefix, n_own, n_prompts, filler, path.c_str(), (call_ms + wait_ms) / n, call_ms / n,
                   (after.t_graph_us - before.t_graph_us) / 1e3 / n, (after.t_inputs_us - before.t_inputs_us) / 1e3 / n,
                   (after.t_compute_us - before.t_compute_us) / 1e3 / n, wait_ms / n,
                   static_cast<long long>(after.n_reused - before.n_reused));

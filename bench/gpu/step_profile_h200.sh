@@ -7,6 +7,8 @@
 # and the rest. The step's wall time, from a run of the bench without ncu (ncu intercepts every launch, so host
 # times under it are not the real ones), beside the kernels' sum tells how long the GPU sat idle.
 #   SEQS (default "128 252"), PATHS ("sparse dense"), STEPS (8)
+#   A run's step carries prompt tokens too: PROMPTS_A_STEP=8 in the environment profiles 252 sequences' decode with 8
+#   new requests' 52 prompt tokens each (646 tokens a step, the seed run's shape; attention_step_bench's header).
 # Needs the CUDA build with attention_step_bench (EXTRA_TARGETS=attention_step_bench bench/gpu/seed_h100.sh
 # build) and the F16 model (MODELS=f16 bench/gpu/seed_h100.sh models).
 # Results: $OUT/step-profile.jsonl (a line per S and path) and the raw CSVs under $OUT/step-profile/.
