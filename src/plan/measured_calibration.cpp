@@ -155,6 +155,7 @@ Calibration scale_speed(Calibration c, double f) {
   c.mask_s_per_cell /= f;
   c.gpu_mask_s_per_cell /= f;
   c.gpu_attention_efficiency *= f;
+  c.gpu_dense_attention_efficiency *= f;
   c.gpu_gemm_efficiency *= f;
   c.gpu_products_bandwidth_efficiency *= f;
   c.gpu_layer_kernels_s /= f;

@@ -42,9 +42,11 @@ double PerfModel::gpu_products_s(int64_t tokens) const {
                   weights / (device_.bandwidth_bytes_per_s * cal_.gpu_products_bandwidth_efficiency) + math_s);
 }
 
-// What a GPU's flash attention achieves, FLOP/s.
-double PerfModel::gpu_attention_flops() const {
-  return std::max(1e9, device_.fp16_flops_per_s * cal_.gpu_attention_efficiency);
+// What a GPU's flash attention achieves, FLOP/s, on the cells run's sparse or cascade attention gathers or on every
+// cell of the lane (dense).
+double PerfModel::gpu_attention_flops(bool sparse) const {
+  return std::max(1e9, device_.fp16_flops_per_s *
+                           (sparse ? cal_.gpu_attention_efficiency : cal_.gpu_dense_attention_efficiency));
 }
 
 // A GPU's norms, RoPE, element-wise ops, conversions and KV writes over `steps` graphs of `tokens` tokens in all.
@@ -124,7 +126,7 @@ StepCost PerfModel::decode_step(int64_t batch, int64_t context_tokens, int64_t s
     // Kernels one after another: the products (weights), attention (KV cells), the layers' small kernels.
     const double products_s = gpu_products_s(batch);
     c.compute_bound = products_s > active_weight_bytes(batch) / bandwidth;
-    c.device_s = products_s + std::max(kv_bytes / bandwidth, attention * b / gpu_attention_flops()) +
+    c.device_s = products_s + std::max(kv_bytes / bandwidth, attention * b / gpu_attention_flops(sparse)) +
                  gpu_small_kernels_s(1, batch);
   } else {
     const double memory_s = c.bytes / bandwidth;
@@ -151,7 +153,7 @@ StepCost PerfModel::prefill(int64_t sequences, int64_t tokens_per_sequence, int6
     // run's prompt tokens ride in decode steps: the step reads the weights and launches the kernels once for all of
     // its tokens, so a prompt token adds its math, its attention and its share of the small kernels.
     c.compute_bound = true;
-    c.device_s = flops_per_token(0) * t / peak_flops(tokens) + attention / gpu_attention_flops() +
+    c.device_s = flops_per_token(0) * t / peak_flops(tokens) + attention / gpu_attention_flops(sparse_attention_applies()) +
                  gpu_small_kernels_s(0, tokens);
   } else {
     const double compute_s = c.flops / peak_flops(std::min(tokens, ctx_.n_ubatch_tokens));

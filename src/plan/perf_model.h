@@ -53,8 +53,11 @@ struct Calibration {
   double gpu_mask_s_per_cell = 0.7e-9;     // the same on a GPU machine's host
   // A GPU step's kernels besides the matrix products, fitted to ncu's timing of every kernel of one lane's decode
   // step (H200, 8B F16, seed, cascade, 128 and 252 sequences; bench/results/README.md, 2026-12-07). llama.cpp's
-  // flash attention reaches a tenth of the FP16 peak on the cells it scores (0.066 at 128 sequences, 0.104 at 252):
+  // flash attention reaches a tenth of the FP16 peak on the cells run's sparse and cascade attention score (0.066 at
+  // 128 sequences, 0.104 at 252), and 0.18 on every cell of the lane with dense attention (an H100, 128 sequences:
+  // denser work, no gathering):
   double gpu_attention_efficiency = 0.10;
+  double gpu_dense_attention_efficiency = 0.18;
   // Its matrix products over T tokens take a fixed time plus a time per token: 8B's took 5.34 ms for 128 tokens and
   // 7.25 for 252, i.e. the weights read at 93% of the bandwidth, then 2 FLOP per weight per token at 98% of the f16
   // peak (a marginal rate: part of the math hides under the read); quantized weights' math at
@@ -112,7 +115,7 @@ class PerfModel {
   double active_weight_bytes(int64_t batch) const;
   double flops_per_token(int64_t context_tokens) const;
   double attention_flops_per_token(int64_t cells) const;
-  double gpu_attention_flops() const;
+  double gpu_attention_flops(bool sparse) const;
   double gpu_products_s(int64_t tokens) const;
   double gpu_small_kernels_s(int64_t steps, int64_t tokens) const;
   double peak_flops(int64_t tokens) const;

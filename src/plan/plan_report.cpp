@@ -134,6 +134,7 @@ std::string plan_to_json(const Plan& p) {
                       {"gpu_products_bandwidth_efficiency", p.input.calibration.gpu_products_bandwidth_efficiency},
                       {"gpu_gemm_efficiency", p.input.calibration.gpu_gemm_efficiency},
                       {"gpu_attention_efficiency", p.input.calibration.gpu_attention_efficiency},
+                      {"gpu_dense_attention_efficiency", p.input.calibration.gpu_dense_attention_efficiency},
                       {"gpu_layer_kernels_s", p.input.calibration.gpu_layer_kernels_s},
                       {"gpu_layer_kernels_s_per_token", p.input.calibration.gpu_layer_kernels_s_per_token},
                       {"lane_overlap_norm", p.input.calibration.lane_overlap_norm},
