@@ -153,8 +153,8 @@ StepCost PerfModel::prefill(int64_t sequences, int64_t tokens_per_sequence, int6
     // run's prompt tokens ride in decode steps: the step reads the weights and launches the kernels once for all of
     // its tokens, so a prompt token adds its math, its attention and its share of the small kernels.
     c.compute_bound = true;
-    c.device_s = flops_per_token(0) * t / peak_flops(tokens) + attention / gpu_attention_flops(sparse_attention_applies()) +
-                 gpu_small_kernels_s(0, tokens);
+    c.device_s = flops_per_token(0) * t / peak_flops(tokens) +
+                 attention / gpu_attention_flops(sparse_attention_applies()) + gpu_small_kernels_s(0, tokens);
   } else {
     const double compute_s = c.flops / peak_flops(std::min(tokens, ctx_.n_ubatch_tokens));
     c.compute_bound = compute_s >= memory_s;

@@ -13,7 +13,8 @@
 //           the host each step (tokens x cells in use in the lane).
 // On the CPU both parts take the same cores: a step is their sum, and lanes only share the cores. On a
 // GPU a lane's host part overlaps other lanes' device parts: L lanes take about max(L x device, device + host)
-// for one step each (a p-norm of the two: the overlap is imperfect where they are close). Prefill is compute-bound. From the step times: tokens/s and latency per batch
+// for one step each (a p-norm of the two: the overlap is imperfect where they are close). Prefill is
+// compute-bound; on a GPU its tokens ride in decode steps. From the step times: tokens/s and latency per batch
 // size and lanes, the knee (the smallest batch within 10% of the best throughput) and the Pareto set
 // (batches no other beats on both throughput and latency). Calibration defaults come from llama.cpp
 // measurements (docs/plan.md, "Performance"); `tune` scales them by what it measured.
@@ -51,27 +52,26 @@ struct Calibration {
   double host_s_per_logit = 0.4e-9;        // per sequence per step, host: its logits copied and a token chosen
   double mask_s_per_cell = 5e-9;           // per token per KV cell in use in the lane: the host-built attention mask
   double gpu_mask_s_per_cell = 0.7e-9;     // the same on a GPU machine's host
-  // A GPU step's kernels besides the matrix products, fitted to ncu's timing of every kernel of one lane's decode
-  // step (H200, 8B F16, seed, cascade, 128 and 252 sequences; bench/results/README.md, 2026-12-07). llama.cpp's
-  // flash attention reaches a tenth of the FP16 peak on the cells run's sparse and cascade attention score (0.066 at
-  // 128 sequences, 0.104 at 252), and 0.18 on every cell of the lane with dense attention (an H100, 128 sequences:
-  // denser work, no gathering):
-  double gpu_attention_efficiency = 0.10;
-  double gpu_dense_attention_efficiency = 0.18;
-  // Its matrix products over T tokens take a fixed time plus a time per token: 8B's took 5.34 ms for 128 tokens and
-  // 7.25 for 252, i.e. the weights read at 93% of the bandwidth, then 2 FLOP per weight per token at 98% of the f16
-  // peak (a marginal rate: part of the math hides under the read); quantized weights' math at
-  // quantized_compute_efficiency / compute_efficiency of that. Never less than the weights read at
-  // bandwidth_efficiency.
+  // A GPU step's kernels, fitted to ncu's timing of every kernel of one lane's decode step (H200, 8B F16, seed,
+  // cascade, 128 and 252 sequences; bench/results/README.md, 2026-12-07). The matrix products over T tokens take a
+  // fixed time plus a time per token: 8B's took 5.34 ms for 128 tokens and 7.25 for 252, i.e. the weights read at
+  // 93% of the bandwidth, then 2 FLOP per weight per token at 98% of the f16 peak (a marginal rate: part of the math
+  // hides under the read); quantized weights' math at quantized_compute_efficiency / compute_efficiency of that;
+  // never less than the weights read at bandwidth_efficiency.
   double gpu_products_bandwidth_efficiency = 0.93;
   double gpu_gemm_efficiency = 0.98;
+  // llama.cpp's flash attention reaches a tenth of the f16 peak on the cells run's sparse and cascade attention
+  // score (0.066 at 128 sequences, 0.104 at 252), and 0.18 on every cell of the lane with dense attention (an H100,
+  // 128 sequences: denser work, no gathering).
+  double gpu_attention_efficiency = 0.10;
+  double gpu_dense_attention_efficiency = 0.18;
+  // Each layer's norms, RoPE, element-wise ops, F32->F16 conversions and KV writes take a fixed time per step and a
+  // time per token (2.73 ms a step at 128 tokens, 3.82 at 252, over 32 layers).
+  double gpu_layer_kernels_s = 50e-6;
+  double gpu_layer_kernels_s_per_token = 0.275e-6;
   // L lanes on a GPU take the p-norm of L x device and device + host a step (a perfect overlap would be their max):
   // p = 4 gives the GPU busy 94% of the time with 3 lanes of 252 seed sequences and 98% with 4, as an H100 measured.
   double lane_overlap_norm = 4;
-  // and each layer's norms, RoPE, element-wise ops, F32->F16 conversions and KV writes take a fixed time per step
-  // and per token (2.73 ms a step at 128 tokens, 3.82 at 252, over 32 layers):
-  double gpu_layer_kernels_s = 50e-6;
-  double gpu_layer_kernels_s_per_token = 0.275e-6;
   bool prefix_attention_once = false;      // engine reads a shared prefix's KV once per step (cascade attention)
 };
 

@@ -4,10 +4,10 @@
 
 #include <gtest/gtest.h>
 
-#include "plan/measured_calibration.h"
-
 #include <algorithm>
 #include <cmath>
+
+#include "plan/measured_calibration.h"
 
 namespace batchwise {
 namespace {
@@ -114,7 +114,7 @@ TEST(PerfModel, AGpuDecodeStepTakesWhatItsKernelsMeasured) {
 }
 
 // The seed workload as `run` ran it, 10,000 requests at each layout, against plan with no calibration: within 10%
-// (two lanes' overlap is modelled perfect; three measured 94% busy, four 98%). bench/results, 2026-12-07.
+// (the largest miss, +9.5%, is 3 lanes, whose overlap depends on how their steps fall). bench/results, 2026-12-07.
 TEST(PerfModel, UncalibratedSeedRunsOnTwoGpusWithinTenPercentOfWhatTheyMeasured) {
   struct Measured {
     const char* gpu;
@@ -126,8 +126,7 @@ TEST(PerfModel, UncalibratedSeedRunsOnTwoGpusWithinTenPercentOfWhatTheyMeasured)
                             Measured{"H100 SXM", 1008, 8, 219.2}, Measured{"H100 SXM", 756, 3, 235.0},
                             Measured{"H200", 512, 4, 242}, Measured{"H200", 756, 4, 261},
                             Measured{"H200", 1008, 4, 264}, Measured{"H200", 1260, 5, 264}}) {
-    Fixture s = make("llama-3.1-8b", FileType::kF16, m.gpu);
-    s.ctx.n_ubatch_tokens = 1024;  // run's on one GPU
+    const Fixture s = make("llama-3.1-8b", FileType::kF16, m.gpu);
     const PerfModel perf(s.spec, s.weights, s.device, s.ctx, Calibration{});
     EXPECT_NEAR(perf.at_batch(m.sequences, seed, m.lanes).requests_per_s, m.requests_per_s, 0.10 * m.requests_per_s)
         << m.gpu << " " << m.sequences << " x " << m.lanes;
@@ -140,7 +139,8 @@ TEST(PerfModel, ASpeedFactorScalesEveryFigureByItself) {
   const WorkloadShape seed{"seed", 2050, 2000, 32};
   Fixture cpu = make("tiny", FileType::kF16, "cpu");
   cpu.device = cpu_device(HostInfo{});
-  for (const Fixture& s : {make("llama-3.1-8b", FileType::kF16, "H200"), make("llama-3.1-8b", FileType::kQ4_K_M, "H100 SXM"), cpu}) {
+  for (const Fixture& s :
+       {make("llama-3.1-8b", FileType::kF16, "H200"), make("llama-3.1-8b", FileType::kQ4_K_M, "H100 SXM"), cpu}) {
     const PerfModel plain(s.spec, s.weights, s.device, s.ctx, Calibration{});
     const PerfModel tuned(s.spec, s.weights, s.device, s.ctx, scale_speed(Calibration{}, 0.6));
     for (const auto& [batch, lanes] : {std::pair<int64_t, int64_t>{1, 1}, {64, 1}, {512, 4}, {1008, 4}, {1008, 8}}) {
