@@ -112,7 +112,8 @@ StepCost PerfModel::decode_step(int64_t batch, int64_t context_tokens, int64_t s
     kv_bytes -= static_cast<double>(kv.bytes_per_token * shared) * static_cast<double>(batch - 1);
   }
   StepCost c;
-  c.bytes = active_weight_bytes(batch) + kv_bytes;
+  const double weight_bytes = active_weight_bytes(batch);
+  c.bytes = weight_bytes + kv_bytes;
   // A GPU's flash attention scores every cell of the lane (masked ones too); the CPU's skips masked cells.
   // Sparse attention (for the head shapes our patch enables) gathers for each tile of 8 queries the cells any of
   // them sees: the shared prefix once and 8 sequences' own cells. Cascade attention, run's default on GPUs that run
@@ -125,7 +126,7 @@ StepCost PerfModel::decode_step(int64_t batch, int64_t context_tokens, int64_t s
   if (device_.is_gpu()) {
     // Kernels one after another: the products (weights), attention (KV cells), the layers' small kernels.
     const double products_s = gpu_products_s(batch);
-    c.compute_bound = products_s > active_weight_bytes(batch) / bandwidth;
+    c.compute_bound = products_s > weight_bytes / bandwidth;
     c.device_s = products_s + std::max(kv_bytes / bandwidth, attention * b / gpu_attention_flops(sparse)) +
                  gpu_small_kernels_s(1, batch);
   } else {
@@ -148,7 +149,6 @@ StepCost PerfModel::prefill(int64_t sequences, int64_t tokens_per_sequence, int6
   const double attention = attention_flops_per_token(past_tokens + tokens_per_sequence / 2) * t;
   c.flops = flops_per_token(0) * t + attention;
   c.bytes = active_weight_bytes(tokens);
-  const double memory_s = c.bytes / (device_.bandwidth_bytes_per_s * cal_.bandwidth_efficiency);
   if (device_.is_gpu()) {
     // run's prompt tokens ride in decode steps: the step reads the weights and launches the kernels once for all of
     // its tokens, so a prompt token adds its math, its attention and its share of the small kernels.
@@ -156,6 +156,7 @@ StepCost PerfModel::prefill(int64_t sequences, int64_t tokens_per_sequence, int6
     c.device_s = flops_per_token(0) * t / peak_flops(tokens) +
                  attention / gpu_attention_flops(sparse_attention_applies()) + gpu_small_kernels_s(0, tokens);
   } else {
+    const double memory_s = c.bytes / (device_.bandwidth_bytes_per_s * cal_.bandwidth_efficiency);
     const double compute_s = c.flops / peak_flops(std::min(tokens, ctx_.n_ubatch_tokens));
     c.compute_bound = compute_s >= memory_s;
     c.device_s = std::max(compute_s, memory_s);
@@ -173,15 +174,15 @@ BatchPoint PerfModel::at_batch(int64_t batch, const WorkloadShape& w, int64_t la
   const int64_t mid_context = w.prompt_tokens + w.output_tokens / 2;
   const StepCost step = decode_step(per_lane, mid_context, w.shared_prefix_tokens);
   const auto n = static_cast<double>(lanes);
-  // One step of every lane: on a GPU the device runs one lane's step while the others do host work; on
-  // the CPU the lanes share the cores.
-  // The overlap is not perfect where the two are close (the lanes' steps drift in and out of phase): their p-norm.
-  const double k = std::max(1.0, cal_.lane_overlap_norm);
+  // One step of every lane: on the CPU the lanes share the cores; on a GPU the device runs one lane's step while
+  // the others do host work, an overlap that is not perfect where the two are close (the lanes' steps drift in and
+  // out of phase): their p-norm.
   if (!device_.is_gpu()) {
     p.step_s = n * step.seconds;
   } else if (lanes == 1) {
     p.step_s = step.seconds;
   } else {
+    const double k = std::max(1.0, cal_.lane_overlap_norm);
     p.step_s = std::pow(std::pow(n * step.device_s, k) + std::pow(step.device_s + step.host_s, k), 1.0 / k);
   }
   p.compute_bound = step.compute_bound;
