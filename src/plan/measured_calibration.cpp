@@ -157,6 +157,7 @@ Calibration scale_speed(Calibration c, double f) {
   c.gpu_attention_efficiency *= f;
   c.gpu_dense_attention_efficiency *= f;
   c.gpu_gemm_efficiency *= f;
+  c.gpu_quantized_gemm_efficiency *= f;
   c.gpu_products_bandwidth_efficiency *= f;
   c.gpu_layer_kernels_s /= f;
   c.gpu_layer_kernels_s_per_token /= f;

@@ -33,13 +33,14 @@ namespace batchwise {
 
 // Raised when the model's shape changes, so that speed factors `tune` measured against the old one are not
 // applied to the new (plan/measured_calibration.h). 2: sparse attention on a GPU (2026-12-07). 3: a GPU step's
-// attention and small kernels priced apart from the products (2026-12-08).
-inline constexpr int kPerfModelVersion = 3;
+// attention and small kernels priced apart from the products (2026-12-08). 4: quantized weights' math on a GPU at
+// its own measured rate (2026-12-08).
+inline constexpr int kPerfModelVersion = 4;
 
 struct Calibration {
   double bandwidth_efficiency = 0.70;      // achieved / peak memory bandwidth in decode
   double compute_efficiency = 0.45;        // achieved / peak dense FLOP/s for f16 weights
-  double quantized_compute_efficiency = 0.25;  // the same with quantized weights (dequantizing GEMMs are slower)
+  double quantized_compute_efficiency = 0.25;  // the same with quantized weights on a CPU without int8 dot products
   // Host costs, fitted on this project's 2-core CPU (tiny model, docs/plan.md) and on an H200's host (8B); the
   // GPU's mask from run's own decode timings on an H100's host (8B seed, 2026-12-07: 0.62-0.71 ns a cell):
   double step_overhead_s = 0.001;          // per decode step on the CPU: graph, scheduling, thread sync
@@ -56,10 +57,14 @@ struct Calibration {
   // cascade, 128 and 252 sequences; bench/results/README.md, 2026-12-07). The matrix products over T tokens take a
   // fixed time plus a time per token: 8B's took 5.34 ms for 128 tokens and 7.25 for 252, i.e. the weights read at
   // 93% of the bandwidth, then 2 FLOP per weight per token at 98% of the f16 peak (a marginal rate: part of the math
-  // hides under the read); quantized weights' math at quantized_compute_efficiency / compute_efficiency of that;
-  // never less than the weights read at bandwidth_efficiency.
+  // hides under the read); never less than the weights read at bandwidth_efficiency.
   double gpu_products_bandwidth_efficiency = 0.93;
   double gpu_gemm_efficiency = 0.98;
+  // Quantized weights' math on a GPU: llama.cpp's quantized kernels (MMQ: int8 tiles, the weights unpacked on the
+  // fly) at 0.17 of the f16 peak. From llama-batched-bench's decode-only steps, F16 and Q4_K_M in the same call
+  // (their difference is the products'; attention and the rest are the same): 0.14-0.17 on an H200, 0.19 on an H100
+  // (bench/results, 2026-11-24 and -30). Measured on Q4_K_M only; other quantized types are planned alike.
+  double gpu_quantized_gemm_efficiency = 0.17;
   // llama.cpp's flash attention reaches a tenth of the f16 peak on the cells run's sparse and cascade attention
   // score (0.066 at 128 sequences, 0.104 at 252), and 0.18 on every cell of the lane with dense attention (an H100,
   // 128 sequences: denser work, no gathering).

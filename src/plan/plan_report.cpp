@@ -133,6 +133,7 @@ std::string plan_to_json(const Plan& p) {
                       {"gpu_mask_s_per_cell", p.input.calibration.gpu_mask_s_per_cell},
                       {"gpu_products_bandwidth_efficiency", p.input.calibration.gpu_products_bandwidth_efficiency},
                       {"gpu_gemm_efficiency", p.input.calibration.gpu_gemm_efficiency},
+                      {"gpu_quantized_gemm_efficiency", p.input.calibration.gpu_quantized_gemm_efficiency},
                       {"gpu_attention_efficiency", p.input.calibration.gpu_attention_efficiency},
                       {"gpu_dense_attention_efficiency", p.input.calibration.gpu_dense_attention_efficiency},
                       {"gpu_layer_kernels_s", p.input.calibration.gpu_layer_kernels_s},

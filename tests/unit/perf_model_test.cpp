@@ -133,6 +133,28 @@ TEST(PerfModel, UncalibratedSeedRunsOnTwoGpusWithinTenPercentOfWhatTheyMeasured)
   }
 }
 
+// Quantized weights on a GPU: llama.cpp's quantized matmuls (int8 tiles, the weights unpacked on the fly) reach
+// about a sixth of the f16 peak, so at large batch Q4_K_M is slower than F16 however fewer bytes it reads. Measured
+// on an H200 with dense attention (bench/results, 2026-11-30 and 12-02): 10,000 seed requests at 256 x 2 ran 85.9
+// and 92.9 req/s, tune's 128 x 2 86.0; llama-batched-bench's decode-only step (2,048 shared, 32 out) took 1.60x
+// F16's at 128 sequences and 1.62-1.81x at 256. Model 3 planned 145.7 and 132.2 req/s (+60%).
+TEST(PerfModel, QuantizedWeightsOnAGpuRunAtWhatLlamaCppsQuantizedKernelsMeasured) {
+  Fixture q4 = make("llama-3.1-8b", FileType::kQ4_K_M, "H200"), f16 = make("llama-3.1-8b", FileType::kF16, "H200");
+  q4.ctx.sparse_attention = f16.ctx.sparse_attention = false;
+  const PerfModel quantized(q4.spec, q4.weights, q4.device, q4.ctx, Calibration{});
+  const PerfModel half(f16.spec, f16.weights, f16.device, f16.ctx, Calibration{});
+  const WorkloadShape seed{"seed", 2050, 2000, 32};
+  EXPECT_NEAR(quantized.at_batch(256, seed, 2).requests_per_s, 89.4, 0.10 * 89.4);
+  EXPECT_NEAR(quantized.at_batch(128, seed, 2).requests_per_s, 86.0, 0.10 * 86.0);
+  // The model's decode steps at 128 and 256 come out 1.39x and 1.52x: its dense attention, the same in both, is
+  // planned somewhat slow (docs/plan.md, Limits), which dilutes the products' difference.
+  for (const int64_t b : {128, 256}) {
+    const double ratio = quantized.decode_step(b, 2048 + 16, 2048).device_s / half.decode_step(b, 2048 + 16, 2048).device_s;
+    EXPECT_GT(ratio, 1.3) << b << " sequences";
+    EXPECT_LT(ratio, 1.9) << b << " sequences";
+  }
+}
+
 // `tune`'s factor is a speed: every time the model adds up (products, attention, the small kernels, the host's part,
 // the lanes' overlap) scales by it, so plan's figures after a tune are the factor times the uncalibrated ones.
 TEST(PerfModel, ASpeedFactorScalesEveryFigureByItself) {
