@@ -24,6 +24,10 @@ Device cpu_device(const HostInfo& host) {
   return d;
 }
 
+bool Device::tensor_peak_needs_warpgroup_mma() const {
+  return compute_capability.starts_with("9.") || compute_capability.starts_with("10.");
+}
+
 Device device_from_catalogue(const GpuSpec& spec) {
   Device d;
   d.name = spec.name;
@@ -33,6 +37,7 @@ Device device_from_catalogue(const GpuSpec& spec) {
   d.bandwidth_bytes_per_s = spec.bandwidth_bytes_per_s;
   d.fp16_flops_per_s = spec.fp16_flops_per_s;
   d.int8_ops_per_s = spec.int8_ops_per_s;
+  d.compute_capability = spec.compute_capability;
   return d;
 }
 
@@ -43,12 +48,14 @@ Device device_from_probe(const ProbedGpu& gpu, const std::vector<GpuSpec>& catal
   d.source = "probed";
   d.memory_bytes = gpu.memory_total_bytes;
   d.bandwidth_bytes_per_s = gpu.memory_bandwidth_bytes_per_s;
+  d.compute_capability = gpu.compute_capability;
   if (auto match = match_probed_gpu(catalogue, gpu.name)) {
     d.source = "probed + catalogue " + match->name;
     d.fp16_flops_per_s = match->fp16_flops_per_s;
     d.int8_ops_per_s = match->int8_ops_per_s;
     if (d.bandwidth_bytes_per_s <= 0) d.bandwidth_bytes_per_s = match->bandwidth_bytes_per_s;
     if (d.memory_bytes <= 0) d.memory_bytes = match->memory_bytes;
+    if (d.compute_capability.empty()) d.compute_capability = match->compute_capability;
   }
   // Unknown GPU: a conservative guess from the SM count (about 1 dense FP16 TFLOP/s per SM on recent parts).
   if (d.fp16_flops_per_s <= 0) d.fp16_flops_per_s = std::max(1, gpu.sm_count) * 1e12;

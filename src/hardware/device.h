@@ -23,7 +23,11 @@ struct Device {
   double bandwidth_bytes_per_s = 0;
   double fp16_flops_per_s = 0;       // dense peak
   double int8_ops_per_s = 0;
+  std::string compute_capability;    // NVIDIA: "9.0"; empty elsewhere or when unknown
   bool is_gpu() const { return kind != "cpu"; }
+  // Hopper and datacenter Blackwell reach their tensor peak only through warpgroup (wgmma) or tcgen05 MMAs; kernels
+  // that issue the warp-level MMAs (llama.cpp's quantized matmuls) reach a fraction of it there.
+  bool tensor_peak_needs_warpgroup_mma() const;
 };
 
 struct Hardware {

@@ -17,11 +17,14 @@ PerfModel::PerfModel(const ModelSpec& spec, const WeightsSummary& weights, const
 
 // The FLOP/s a step of `tokens` tokens reaches: vector kernels below 0.75 x gemm_tokens, GEMM from gemm_tokens.
 double PerfModel::peak_flops(int64_t tokens) const {
-  // A GPU's quantized matmuls reach a fraction of its f16 GEMMs' rate; the CPU's quantized matmuls are int8 dot
-  // products (AVX2/AVX512-VNNI) at its int8 rate, faster than its f16 ones.
+  // A GPU's quantized matmuls reach a fraction of its f16 GEMMs' rate (see Calibration); the CPU's quantized
+  // matmuls are int8 dot products (AVX2/AVX512-VNNI) at its int8 rate, faster than its f16 ones.
   if (device_.is_gpu()) {
-    return std::max(1e9, device_.fp16_flops_per_s *
-                             (quantized_ ? cal_.gpu_quantized_gemm_efficiency : cal_.gpu_gemm_efficiency));
+    if (!quantized_) return std::max(1e9, device_.fp16_flops_per_s * cal_.gpu_gemm_efficiency);
+    const double share = device_.tensor_peak_needs_warpgroup_mma()
+                             ? cal_.gpu_quantized_gemm_efficiency
+                             : cal_.gpu_gemm_efficiency * cal_.quantized_compute_efficiency / cal_.compute_efficiency;
+    return std::max(1e9, device_.fp16_flops_per_s * share);
   }
   const bool cpu_int8 = quantized_ && device_.int8_ops_per_s > 0;
   double eff = quantized_ && !cpu_int8 ? cal_.quantized_compute_efficiency : cal_.compute_efficiency;

@@ -40,7 +40,7 @@ inline constexpr int kPerfModelVersion = 4;
 struct Calibration {
   double bandwidth_efficiency = 0.70;      // achieved / peak memory bandwidth in decode
   double compute_efficiency = 0.45;        // achieved / peak dense FLOP/s for f16 weights
-  double quantized_compute_efficiency = 0.25;  // the same with quantized weights on a CPU without int8 dot products
+  double quantized_compute_efficiency = 0.25;  // the same with quantized weights (a CPU without int8 dot products)
   // Host costs, fitted on this project's 2-core CPU (tiny model, docs/plan.md) and on an H200's host (8B); the
   // GPU's mask from run's own decode timings on an H100's host (8B seed, 2026-12-07: 0.62-0.71 ns a cell):
   double step_overhead_s = 0.001;          // per decode step on the CPU: graph, scheduling, thread sync
@@ -60,10 +60,12 @@ struct Calibration {
   // hides under the read); never less than the weights read at bandwidth_efficiency.
   double gpu_products_bandwidth_efficiency = 0.93;
   double gpu_gemm_efficiency = 0.98;
-  // Quantized weights' math on a GPU: llama.cpp's quantized kernels (MMQ: int8 tiles, the weights unpacked on the
-  // fly) at 0.17 of the f16 peak. From llama-batched-bench's decode-only steps, F16 and Q4_K_M in the same call
-  // (their difference is the products'; attention and the rest are the same): 0.14-0.17 on an H200, 0.19 on an H100
-  // (bench/results, 2026-11-24 and -30). Measured on Q4_K_M only; other quantized types are planned alike.
+  // Quantized weights' math on a GPU: llama.cpp's quantized matmuls (MMQ: int8 tiles of warp-level MMAs, the
+  // weights unpacked on the fly). Where the tensor peak needs warpgroup MMAs (Hopper, datacenter Blackwell) they
+  // reach 0.17 of the f16 peak: from llama-batched-bench's decode-only steps, F16 and Q4_K_M in the same call (their
+  // difference is the products'; attention and the rest are the same), 0.14-0.17 on an H200, 0.19 on an H100
+  // (bench/results, 2026-11-24 and -30), Q4_K_M only. Elsewhere (Ampere, Ada: the warp-level MMAs are the peak)
+  // quantized_compute_efficiency / compute_efficiency of the f16 rate, not measured.
   double gpu_quantized_gemm_efficiency = 0.17;
   // llama.cpp's flash attention reaches a tenth of the f16 peak on the cells run's sparse and cascade attention
   // score (0.066 at 128 sequences, 0.104 at 252), and 0.18 on every cell of the lane with dense attention (an H100,

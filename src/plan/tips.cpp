@@ -125,9 +125,12 @@ void quantization_tip(const RecommendInput& in, const Recommendation& r, const s
                      " at batch " + tokens(r.recommended.batch);
   if (then > now * 1.05) {
     if (!is_f16 && in.device.fp16_flops_per_s >= kDatacenterFp16Flops) {
-      text += ": at large batch a datacenter GPU is compute-bound, and llama.cpp's quantized matmuls reach about a "
-              "sixth of its f16 rate, which costs more than the weight reads they save (measured on an H200: F16 178 vs "
-              "Q4_K_M 93 req/s, bench/results/README.md)";
+      text += in.device.tensor_peak_needs_warpgroup_mma()
+                  ? ": at large batch this GPU is compute-bound, and llama.cpp's quantized matmuls reach about a sixth of "
+                    "its f16 rate (its peak needs warpgroup MMAs, which they do not use): that costs more than the "
+                    "weight reads they save (measured on an H200: F16 178 vs Q4_K_M 93 req/s, bench/results/README.md)"
+                  : ": at large batch a datacenter GPU is compute-bound and llama.cpp's quantized matmuls cost more "
+                    "than the weight reads they save";
     }
     out.push_back({"quantization", "faster: " + text});
   } else {

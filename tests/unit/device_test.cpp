@@ -41,9 +41,26 @@ TEST(Device, ProbedGpuTakesFlopsFromItsCatalogueEntry) {
   EXPECT_DOUBLE_EQ(d.fp16_flops_per_s, 989e12);
   EXPECT_NEAR(d.bandwidth_bytes_per_s, 3.35e12, 0.01e12) << "2 x 2619 MHz x 640 bytes";
 
+  EXPECT_TRUE(d.tensor_peak_needs_warpgroup_mma()) << "the catalogue's compute capability 9.0";
+
   ProbedGpu unknown;
   unknown.name = "NVIDIA Mystery";
-  expect_usable(device_from_probe(unknown, *catalogue));
+  unknown.compute_capability = "10.0";
+  const Device mystery = device_from_probe(unknown, *catalogue);
+  expect_usable(mystery);
+  EXPECT_TRUE(mystery.tensor_peak_needs_warpgroup_mma()) << "NVML's compute capability where no entry matches";
+}
+
+// Where a GPU's tensor peak needs warpgroup MMAs, plan prices llama.cpp's quantized matmuls lower (docs/plan.md).
+TEST(Device, HopperAndDatacenterBlackwellNeedWarpgroupMmasForTheirPeak) {
+  auto catalogue = load_gpu_catalogue();
+  ASSERT_TRUE(catalogue);
+  for (const char* name : {"H100 SXM", "H100 PCIe", "H200", "B200"}) {
+    EXPECT_TRUE(device_from_catalogue(*find_gpu(*catalogue, name)).tensor_peak_needs_warpgroup_mma()) << name;
+  }
+  for (const char* name : {"RTX 4090", "RTX 5090", "A100 80GB", "L40S", "MI300X", "M2 Max", "cpu"}) {
+    EXPECT_FALSE(device_from_catalogue(*find_gpu(*catalogue, name)).tensor_peak_needs_warpgroup_mma()) << name;
+  }
 }
 
 TEST(Device, SelectingACatalogueGpuOrCpu) {
