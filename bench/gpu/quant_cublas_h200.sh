@@ -77,4 +77,11 @@ if [[ $stages == *" seed "* ]]; then
     res=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); e=r.get("engine", {}); print(json.dumps({"ok": r["ok"], "requests_per_s": round(r["requests_per_s"], 1), "wall_s": round(r["wall_s"], 1), "steps": e.get("steps"), "tokens_per_step": round(e.get("tokens_per_step", 0), 1), "peak_gpu_memory_bytes": r.get("memory", {}).get("peak_gpu_memory_bytes")}))' "$out/logs/seed-$q-$m.json" 2>/dev/null) || res='{"ok": 0}'
     row "{\"bench\": \"quant-cublas-seed\", \"gpu\": \"$(gpu)\", \"quant\": \"$q\", \"min_tokens\": $m, \"requests\": $n}" "$res"
   done
+  # plan's figure for run's GPU default (4 lanes of 252), uncalibrated, beside what the runs measured (MMQ's rate)
+  for q in q4_k_m $([ "${F16:-1}" = 0 ] || echo f16); do
+    p=$(build-gpu/batchwise plan -m "build-gpu/models/llama-3.1-8b-$q.gguf" --workload seed --parallel 1008 --lanes 4 \
+      --uncalibrated --json 2>/dev/null | python3 -c 'import json,sys; print(round(json.load(sys.stdin)["asked"]["requests_per_s"], 1))')
+    row "{\"bench\": \"quant-cublas-plan\", \"gpu\": \"$(gpu)\", \"quant\": \"$q\", \"parallel\": 1008, \"lanes\": 4}" \
+      "{\"plan_requests_per_s\": ${p:-null}}"
+  done
 fi
