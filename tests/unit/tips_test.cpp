@@ -45,6 +45,18 @@ TEST(Tips, ARoomyGpuIsToldWhatAnotherLaneGivesAndThatASecondModelFits) {
   EXPECT_NE(text_of(tips, "second model").find("a second copy of this model"), std::string::npos);
 }
 
+// On a Hopper GPU llama.cpp's quantized matmuls reach about a sixth of the F16 rate (docs/plan.md): at the seed's
+// batch F16 weights are told to be much faster, and why; an A100, whose tensor peak they reach, is not told that why.
+TEST(Tips, OnAHopperGpuQuantizedWeightsAreToldF16IsFasterAndWhy) {
+  const RecommendInput h200 = input("llama-3.1-8b", FileType::kQ4_K_M, "H200");
+  const std::string hopper = text_of(plan_tips(h200, recommend(h200), "q4_k_m"), "quantization");
+  EXPECT_EQ(hopper.find("faster: --quant f16"), 0u) << hopper;
+  EXPECT_NE(hopper.find("warpgroup MMAs"), std::string::npos) << hopper;
+  const RecommendInput a100 = input("llama-3.1-8b", FileType::kQ4_K_M, "A100 80GB");
+  const std::string ampere = text_of(plan_tips(a100, recommend(a100), "q4_k_m"), "quantization");
+  EXPECT_EQ(ampere.find("warpgroup"), std::string::npos) << ampere;
+}
+
 TEST(Tips, TheCpuGetsNoGpuTipsAndATooBigModelNone) {
   RecommendInput cpu = input("llama-3.2-1b", FileType::kQ4_K_M, "cpu");
   cpu.device.kind = "cpu";
