@@ -54,6 +54,7 @@ TEST(Tips, OnAHopperGpuQuantizedWeightsAreToldF16IsFasterAndWhy) {
   EXPECT_NE(hopper.find("warpgroup MMAs"), std::string::npos) << hopper;
   const RecommendInput a100 = input("llama-3.1-8b", FileType::kQ4_K_M, "A100 80GB");
   const std::string ampere = text_of(plan_tips(a100, recommend(a100), "q4_k_m"), "quantization");
+  ASSERT_FALSE(ampere.empty());
   EXPECT_EQ(ampere.find("warpgroup"), std::string::npos) << ampere;
 }
 
