@@ -5,17 +5,19 @@
 # so each figure has its peer from the same build, machine and minute:
 #   check:   llama.cpp's test-backend-ops, MUL_MAT with the Q4_K_M file's types (q4_K, q6_K), CUDA against the CPU,
 #            with MIN_TOKENS=16 (every product it does not give to the vector kernels goes the new way) and 0
+#   step:    one lane's step on Q4_K_M (attention_step_bench: 252 sequences decoding beside 8 new requests' prompts,
+#            sharing a 2,048-token prefix, cascade), its wall time at each MIN_TOKENS value: the products' part of a step
 #   ceiling: llama-batched-bench on Q4_K_M (2,048-token shared prompt, 32 out) at CEILING_P (default 256), each
 #            MIN_TOKENS value
 #   seed:    batchwise run at its defaults on N seed requests (default 4,000): Q4_K_M at each value of MIN_TOKENS
 #            (default "0 128"), then F16 once (F16=0 leaves it out)
-# STAGES (default "check ceiling seed"). Results: $OUT/quant-cublas.jsonl; logs in $OUT/0-logs.tgz.
+# STAGES (default "check step ceiling seed"). Results: $OUT/quant-cublas.jsonl; logs in $OUT/0-logs.tgz.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 out=${OUT:-$root/build-gpu/out}
 mkdir -p "$out/logs"
-stages=" ${STAGES:-check ceiling seed} "
+stages=" ${STAGES:-check step ceiling seed} "
 min_tokens=${MIN_TOKENS:-0 128}
 seed=bench/gpu/seed_h100.sh
 log() { echo "[$(date +%T)] $*" >&2; }
@@ -33,7 +35,7 @@ if [[ $stages == *" check "* ]] && [ -f .carry/test-backend-ops.cpp ]; then
     -o "$tbo.o" > "$out/logs/tbo-build.log" 2>&1 &
   tbo_pid=$!
 fi
-TARGETS="batchwise llama-batched-bench" SKIP_SERVER=1 $seed build > "$out/logs/build.log" 2>&1 || { tail -5 "$out/logs/build.log"; exit 1; }
+TARGETS="batchwise llama-batched-bench attention_step_bench" SKIP_SERVER=1 $seed build > "$out/logs/build.log" 2>&1 || { tail -5 "$out/logs/build.log"; exit 1; }
 models=q4_k_m; [ "${F16:-1}" = 0 ] || models="q4_k_m f16"
 MODELS=$models $seed models > "$out/logs/models.log" 2>&1 || { tail -5 "$out/logs/models.log"; exit 1; }
 
@@ -47,6 +49,14 @@ if [ -n "${tbo_pid:-}" ]; then
     clean=$(sed 's/\x1b\[[0-9;]*m//g' "$out/logs/tbo-$m.log")
     row "{\"bench\": \"quant-cublas-check\", \"gpu\": \"$(gpu)\", \"min_tokens\": $m, \"rc\": $rc}" \
       "{\"ok\": $(grep -c ' OK$' <<< "$clean"), \"fail\": $(grep -c 'FAIL' <<< "$clean"), \"summary\": \"$(grep -E 'tests passed' <<< "$clean" | tail -1 | tr -d '"')\"}"
+  done
+fi
+
+if [[ $stages == *" step "* ]]; then
+  for m in $min_tokens; do
+    r=$(BATCHWISE_QUANT_CUBLAS_MIN_TOKENS=$m ATTENTION=cascade PROMPTS_A_STEP=8 timeout 120 build-gpu/bench/attention_step_bench \
+      build-gpu/models/llama-3.1-8b-q4_k_m.gguf 252 2048 52 16 0 2> "$out/logs/step-$m.log" | grep '^{' | tail -1)
+    [ -n "$r" ] && row "$r" "{\"bench\": \"quant-cublas-step\", \"gpu\": \"$(gpu)\", \"min_tokens\": $m}"
   done
 fi
 
