@@ -50,7 +50,9 @@ json device_json(const Device& d) {
           {"memory_bytes", d.memory_bytes},
           {"bandwidth_bytes_per_s", d.bandwidth_bytes_per_s},
           {"fp16_flops_per_s", d.fp16_flops_per_s},
-          {"int8_ops_per_s", d.int8_ops_per_s}};
+          {"int8_ops_per_s", d.int8_ops_per_s},
+          {"compute_capability", d.compute_capability},
+          {"tensor_peak_needs_warpgroup_mma", d.tensor_peak_needs_warpgroup_mma()}};
 }
 
 }  // namespace

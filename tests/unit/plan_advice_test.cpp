@@ -148,6 +148,11 @@ TEST(PlanAdvice, ACustomMachineIsPlannedForWithItsUnits) {
   const json amended = plan_json({"-m", "qwen2.5-7b", "--gpu", "RTX 4090", "--gpu-memory", "48GB"});
   EXPECT_EQ(amended["hardware"]["device"]["memory_bytes"].get<int64_t>(), int64_t{48000000000});
   EXPECT_EQ(amended["hardware"]["device"]["bandwidth_bytes_per_s"].get<double>(), 1008e9);
+  // What decides the quantized matmuls' rate (docs/plan.md): the catalogue's compute capability.
+  EXPECT_EQ(amended["hardware"]["device"]["compute_capability"], "8.9");
+  EXPECT_FALSE(amended["hardware"]["device"]["tensor_peak_needs_warpgroup_mma"].get<bool>());
+  const json hopper = plan_json({"-m", "qwen2.5-7b", "--gpu", "H200"});
+  EXPECT_TRUE(hopper["hardware"]["device"]["tensor_peak_needs_warpgroup_mma"].get<bool>());
   // A CPU with the cores and RAM given: FLOP/s scale with the cores, the plan may fill the RAM.
   const json c4 = plan_json({"-m", "tiny", "--gpu", "cpu", "--cpu-cores", "4", "--ram", "16"});
   const json c8 = plan_json({"-m", "tiny", "--gpu", "cpu", "--cpu-cores", "8", "--ram", "16"});
