@@ -19,10 +19,10 @@ std::string plan_table_text(const std::vector<PlanRow>& rows) {
            " prompt tokens (" + std::to_string(w.shared_prefix_tokens) + " shared) + " + std::to_string(w.output_tokens) +
            " output\n\n";
   }
-  std::snprintf(line, sizeof line, "%-22s %-8s %10s | %5s %5s %5s | %8s %8s %8s | %8s %10s\n", "model", "quant", "weights",
-                "rec", "max", "safe", "max", "rec", "safe", "req/s", "tokens/s");
+  std::snprintf(line, sizeof line, "%-22s %-8s %10s | %5s %5s %5s %5s | %8s %8s %8s | %8s %10s\n", "model", "quant",
+                "weights", "rec", "lanes", "max", "safe", "max", "rec", "safe", "req/s", "tokens/s");
   std::string header = line;
-  std::snprintf(line, sizeof line, "%-45s%-17s | %-26s | %s\n", "", "batch", "context per request, tokens",
+  std::snprintf(line, sizeof line, "%-45s%-23s | %-26s | %s\n", "", "batch", "context per request, tokens",
                 "at recommended batch");
   out += line + header;
   for (const auto& row : rows) {
@@ -41,9 +41,9 @@ std::string plan_table_text(const std::vector<PlanRow>& rows) {
       continue;
     }
     const std::string safe = r.safe_meets_headroom ? std::to_string(r.safe.batch) : "none";
-    std::snprintf(line, sizeof line, "%-22s %-8s %10s | %5lld %5lld %5s | %8lld %8lld %8lld | %8.2f %10.1f\n",
+    std::snprintf(line, sizeof line, "%-22s %-8s %10s | %5lld %5lld %5lld %5s | %8lld %8lld %8lld | %8.2f %10.1f\n",
                   name.c_str(), p.quant.c_str(), format_gib(p.weights.total_bytes).c_str(),
-                  (long long)r.recommended.batch, (long long)r.max.batch, safe.c_str(),
+                  (long long)r.recommended.batch, (long long)r.recommended.lanes, (long long)r.max.batch, safe.c_str(),
                   (long long)r.per_request.max_tokens, (long long)r.per_request.recommended_tokens,
                   (long long)r.per_request.safe_tokens, r.recommended.perf.requests_per_s,
                   r.recommended.perf.decode_tokens_per_s);
@@ -76,7 +76,8 @@ std::string plan_table_json(const std::vector<PlanRow>& rows) {
       e["context_per_request"] = {{"max_tokens", r.per_request.max_tokens},
                                   {"recommended_tokens", r.per_request.recommended_tokens},
                                   {"safe_tokens", r.per_request.safe_tokens}};
-      e["recommended"] = {{"requests_per_s", r.recommended.perf.requests_per_s},
+      e["recommended"] = {{"lanes", r.recommended.lanes},
+                          {"requests_per_s", r.recommended.perf.requests_per_s},
                           {"decode_tokens_per_s", r.recommended.perf.decode_tokens_per_s},
                           {"request_latency_s", r.recommended.perf.request_latency_s},
                           {"context_tokens", r.recommended.context_tokens},

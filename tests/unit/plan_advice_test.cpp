@@ -209,6 +209,7 @@ TEST(PlanAdvice, AllPresetsAgreeWithASinglePlanOfEach) {
     EXPECT_EQ(row["fits"], one["fits"]) << m;
     if (one["fits"].get<bool>()) {
       EXPECT_EQ(row["batch"]["recommended"], one["recommended"]["batch"]) << m;
+      EXPECT_EQ(row["recommended"]["lanes"], one["recommended"]["lanes"]) << m;
       EXPECT_EQ(row["batch"]["max"], one["max"]["batch"]) << m;
       EXPECT_EQ(row["context_per_request"], one["context_per_request"]) << m;
       EXPECT_EQ(row["recommended"]["requests_per_s"], one["recommended"]["requests_per_s"]) << m;
