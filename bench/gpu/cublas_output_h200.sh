@@ -24,8 +24,7 @@ trap 'tar czf "$out/0-logs.tgz" -C "$out" logs 2>/dev/null' EXIT
 tbo=build-gpu/test-backend-ops
 if [[ $stages == *" check "* ]] && [ -f .carry/test-backend-ops.cpp ]; then
   $seed sources || exit 1
-  g++ -std=c++17 -O2 -c -Ithird_party/llama.cpp/ggml/include -Ithird_party/llama.cpp/ggml/src .carry/test-backend-ops.cpp \
-    -o "$tbo.o" > "$out/logs/tbo-build.log" 2>&1 &
+  $seed tbo_compile "$out/logs/tbo-build.log" &
   tbo_pid=$!
 fi
 EXTRA_TARGETS=attention_step_bench $seed build > "$out/logs/build.log" 2>&1 || { tail -5 "$out/logs/build.log"; exit 1; }
@@ -44,9 +43,8 @@ if [ -n "${tbo_pid:-}" ]; then
     # F16 weights with 8 or more columns go through cuBLAS (fewer: llama.cpp's own vector kernels)
     env $v timeout 90 "$tbo" test -o MUL_MAT -b CUDA0 -p 'type_a=f16,type_b=f32' > "$out/logs/tbo-$output.log" 2>&1
     rc=$?
-    clean=$(sed 's/\x1b\[[0-9;]*m//g' "$out/logs/tbo-$output.log")
     row "{\"bench\": \"cublas-output-check\", \"gpu\": \"$(gpu)\", \"output\": \"$output\", \"rc\": $rc}" \
-      "{\"ok\": $(grep -c ' OK$' <<< "$clean"), \"fail\": $(grep -c 'FAIL' <<< "$clean"), \"summary\": \"$(grep -E 'tests passed' <<< "$clean" | tail -1 | tr -d '"')\"}"
+      "$($seed tbo_counts "$out/logs/tbo-$output.log")"
   done
 fi
 

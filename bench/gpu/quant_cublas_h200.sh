@@ -31,8 +31,7 @@ row() { python3 -c 'import json,sys; r=json.loads(sys.argv[1]); r.update(json.lo
 tbo=build-gpu/test-backend-ops
 if [[ $stages == *" check "* ]] && [ -f .carry/test-backend-ops.cpp ]; then
   $seed sources || exit 1
-  g++ -std=c++17 -O2 -c -Ithird_party/llama.cpp/ggml/include -Ithird_party/llama.cpp/ggml/src .carry/test-backend-ops.cpp \
-    -o "$tbo.o" > "$out/logs/tbo-build.log" 2>&1 &
+  $seed tbo_compile "$out/logs/tbo-build.log" &
   tbo_pid=$!
 fi
 TARGETS="batchwise llama-batched-bench attention_step_bench" SKIP_SERVER=1 $seed build > "$out/logs/build.log" 2>&1 || { tail -5 "$out/logs/build.log"; exit 1; }
@@ -46,9 +45,8 @@ if [ -n "${tbo_pid:-}" ]; then
     BATCHWISE_QUANT_CUBLAS_MIN_TOKENS=$m timeout 150 "$tbo" test -o MUL_MAT -b CUDA0 -p 'type_a=(q4_K|q6_K)' \
       > "$out/logs/tbo-$m.log" 2>&1
     rc=$?
-    clean=$(sed 's/\x1b\[[0-9;]*m//g' "$out/logs/tbo-$m.log")
     row "{\"bench\": \"quant-cublas-check\", \"gpu\": \"$(gpu)\", \"min_tokens\": $m, \"rc\": $rc}" \
-      "{\"ok\": $(grep -c ' OK$' <<< "$clean"), \"fail\": $(grep -c 'FAIL' <<< "$clean"), \"summary\": \"$(grep -E 'tests passed' <<< "$clean" | tail -1 | tr -d '"')\"}"
+      "$($seed tbo_counts "$out/logs/tbo-$m.log")"
   done
 fi
 

@@ -12,7 +12,9 @@
 #   bench/gpu/seed_h100.sh server QUANT N NP...    llama-server -np NP --cache-ram 0, driven by batchwise
 #   bench/gpu/seed_h100.sh plan_accuracy    plan's memory model against llama.cpp's dry runs on this GPU
 #                                           (TESTS=1 build; records bench/results' cuda-dry-runs.jsonl)
+#   bench/gpu/seed_h100.sh tbo_compile LOG  llama.cpp's test-backend-ops from .carry/ compiled to build-gpu/test-backend-ops.o
 #   bench/gpu/seed_h100.sh link_tbo OBJ EXE llama.cpp's test-backend-ops, compiled from .carry/, linked against this build
+#   bench/gpu/seed_h100.sh tbo_counts LOG   a test-backend-ops log as one JSON object: cases OK, failed, its summary
 #   bench/gpu/seed_h100.sh pack             $OUT/0-all.tgz: every result and log in one file
 # Results: JSON lines in $OUT/results.jsonl (and logs beside it). Despite its name it runs on any CUDA GPU.
 set -euo pipefail
@@ -175,6 +177,16 @@ stage_plan_accuracy() {
   BATCHWISE_RECORD_GPU_DRY_RUNS="$out/cuda-dry-runs.jsonl" build-gpu/tests/batchwise_unit_tests \
     --gtest_filter='PlanAccuracy*' > "$out/plan-accuracy.log" 2>&1 || log "plan accuracy: some cases are off (see the log)"
   grep -E "^\[ +(OK|FAILED|SKIPPED) +\]" "$out/plan-accuracy.log" >&2 || true
+}
+
+stage_tbo_compile() {  # LOG: llama.cpp's test-backend-ops from .carry/ compiled (headers only, so beside the build) for link_tbo
+  g++ -std=c++17 -O2 -c -Ithird_party/llama.cpp/ggml/include -Ithird_party/llama.cpp/ggml/src .carry/test-backend-ops.cpp \
+    -o build-gpu/test-backend-ops.o > "$1" 2>&1
+}
+
+stage_tbo_counts() {  # LOG: a test-backend-ops run's log as JSON: cases OK, cases failed, its summary line
+  local clean; clean=$(sed 's/\x1b\[[0-9;]*m//g' "$1")
+  echo "{\"ok\": $(grep -c ' OK$' <<< "$clean"), \"fail\": $(grep -c 'FAIL' <<< "$clean"), \"summary\": \"$(grep -E 'tests passed' <<< "$clean" | tail -1 | tr -d '"')\"}"
 }
 
 stage_link_tbo() {  # OBJECT EXECUTABLE: llama.cpp's test-backend-ops (compiled from .carry/) linked against this build's ggml
